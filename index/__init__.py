@@ -1,0 +1,9 @@
+"""Embed, store and search project records.
+
+`ProjectIndex` is the public face: the service layer talks to it and never to FAISS
+or SQLite directly.
+"""
+from erfa.index.encoder import DEFAULT_MODEL, Encoder, ModelError
+from erfa.index.engine import MAX_WINDOW, Hit, ProjectIndex, SearchPage, UpsertSummary
+
+__all__ = ["DEFAULT_MODEL", "Encoder", "ModelError", "MAX_WINDOW", "Hit", "ProjectIndex", "SearchPage", "UpsertSummary"]

@@ -1,0 +1,120 @@
+"""The HTTP API through FastAPI's test client."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from erfa.index import ProjectIndex
+from erfa.service.api import create_app
+from erfa.service.settings import Settings
+from tests.test_index import CORPUS
+
+Make = Callable[..., ProjectIndex]
+
+
+@pytest.fixture
+def client(make_index: Make, tmp_path: Path) -> Iterator[TestClient]:
+    idx = make_index()
+    idx.upsert(CORPUS)
+    app = create_app(Settings(home=tmp_path / "home", demo=False), index=idx, wait=True)
+    with TestClient(app) as c:
+        yield c
+
+
+def test_search_returns_ranked_results_in_the_documented_shape(client: TestClient) -> None:
+    r = client.get("/search", params={"q": "chattbot som svarar på frågor om bygglov", "limit": 2})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["query"] == "chattbot som svarar på frågor om bygglov"
+    assert body["total"] == 4
+    assert len(body["results"]) == 2
+    top = body["results"][0]
+    assert set(top) == {"id", "title", "organisation", "country", "language", "score", "snippet", "link"}
+    assert top["id"] == "test-1" and top["country"] == "NO"
+    assert "chatbot" in top["snippet"]
+    assert body["results"][0]["score"] >= body["results"][1]["score"]
+
+
+def test_offset_pages_through_results(client: TestClient) -> None:
+    full = [r["id"] for r in client.get("/search", params={"q": "AI", "limit": 4}).json()["results"]]
+    page = [r["id"] for r in client.get("/search", params={"q": "AI", "limit": 2, "offset": 2}).json()["results"]]
+    assert page == full[2:]
+
+
+@pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "   "}, {"q": "x", "limit": 0}, {"q": "x", "limit": 101},
+                                    {"q": "x", "offset": -1}, {"q": "x", "limit": "many"}, {"q": "x" * 1001}])
+def test_bad_search_parameters_get_422_naming_the_field(client: TestClient, params: dict[str, object]) -> None:
+    r = client.get("/search", params=params)
+    assert r.status_code == 422
+    assert "q" in r.text or "limit" in r.text or "offset" in r.text
+
+
+def test_project_and_404(client: TestClient) -> None:
+    r = client.get("/projects/test-2")
+    assert r.status_code == 200
+    assert r.json()["title"] == "Taligenkänning i vården"
+    assert r.json()["organisation"] == "Region Örebro län"
+    missing = client.get("/projects/nope-1")
+    assert missing.status_code == 404 and "nope-1" in missing.json()["detail"]
+
+
+def test_similar_never_returns_the_project_itself(client: TestClient) -> None:
+    r = client.get("/projects/test-1/similar", params={"limit": 10})
+    assert r.status_code == 200
+    got = [x["id"] for x in r.json()["results"]]
+    assert len(got) == 3 and "test-1" not in got
+    assert client.get("/projects/nope/similar").status_code == 404
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready" and ready.json()["projects"] == 4
+
+
+def test_openapi_documents_the_endpoints(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/search", "/projects/{project_id}", "/projects/{project_id}/similar", "/healthz", "/readyz"} <= set(paths)
+    assert client.get("/docs").status_code == 200
+
+
+class SlowIndex(ProjectIndex):
+    """Loads only when told to, to observe the service before it is ready."""
+
+    release = threading.Event()
+
+    def load(self) -> "SlowIndex":
+        self.release.wait(timeout=60)
+        super().load()
+        return self
+
+
+def test_readyz_is_503_until_model_and_index_are_loaded(tmp_path: Path, encoder: object) -> None:
+    idx = SlowIndex(tmp_path / "home", encoder=encoder)  # type: ignore[arg-type]
+    app = create_app(Settings(home=tmp_path / "home", demo=False), index=idx)
+    with TestClient(app) as c:
+        assert c.get("/healthz").status_code == 200
+        r = c.get("/readyz")
+        assert r.status_code == 503 and r.json()["status"] == "loading"
+        assert c.get("/search", params={"q": "x"}).status_code == 503
+        SlowIndex.release.set()
+        for _ in range(200):
+            if c.get("/readyz").status_code == 200:
+                break
+            time.sleep(0.05)
+        assert c.get("/readyz").status_code == 200
+        assert c.get("/search", params={"q": "x"}).status_code == 200
+
+
+def test_failed_load_is_reported_by_readyz(tmp_path: Path) -> None:
+    app = create_app(Settings(home=tmp_path / "home", model=str(tmp_path / "missing-model"), demo=False), wait=True)
+    with TestClient(app) as c:
+        r = c.get("/readyz")
+        assert r.status_code == 503
+        assert r.json()["status"] == "failed" and "does not exist" in r.json()["detail"]

@@ -1,0 +1,168 @@
+"""ProjectIndex: idempotent upserts, updates and deletes visible in search, and recovery
+from a crash between the store write and the index write without re-embedding."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from erfa.index import ProjectIndex
+from erfa.index.vectors import VectorIndex
+from erfa.ingest import Record
+
+Make = Callable[..., ProjectIndex]
+
+
+def rec(sid: str, title: str, description: str | None = None, **kw: object) -> Record:
+    return Record.build("test", sid, title=title, description=description, **kw)
+
+
+CORPUS = [
+    rec("1", "Chatbot for byggesaker", "Innbyggerne får svar på spørsmål om byggesøknader fra en chatbot døgnet rundt.", organisation="Askøy kommune", country="NO"),
+    rec("2", "Taligenkänning i vården", "Läkare dikterar journalanteckningar som automatiskt blir text.", organisation="Region Örebro län", country="SE"),
+    rec("3", "Prognose for snømåking", "Vi varsler når veiene må brøytes ut fra værdata og tidligere brøyting.", organisation="Tromsø kommune", country="NO"),
+    rec("4", "Skovovervågning med satellitbilleder", "Vi finder stormfald og barkbiller i statsskovene ud fra satellitbilleder.", organisation="Naturstyrelsen", country="DK"),
+]
+
+
+def ids(index: ProjectIndex, query: str, limit: int = 4) -> list[str]:
+    return [h.record.id for h in index.search(query, limit=limit).hits]
+
+
+class CountingEncoder:
+    """Wraps the real encoder and counts passage encodings, to prove the cache works."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.passages = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def encode_passages(self, texts, **kw):  # type: ignore[no-untyped-def]
+        self.passages += len(texts)
+        return self.inner.encode_passages(texts, **kw)  # type: ignore[attr-defined]
+
+
+def test_upsert_is_idempotent_and_reports_changes(make_index: Make) -> None:
+    idx = make_index()
+    first = idx.upsert(CORPUS)
+    assert (first.added, first.updated, first.unchanged) == (4, 0, 0)
+    again = idx.upsert(CORPUS)
+    assert (again.added, again.updated, again.unchanged, again.embedded) == (0, 0, 4, 0)
+    assert idx.count() == 4
+
+
+def test_cross_language_search_finds_the_matching_project(make_index: Make) -> None:
+    idx = make_index()
+    idx.upsert(CORPUS)
+    assert ids(idx, "chattbot som svarar på frågor om bygglov")[0] == "test-1"
+    assert ids(idx, "speech recognition for doctors' notes")[0] == "test-2"
+    assert ids(idx, "skogsskador från satellit")[0] == "test-4"
+
+
+def test_update_changes_what_search_finds(make_index: Make) -> None:
+    idx = make_index()
+    idx.upsert(CORPUS)
+    changed = rec("3", "Skogbrannvarsling", "Vi varsler fare for skogbrann ut fra tørke, vind og lynnedslag.", organisation="Tromsø kommune", country="NO")
+    summary = idx.upsert([changed])
+    assert (summary.added, summary.updated) == (0, 1)
+    assert idx.get("test-3").title == "Skogbrannvarsling"  # type: ignore[union-attr]
+    assert ids(idx, "forest fire risk warning")[0] == "test-3"
+    assert "test-3" not in ids(idx, "snow clearing forecast", limit=1)
+    assert idx.count() == 4
+
+
+def test_delete_removes_from_search_and_similar(make_index: Make) -> None:
+    idx = make_index()
+    idx.upsert(CORPUS)
+    assert idx.delete(["test-1", "test-missing"]) == 1
+    assert idx.get("test-1") is None
+    assert "test-1" not in ids(idx, "chatbot byggesøknad")
+    assert all(h.record.id != "test-1" for h in idx.similar("test-2"))
+    with pytest.raises(KeyError):
+        idx.similar("test-1")
+    # and it stays deleted for the next process
+    assert "test-1" not in ids(ProjectIndex(idx.home, encoder=idx.encoder), "chatbot byggesøknad")
+
+
+def test_similar_uses_stored_vector_and_never_returns_itself(make_index: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    idx = make_index()
+    idx.upsert(CORPUS)
+    monkeypatch.setattr(idx.encoder, "encode_queries", lambda *_: pytest.fail("similar must not re-encode"))
+    got = [h.record.id for h in idx.similar("test-1", limit=10)]
+    assert got and "test-1" not in got and len(got) == 3
+
+
+def test_paging_with_offset(make_index: Make) -> None:
+    idx = make_index()
+    idx.upsert(CORPUS)
+    full = ids(idx, "kunstig intelligens", limit=4)
+    page2 = [h.record.id for h in idx.search("kunstig intelligens", limit=2, offset=2).hits]
+    assert page2 == full[2:4]
+    assert idx.search("kunstig intelligens", limit=2).total == 4
+
+
+def test_record_without_description_is_found_by_title_and_organisation(make_index: Make) -> None:
+    idx = make_index()
+    idx.upsert(CORPUS + [rec("5", "Robotisert fakturabehandling", organisation="Lånekassen", country="NO")])
+    assert ids(idx, "automatisk behandling av fakturaer", limit=1) == ["test-5"]
+
+
+def test_reopen_uses_embedding_cache(make_index: Make, tmp_path: Path) -> None:
+    idx = make_index()
+    idx.upsert(CORPUS)
+    counting = CountingEncoder(idx.encoder)
+    reopened = ProjectIndex(idx.home, encoder=counting)  # type: ignore[arg-type]
+    (idx.home / "vectors.faiss").unlink()  # force a rebuild from the store
+    assert ids(reopened, "chatbot byggesøknad", limit=1) == ["test-1"]
+    assert counting.passages == 0, "rebuilding the index must reuse cached vectors"
+
+
+def test_crash_between_store_and_index_write_is_repaired(make_index: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    idx = make_index()
+    idx.upsert(CORPUS[:2])
+
+    def crash(self: VectorIndex, path: Path, meta: object) -> None:
+        raise KeyboardInterrupt("simulated kill while writing the index")
+
+    monkeypatch.setattr(VectorIndex, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        idx.upsert(CORPUS[2:])
+    monkeypatch.undo()
+
+    counting = CountingEncoder(idx.encoder)
+    after = ProjectIndex(idx.home, encoder=counting)  # type: ignore[arg-type]
+    assert after.count() == 4
+    assert ids(after, "skogsskador från satellit", limit=1) == ["test-4"]
+    assert counting.passages == 0
+    # store and index agree: one vector per record
+    assert len(after._ensure_index()) == after.count()
+
+
+def test_corrupt_index_file_is_rebuilt(make_index: Make) -> None:
+    idx = make_index()
+    idx.upsert(CORPUS)
+    (idx.home / "vectors.faiss").write_bytes(b"not a faiss index")
+    after = ProjectIndex(idx.home, encoder=idx.encoder)
+    assert ids(after, "chatbot byggesøknad", limit=1) == ["test-1"]
+
+
+def test_writes_from_another_process_are_picked_up(make_index: Make) -> None:
+    reader = make_index()
+    reader.upsert(CORPUS[:2])
+    reader.search("x")
+    writer = ProjectIndex(reader.home, encoder=reader.encoder)
+    writer.upsert(CORPUS[2:])
+    reader.refresh(min_interval=0)
+    assert ids(reader, "skogsskador från satellit", limit=1) == ["test-4"]
+
+
+def test_vectors_are_normalised(make_index: Make) -> None:
+    idx = make_index()
+    idx.upsert(CORPUS)
+    vecs = idx._ensure_index()
+    for rowid in vecs.ids():
+        assert np.linalg.norm(vecs.vector(int(rowid))) == pytest.approx(1.0, abs=1e-4)

@@ -1,0 +1,156 @@
+"""The one entry point of ingest: a file in, records and a rejection report out.
+
+Callers (the CLI, the index builder) should not need to know which registry a file
+came from. They get every row that could be read as a Record, with language filled
+in, and for every other row the file, the row number a person would look up, and a
+reason they can act on. Only a file that cannot be read at all raises.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from erfa.ingest.detect import Loaded, classify, csv_format_of, detect_format, load
+from erfa.ingest.errors import FormatError
+from erfa.ingest.formats import digdir, erfa, pstw
+from erfa.ingest.formats._base import Outcome, norm_key
+from erfa.ingest.language import detect_language
+from erfa.ingest.record import Record, RecordError
+from erfa.ingest.rows import csv_rows, json_items, jsonl_rows, sniff_delimiter, xlsx_rows
+
+FORMATS: tuple[str, ...] = ("erfa-jsonl", "erfa-csv", "digdir-csv", "digdir-json", "pstw-xlsx", "pstw-csv")
+_TEXT_FORMATS = frozenset(FORMATS) - {"pstw-xlsx"}
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A row that did not become a record; `row` is as shown in a spreadsheet/editor."""
+
+    file: str
+    row: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.row}: {self.reason}"
+
+
+@dataclass
+class ReadResult:
+    format: str
+    records: list[Record] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def read_file(path: Path, format: str | None = None, default_source: str | None = None) -> ReadResult:
+    """Read one file in any supported format.
+
+    `format` overrides detection (one of FORMATS). `default_source` is used for erfa
+    rows without a `source`; the external formats have fixed sources and ignore it.
+    Raises FormatError when the file as a whole is unreadable.
+    """
+    path = Path(path)
+    if format is not None and format not in FORMATS:
+        raise FormatError(path, f"unknown format {format!r}", f"Use one of: {', '.join(FORMATS)}")
+    loaded = load(path)
+    fmt = format or classify(loaded)
+    result = ReadResult(format=fmt)
+    first_row: dict[str, int] = {}
+    for number, outcome in _outcomes(fmt, loaded, default_source):
+        if isinstance(outcome, RecordError):
+            result.rejected.append(Rejected(str(path), number, str(outcome)))
+            continue
+        if outcome.id in first_row:
+            result.rejected.append(Rejected(
+                str(path), number,
+                f"duplicate source_id {outcome.source_id}, first seen at row {first_row[outcome.id]}",
+            ))
+            continue
+        first_row[outcome.id] = number
+        result.records.append(_with_language(outcome))
+    return result
+
+
+def _with_language(record: Record) -> Record:
+    if record.language is not None:
+        return record
+    text = "\n".join(part for part in (record.title, record.description, record.purpose) if part)
+    language = detect_language(text, country=record.country)
+    return record.model_copy(update={"language": language}) if language else record
+
+
+def _outcomes(fmt: str, loaded: Loaded, default_source: str | None) -> Iterator[Outcome]:
+    path = loaded.path
+    if fmt == "pstw-xlsx":
+        if not loaded.is_xlsx:
+            raise FormatError(path, "this is a text file, not an XLSX workbook",
+                              f"Use --format {_text_hint(loaded) or 'pstw-csv'}")
+        header, rows = xlsx_rows(path, wanted=pstw.ID_COLUMN)
+        _require_columns(path, fmt, header, pstw.SIGNATURE, rows)
+        return pstw.pstw_rows(rows)
+    if loaded.text is None:
+        raise FormatError(path, f"this is an XLSX workbook, which {fmt} cannot be",
+                          "Use --format pstw-xlsx for a Tech Watch export, or save the sheet as CSV")
+    text = loaded.text
+    if fmt in ("erfa-jsonl", "digdir-json") and not text.lstrip().startswith(("{", "[")):
+        hint = _text_hint(loaded)
+        raise FormatError(path, f"not {fmt}: the file does not start with '{{' or '['",
+                          f"It looks like {hint}: use --format {hint} or leave --format out" if hint
+                          else "Check that this is the right file")
+    if fmt == "erfa-jsonl":
+        return erfa.erfa_jsonl(jsonl_rows(text), default_source)
+    if fmt == "digdir-json":
+        return digdir.digdir_json(json_items(text, path))
+    header, rows = csv_rows(text, sniff_delimiter(text), path)
+    if fmt == "erfa-csv":
+        names = {h.strip().lower() for h in header}
+        missing = {"title", "source_id"} - names
+        if missing:
+            _wrong_format(path, fmt, header, f"it has no {_quoted(sorted(missing))} column")
+        unknown = erfa.unknown_columns(header)
+        if unknown:
+            raise FormatError(
+                path,
+                f"column {_quoted(unknown)} is not an erfa field",
+                f"Rename or remove it; allowed columns are: {', '.join(erfa.FIELDS)}",
+            )
+        return erfa.erfa_csv(rows, default_source)
+    if fmt == "digdir-csv":
+        _require_columns(path, fmt, header, digdir.SIGNATURE, rows)
+        return digdir.digdir_csv(rows)
+    if fmt == "pstw-csv":
+        _require_columns(path, fmt, header, pstw.SIGNATURE, rows)
+        return pstw.pstw_rows(rows)
+    raise AssertionError(f"format {fmt} has no reader")  # FORMATS and this list drifted
+
+
+def _require_columns(path: Path, fmt: str, header: list[str], signature: frozenset[str],
+                     rows: Iterator[object]) -> None:
+    missing = signature - {norm_key(h) for h in header}
+    if missing:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+        _wrong_format(path, fmt, header, f"its header lacks the columns {fmt} needs ({_quoted(sorted(missing))})")
+
+
+def _wrong_format(path: Path, fmt: str, header: list[str], problem: str) -> None:
+    detected = csv_format_of(header)
+    fix = f"It looks like {detected}: use --format {detected} or leave --format out" if detected \
+        else "Check that this is the right file, or leave --format out to detect the format"
+    raise FormatError(path, f"not {fmt}: {problem}", fix)
+
+
+def _text_hint(loaded: Loaded) -> str | None:
+    """The detected format, for error messages about a wrong --format."""
+    try:
+        return classify(loaded)
+    except FormatError:
+        return None
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(repr(n) for n in names)
+
+
+__all__ = ["FORMATS", "FormatError", "ReadResult", "Rejected", "detect_format", "read_file"]

@@ -1,0 +1,44 @@
+"""The real registries in ../shared/data: every project must come through."""
+from __future__ import annotations
+
+import pytest
+from tests._shared import shared_data_dir
+
+from erfa.ingest import read_file
+
+pytestmark = pytest.mark.shared
+
+
+def test_digdir_overview_all_179_projects() -> None:
+    result = read_file(shared_data_dir() / "digdir_ai_projects_norwegian_state_Oversatt_v1.csv")
+    assert result.format == "digdir-csv"
+    assert result.rejected == []
+    assert len(result.records) == 179
+    assert len({r.id for r in result.records}) == 179
+    assert {r.country for r in result.records} == {"NO"}
+    assert sum(1 for r in result.records if r.link) == 98  # every non-blank link cell
+    assert {r.language for r in result.records} <= {"nb", "nn", "en"}
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("pstw_dataset_from_Marchant01_ai_eu_project.xlsx", "pstw-xlsx"),
+        ("pstw_dataset_from_Marchant01_ai_eu_project__sheet_PSTW_DB.csv", "pstw-csv"),
+    ],
+)
+def test_pstw_all_1964_cases(name: str, fmt: str) -> None:
+    result = read_file(shared_data_dir() / "pstw" / name)
+    assert result.format == fmt
+    assert result.rejected == []
+    assert len(result.records) == 1964
+    assert all(r.status for r in result.records)
+    assert sum(1 for r in result.records if r.country) == 1964 - 64  # 64 are EU-wide
+
+
+def test_pstw_xlsx_and_csv_agree() -> None:
+    base = shared_data_dir() / "pstw"
+    xlsx = read_file(base / "pstw_dataset_from_Marchant01_ai_eu_project.xlsx").records
+    csv = read_file(base / "pstw_dataset_from_Marchant01_ai_eu_project__sheet_PSTW_DB.csv").records
+    assert [r.content_hash() for r in xlsx] == [r.content_hash() for r in csv]
+    assert [r.updated_at for r in xlsx] == [r.updated_at for r in csv]

@@ -161,6 +161,7 @@ def _quiet_libraries() -> None:
     """Keep transformers' per-load progress bars and advice out of the service's logs."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     try:
         from transformers.utils import logging as tlog
 

@@ -34,8 +34,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         started = time.perf_counter()
         try:
             result = read_file(path, format=args.format, default_source=args.source)
-        except (FormatError, OSError) as exc:
-            print(f"erfa: {path}: {exc}", file=sys.stderr)
+        except FormatError as exc:  # its message names the file and the fix
+            print(f"erfa: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        except OSError as exc:
+            print(f"erfa: {path}: {exc.strerror or exc}", file=sys.stderr)
             failed += 1
             continue
         for bad in result.rejected:

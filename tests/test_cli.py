@@ -1,0 +1,98 @@
+"""`erfa` commands: ingest summaries, idempotent re-ingest, clear errors that lose nothing."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from erfa.index import ProjectIndex
+from erfa.service import cli
+
+Make = Callable[..., ProjectIndex]
+
+ROWS = [
+    {"source": "vestland", "source_id": "p1", "title": "Chatbot for byggjesaker",
+     "description": "Innbyggjarane får svar på spørsmål om byggjesøknader frå ein chatbot.", "organisation": "Aurland kommune", "country": "NO"},
+    {"source": "vestland", "source_id": "p2", "title": "Taleattkjenning i heimetenesta",
+     "description": "Tilsette i heimetenesta dikterer rapportar som blir gjort om til tekst.", "organisation": "Voss herad", "country": "NO"},
+]
+
+
+@pytest.fixture
+def run(make_index: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run the CLI in-process against one shared model (reloading it per command costs seconds)."""
+    idx = make_index(tmp_path / "home")
+    monkeypatch.setattr(cli, "_index", lambda settings: idx)
+
+    def _run(*argv: str) -> tuple[int, str, str]:
+        code = cli.main(["--home", str(tmp_path / "home"), *argv])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    _run.index = idx  # type: ignore[attr-defined]
+    return _run
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_ingest_twice_reports_nothing_new(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = write_jsonl(tmp_path / "p.jsonl", ROWS)
+    code, out, _ = run("ingest", str(f))
+    assert code == 0 and "2 records: 2 added, 0 updated, 0 unchanged" in out and "0 rejected" in out
+    code, out, _ = run("ingest", str(f))
+    assert code == 0 and "0 added, 0 updated, 2 unchanged" in out
+
+
+def test_changed_row_updates_and_prune_deletes(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("ingest", str(write_jsonl(tmp_path / "p.jsonl", ROWS)))
+    changed = [dict(ROWS[0], title="Chatbot for plan- og byggjesaker")]
+    code, out, _ = run("ingest", "--prune", str(write_jsonl(tmp_path / "p2.jsonl", changed)))
+    assert code == 0 and "0 added, 1 updated, 0 unchanged, 1 deleted" in out
+    assert run.index.get("vestland-p2") is None
+    assert run.index.get("vestland-p1").title == "Chatbot for plan- og byggjesaker"
+
+
+def test_bad_rows_are_reported_and_good_rows_still_go_in(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "mixed.jsonl"
+    f.write_text(
+        json.dumps(ROWS[0], ensure_ascii=False) + "\n"
+        + json.dumps(dict(ROWS[1], title="")) + "\n"
+        + "{not json\n",
+        encoding="utf-8",
+    )
+    code, out, err = run("ingest", str(f))
+    assert code == 0
+    assert f"{f}:2: rejected:" in err and "title" in err
+    assert f"{f}:3: rejected:" in err
+    assert "1 added" in out and "2 rejected" in out
+    code, _, _ = run("ingest", "--strict", str(f))
+    assert code == 1
+
+
+def test_unreadable_file_fails_clearly_and_loses_nothing(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("ingest", str(write_jsonl(tmp_path / "p.jsonl", ROWS)))
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)) * 20)
+    code, _, err = run("ingest", str(garbage))
+    assert code == 1 and str(garbage) in err
+    code, _, err = run("ingest", str(tmp_path / "missing.csv"))
+    assert code == 1 and "missing.csv" in err
+    assert run.index.count() == 2
+
+
+def test_search_show_similar_delete(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("ingest", str(write_jsonl(tmp_path / "p.jsonl", ROWS)))
+    code, out, _ = run("search", "chattbot för bygglov", "--json", "--limit", "1")
+    assert code == 0 and json.loads(out)["results"][0]["id"] == "vestland-p1"
+    code, out, _ = run("show", "vestland-p2")
+    assert code == 0 and json.loads(out)["organisation"] == "Voss herad"
+    code, out, _ = run("similar", "vestland-p1", "--json")
+    assert [r["id"] for r in json.loads(out)["results"]] == ["vestland-p2"]
+    code, out, _ = run("delete", "vestland-p2", "nope")
+    assert code == 1 and "1 deleted" in out and "nope" in out
+    assert run("show", "vestland-p2")[0] == 1

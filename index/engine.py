@@ -1,13 +1,18 @@
 """`ProjectIndex`: the one object the service talks to.
 
-It keeps the content store (SQLite), the embedding model and the vector index
-(FAISS) in step, the way txtai's Embeddings hides its layers behind one API. The
-service never touches FAISS or SQLite; it asks this object.
+It keeps the content store (SQLite), the embedding model, the vector index (FAISS)
+and the keyword index (BM25) in step, the way txtai's Embeddings hides its layers
+behind one API. The service never touches FAISS or SQLite; it asks this object.
+
+Everything searchable lives in one immutable `_Snapshot`. A write builds a new one
+beside the old and swaps the reference, so searches running meanwhile finish on the
+old snapshot and never see a half-applied change.
 """
 from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -17,22 +22,33 @@ from pathlib import Path
 
 import numpy as np
 
+from erfa.index import ranking
 from erfa.index.encoder import DEFAULT_MODEL, Encoder
+from erfa.index.facets import Filters, Metadata
+from erfa.index.keywords import KeywordIndex
 from erfa.index.snippet import snippet
-from erfa.index.store import Store, text_hash
+from erfa.index.store import Store, StoredRecord, text_hash
+from erfa.index.text import split_passages
 from erfa.index.vectors import IndexMeta, VectorIndex
+from erfa.ingest.language import detect_language
 from erfa.ingest.record import Record, utcnow
 
 log = logging.getLogger("erfa.index")
 
 MAX_WINDOW = 1000  # deepest result a client may page to; beyond it rankings are noise
+CANDIDATES = 100  # how deep each ranker looks before fusion
+FACET_DEPTH = 50  # facet counts describe the best this many results of the query
+PARTNER_DEPTH = 60  # projects considered when ranking organisations
+SLOTS = 64  # FAISS id = rowid * SLOTS + passage number; a record has at most SLOTS passages
 
 
 @dataclass(frozen=True)
 class Hit:
     record: Record
-    score: float
+    score: float  # the ranking score (fused), non-increasing down a result list
     snippet: str
+    similarity: float = 0.0  # cosine of the best passage: comparable across queries
+    marks: list[tuple[int, int]] = field(default_factory=list)  # query words in the snippet
 
 
 @dataclass(frozen=True)
@@ -40,6 +56,25 @@ class SearchPage:
     query: str
     total: int
     hits: list[Hit]
+    close_match: bool | None = None
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Partner:
+    organisation: str
+    country: str | None
+    owner_type: str | None
+    score: float
+    projects: list[Hit]
+    website: str | None
+
+
+@dataclass(frozen=True)
+class PartnersPage:
+    query: str
+    close_match: bool | None
+    partners: list[Partner]
 
 
 @dataclass
@@ -51,6 +86,25 @@ class UpsertSummary:
     embedded: int = 0
     seconds: float = 0.0
     ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    generation: int
+    vectors: VectorIndex
+    keywords: KeywordIndex
+    meta: Metadata
+    passages: dict[int, int]  # rowid -> number of passages
+
+
+def passages_of(record: Record) -> list[str]:
+    """The texts embedded for a record: one, or several for a long description."""
+    head, _, body = record.embedding_text().partition("\n")
+    return split_passages(head, body)
+
+
+def _slot_ids(rowid: int, n: int) -> np.ndarray:
+    return rowid * SLOTS + np.arange(n, dtype=np.int64)
 
 
 class ProjectIndex:
@@ -78,8 +132,7 @@ class ProjectIndex:
         self._encoder = encoder
         self.batch_size = batch_size
         self._index_path = self.home / "vectors.faiss"
-        self._vectors: VectorIndex | None = None
-        self._generation = -1
+        self._snap: _Snapshot | None = None
         self._model_lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._last_refresh = 0.0
@@ -95,48 +148,58 @@ class ProjectIndex:
 
     def load(self) -> "ProjectIndex":
         """Load model and index now (the service calls this before reporting ready)."""
-        self.encoder
-        self._ensure_index()
+        self._snapshot()
         return self
 
     @property
     def ready(self) -> bool:
-        return self._encoder is not None and self._vectors is not None
+        return self._encoder is not None and self._snap is not None
 
-    def _ensure_index(self) -> VectorIndex:
-        gen = self.store.generation()
-        if self._vectors is not None and gen == self._generation:
-            return self._vectors
+    def _snapshot(self) -> _Snapshot:
+        snap = self._snap
+        if snap is not None and snap.generation == self.store.generation():
+            return snap
         self.encoder  # load the model outside the index lock
         with self._index_lock:
             gen = self.store.generation()
-            if self._vectors is None or gen != self._generation:
-                self._vectors, self._generation = self._open_index(gen)
-        return self._vectors
+            if self._snap is None or self._snap.generation != gen:
+                self._snap = self._open(gen)
+            return self._snap
 
-    def _open_index(self, gen: int) -> tuple[VectorIndex, int]:
+    def _open(self, gen: int) -> _Snapshot:
+        """Read the whole store once; reuse the saved vectors when they match it."""
         enc = self.encoder
+        stored = list(self.store.all())
+        passages = {s.rowid: passages_of(s.record) for s in stored}
+        n_vectors = sum(len(p) for p in passages.values())
         loaded = VectorIndex.load(self._index_path)
+        vecs = None
         if loaded is not None:
-            vecs, meta = loaded
-            if meta.generation == gen and meta.model_id == enc.model_id and meta.count == self.store.count():
-                return vecs, gen
-            log.info("index file is stale (generation %s, store %s): rebuilding from the store", meta.generation, gen)
-        return self._rebuild(gen), gen
+            v, meta = loaded
+            if meta.generation == gen and meta.model_id == enc.model_id and meta.count == n_vectors:
+                vecs = v
+            else:
+                log.info("index file is stale (generation %s, store %s): rebuilding from the store", meta.generation, gen)
+        if vecs is None:
+            vecs = self._rebuild(passages, gen)
+        return self._derive(gen, vecs, stored, passages)
 
-    def _rebuild(self, gen: int) -> VectorIndex:
+    def _derive(self, gen: int, vecs: VectorIndex, stored: list[StoredRecord], passages: dict[int, list[str]]) -> _Snapshot:
+        rowids = [s.rowid for s in stored]
+        records = [s.record for s in stored]
+        keywords = KeywordIndex(rowids, [_keyword_text(r) for r in records], [r.language for r in records])
+        return _Snapshot(gen, vecs, keywords, Metadata(rowids, records), {r: len(p) for r, p in passages.items()})
+
+    def _rebuild(self, passages: dict[int, list[str]], gen: int) -> VectorIndex:
         """Rebuild vectors from the store, embedding only texts not in the cache."""
         enc = self.encoder
-        pairs = self.store.rowid_text_hashes()
-        cached = self.store.cached_vectors(enc.model_id, [h for _, h in pairs], enc.dim)
-        missing = {h for _, h in pairs if h not in cached}
-        if missing:
-            texts = {s.text_hash: s.record.embedding_text() for s in self.store.all() if s.text_hash in missing}
-            cached.update(self._embed(texts, progress=len(texts) > 50))
+        texts = {text_hash(t): t for ps in passages.values() for t in ps}
+        cached = self.store.cached_vectors(enc.model_id, list(texts), enc.dim)
+        cached.update(self._embed({h: t for h, t in texts.items() if h not in cached}, progress=len(texts) - len(cached) > 50))
         vecs = VectorIndex(enc.dim)
-        if pairs:
-            ids = np.array([r for r, _ in pairs], dtype=np.int64)
-            vecs.upsert(ids, np.stack([cached[h] for _, h in pairs]))
+        ids = [_slot_ids(r, len(ps)) for r, ps in passages.items()]
+        if ids:
+            vecs.upsert(np.concatenate(ids), np.stack([cached[text_hash(t)] for ps in passages.values() for t in ps]))
         self._save(vecs, gen)
         return vecs
 
@@ -148,7 +211,7 @@ class ProjectIndex:
         now = time.monotonic()
         if now - self._last_refresh >= min_interval:
             self._last_refresh = now
-            self._ensure_index()
+            self._snapshot()
 
     # -- writes ------------------------------------------------------------------
     @contextmanager
@@ -166,39 +229,57 @@ class ProjectIndex:
 
         Vectors are cached as they are computed and the records are committed in one
         transaction afterwards, so a crash loses at most the unfinished batch and a
-        re-run skips everything already embedded.
+        re-run skips everything already embedded. Searches meanwhile use the old
+        snapshot; the new one replaces it in one assignment.
         """
         started = time.perf_counter()
         with self._writing():
-            vecs = self._ensure_index()
+            self._snapshot()
             plan = self.store.plan(records)
             changed = [r if r.updated_at else r.model_copy(update={"updated_at": utcnow()}) for r in plan.added + plan.updated]
             summary = UpsertSummary(len(plan.added), len(plan.updated), len(plan.unchanged))
             if changed:
                 enc = self.encoder
-                texts = {text_hash(r.embedding_text()): r.embedding_text() for r in changed}
+                texts = {text_hash(t): t for r in changed for t in passages_of(r)}
                 cached = self.store.cached_vectors(enc.model_id, list(texts), enc.dim)
                 todo = {h: t for h, t in texts.items() if h not in cached}
                 cached.update(self._embed(todo, progress=progress))
                 summary.embedded = len(todo)
-                gen, rowids = self.store.upsert(changed)
-                ids = np.array([rowids[r.id] for r in changed], dtype=np.int64)
-                vecs.upsert(ids, np.stack([cached[text_hash(r.embedding_text())] for r in changed]))
-                self._save(vecs, gen)
-                self._generation = gen
+                with self._index_lock:
+                    old = self._current()
+                    vecs = old.vectors.copy()
+                    gen, rowids = self.store.upsert(changed)
+                    for r in changed:
+                        rid = rowids[r.id]
+                        ps = passages_of(r)
+                        vecs.remove(_slot_ids(rid, SLOTS))
+                        vecs.upsert(_slot_ids(rid, len(ps)), np.stack([cached[text_hash(t)] for t in ps]))
+                    self._save(vecs, gen)
+                    self._swap(gen, vecs)
                 summary.ids = [r.id for r in changed]
         summary.seconds = time.perf_counter() - started
         return summary
 
     def delete(self, record_ids: Sequence[str]) -> int:
         with self._writing():
-            vecs = self._ensure_index()
-            gen, removed = self.store.delete(record_ids)
-            if removed:
-                vecs.remove(np.array(list(removed.values()), dtype=np.int64))
-                self._save(vecs, gen)
-                self._generation = gen
+            self._snapshot()
+            with self._index_lock:
+                old = self._current()
+                gen, removed = self.store.delete(record_ids)
+                if removed:
+                    vecs = old.vectors.copy()
+                    vecs.remove(np.concatenate([_slot_ids(r, SLOTS) for r in removed.values()]))
+                    self._save(vecs, gen)
+                    self._swap(gen, vecs)
         return len(removed)
+
+    def _current(self) -> _Snapshot:
+        assert self._snap is not None  # _snapshot() ran under the write lock
+        return self._snap
+
+    def _swap(self, gen: int, vecs: VectorIndex) -> None:
+        stored = list(self.store.all())
+        self._snap = self._derive(gen, vecs, stored, {s.rowid: passages_of(s.record) for s in stored})
 
     def prune(self, source: str, keep_ids: set[str]) -> int:
         """Delete a source's records that its latest file no longer contains."""
@@ -235,36 +316,150 @@ class ProjectIndex:
         stored = self.store.get(record_id)
         return stored.record if stored else None
 
-    def search(self, query: str, *, limit: int = 10, offset: int = 0) -> SearchPage:
-        vecs = self._ensure_index()
+    def allowed_values(self, field_name: str) -> list[str]:
+        return self._snapshot().meta.allowed_values(field_name)
+
+    def close_match_threshold(self) -> float | None:
+        override = os.environ.get("ERFA_CLOSE_MATCH")
+        return float(override) if override else ranking.CLOSE_MATCH.get(self.encoder.model_id)
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filters: Filters | None = None,
+        mode: str = "hybrid",
+    ) -> SearchPage:
+        """Rank projects for a need. ``mode`` is "hybrid", "dense" or "keyword" (for evaluation)."""
+        snap = self._snapshot()
+        mask = snap.meta.mask(filters or Filters())  # raises FilterError before any encoding
+        n_allowed = len(snap.meta.rowids) if mask is None else int(mask.sum())
+        depth = max(CANDIDATES, offset + limit)
+        language = detect_language(query)
+        if mode == "keyword":  # plain BM25 over all terms: the baseline hybrid is measured against
+            kw_scores, kw_ids = snap.keywords.search(query, language, depth, mask)
+            scores = {int(r): float(v) for r, v in zip(kw_ids, kw_scores)}
+            order = list(scores)
+            page = order[offset : offset + limit]
+            return SearchPage(query, len(order), self._hits(query, page, scores, {}), None, snap.meta.counts(order[:FACET_DEPTH]))
         qvec = self.encoder.encode_queries([query])[0]
-        total = min(len(vecs), MAX_WINDOW)
-        scores, ids = vecs.search(qvec, min(offset + limit, total))
-        return SearchPage(query, total, self._hits(query, scores[offset:], ids[offset:]))
+        sims = self._dense(snap, qvec, depth, None if mask is None else snap.meta.rowids[mask])
+        scores = dict(sims)
+        if mode == "hybrid":
+            kw_scores, kw_ids = snap.keywords.search(query, language, depth, mask, rare_share=ranking.RARE_SHARE)
+            keyword = {int(r): float(v) for r, v in zip(kw_ids, kw_scores)}
+            missing = [r for r in keyword if r not in sims]
+            sims.update(self._cosines(snap, qvec, missing))
+            scores = ranking.fuse(sims, keyword)
+        order = sorted(scores, key=lambda r: (-scores[r], r))
+        threshold = self.close_match_threshold()
+        close = None if threshold is None else bool(order) and scores[order[0]] >= threshold
+        page = order[offset : offset + limit]
+        return SearchPage(query, min(n_allowed, MAX_WINDOW), self._hits(query, page, scores, sims), close,
+                          snap.meta.counts(order[:FACET_DEPTH]))
+
+    def _cosines(self, snap: _Snapshot, qvec: np.ndarray, rowids: Sequence[int]) -> dict[int, float]:
+        """Best-passage cosine for projects the dense search did not reach (keyword-only hits)."""
+        out = {}
+        for r in rowids:
+            vecs = [v for v in (snap.vectors.vector(int(i)) for i in _slot_ids(r, snap.passages.get(r, 1))) if v is not None]
+            if vecs:
+                out[r] = float(max(np.dot(v, qvec) for v in vecs))
+        return out
+
+    def _dense(self, snap: _Snapshot, qvec: np.ndarray, depth: int, allowed_rowids: np.ndarray | None) -> dict[int, float]:
+        """Best-passage cosine per project, best first (a long project scores by its best part)."""
+        allowed = None
+        if allowed_rowids is not None:
+            allowed = np.concatenate([_slot_ids(int(r), snap.passages.get(int(r), 1)) for r in allowed_rowids]) if len(allowed_rowids) else np.empty(0, np.int64)
+        k = depth * 2 if len(snap.vectors) > len(snap.passages) else depth
+        scores, ids = snap.vectors.search(qvec, k, allowed)
+        best: dict[int, float] = {}
+        for s, i in zip(scores.tolist(), ids.tolist()):
+            rid = int(i) // SLOTS
+            if rid not in best:
+                best[rid] = float(s)
+        return best
 
     def similar(self, record_id: str, *, limit: int = 10) -> list[Hit]:
-        """Neighbours of a stored project from its stored vector: no re-encoding."""
+        """Neighbours of a stored project from its stored vectors: no re-encoding."""
         stored = self.store.get(record_id)
         if stored is None:
             raise KeyError(record_id)
-        vecs = self._ensure_index()
-        vec = vecs.vector(stored.rowid)
-        if vec is None:
+        snap = self._snapshot()
+        n = snap.passages.get(stored.rowid, 0)
+        parts = [v for v in (snap.vectors.vector(int(i)) for i in _slot_ids(stored.rowid, n)) if v is not None]
+        if not parts:
             raise KeyError(record_id)
-        scores, ids = vecs.search(vec, limit + 1)
-        keep = ids != stored.rowid
-        return self._hits(stored.record.title, scores[keep][:limit], ids[keep][:limit])
+        vec = np.mean(parts, axis=0)
+        vec /= np.linalg.norm(vec) or 1.0
+        sims = self._dense(snap, vec, limit + 1, None)
+        sims.pop(stored.rowid, None)
+        order = list(sims)[:limit]
+        return self._hits(stored.record.title, order, sims, sims)
 
-    def _hits(self, query: str, scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
-        found = self.store.by_rowids(ids.tolist())
+    def partners(self, query: str, *, limit: int = 10, filters: Filters | None = None) -> PartnersPage:
+        """Organisations ranked by relevant experience: how many projects match, how
+        well, how far they got and how recently."""
+        page = self.search(query, limit=PARTNER_DEPTH, filters=filters)
+        snap = self._snapshot()
+        threshold = self.close_match_threshold()
+        # only projects that are close matches themselves count as experience
+        hits = [h for h in page.hits if h.score >= threshold] if threshold is not None else page.hits[:10]
+        if not hits:
+            return PartnersPage(query, page.close_match, [])
+        top = hits[0].score or 1.0
+        groups: dict[tuple[str, str], list[Hit]] = {}
+        for h in hits:
+            r = h.record
+            if not r.organisation:
+                continue
+            stored = self.store.get(r.id)
+            key = (r.country or "", snap.meta.org_key_of(stored.rowid) if stored else r.organisation.casefold())
+            groups.setdefault(key, []).append(h)
+        partners = []
+        for projects in groups.values():
+            score = sum(
+                (h.score / top) * ranking.status_weight(h.record.status) * ranking.recency_weight(h.record.start_year, h.record.end_year)
+                for h in projects
+            )
+            names = [h.record.organisation for h in projects if h.record.organisation]
+            name = max(set(names), key=lambda n: (names.count(n), len(n)))
+            links = [h.record.link for h in projects if h.record.link and _is_homepage(h.record.link)]
+            partners.append(Partner(
+                organisation=name, country=projects[0].record.country, owner_type=projects[0].record.owner_type,
+                score=round(score, 4), projects=projects, website=max(set(links), key=links.count) if links else None,
+            ))
+        partners.sort(key=lambda p: (-p.score, p.organisation))
+        return PartnersPage(query, page.close_match, partners[:limit])
+
+    def _hits(self, query: str, order: Sequence[int], scores: dict[int, float], sims: dict[int, float]) -> list[Hit]:
+        found = self.store.by_rowids(list(order))
         hits = []
-        for score, rid in zip(scores.tolist(), ids.tolist()):
+        for rid in order:
             stored = found.get(int(rid))
-            if stored is None:  # deleted by another process since the index was read
+            if stored is None:  # deleted by another process since the snapshot was taken
                 continue
             rec = stored.record
-            hits.append(Hit(rec, float(score), snippet(query, rec.description or rec.purpose)))
+            text, marks = snippet(query, _snippet_source(rec))
+            hits.append(Hit(rec, float(scores[rid]), text, float(sims.get(rid, 0.0)), marks))
         return hits
 
     def close(self) -> None:
         self.store.close()
+
+
+def _keyword_text(r: Record) -> str:
+    return "\n".join(x for x in (r.title, r.description, r.purpose, r.organisation, " ".join(r.partners), " ".join(r.tags)) if x)
+
+
+def _snippet_source(r: Record) -> str | None:
+    return "\n".join(x for x in (r.description, r.purpose) if x) or None
+
+
+def _is_homepage(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    return urlparse(url).path in ("", "/")

@@ -2,30 +2,37 @@
 
 A dense model cannot say which words mattered, so the snippet is chosen by the
 query's words instead: the sentence sharing most word stems with the query, or the
-opening of the description when nothing is shared (a cross-language match).
+opening of the description when nothing is shared (a cross-language match). The
+shared words are returned as character ranges, so any client can mark them safely
+(no HTML in the API).
 """
 from __future__ import annotations
 
 import re
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
-STEM = 5  # crude prefix stemming: "byggesøknader" and "byggesøknad" share "bygge"
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+STEM = 5  # crude prefix stemming: "byggesøknader" and "byggesøknad" share "byggs"
+
+
+def _stem(word: str) -> str:
+    return word.casefold()[:STEM]
 
 
 def _stems(text: str) -> set[str]:
-    return {w[:STEM] for w in _WORD.findall(text.lower()) if len(w) > 2}
+    return {_stem(w) for w in _WORD.findall(text) if len(w) > 2}
 
 
-def snippet(query: str, text: str | None, max_chars: int = 240) -> str:
+def snippet(query: str, text: str | None, max_chars: int = 240) -> tuple[str, list[tuple[int, int]]]:
+    """(snippet, marks): marks are [start, end) ranges of query words in the snippet."""
     if not text:
-        return ""
-    sentences = [s for s in _SENTENCE.split(text.strip()) if s]
+        return "", []
+    sentences = [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
     q = _stems(query)
     best = max(sentences, key=lambda s: len(q & _stems(s))) if q else sentences[0]
     if not q & _stems(best):
         best = sentences[0]
-    if len(best) <= max_chars:
-        return best
-    cut = best[:max_chars].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:") + " …"
+    if len(best) > max_chars:
+        best = best[:max_chars].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+    marks = [(m.start(), m.end()) for m in _WORD.finditer(best) if len(m.group()) > 2 and _stem(m.group()) in q]
+    return best, marks

@@ -139,7 +139,7 @@ def test_crash_between_store_and_index_write_is_repaired(make_index: Make, monke
     assert ids(after, "skogsskador från satellit", limit=1) == ["test-4"]
     assert counting.passages == 0
     # store and index agree: one vector per record
-    assert len(after._ensure_index()) == after.count()
+    assert len(after._snapshot().vectors) == after.count()
 
 
 def test_corrupt_index_file_is_rebuilt(make_index: Make) -> None:
@@ -163,6 +163,6 @@ def test_writes_from_another_process_are_picked_up(make_index: Make) -> None:
 def test_vectors_are_normalised(make_index: Make) -> None:
     idx = make_index()
     idx.upsert(CORPUS)
-    vecs = idx._ensure_index()
+    vecs = idx._snapshot().vectors
     for rowid in vecs.ids():
         assert np.linalg.norm(vecs.vector(int(rowid))) == pytest.approx(1.0, abs=1e-4)

@@ -1,0 +1,83 @@
+"""Word-level text handling shared by the keyword index, passages and snippets."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+from bm25s import stopwords as _sw
+
+WORD = re.compile(r"\w+", re.UNICODE)
+# One stopword set for all languages: a query in one language is matched against
+# documents in the others, so "for", "och", "og" must vanish on both sides alike.
+STOPWORDS = frozenset(
+    w.casefold() for lst in (_sw.STOPWORDS_EN, _sw.STOPWORDS_NORWEGIAN, _sw.STOPWORDS_SWEDISH, _sw.STOPWORDS_DANISH) for w in lst
+)
+
+# Snowball stemmers for the languages erfa's sources are written in.
+STEMMER_OF = {
+    "nb": "norwegian", "nn": "norwegian", "no": "norwegian", "sv": "swedish", "da": "danish",
+    "en": "english", "fi": "finnish", "de": "german", "nl": "dutch", "fr": "french",
+    "es": "spanish", "it": "italian", "pt": "portuguese",
+}
+# A query is stemmed the way each of these would stem it: a Swedish need shares many
+# words with Norwegian and Danish projects ("kommun"/"kommune"), and names are kept.
+QUERY_LANGUAGES = ("nb", "sv", "da", "en")
+
+
+@lru_cache(maxsize=None)
+def _stemmer(algorithm: str) -> Stemmer.Stemmer:
+    return Stemmer.Stemmer(algorithm)
+
+
+def words(text: str) -> list[str]:
+    return [w for w in WORD.findall(text.casefold()) if w not in STOPWORDS and (not w.isdigit() or len(w) == 4)]
+
+
+def stems(text: str, language: str | None) -> list[str]:
+    """Stems in the text's own language; unknown languages fall back to plain words."""
+    ws = words(text)
+    algo = STEMMER_OF.get(language or "")
+    return _stemmer(algo).stemWords(ws) if algo else ws
+
+
+def query_stems(text: str, language: str | None) -> list[str]:
+    """The query's words stemmed every way a Nordic or English document may have been."""
+    ws = words(text)
+    out: list[str] = list(ws)
+    for lang in dict.fromkeys([language or "", *QUERY_LANGUAGES]):
+        algo = STEMMER_OF.get(lang)
+        if algo:
+            out.extend(_stemmer(algo).stemWords(ws))
+    return list(dict.fromkeys(out))
+
+
+def split_passages(title: str, body: str, max_words: int = 180) -> list[str]:
+    """Split a long description into passages the model can read whole.
+
+    multilingual-e5-small reads 512 tokens; Nordic words average about 1.6 XLM-R
+    tokens, so 180 words plus the title stays well inside the window. Passages end
+    at sentence boundaries and each repeats the title, so a passage alone still says
+    what project it belongs to.
+    """
+    if len(body.split()) <= max_words:
+        return [f"{title}\n{body}" if body else title]
+    sentences = re.split(r"(?<=[.!?])\s+", body.strip())
+    passages: list[str] = []
+    current: list[str] = []
+    count = 0
+    for sentence in sentences:
+        n = len(sentence.split())
+        if current and count + n > max_words:
+            passages.append(" ".join(current))
+            current, count = [], 0
+        while n > max_words:  # one enormous "sentence" (lists, tables): cut by words
+            head = sentence.split()
+            passages.append(" ".join(head[:max_words]))
+            sentence = " ".join(head[max_words:])
+            n = len(head) - max_words
+        current.append(sentence)
+        count += n
+    if current:
+        passages.append(" ".join(current))
+    return [f"{title}\n{p}" for p in passages]

@@ -1,20 +1,65 @@
 """The FAISS side: an id-mapped inner-product index over normalised vectors.
 
-Only this module imports faiss, so the index type can change (IVF, HNSW at scale)
-without the rest of erfa noticing. Ids are the store's rowids, so a record keeps its
-vector slot across updates (remove-then-add under the same id).
+Only this module imports faiss, so the index type can change without the rest of
+erfa noticing. Ids are the store's slot ids, so a record keeps its vector slot across
+updates (remove-then-add under the same id).
+
+The index type follows the size (figures from bench/RESULTS.md, 2-core CPU, 384 dims):
+
+- up to `EXACT_MAX` vectors: exact search (`IndexFlatIP`). It scans every vector,
+  ~0.13 ms per 1,000, so it stays under ~4 ms up to ~30k vectors, and it is exact.
+- beyond: `IndexIVFFlat` (inverted lists of full vectors, inner product). It scans
+  `nprobe` (an eighth) of `nlist` ~ sqrt(n) lists. IVF rather than HNSW because erfa updates and
+  deletes records in place: IVF removes ids natively, HNSW cannot remove at all.
+  Vectors are kept unquantised, so scores stay exact cosines and only recall is
+  traded (recall@10 ~0.95 at 1M synthetic vectors, measured).
+
+Filters stay correct at every size: `allowed` is passed into FAISS as an id
+selector; on IVF the probe count grows as the allowed share shrinks, and a search
+that still finds fewer than k falls back to probing every list (exact within the
+allowed set), so a filtered page is never short.
+
+Several service workers share one copy in memory: `load` memory-maps the file
+(the flat codes via IO_FLAG_MMAP_IFC; IVF lists live in an `.ivfdata` file beside
+the index, mapped read-only), so the page cache holds the vectors once however many
+processes serve them. A mapped index is read-only: any change first makes a private
+in-memory copy (the engine already works on `copy()`s).
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+EXACT_MAX = 32_768  # vectors; above this, exact search costs more than ~4 ms per query
+NPROBE = 0  # lists probed per query on IVF; 0 = by size: nlist / 8 (see default_nprobe)
+NPROBE_SHARE = 8  # probe 1/8 of the lists: recall@10 ~0.95 on the bench's (hard) 1M set
+TRAIN_PER_LIST = 64  # k-means sample: 64 points per centroid (faiss wants >= 39)
+KMEANS_ITER = 10  # centroid quality plateaus early; 10 keeps a 1M build well under a minute
+IVFDATA_SUFFIX = ".ivfdata"
+
+# One query at a time needs no OpenMP team: at 10k vectors the scan takes ~1 ms, and
+# waking a second thread that another worker (or the encoder) is using cost 10+ ms per
+# search on the 2-core bench machine. Builds (k-means, bulk adds) use every core.
+faiss.omp_set_num_threads(1)
+
+
+@contextmanager
+def _all_cores() -> Iterator[None]:
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(1)
 
 
 @dataclass(frozen=True)
@@ -27,79 +72,359 @@ class IndexMeta:
     count: int
 
 
+def ivf_nlist(n: int) -> int:
+    """Inverted lists for n vectors: the power of two nearest sqrt(n), at least 64.
+
+    sqrt(n) balances the two costs of a query (comparing with every centroid, then
+    scanning the probed lists).
+    """
+    return max(64, 2 ** round(math.log2(max(1.0, math.sqrt(n)))))
+
+
+def default_nprobe(nlist: int) -> int:
+    """Lists to probe: an eighth of them, at least 16.
+
+    Chosen by measurement (bench/RESULTS.md): on the bench's synthetic 1M set a fixed
+    32 of 1024 lists found only ~84% of the true top 10; an eighth reaches ~0.95.
+    """
+    return min(nlist, max(16, nlist // NPROBE_SHARE))
+
+
 class VectorIndex:
-    def __init__(self, dim: int) -> None:
+    """Exact or IVF inner-product search over int64 ids, chosen by size.
+
+    ``exact_max`` is the size up to which search stays exact (tests lower it to
+    exercise IVF on small data); ``nprobe`` the IVF probe count (0: `default_nprobe`).
+    """
+
+    def __init__(self, dim: int, *, exact_max: int = EXACT_MAX, nprobe: int = NPROBE) -> None:
         self.dim = dim
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.exact_max = exact_max
+        self.nprobe = nprobe
+        self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._mapped = False  # True while the data is a read-only map of a file
+
+    # -- what kind -----------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        """"flat" (exact) or "ivf<nlist>" (approximate), for logs and the bench."""
+        return f"ivf{self._index.nlist}" if self._is_ivf else "flat"
+
+    @property
+    def _is_ivf(self) -> bool:
+        return isinstance(self._index, faiss.IndexIVF)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
+    # -- writes --------------------------------------------------------------
     def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         if not len(ids):
             return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if not len(self) and len(ids) > self.exact_max:  # a rebuild: straight to IVF, no flat detour
+            self._index = self._build(ids, vectors, ivf_nlist(len(ids)))
+            self._mapped = False
+            return
+        self._writable()
         self.remove(ids)
-        self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        self._index.add_with_ids(vectors, ids)
+        self._retype()
 
     def remove(self, ids: np.ndarray) -> int:
         ids = np.ascontiguousarray(ids, dtype=np.int64)
-        if not len(ids):
+        if not len(ids) or not len(self):
             return 0
-        return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+        self._writable()
+        # IVF's id hashtable only removes through an explicit id array
+        sel = faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)) if self._is_ivf else faiss.IDSelectorBatch(ids)
+        n = int(self._index.remove_ids(sel))
+        if n:
+            self._retype()
+        return n
 
+    def copy(self) -> "VectorIndex":
+        """An independent, writable copy, so a writer can change it while readers search the old one."""
+        other = VectorIndex.__new__(VectorIndex)
+        other.dim, other.exact_max, other.nprobe = self.dim, self.exact_max, self.nprobe
+        other._mapped = False
+        other._index = self._owned_copy() if self._mapped else faiss.clone_index(self._index)
+        if other._is_ivf:
+            other._index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        return other
+
+    def _writable(self) -> None:
+        if self._mapped:
+            self._index = self._owned_copy()
+            if self._is_ivf:
+                self._index.set_direct_map_type(faiss.DirectMap.Hashtable)
+            self._mapped = False
+
+    def _owned_copy(self) -> faiss.Index:
+        """Read a mapped index into private memory (faiss cannot clone a mapped one).
+
+        IVF lists are copied list by list, so no vector is re-assigned to a centroid.
+        """
+        if not self._is_ivf:
+            ids, vecs = self._all()
+            return self._build(ids, vecs, 0)
+        src = self._index
+        quantizer = faiss.clone_index(src.quantizer)
+        index = faiss.IndexIVFFlat(quantizer, self.dim, src.nlist, faiss.METRIC_INNER_PRODUCT)
+        index.own_fields = True
+        quantizer.this.disown()
+        index.is_trained = True
+        index.nprobe = src.nprobe
+        inv = faiss.downcast_InvertedLists(src.invlists)
+        for lst in range(src.nlist):
+            size = inv.list_size(lst)
+            if size:
+                index.invlists.add_entries(lst, size, inv.get_ids(lst), inv.get_codes(lst))
+        index.ntotal = src.ntotal
+        return index
+
+    def _retype(self) -> None:
+        """Switch between exact and IVF when the size crosses the thresholds.
+
+        Hysteresis (IVF down to half of EXACT_MAX) keeps an index hovering around the
+        threshold from being retrained on every write; IVF is retrained when the
+        collection has outgrown its lists fourfold.
+        """
+        n = len(self)
+        if not self._is_ivf and n > self.exact_max:
+            target = ivf_nlist(n)
+        elif self._is_ivf and n < self.exact_max // 2:
+            target = 0
+        elif self._is_ivf and ivf_nlist(n) >= 4 * self._index.nlist:
+            target = ivf_nlist(n)
+        else:
+            return
+        ids, vecs = self._all()
+        self._index = self._build(ids, vecs, target)
+
+    def _build(self, ids: np.ndarray, vecs: np.ndarray, nlist: int, quantizer: faiss.Index | None = None) -> faiss.Index:
+        """A new index over (ids, vecs): flat when nlist is 0, else IVF (trained unless a quantizer is given)."""
+        if not nlist:
+            index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+            if len(ids):
+                index.add_with_ids(vecs, ids)
+            return index
+        trained = quantizer is not None
+        quantizer = quantizer or faiss.IndexFlatIP(self.dim)
+        index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.own_fields = True
+        quantizer.this.disown()  # the IVF index frees it
+        index.nprobe = min(self.nprobe or default_nprobe(nlist), nlist)
+        if trained:
+            index.is_trained = True
+        else:
+            sample = vecs
+            if len(vecs) > TRAIN_PER_LIST * nlist:
+                pick = np.random.default_rng(1234).choice(len(vecs), TRAIN_PER_LIST * nlist, replace=False)
+                sample = vecs[np.sort(pick)]
+            index.cp.niter = KMEANS_ITER
+            index.cp.seed = 1234
+            with _all_cores():
+                index.train(np.ascontiguousarray(sample))
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)  # vector(id) and remove_ids by id
+        if len(ids):
+            with _all_cores():
+                index.add_with_ids(vecs, ids)
+        return index
+
+    def _all(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every (id, vector) pair, in storage order."""
+        n = len(self)
+        if not self._is_ivf:
+            ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            inner = faiss.downcast_index(self._index.index)
+            vecs = inner.reconstruct_n(0, n) if n else np.empty((0, self.dim), np.float32)
+            return ids, np.ascontiguousarray(vecs, dtype=np.float32)
+        inv = faiss.downcast_InvertedLists(self._index.invlists)
+        all_ids, all_vecs = [], []
+        for lst in range(self._index.nlist):
+            size = inv.list_size(lst)
+            if not size:
+                continue
+            all_ids.append(faiss.rev_swig_ptr(inv.get_ids(lst), size).copy())
+            codes = faiss.rev_swig_ptr(inv.get_codes(lst), size * self._index.code_size)
+            all_vecs.append(np.frombuffer(codes, dtype=np.float32).reshape(size, self.dim).copy())
+        if not all_ids:
+            return np.empty(0, np.int64), np.empty((0, self.dim), np.float32)
+        return np.concatenate(all_ids).astype(np.int64), np.concatenate(all_vecs)
+
+    # -- reads ---------------------------------------------------------------
     def vector(self, id_: int) -> np.ndarray | None:
         try:
             return self._index.reconstruct(int(id_))
         except RuntimeError:  # faiss raises when the id is not present
             return None
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, ids) for one query vector; missing slots are dropped."""
-        k = min(k, len(self))
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) for one query vector; missing slots are dropped.
+
+        ``allowed`` restricts the search to those ids inside FAISS, so a filter never
+        leaves a page short the way filtering after the search would.
+        """
+        n_allowed = len(self) if allowed is None else len(allowed)
+        k = min(k, len(self), n_allowed)
         if k <= 0:
             return np.empty(0, np.float32), np.empty(0, np.int64)
-        scores, ids = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        sel = None if allowed is None else faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        if not self._is_ivf:
+            params = None if sel is None else faiss.SearchParameters(sel=sel)
+            scores, ids = self._index.search(q, k, params=params)
+        else:
+            nlist = self._index.nlist
+            nprobe = min(nlist, self._index.nprobe)
+            if allowed is not None:  # probe more lists when few vectors are allowed
+                nprobe = min(nlist, math.ceil(nprobe * len(self) / max(1, n_allowed)))
+            scores, ids = self._index.search(q, k, params=faiss.SearchParametersIVF(sel=sel, nprobe=nprobe))
+            if int((ids[0] >= 0).sum()) < k and nprobe < nlist:  # short page: probe everything (exact)
+                scores, ids = self._index.search(q, k, params=faiss.SearchParametersIVF(sel=sel, nprobe=nlist))
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
+    def search_exact(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k whatever the index type: the bench's and tests' ground truth."""
+        if not self._is_ivf:
+            return self.search(query, k)
+        nlist = self._index.nlist
+        scores, ids = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k,
+                                         params=faiss.SearchParametersIVF(nprobe=nlist))
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def set_nprobe(self, nprobe: int) -> None:
+        """Change the IVF probe count (kept in the saved file)."""
+        self.nprobe = nprobe
+        if self._is_ivf:
+            self._index.nprobe = min(nprobe or default_nprobe(self._index.nlist), self._index.nlist)
+
     def ids(self) -> np.ndarray:
-        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        if not self._is_ivf:
+            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        return self._all()[0]
 
     # -- persistence ------------------------------------------------------------
     def save(self, path: Path, meta: IndexMeta) -> None:
         """Write index then meta, each via temp file + rename.
 
         The meta names the generation; it is written last, so a crash in between
-        leaves a meta that no longer matches the store and forces a rebuild.
+        leaves a meta that no longer matches the store and forces a rebuild. An IVF
+        index's lists go to a new uniquely named `.ivfdata` file first (the index
+        file names it), so the previous file stays valid for readers that still map
+        it; files no longer named are deleted afterwards (a reader that mapped one
+        keeps its pages until it reloads).
         """
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic(path, lambda tmp: faiss.write_index(self._index, str(tmp)))
+        data = None
+        if self._is_ivf:
+            data = path.parent / f"{path.name}.{uuid.uuid4().hex[:12]}{IVFDATA_SUFFIX}"
+            _atomic(path, lambda tmp: self._write_ivf(tmp, data))
+        else:
+            _atomic(path, lambda tmp: faiss.write_index(self._index, str(tmp)))
         _atomic(_meta_path(path), lambda tmp: tmp.write_text(json.dumps(meta.__dict__), encoding="utf-8"))
+        for old in path.parent.glob(f"{path.name}.*{IVFDATA_SUFFIX}"):
+            if old != data:
+                old.unlink(missing_ok=True)
+
+    def _write_ivf(self, tmp: Path, data: Path) -> None:
+        """Write the lists into `data` (on-disk layout) and the index naming it into `tmp`."""
+        index = self._index
+        ondisk = faiss.OnDiskInvertedLists(index.nlist, index.code_size, str(data))
+        lists = faiss.InvertedListsPtrVector()
+        lists.push_back(index.invlists)
+        try:
+            with _quiet_stdio():
+                ondisk.merge_from_multiple(lists.data(), lists.size(), False, False)
+            with open(data, "rb") as f:
+                os.fsync(f.fileno())
+            original = index.invlists
+            index.own_invlists = False  # replace_invlists would otherwise free the in-memory lists
+            index.replace_invlists(ondisk, False)
+            try:
+                faiss.write_index(index, str(tmp))
+            finally:
+                index.replace_invlists(original, True)
+        except BaseException:
+            data.unlink(missing_ok=True)
+            raise
 
     @classmethod
-    def load(cls, path: Path) -> tuple["VectorIndex", IndexMeta] | None:
-        """The saved index and its meta, or None when absent or unreadable."""
+    def load(cls, path: Path, *, mmap: bool = True) -> tuple["VectorIndex", IndexMeta] | None:
+        """The saved index and its meta, or None when absent or unreadable.
+
+        With ``mmap`` (the default) the vectors are mapped from the file rather than
+        read, so start-up is instant and processes share the pages.
+        """
         mp = _meta_path(path)
         if not path.is_file() or not mp.is_file():
             return None
         try:
             meta = IndexMeta(**json.loads(mp.read_text(encoding="utf-8")))
-            raw = faiss.read_index(str(path))
+            with open(path, "rb") as f:
+                ivf = f.read(4) == b"IwFl"  # IndexIVFFlat's tag
+            if ivf:  # the lists file is mapped by faiss itself, which prints while opening it
+                with _quiet_stdio():
+                    raw = faiss.read_index(str(path), faiss.IO_FLAG_ONDISK_SAME_DIR)
+            else:
+                raw = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
         except (OSError, ValueError, TypeError, RuntimeError):
             return None
         if raw.d != meta.dim or raw.ntotal != meta.count:
             return None
-        self = cls.__new__(cls)
-        self.dim = meta.dim
-        if not isinstance(raw, faiss.IndexIDMap2):  # read_index already returns the concrete type
+        self = cls(meta.dim)
+        if isinstance(raw, faiss.IndexIDMap2):  # read_index already returns the concrete type
+            self._index = raw
+            self._mapped = mmap
+        elif isinstance(raw, faiss.IndexIVFFlat) and raw.metric_type == faiss.METRIC_INNER_PRODUCT:
+            self._index = raw
+            self._mapped = True  # on-disk lists: always a read-only map
+            if not mmap:
+                self._writable()
+            else:
+                self._index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        else:
             return None
-        self._index = raw
         return self, meta
 
 
 def _meta_path(path: Path) -> Path:
     return path.with_suffix(path.suffix + ".meta.json")
+
+
+class _quiet_stdio:
+    """Silence faiss' on-disk list messages ("resizing ...", "updating ondisk filename"),
+    which it prints to the process's stdout/stderr and would clutter service logs."""
+
+    def __enter__(self) -> None:
+        import sys
+
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (AttributeError, ValueError):
+                pass
+        self._saved = []
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+        except OSError:
+            return
+        for fd in (1, 2):
+            try:
+                self._saved.append((fd, os.dup(fd)))
+                os.dup2(devnull, fd)
+            except OSError:
+                pass
+        os.close(devnull)
+
+    def __exit__(self, *exc: object) -> None:
+        for fd, saved in self._saved:
+            os.dup2(saved, fd)
+            os.close(saved)
 
 
 def _atomic(path: Path, write: Callable[[Path], object]) -> None:

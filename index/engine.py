@@ -68,6 +68,7 @@ class Partner:
     score: float
     projects: list[Hit]
     website: str | None
+    registry_id: str | None = None  # organisation number, where the data gives one
 
 
 @dataclass(frozen=True)
@@ -316,6 +317,31 @@ class ProjectIndex:
         stored = self.store.get(record_id)
         return stored.record if stored else None
 
+    def records(self) -> Iterator[Record]:
+        """Every stored record, in insertion order (for export and audits)."""
+        return (s.record for s in self.store.all())
+
+    def check(self) -> dict[str, object]:
+        """Do store and index agree? Counts plus the offending ids, for tests and operators.
+
+        ``orphan_vectors``: rowids with vectors but no record; ``unindexed``: record ids with
+        no vector; ``duplicate_ids``: record ids stored twice (the schema forbids it, so
+        any entry here means corruption).
+        """
+        stored = list(self.store.all())
+        ids = [s.record.id for s in stored]
+        vector_ids = self._snapshot().vectors.ids()
+        owners = set((vector_ids // SLOTS).tolist())
+        rowids = {s.rowid: s.record.id for s in stored}
+        return {
+            "records": len(stored),
+            "vectors": int(len(vector_ids)),
+            "duplicate_ids": sorted({i for i in ids if ids.count(i) > 1}),
+            "duplicate_vectors": int(len(vector_ids) - len(set(vector_ids.tolist()))),
+            "orphan_vectors": sorted(owners - set(rowids)),
+            "unindexed": sorted(rowids[r] for r in set(rowids) - owners),
+        }
+
     def allowed_values(self, field_name: str) -> list[str]:
         return self._snapshot().meta.allowed_values(field_name)
 
@@ -426,11 +452,14 @@ class ProjectIndex:
                 for h in projects
             )
             names = [h.record.organisation for h in projects if h.record.organisation]
-            name = max(set(names), key=lambda n: (names.count(n), len(n)))
+            # the commonest spelling; on a tie, not SHOUTED, then the longest, then a fixed order
+            name = max(set(names), key=lambda n: (names.count(n), not n.isupper(), len(n), n))
             links = [h.record.link for h in projects if h.record.link and _is_homepage(h.record.link)]
+            numbers = [h.record.organisation_number for h in projects if h.record.organisation_number]
             partners.append(Partner(
                 organisation=name, country=projects[0].record.country, owner_type=projects[0].record.owner_type,
                 score=round(score, 4), projects=projects, website=max(set(links), key=links.count) if links else None,
+                registry_id=max(set(numbers), key=numbers.count) if numbers else None,
             ))
         partners.sort(key=lambda p: (-p.score, p.organisation))
         return PartnersPage(query, page.close_match, partners[:limit])

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from erfa.index.text import STOPWORDS
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 STEM = 5  # crude prefix stemming: "byggesøknader" and "byggesøknad" share "byggs"
@@ -20,7 +22,7 @@ def _stem(word: str) -> str:
 
 
 def _stems(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text) if len(w) > 2}
+    return {_stem(w) for w in _WORD.findall(text) if len(w) > 2 and w.casefold() not in STOPWORDS}
 
 
 def snippet(query: str, text: str | None, max_chars: int = 240) -> tuple[str, list[tuple[int, int]]]:
@@ -34,5 +36,6 @@ def snippet(query: str, text: str | None, max_chars: int = 240) -> tuple[str, li
         best = sentences[0]
     if len(best) > max_chars:
         best = best[:max_chars].rsplit(" ", 1)[0].rstrip(",;:") + " …"
-    marks = [(m.start(), m.end()) for m in _WORD.finditer(best) if len(m.group()) > 2 and _stem(m.group()) in q]
+    marks = [(m.start(), m.end()) for m in _WORD.finditer(best)
+             if len(m.group()) > 2 and m.group().casefold() not in STOPWORDS and _stem(m.group()) in q]
     return best, marks

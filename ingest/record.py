@@ -92,6 +92,8 @@ class Record(BaseModel):
     description: OptStr = None
     purpose: OptStr = None
     organisation: OptStr = Field(default=None, description="The owning public body.")
+    organisation_number: OptStr = Field(
+        default=None, description="The owner's number in a public registry (Norway's Enhetsregisteret, Sweden's organisationsnummer), where the source gives it: how to reach the body, never a person.")
     owner_type: OptStr = Field(default=None, description="municipality, region, state agency, state company, health trust, ...")
     partners: StrList = Field(default_factory=list, description="Associated organisations.")
     country: OptStr = Field(default=None, description="ISO 3166-1 alpha-2, e.g. NO, SE, DK, FI.")
@@ -113,6 +115,16 @@ class Record(BaseModel):
         if v is None:
             raise ValueError("title is missing: a project without a name cannot be listed")
         return v
+
+    @field_validator("organisation_number", mode="after")
+    @classmethod
+    def _organisation_number(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        digits = re.sub(r"[\s.]", "", v)
+        if not re.fullmatch(r"\d{6,12}(-\d{1,6})?", digits):
+            raise ValueError(f"organisation_number {v!r} must be a registry number such as 974760673 or 212000-0142")
+        return digits
 
     @field_validator("country", mode="after")
     @classmethod

@@ -1,0 +1,255 @@
+"""Proposed projects waiting for a moderator: stored, never searchable until approved.
+
+Anyone may propose a project, so a proposal must not reach search results until a
+trusted person has looked at it. Proposals live in their own SQLite file beside the
+registry (``submissions.sqlite`` in the data directory): the registry store stays
+the single source of truth for searchable records, and a pending proposal can never
+leak into a FAISS rebuild by accident.
+
+Durability: WAL mode with ``synchronous=FULL``, because a proposal is a person's
+typing that exists nowhere else; a 201 must mean "on disk", even across a power cut.
+Approval is idempotent and ordered so that a crash at any point loses nothing: the
+record is upserted into the index first (its id is derived from the submission id,
+so repeating it is a no-op), and only then is the submission marked approved.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from erfa.ingest.record import Record, RecordError, utcnow
+
+if TYPE_CHECKING:
+    from erfa.index.engine import ProjectIndex
+
+SOURCE = "submission"  # the Record.source of every approved submission
+STATUSES = ("pending", "approved", "rejected")
+# Fields a member of the public may propose; everything else (language, tags,
+# owner type) is derived or left to the moderator's later edits.
+FIELDS = ("title", "description", "purpose", "organisation", "country", "municipality",
+          "sector", "status", "start_year", "end_year", "link")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    decided_at TEXT,
+    reason TEXT,
+    record_id TEXT
+);
+CREATE INDEX IF NOT EXISTS submissions_status ON submissions(status, created_at);
+"""
+
+
+class SubmissionError(ValueError):
+    """A state change that is not allowed (e.g. approving a rejected submission)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    id: str
+    status: str
+    data: dict[str, Any]
+    created_at: datetime
+    decided_at: datetime | None = None
+    reason: str | None = None
+    record_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The exchange form used by the API and by backups."""
+        return {
+            "id": self.id, "status": self.status, "data": self.data,
+            "created_at": self.created_at.isoformat(),
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "reason": self.reason, "record_id": self.record_id,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> "Submission":
+        status = obj.get("status")
+        if status not in STATUSES:
+            raise ValueError(f"status {status!r} must be one of {', '.join(STATUSES)}")
+        sid = obj.get("id")
+        if not isinstance(sid, str) or not sid:
+            raise ValueError("id is missing")
+        data = obj.get("data")
+        if not isinstance(data, dict):
+            raise ValueError("data must be an object")
+        decided = obj.get("decided_at")
+        return cls(
+            id=sid, status=status, data=dict(data),
+            created_at=datetime.fromisoformat(str(obj["created_at"])),
+            decided_at=datetime.fromisoformat(str(decided)) if decided else None,
+            reason=obj.get("reason"), record_id=obj.get("record_id"),
+        )
+
+
+@dataclass
+class ImportCount:
+    added: int = 0
+    replaced: int = 0
+    ids: list[str] = field(default_factory=list)
+
+
+def to_record(submission_id: str, data: Mapping[str, Any]) -> Record:
+    """The Record an approved submission becomes.
+
+    Goes through erfa's own-format adapter so a submission is normalised exactly like
+    an ingested row ("Norge" -> NO, "I drift" -> implemented), and gets a stable id
+    derived from the submission id, which makes approval idempotent.
+    """
+    from erfa.ingest import detect_language
+    from erfa.ingest.formats.erfa import erfa_jsonl
+
+    row = {k: v for k, v in data.items() if k in FIELDS and v is not None}
+    row.update(source=SOURCE, source_id=submission_id)
+    for _, outcome in erfa_jsonl([(1, row)]):
+        if isinstance(outcome, RecordError):
+            raise outcome
+        if outcome.language is None:  # as read_file does for ingested rows
+            text = "\n".join(p for p in (outcome.title, outcome.description, outcome.purpose) if p)
+            outcome = outcome.model_copy(update={"language": detect_language(text, country=outcome.country)})
+        return outcome
+    raise RecordError("the submission holds no project")  # the adapter skips only comment lines
+
+
+class SubmissionStore:
+    """Pending, approved and rejected submissions in one SQLite file (thread-safe)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._con().executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+
+    @classmethod
+    def in_home(cls, home: Path) -> "SubmissionStore":
+        return cls(Path(home) / "submissions.sqlite")
+
+    def _con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=FULL")
+            self._local.con = con
+        return con
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        con = self._con()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    # -- reads ---------------------------------------------------------------
+    def get(self, submission_id: str) -> Submission | None:
+        row = self._con().execute("SELECT * FROM submissions WHERE id=?", (submission_id,)).fetchone()
+        return _submission(row) if row else None
+
+    def list(self, status: str | None = "pending", *, limit: int = 100, offset: int = 0) -> list[Submission]:
+        if status is None:
+            rows = self._con().execute("SELECT * FROM submissions ORDER BY created_at, id LIMIT ? OFFSET ?", (limit, offset))
+        else:
+            rows = self._con().execute(
+                "SELECT * FROM submissions WHERE status=? ORDER BY created_at, id LIMIT ? OFFSET ?", (status, limit, offset))
+        return [_submission(r) for r in rows]
+
+    def count(self, status: str | None = "pending") -> int:
+        if status is None:
+            return int(self._con().execute("SELECT COUNT(*) FROM submissions").fetchone()[0])
+        return int(self._con().execute("SELECT COUNT(*) FROM submissions WHERE status=?", (status,)).fetchone()[0])
+
+    def all(self) -> Iterator[Submission]:
+        for row in self._con().execute("SELECT * FROM submissions ORDER BY created_at, id"):
+            yield _submission(row)
+
+    # -- writes --------------------------------------------------------------
+    def add(self, data: Mapping[str, Any]) -> Submission:
+        """Store a proposal as pending; raises RecordError when it could never become a record."""
+        clean = {k: data[k] for k in FIELDS if data.get(k) is not None}
+        sid = "s" + secrets.token_hex(8)  # unguessable, so ids reveal nothing about volume or order
+        to_record(sid, clean)  # validate now: a moderator should never face an unapprovable item
+        sub = Submission(sid, "pending", clean, utcnow())
+        with self._tx() as con:
+            con.execute("INSERT INTO submissions (id, status, data, created_at) VALUES (?, 'pending', ?, ?)",
+                        (sid, json.dumps(clean, ensure_ascii=False), sub.created_at.isoformat()))
+        return sub
+
+    def approve(self, submission_id: str, index: "ProjectIndex") -> tuple[Submission, Record]:
+        """Make a pending submission searchable.
+
+        Upsert first, mark second: a crash in between leaves it pending with its record
+        already indexed, and approving again finishes the job without a duplicate.
+        """
+        sub = self._require(submission_id)
+        if sub.status == "rejected":
+            raise SubmissionError(f"submission {submission_id!r} was rejected; it cannot be approved")
+        record = to_record(sub.id, sub.data)
+        if sub.status == "approved" and sub.record_id and index.get(sub.record_id) is not None:
+            return sub, index.get(sub.record_id) or record
+        index.upsert([record])
+        with self._tx() as con:
+            con.execute("UPDATE submissions SET status='approved', decided_at=?, reason=NULL, record_id=? WHERE id=?",
+                        (utcnow().isoformat(), record.id, sub.id))
+        return self._require(sub.id), index.get(record.id) or record
+
+    def reject(self, submission_id: str, reason: str) -> Submission:
+        sub = self._require(submission_id)
+        if sub.status == "approved":
+            raise SubmissionError(
+                f"submission {submission_id!r} is already approved as {sub.record_id!r}; delete that project instead")
+        with self._tx() as con:
+            con.execute("UPDATE submissions SET status='rejected', decided_at=?, reason=? WHERE id=?",
+                        (utcnow().isoformat(), reason, sub.id))
+        return self._require(sub.id)
+
+    def restore(self, submissions: list[Submission]) -> ImportCount:
+        """Put back submissions from a backup exactly as they were (same ids and states)."""
+        count = ImportCount()
+        with self._tx() as con:
+            for s in submissions:
+                exists = con.execute("SELECT 1 FROM submissions WHERE id=?", (s.id,)).fetchone()
+                con.execute(
+                    "INSERT OR REPLACE INTO submissions (id, status, data, created_at, decided_at, reason, record_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (s.id, s.status, json.dumps(s.data, ensure_ascii=False), s.created_at.isoformat(),
+                     s.decided_at.isoformat() if s.decided_at else None, s.reason, s.record_id))
+                if exists:
+                    count.replaced += 1
+                else:
+                    count.added += 1
+                count.ids.append(s.id)
+        return count
+
+    def _require(self, submission_id: str) -> Submission:
+        sub = self.get(submission_id)
+        if sub is None:
+            raise KeyError(submission_id)
+        return sub
+
+    def close(self) -> None:
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+
+def _submission(row: tuple[Any, ...]) -> Submission:
+    sid, status, data, created, decided, reason, record_id = row
+    return Submission(sid, status, json.loads(data), datetime.fromisoformat(created),
+                      datetime.fromisoformat(decided) if decided else None, reason, record_id)

@@ -14,13 +14,19 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from erfa.index import MAX_WINDOW, Hit, ProjectIndex
+from erfa.index import FACET_FIELDS, MAX_WINDOW, FilterError, Filters, Hit, ProjectIndex
+from erfa.index.engine import FACET_DEPTH
 from erfa.ingest import Record
+from erfa.service.admin import install_admin
 from erfa.service.demo import seed_demo
+from erfa.service.errors import install_errors
+from erfa.service.security import install_security
 from erfa.service.settings import Settings
+from erfa.service.web import install_web
 
 log = logging.getLogger("erfa.service")
 
@@ -31,8 +37,15 @@ class SearchResult(BaseModel):
     organisation: str | None
     country: str | None
     language: str | None
-    score: float = Field(description="Cosine similarity between the need and the project (higher is closer).")
+    owner_type: str | None = None
+    sector: str | None = None
+    status: str | None = None
+    start_year: int | None = None
+    end_year: int | None = None
+    score: float = Field(description="Ranking score (dense and keyword rankings fused); higher ranks first.")
+    similarity: float = Field(0.0, description="Cosine similarity of the need and the project's best-matching passage.")
     snippet: str = Field(description="The part of the description that best explains the match.")
+    marks: list[tuple[int, int]] = Field(default_factory=list, description="[start, end) character ranges of the query's words in the snippet.")
     link: str | None
 
     @classmethod
@@ -40,19 +53,47 @@ class SearchResult(BaseModel):
         r = hit.record
         return cls(
             id=r.id, title=r.title, organisation=r.organisation, country=r.country, language=r.language,
-            score=round(hit.score, 4), snippet=hit.snippet, link=r.link,
+            owner_type=r.owner_type, sector=r.sector, status=r.status, start_year=r.start_year, end_year=r.end_year,
+            score=round(hit.score, 6), similarity=round(hit.similarity, 4), snippet=hit.snippet, marks=hit.marks, link=r.link,
         )
 
 
 class SearchResponse(BaseModel):
     query: str
-    total: int = Field(description="How many ranked projects can be paged through with offset.")
+    total: int = Field(description="How many ranked projects (after filters) can be paged through with offset.")
+    close_match: bool | None = Field(
+        None, description="False when no project is really relevant (calibrated cut-off); null for an uncalibrated model."
+    )
     results: list[SearchResult]
+    facets: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description=f"Counts per value of {', '.join(FACET_FIELDS)} among the best {FACET_DEPTH} results."
+    )
 
 
 class SimilarResponse(BaseModel):
     id: str
     results: list[SearchResult]
+
+
+class Contact(BaseModel):
+    website: str | None = Field(None, description="The organisation's own web site, where the data gives one.")
+    registry_id: str | None = Field(None, description="Organisation number in a public registry, where the data gives one.")
+
+
+class PartnerOut(BaseModel):
+    organisation: str
+    country: str | None
+    owner_type: str | None
+    score: float = Field(description="Relevant experience: matching projects weighed by relevance, status and recency.")
+    projects: list[SearchResult]
+    link: str | None
+    contact: Contact
+
+
+class PartnersResponse(BaseModel):
+    query: str
+    close_match: bool | None
+    partners: list[PartnerOut]
 
 
 class Status(BaseModel):
@@ -99,6 +140,32 @@ IndexDep = Annotated[ProjectIndex, Depends(get_index)]
 ProjectId = Annotated[str, Path(min_length=1, max_length=200, description="A project id as returned by /search.")]
 
 
+def _csv(values: list[str] | None) -> list[str]:
+    """Filters accept `country=NO,SE` as well as `country=NO&country=SE`."""
+    return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
+
+
+def filter_params(
+    country: Annotated[list[str] | None, Query(description="ISO codes, e.g. NO,SE")] = None,
+    language: Annotated[list[str] | None, Query(description="nb, nn, sv, da, en, ...")] = None,
+    owner_type: Annotated[list[str] | None, Query(description="municipality, county, region, health_trust, state_agency, ...")] = None,
+    sector: Annotated[list[str] | None, Query(description="health, education, transport, ...")] = None,
+    status: Annotated[list[str] | None, Query(description="planned, in_development, pilot, implemented, discontinued")] = None,
+    organisation: Annotated[list[str] | None, Query(max_length=200, description="Organisation name (spelling variants match)")] = None,
+    year_from: Annotated[int | None, Query(ge=1900, le=2100)] = None,
+    year_to: Annotated[int | None, Query(ge=1900, le=2100)] = None,
+) -> Filters:
+    return Filters(country=_csv(country), language=_csv(language), owner_type=_csv(owner_type), sector=_csv(sector),
+                   status=_csv(status), organisation=_csv(organisation), year_from=year_from, year_to=year_to)
+
+
+def _need(q: str) -> str:
+    text = q.strip()
+    if not text:
+        raise HTTPException(422, detail=[{"loc": ["query", "q"], "msg": "q is blank: describe what you want to use AI for", "type": "value_error"}])
+    return text
+
+
 def create_app(settings: Settings | None = None, *, index: ProjectIndex | None = None, wait: bool = False) -> FastAPI:
     """Build the app. Pass ``index`` to serve an existing one; ``wait`` loads before returning."""
     settings = settings or Settings()
@@ -120,10 +187,17 @@ def create_app(settings: Settings | None = None, *, index: ProjectIndex | None =
         lifespan=lifespan,
     )
     app.state.erfa = state
+    install_errors(app)  # issue 6: JSON errors, never a stack trace
+    install_security(app, settings)  # issue 6: size/rate limits, headers, JSON logs, /metrics
+    install_admin(app, settings)  # issue 6: token-guarded writes and moderated submissions
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    @app.exception_handler(FilterError)
+    async def bad_filter(request: Request, exc: FilterError) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": ["query", exc.field], "msg": str(exc), "type": "value_error"}]}, status_code=422)
+
+    install_web(app)  # issue 4: HTML pages at /, /project/{id}, /submit, /embed and /static
+    if settings.cors_origins:  # issue 4: the <erfa-search> widget on the listed portals may read the API
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"], max_age=600)
 
     @app.get("/healthz", response_model=Status, response_model_exclude_none=True, tags=["health"])
     def healthz() -> Status:
@@ -144,15 +218,30 @@ def create_app(settings: Settings | None = None, *, index: ProjectIndex | None =
     def search(
         idx: IndexDep,
         q: Annotated[str, Query(min_length=1, max_length=1000, description="The need, in any language, e.g. 'chattbot som svarar på frågor om bygglov'.")],
+        filters: Annotated[Filters, Depends(filter_params)],
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
         offset: Annotated[int, Query(ge=0, lt=MAX_WINDOW)] = 0,
     ) -> SearchResponse:
         """Projects ranked by how close they are to the need, whatever language either is written in."""
-        text = q.strip()
-        if not text:
-            raise HTTPException(422, detail="q is blank: describe what you want to use AI for")
-        page = idx.search(text, limit=limit, offset=offset)
-        return SearchResponse(query=page.query, total=page.total, results=[SearchResult.of(h) for h in page.hits])
+        page = idx.search(_need(q), limit=limit, offset=offset, filters=filters)
+        return SearchResponse(query=page.query, total=page.total, close_match=page.close_match,
+                              results=[SearchResult.of(h) for h in page.hits], facets=page.facets)
+
+    @app.get("/partners", response_model=PartnersResponse, tags=["search"])
+    def partners(
+        idx: IndexDep,
+        q: Annotated[str, Query(min_length=1, max_length=1000, description="The need, in any language.")],
+        filters: Annotated[Filters, Depends(filter_params)],
+        limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    ) -> PartnersResponse:
+        """Organisations with the most relevant experience of the need: whom to ask."""
+        page = idx.partners(_need(q), limit=limit, filters=filters)
+        return PartnersResponse(query=page.query, close_match=page.close_match, partners=[
+            PartnerOut(organisation=p.organisation, country=p.country, owner_type=p.owner_type, score=p.score,
+                       projects=[SearchResult.of(h) for h in p.projects], link=p.website,
+                       contact=Contact(website=p.website, registry_id=p.registry_id))
+            for p in page.partners
+        ])
 
     @app.get("/projects/{project_id}", response_model=Record, tags=["projects"])
     def project(idx: IndexDep, project_id: ProjectId) -> Record:

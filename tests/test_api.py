@@ -34,9 +34,14 @@ def test_search_returns_ranked_results_in_the_documented_shape(client: TestClien
     assert body["total"] == 4
     assert len(body["results"]) == 2
     top = body["results"][0]
-    assert set(top) == {"id", "title", "organisation", "country", "language", "score", "snippet", "link"}
+    assert {"id", "title", "organisation", "country", "language", "score", "snippet", "link"} <= set(top)
+    assert {"status", "start_year", "end_year", "sector", "owner_type", "similarity", "marks"} <= set(top)
     assert top["id"] == "test-1" and top["country"] == "NO"
     assert "chatbot" in top["snippet"]
+    same_words = client.get("/search", params={"q": "chatbot byggesøknad", "limit": 1}).json()["results"][0]
+    assert [same_words["snippet"][a:b] for a, b in same_words["marks"]] == ["byggesøknader", "chatbot"]
+    assert body["close_match"] is True
+    assert body["facets"]["country"] == {"NO": 2, "SE": 1, "DK": 1}
     assert body["results"][0]["score"] >= body["results"][1]["score"]
 
 
@@ -118,3 +123,38 @@ def test_failed_load_is_reported_by_readyz(tmp_path: Path) -> None:
         r = c.get("/readyz")
         assert r.status_code == 503
         assert r.json()["status"] == "failed" and "does not exist" in r.json()["detail"]
+
+
+def test_partners_name_organisations_with_their_projects_and_registry_number(make_index: Make, tmp_path: Path) -> None:
+    from erfa.ingest import Record
+
+    idx = make_index()
+    about = "Innbyggerne får svar døgnet rundt på spørsmål om byggesøknader fra en chatbot."
+    idx.upsert([
+        Record.build("t", "1", title="Chatbot for byggesaker", description=about, organisation="Fjordby kommune",
+                     organisation_number="944 000 001", country="NO", status="implemented", link="https://fjordby.kommune.no/"),
+        Record.build("t", "2", title="Byggesaksbot", description=about, organisation="FJORDBY  KOMMUNE", country="NO",
+                     status="pilot"),
+        Record.build("t", "3", title="Prognose for snøbrøyting", description="Vi varsler brøyting ut fra værdata.",
+                     organisation="Tromsø kommune", country="NO"),
+    ])
+    app = create_app(Settings(home=tmp_path / "home", demo=False), index=idx, wait=True)
+    with TestClient(app) as c:
+        body = c.get("/partners", params={"q": "chatbot som svarer om byggesøknader"}).json()
+        assert body["close_match"] is True
+        top = body["partners"][0]
+        assert top["organisation"] == "Fjordby kommune"  # not the SHOUTED spelling
+        assert {p["id"] for p in top["projects"]} == {"t-1", "t-2"}  # one body, two spellings
+        assert top["contact"] == {"website": "https://fjordby.kommune.no/", "registry_id": "944000001"}
+        assert all(p["organisation"] != "Tromsø kommune" for p in body["partners"])
+        bad = c.get("/partners", params={"q": "chatbot", "status": "finished"})
+        assert bad.status_code == 422 and "implemented" in bad.text
+
+
+def test_organisation_number_is_normalised_and_nonsense_is_rejected() -> None:
+    from erfa.ingest import Record, RecordError
+
+    assert Record.build("t", "1", title="x", organisation_number="212000-0142").organisation_number == "212000-0142"
+    assert Record.build("t", "1", title="x", organisation_number=" 974 760 673 ").organisation_number == "974760673"
+    with pytest.raises(RecordError, match="organisation_number 'ring Kari' must be a registry number"):
+        Record.build("t", "1", title="x", organisation_number="ring Kari")

@@ -1,0 +1,85 @@
+"""Error responses: always JSON, always saying what is wrong, never a stack trace.
+
+A public service inside government networks must not show internals to whoever
+probes it, and a caller who sent something wrong deserves to learn which field and
+what would be accepted. Validation errors keep FastAPI's shape
+(``{"detail": [{"loc", "msg", "type"}]}``, which the web form codes against) but
+leave out echoed input beyond a short scalar: a 5 MB body should not come back in
+the error, and neither should anything the client did not need repeated.
+Unexpected failures are logged server-side with a request id that the client also
+gets, so an operator can find the trace from a user's report.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+log = logging.getLogger("erfa.service")
+
+_ECHO_LIMIT = 100  # longest input value repeated back in a validation error
+
+
+def _clean_error(err: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"loc": list(err.get("loc", ())), "msg": _message(err), "type": err.get("type", "value_error")}
+    value = err.get("input")
+    if isinstance(value, (int, float, bool)) or (isinstance(value, str) and len(value) <= _ECHO_LIMIT):
+        out["input"] = value
+    ctx = err.get("ctx")
+    if isinstance(ctx, dict):
+        safe = {k: v for k, v in ctx.items() if isinstance(v, (int, float, str, bool)) and k != "error"}
+        if safe:
+            out["ctx"] = safe
+    return out
+
+
+def _message(err: dict[str, Any]) -> str:
+    """Pydantic's message, prefixed with the field name so it reads on its own."""
+    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "body", "path", "header")]
+    kind = err.get("type")
+    if kind == "json_invalid":
+        return f"the body is not valid JSON ({(err.get('ctx') or {}).get('error', 'syntax error')})"
+    if kind == "extra_forbidden" and loc:
+        return f"unknown field {loc[-1]!r}: remove it (see /docs for the allowed fields)"
+    if kind == "missing" and loc:
+        return f"{loc[-1]} is required"
+    return f"{loc[-1]}: {msg}" if loc and not msg.startswith(loc[-1]) else msg
+
+
+def request_id(request: Request) -> str | None:
+    rid = request.scope.get("erfa.request_id")
+    return str(rid) if rid else None
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return JSONResponse({"detail": jsonable_encoder([_clean_error(e) for e in exc.errors()])}, status_code=422)
+
+
+async def database_busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
+    """A long write holds the lock past SQLite's timeout: ask the client to retry, do not crash."""
+    if "locked" not in str(exc) and "busy" not in str(exc):
+        return await unexpected(request, exc)
+    log.warning("database busy", extra={"event": "db_busy", "error": str(exc)[:200], "request_id": request_id(request)})
+    return JSONResponse({"detail": "the registry is busy with a write; retry in a few seconds", "request_id": request_id(request)},
+                        status_code=503, headers={"Retry-After": "5"})
+
+
+async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Last resort: a 500 with an id to quote, the trace stays in the server log."""
+    rid = request_id(request)
+    log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__),
+              extra={"event": "error", "request_id": rid, "error": type(exc).__name__})
+    return JSONResponse({"detail": "internal error; the operator can find it in the log by this request id", "request_id": rid},
+                        status_code=500)
+
+
+def install_errors(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(sqlite3.OperationalError, database_busy)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,418 @@
+"""User-facing strings of the web page, the embed page and the widget, in nb, nn, sv and en.
+
+The people using erfa read Bokmål, Nynorsk or Swedish at work, so the interface speaks
+their language: chosen from ``?lang=``, else the browser's ``Accept-Language``, else
+English. erfa sets no cookie for it (a cookie would need a consent discussion in many
+public bodies); an explicit choice travels in the links instead.
+
+Everything is a plain dict so a translator can review a key in all four languages side
+by side, and a test checks that no language misses a key. Codes from
+``erfa.ingest.vocab`` (status, sector, owner type) get human labels here; an unknown
+code falls back to the code itself rather than to a guess.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+LANGS: Final = ("nb", "nn", "sv", "en")
+DEFAULT: Final = "en"
+# How each language names itself, for the visible switch (each link carries its own lang attribute).
+ENDONYMS: Final = {"nb": "Bokmål", "nn": "Nynorsk", "sv": "Svenska", "en": "English"}
+# Browser language tags that map onto a UI language ("no" is the generic Norwegian tag).
+_ALIASES: Final = {"no": "nb", "nb": "nb", "nn": "nn", "sv": "sv", "en": "en"}
+
+# key -> (nb, nn, sv, en)
+_S: dict[str, tuple[str, str, str, str]] = {
+    # -- chrome ------------------------------------------------------------------------
+    "tagline": ("Finn offentlige KI-prosjekter – og hvem dere kan spørre",
+                "Finn offentlege KI-prosjekt – og kven de kan spørje",
+                "Hitta offentliga AI-projekt – och vem ni kan fråga",
+                "Find public-sector AI projects – and whom to ask"),
+    "skip": ("Hopp til hovedinnholdet", "Hopp til hovudinnhaldet", "Hoppa till huvudinnehållet", "Skip to main content"),
+    "nav_label": ("Hovedmeny", "Hovudmeny", "Huvudmeny", "Main menu"),
+    "nav_search": ("Søk", "Søk", "Sök", "Search"),
+    "nav_submit": ("Meld inn prosjekt", "Meld inn prosjekt", "Anmäl projekt", "Submit a project"),
+    "lang_label": ("Språk", "Språk", "Språk", "Language"),
+    "footer": ("erfa samler KI-prosjekter i offentlig sektor i Norden og Europa, slik at dere kan lære av hverandre.",
+               "erfa samlar KI-prosjekt i offentleg sektor i Norden og Europa, slik at de kan lære av kvarandre.",
+               "erfa samlar AI-projekt i offentlig sektor i Norden och Europa, så att ni kan lära av varandra.",
+               "erfa gathers public-sector AI projects in the Nordics and Europe, so that you can learn from each other."),
+    "api_docs": ("API-dokumentasjon", "API-dokumentasjon", "API-dokumentation", "API documentation"),
+    "opens_new_tab": ("(åpnes i ny fane)", "(blir opna i ny fane)", "(öppnas i ny flik)", "(opens in a new tab)"),
+    # -- search ------------------------------------------------------------------------
+    "question": ("Hva vil dere bruke KI til?", "Kva vil de bruke KI til?", "Vad vill ni använda AI till?",
+                 "What do you want to use AI for?"),
+    "search_hint": ("Beskriv behovet med egne ord – på norsk, svensk, dansk eller engelsk.",
+                    "Skildre behovet med eigne ord – på norsk, svensk, dansk eller engelsk.",
+                    "Beskriv behovet med egna ord – på svenska, norska, danska eller engelska.",
+                    "Describe the need in your own words – in Norwegian, Swedish, Danish or English."),
+    "search_button": ("Søk", "Søk", "Sök", "Search"),
+    "examples": ("Eksempler:", "Døme:", "Exempel:", "Examples:"),
+    "example_1": ("chatbot som svarer på spørsmål om byggesak", "chatbot som svarar på spørsmål om byggjesak",
+                  "chattbot som svarar på frågor om bygglov", "chatbot answering questions about building permits"),
+    "example_2": ("transkribere møter automatisk", "transkribere møte automatisk", "transkribera möten automatiskt",
+                  "transcribe meetings automatically"),
+    "example_3": ("forutsi behov for hjemmetjenester", "føresjå behov for heimetenester", "förutse behov av hemtjänst",
+                  "predict the need for home care"),
+    "views_label": ("Vis", "Vis", "Visa", "Show"),
+    "tab_projects": ("Prosjekter", "Prosjekt", "Projekt", "Projects"),
+    "tab_partners": ("Organisasjoner med erfaring", "Organisasjonar med erfaring", "Organisationer med erfarenhet",
+                     "Organisations with experience"),
+    "results_title": ("Treff", "Treff", "Träffar", "Results"),
+    "results_range": ("Viser {start}–{end} av {total}, de mest relevante først.",
+                      "Viser {start}–{end} av {total}, dei mest relevante først.",
+                      "Visar {start}–{end} av {total}, de mest relevanta först.",
+                      "Showing {start}–{end} of {total}, most relevant first."),
+    "no_results": ("Ingen prosjekter passer til filtrene. Fjern noen av dem og prøv igjen.",
+                   "Ingen prosjekt passar til filtera. Fjern nokre av dei og prøv igjen.",
+                   "Inga projekt passar filtren. Ta bort några av dem och försök igen.",
+                   "No project fits the filters. Remove some of them and try again."),
+    "no_close_title": ("Ingen nære treff", "Ingen nære treff", "Inga nära träffar", "No close match"),
+    "no_close": ("Ingen prosjekter passer godt til dette behovet. Under ser du de nærmeste, men ingen av dem handler "
+                 "egentlig om det dere beskriver. Prøv å beskrive behovet på en annen måte – eller meld inn deres eget prosjekt.",
+                 "Ingen prosjekt passar godt til dette behovet. Under ser du dei næraste, men ingen av dei handlar "
+                 "eigentleg om det de skildrar. Prøv å skildre behovet på ein annan måte – eller meld inn dykkar eige prosjekt.",
+                 "Inget projekt passar riktigt bra för det här behovet. Nedan ser du de närmaste, men inget av dem handlar "
+                 "egentligen om det ni beskriver. Prova att beskriva behovet på ett annat sätt – eller anmäl ert eget projekt.",
+                 "No project is a close match for this need. Below are the nearest ones, but none of them is really about "
+                 "what you describe. Try describing the need differently – or submit your own project."),
+    "prev": ("Forrige side", "Førre side", "Föregående sida", "Previous page"),
+    "next": ("Neste side", "Neste side", "Nästa sida", "Next page"),
+    "pagination": ("Sider", "Sider", "Sidor", "Pages"),
+    "bad_filter": ("Filteret kan ikke brukes:", "Filteret kan ikkje brukast:", "Filtret kan inte användas:",
+                   "The filter cannot be used:"),
+    "bad_year": ("Årstall må være mellom 1900 og 2100.", "Årstal må vere mellom 1900 og 2100.",
+                 "Årtal måste vara mellan 1900 och 2100.", "Years must be between 1900 and 2100."),
+    "loading": ("erfa starter og laster søkeindeksen. Prøv igjen om noen sekunder.",
+                "erfa startar og lastar søkjeindeksen. Prøv igjen om nokre sekund.",
+                "erfa startar och läser in sökindexet. Försök igen om några sekunder.",
+                "erfa is starting and loading the search index. Try again in a few seconds."),
+    "loading_title": ("erfa starter", "erfa startar", "erfa startar", "erfa is starting"),
+    # -- filters -----------------------------------------------------------------------
+    "filters": ("Avgrens treffene", "Avgrens treffa", "Filtrera träffarna", "Filter the results"),
+    "filters_hint": ("Tallet viser antall blant de mest relevante treffene.", "Talet viser kor mange av dei mest relevante treffa.",
+                     "Siffran visar antalet bland de mest relevanta träffarna.", "The number counts the most relevant results."),
+    "apply_filters": ("Bruk filtrene", "Bruk filtera", "Använd filtren", "Apply filters"),
+    "clear_filters": ("Fjern alle filtre", "Fjern alle filter", "Rensa alla filter", "Clear all filters"),
+    "f_country": ("Land", "Land", "Land", "Country"),
+    "f_language": ("Språk i beskrivelsen", "Språk i skildringa", "Språk i beskrivningen", "Language of the description"),
+    "f_status": ("Status", "Status", "Status", "Status"),
+    "f_sector": ("Sektor", "Sektor", "Sektor", "Sector"),
+    "f_owner_type": ("Type virksomhet", "Type verksemd", "Typ av organisation", "Type of organisation"),
+    "f_years": ("Periode", "Periode", "Period", "Period"),
+    "year_from": ("Fra år", "Frå år", "Från år", "From year"),
+    "year_to": ("Til år", "Til år", "Till år", "To year"),
+    # -- result and project fields -----------------------------------------------------
+    "organisation": ("Virksomhet", "Verksemd", "Organisation", "Organisation"),
+    "country": ("Land", "Land", "Land", "Country"),
+    "language": ("Språk", "Språk", "Språk", "Language"),
+    "status": ("Status", "Status", "Status", "Status"),
+    "years": ("Periode", "Periode", "Period", "Period"),
+    "since": ("fra {start}", "frå {start}", "från {start}", "since {start}"),
+    "until": ("til {end}", "til {end}", "till {end}", "until {end}"),
+    "sector": ("Sektor", "Sektor", "Sektor", "Sector"),
+    "owner_type": ("Type virksomhet", "Type verksemd", "Typ av organisation", "Type of organisation"),
+    "municipality": ("Kommune", "Kommune", "Kommun", "Municipality"),
+    "region": ("Region/fylke", "Region/fylke", "Region/län", "Region"),
+    "partners": ("Samarbeidspartnere", "Samarbeidspartnarar", "Samarbetspartner", "Partners"),
+    "tags": ("Stikkord", "Stikkord", "Nyckelord", "Keywords"),
+    "source": ("Kilde", "Kjelde", "Källa", "Source"),
+    "updated": ("Sist oppdatert", "Sist oppdatert", "Senast uppdaterad", "Last updated"),
+    "description": ("Beskrivelse", "Skildring", "Beskrivning", "Description"),
+    "purpose": ("Formål", "Føremål", "Syfte", "Purpose"),
+    "facts": ("Fakta om prosjektet", "Fakta om prosjektet", "Fakta om projektet", "About the project"),
+    "project_link": ("Prosjektets nettside", "Nettsida til prosjektet", "Projektets webbplats", "The project's web page"),
+    "similar": ("Lignende prosjekter", "Liknande prosjekt", "Liknande projekt", "Similar projects"),
+    "no_similar": ("Fant ingen lignende prosjekter.", "Fann ingen liknande prosjekt.", "Hittade inga liknande projekt.",
+                   "No similar projects found."),
+    "contact": ("Kontakt organisasjonen", "Kontakt organisasjonen", "Kontakta organisationen", "Contact the organisation"),
+    "contact_text": ("Spør {org} om erfaringene deres. Bruk kontaktopplysningene på nettsidene deres (postmottak eller "
+                     "sentralbord), og be om å få snakke med den som har ansvar for «{title}».",
+                     "Spør {org} om erfaringane deira. Bruk kontaktopplysningane på nettsidene deira (postmottak eller "
+                     "sentralbord), og be om å få snakke med den som har ansvaret for «{title}».",
+                     "Fråga {org} om deras erfarenheter. Använd kontaktuppgifterna på deras webbplats (registratur eller "
+                     "växel) och be att få tala med den som är ansvarig för ”{title}”.",
+                     "Ask {org} about their experience. Use the contact details on their web site (main inbox or "
+                     "switchboard) and ask for the person responsible for “{title}”."),
+    "contact_others": ("Andre organisasjoner med erfaring fra det samme", "Andre organisasjonar med erfaring frå det same",
+                       "Andra organisationer med erfarenhet av samma sak", "Other organisations with experience of the same"),
+    "back": ("Tilbake til søket", "Tilbake til søket", "Tillbaka till sökningen", "Back to the search"),
+    "not_found_title": ("Fant ikke prosjektet", "Fann ikkje prosjektet", "Projektet hittades inte", "Project not found"),
+    "not_found": ("Prosjektet finnes ikke, eller det er fjernet. Søk etter det på nytt.",
+                  "Prosjektet finst ikkje, eller det er fjerna. Søk etter det på nytt.",
+                  "Projektet finns inte, eller så har det tagits bort. Sök efter det igen.",
+                  "The project does not exist or has been removed. Search for it again."),
+    "demo_notice": ("Dette er et oppdiktet eksempelprosjekt fra erfas demodata, ikke et virkelig prosjekt.",
+                    "Dette er eit oppdikta eksempelprosjekt frå demodataa til erfa, ikkje eit verkeleg prosjekt.",
+                    "Det här är ett påhittat exempelprojekt från erfas demodata, inte ett verkligt projekt.",
+                    "This is an invented example project from erfa's demo data, not a real project."),
+    # -- partners ----------------------------------------------------------------------
+    "partners_intro": ("Organisasjoner som har gjort prosjekter som ligner på behovet, rangert etter hvor relevante "
+                       "prosjektene er, hvor langt de har kommet og hvor nye de er.",
+                       "Organisasjonar som har gjort prosjekt som liknar på behovet, rangerte etter kor relevante "
+                       "prosjekta er, kor langt dei har kome og kor nye dei er.",
+                       "Organisationer som har gjort projekt som liknar behovet, rangordnade efter hur relevanta "
+                       "projekten är, hur långt de har kommit och hur nya de är.",
+                       "Organisations that have done projects like the need, ranked by how relevant the projects are, "
+                       "how far they got and how recent they are."),
+    "no_partners": ("Ingen organisasjoner har erfaring som passer godt til dette behovet. Prøv å beskrive det på en annen måte.",
+                    "Ingen organisasjonar har erfaring som passar godt til dette behovet. Prøv å skildre det på ein annan måte.",
+                    "Ingen organisation har erfarenhet som passar riktigt bra för behovet. Prova att beskriva det på ett annat sätt.",
+                    "No organisation has experience that closely matches this need. Try describing it differently."),
+    "partner_projects": ("Relevante prosjekter", "Relevante prosjekt", "Relevanta projekt", "Relevant projects"),
+    "website": ("Nettside", "Nettstad", "Webbplats", "Web site"),
+    "org_number": ("Organisasjonsnummer", "Organisasjonsnummer", "Organisationsnummer", "Organisation number"),
+    "partners_count": ("{n} organisasjoner", "{n} organisasjonar", "{n} organisationer", "{n} organisations"),
+    # -- submit ------------------------------------------------------------------------
+    "submit_title": ("Meld inn prosjekt", "Meld inn prosjekt", "Anmäl projekt", "Submit a project"),
+    "submit_intro": ("Kjenner du et KI-prosjekt i offentlig sektor som mangler her? Meld det inn. En administrator går "
+                     "gjennom innmeldingen før prosjektet blir synlig i søket.",
+                     "Kjenner du eit KI-prosjekt i offentleg sektor som manglar her? Meld det inn. Ein administrator går "
+                     "gjennom innmeldinga før prosjektet blir synleg i søket.",
+                     "Känner du till ett AI-projekt i offentlig sektor som saknas här? Anmäl det. En administratör granskar "
+                     "anmälan innan projektet syns i sökningen.",
+                     "Do you know a public-sector AI project that is missing here? Submit it. An administrator reviews "
+                     "each submission before the project appears in search."),
+    "required_note": ("Felt merket med * må fylles ut.", "Felt merkte med * må fyllast ut.",
+                      "Fält markerade med * är obligatoriska.", "Fields marked * are required."),
+    "required": ("må fylles ut", "må fyllast ut", "obligatoriskt", "required"),
+    "s_title": ("Navn på prosjektet", "Namn på prosjektet", "Projektets namn", "Name of the project"),
+    "s_description": ("Beskrivelse", "Skildring", "Beskrivning", "Description"),
+    "s_description_hint": ("Hva gjør løsningen, og hvilke data bruker den?", "Kva gjer løysinga, og kva data bruker ho?",
+                           "Vad gör lösningen, och vilka data använder den?", "What does the solution do, and which data does it use?"),
+    "s_purpose": ("Formål", "Føremål", "Syfte", "Purpose"),
+    "s_purpose_hint": ("Hvilket behov skal prosjektet dekke?", "Kva behov skal prosjektet dekkje?",
+                       "Vilket behov ska projektet möta?", "Which need does the project meet?"),
+    "s_organisation": ("Virksomhet som eier prosjektet", "Verksemd som eig prosjektet", "Organisation som äger projektet",
+                       "Organisation that owns the project"),
+    "s_organisation_hint": ("For eksempel «Bergen kommune».", "Til dømes «Bergen kommune».", "Till exempel ”Malmö stad”.",
+                            "For example “Bergen kommune”."),
+    "s_country": ("Land", "Land", "Land", "Country"),
+    "s_municipality": ("Kommune", "Kommune", "Kommun", "Municipality"),
+    "s_sector": ("Sektor", "Sektor", "Sektor", "Sector"),
+    "s_status": ("Status", "Status", "Status", "Status"),
+    "s_start_year": ("Startår", "Startår", "Startår", "Start year"),
+    "s_end_year": ("Sluttår", "Sluttår", "Slutår", "End year"),
+    "s_link": ("Lenke til mer informasjon", "Lenkje til meir informasjon", "Länk till mer information", "Link to more information"),
+    "s_link_hint": ("En nettadresse som begynner med https://", "Ei nettadresse som byrjar med https://",
+                    "En webbadress som börjar med https://", "A web address starting with https://"),
+    "not_given": ("Ikke oppgitt", "Ikkje oppgitt", "Ej angivet", "Not given"),
+    "send": ("Send inn", "Send inn", "Skicka", "Submit"),
+    "sending": ("Sender …", "Sender …", "Skickar …", "Sending …"),
+    "noscript": ("Skjemaet trenger JavaScript. Slå det på, eller send prosjektet til erfa sitt API (POST /submissions).",
+                 "Skjemaet treng JavaScript. Slå det på, eller send prosjektet til API-et til erfa (POST /submissions).",
+                 "Formuläret behöver JavaScript. Slå på det, eller skicka projektet till erfas API (POST /submissions).",
+                 "The form needs JavaScript. Turn it on, or send the project to erfa's API (POST /submissions)."),
+    "err_summary": ("Noe må rettes", "Noko må rettast", "Något behöver rättas", "There is a problem"),
+    "err_required": ("Fyll ut «{field}».", "Fyll ut «{field}».", "Fyll i ”{field}”.", "Enter “{field}”."),
+    "err_year": ("Skriv et årstall mellom 1950 og 2100.", "Skriv eit årstal mellom 1950 og 2100.",
+                 "Ange ett årtal mellan 1950 och 2100.", "Enter a year between 1950 and 2100."),
+    "err_end_before_start": ("Sluttåret kan ikke være før startåret.", "Sluttåret kan ikkje vere før startåret.",
+                             "Slutåret kan inte vara före startåret.", "The end year cannot be before the start year."),
+    "err_link": ("Skriv en fullstendig nettadresse som begynner med https:// eller http://.",
+                 "Skriv ei fullstendig nettadresse som byrjar med https:// eller http://.",
+                 "Ange en fullständig webbadress som börjar med https:// eller http://.",
+                 "Enter a full web address starting with https:// or http://."),
+    "err_too_long": ("Teksten er for lang.", "Teksten er for lang.", "Texten är för lång.", "The text is too long."),
+    "err_invalid": ("Sjekk det du har skrevet i dette feltet.", "Sjekk det du har skrive i dette feltet.",
+                    "Kontrollera det du har skrivit i fältet.", "Check what you entered in this field."),
+    "err_rate": ("Det er sendt inn mange prosjekter herfra på kort tid. Prøv igjen senere.",
+                 "Det er sendt inn mange prosjekt herifrå på kort tid. Prøv igjen seinare.",
+                 "Många projekt har skickats in härifrån på kort tid. Försök igen senare.",
+                 "Many projects were submitted from here in a short time. Try again later."),
+    "err_server": ("Innmeldingen kunne ikke sendes akkurat nå. Prøv igjen om litt.",
+                   "Innmeldinga kunne ikkje sendast akkurat no. Prøv igjen om litt.",
+                   "Anmälan kunde inte skickas just nu. Försök igen om en stund.",
+                   "The submission could not be sent just now. Try again in a while."),
+    "receipt_title": ("Takk! Prosjektet er mottatt", "Takk! Prosjektet er motteke", "Tack! Projektet har tagits emot",
+                      "Thank you! The project has been received"),
+    "receipt_text": ("En administrator går gjennom innmeldingen. Prosjektet blir synlig i søket når det er godkjent.",
+                     "Ein administrator går gjennom innmeldinga. Prosjektet blir synleg i søket når det er godkjent.",
+                     "En administratör granskar anmälan. Projektet syns i sökningen när det har godkänts.",
+                     "An administrator reviews the submission. The project appears in search once it is approved."),
+    "receipt_ref": ("Referanse:", "Referanse:", "Referens:", "Reference:"),
+    "submit_another": ("Meld inn et prosjekt til", "Meld inn eit prosjekt til", "Anmäl ett projekt till", "Submit another project"),
+    # -- embed and widget --------------------------------------------------------------
+    "embed_title": ("Søk i erfa", "Søk i erfa", "Sök i erfa", "Search erfa"),
+    "all_results": ("Se alle treff i erfa", "Sjå alle treff i erfa", "Se alla träffar i erfa", "See all results in erfa"),
+    "widget_error": ("Kunne ikke hente treff fra erfa. Prøv igjen senere.", "Kunne ikkje hente treff frå erfa. Prøv igjen seinare.",
+                     "Det gick inte att hämta träffar från erfa. Försök igen senare.",
+                     "Could not fetch results from erfa. Try again later."),
+    "searching": ("Søker …", "Søkjer …", "Söker …", "Searching …"),
+    "n_results": ("{n} treff", "{n} treff", "{n} träffar", "{n} results"),
+}
+
+STATUS: dict[str, tuple[str, str, str, str]] = {
+    "planned": ("Planlagt", "Planlagd", "Planerat", "Planned"),
+    "in_development": ("Under utvikling", "Under utvikling", "Under utveckling", "In development"),
+    "pilot": ("Pilot", "Pilot", "Pilot", "Pilot"),
+    "implemented": ("I bruk", "I bruk", "I drift", "In use"),
+    "discontinued": ("Avsluttet", "Avslutta", "Avslutat", "Discontinued"),
+}
+OWNER_TYPE: dict[str, tuple[str, str, str, str]] = {
+    "municipality": ("Kommune", "Kommune", "Kommun", "Municipality"),
+    "county": ("Fylkeskommune", "Fylkeskommune", "Fylkeskommun", "County"),
+    "region": ("Region", "Region", "Region", "Region"),
+    "health_trust": ("Helseforetak", "Helseføretak", "Sjukhus och hälsoföretag", "Health trust"),
+    "state_agency": ("Statlig virksomhet", "Statleg verksemd", "Statlig myndighet", "State agency"),
+    "state_company": ("Statlig selskap", "Statleg selskap", "Statligt bolag", "State-owned company"),
+    "university": ("Universitet og høgskole", "Universitet og høgskule", "Universitet och högskola", "University or college"),
+    "other": ("Annet", "Anna", "Annat", "Other"),
+}
+SECTOR: dict[str, tuple[str, str, str, str]] = {
+    "health": ("Helse", "Helse", "Hälso- och sjukvård", "Health"),
+    "social_services": ("Sosiale tjenester", "Sosiale tenester", "Socialtjänst", "Social services"),
+    "education": ("Utdanning", "Utdanning", "Utbildning", "Education"),
+    "transport": ("Samferdsel", "Samferdsel", "Transport", "Transport"),
+    "energy": ("Energi", "Energi", "Energi", "Energy"),
+    "archives_case_handling": ("Arkiv og saksbehandling", "Arkiv og sakshandsaming", "Arkiv och ärendehantering",
+                               "Archives and case handling"),
+    "tax_benefits": ("Skatt og ytelser", "Skatt og ytingar", "Skatt och förmåner", "Tax and benefits"),
+    "building_maps": ("Plan, bygg og kart", "Plan, bygg og kart", "Plan, bygglov och kartor", "Planning, building and maps"),
+    "environment": ("Miljø og klima", "Miljø og klima", "Miljö och klimat", "Environment and climate"),
+    "hr": ("Personal og HR", "Personal og HR", "Personal och HR", "HR"),
+    "language_technology": ("Språkteknologi", "Språkteknologi", "Språkteknologi", "Language technology"),
+    "culture": ("Kultur", "Kultur", "Kultur", "Culture"),
+    "police_justice": ("Politi og justis", "Politi og justis", "Polis och rättsväsende", "Police and justice"),
+    "agriculture_fisheries": ("Landbruk og fiskeri", "Landbruk og fiskeri", "Jordbruk och fiske", "Agriculture and fisheries"),
+    "finance": ("Økonomi og finans", "Økonomi og finans", "Ekonomi och finans", "Finance"),
+    "other": ("Annet", "Anna", "Annat", "Other"),
+}
+# Nordic countries first: they are erfa's users; the rest appear in EU Public Sector Tech Watch.
+COUNTRY: dict[str, tuple[str, str, str, str]] = {
+    "NO": ("Norge", "Noreg", "Norge", "Norway"),
+    "SE": ("Sverige", "Sverige", "Sverige", "Sweden"),
+    "DK": ("Danmark", "Danmark", "Danmark", "Denmark"),
+    "FI": ("Finland", "Finland", "Finland", "Finland"),
+    "IS": ("Island", "Island", "Island", "Iceland"),
+    "AT": ("Østerrike", "Austerrike", "Österrike", "Austria"),
+    "BE": ("Belgia", "Belgia", "Belgien", "Belgium"),
+    "BG": ("Bulgaria", "Bulgaria", "Bulgarien", "Bulgaria"),
+    "CH": ("Sveits", "Sveits", "Schweiz", "Switzerland"),
+    "CY": ("Kypros", "Kypros", "Cypern", "Cyprus"),
+    "CZ": ("Tsjekkia", "Tsjekkia", "Tjeckien", "Czechia"),
+    "DE": ("Tyskland", "Tyskland", "Tyskland", "Germany"),
+    "EE": ("Estland", "Estland", "Estland", "Estonia"),
+    "ES": ("Spania", "Spania", "Spanien", "Spain"),
+    "FR": ("Frankrike", "Frankrike", "Frankrike", "France"),
+    "GB": ("Storbritannia", "Storbritannia", "Storbritannien", "United Kingdom"),
+    "GR": ("Hellas", "Hellas", "Grekland", "Greece"),
+    "HR": ("Kroatia", "Kroatia", "Kroatien", "Croatia"),
+    "HU": ("Ungarn", "Ungarn", "Ungern", "Hungary"),
+    "IE": ("Irland", "Irland", "Irland", "Ireland"),
+    "IT": ("Italia", "Italia", "Italien", "Italy"),
+    "LT": ("Litauen", "Litauen", "Litauen", "Lithuania"),
+    "LU": ("Luxembourg", "Luxembourg", "Luxemburg", "Luxembourg"),
+    "LV": ("Latvia", "Latvia", "Lettland", "Latvia"),
+    "MT": ("Malta", "Malta", "Malta", "Malta"),
+    "NL": ("Nederland", "Nederland", "Nederländerna", "Netherlands"),
+    "PL": ("Polen", "Polen", "Polen", "Poland"),
+    "PT": ("Portugal", "Portugal", "Portugal", "Portugal"),
+    "RO": ("Romania", "Romania", "Rumänien", "Romania"),
+    "SI": ("Slovenia", "Slovenia", "Slovenien", "Slovenia"),
+    "SK": ("Slovakia", "Slovakia", "Slovakien", "Slovakia"),
+    "UA": ("Ukraina", "Ukraina", "Ukraina", "Ukraine"),
+    "US": ("USA", "USA", "USA", "United States"),
+}
+LANGUAGE: dict[str, tuple[str, str, str, str]] = {
+    "nb": ("Bokmål", "Bokmål", "Norska (bokmål)", "Norwegian Bokmål"),
+    "nn": ("Nynorsk", "Nynorsk", "Norska (nynorska)", "Norwegian Nynorsk"),
+    "sv": ("Svensk", "Svensk", "Svenska", "Swedish"),
+    "da": ("Dansk", "Dansk", "Danska", "Danish"),
+    "en": ("Engelsk", "Engelsk", "Engelska", "English"),
+    "fi": ("Finsk", "Finsk", "Finska", "Finnish"),
+    "de": ("Tysk", "Tysk", "Tyska", "German"),
+    "fr": ("Fransk", "Fransk", "Franska", "French"),
+    "nl": ("Nederlandsk", "Nederlandsk", "Nederländska", "Dutch"),
+    "es": ("Spansk", "Spansk", "Spanska", "Spanish"),
+    "it": ("Italiensk", "Italiensk", "Italienska", "Italian"),
+    "pt": ("Portugisisk", "Portugisisk", "Portugisiska", "Portuguese"),
+    "pl": ("Polsk", "Polsk", "Polska", "Polish"),
+    "et": ("Estisk", "Estisk", "Estniska", "Estonian"),
+}
+LABELS: Final[Mapping[str, dict[str, tuple[str, str, str, str]]]] = {
+    "status": STATUS, "owner_type": OWNER_TYPE, "sector": SECTOR, "country": COUNTRY, "language": LANGUAGE,
+}
+# Strings the <erfa-search> widget needs; static/erfa-widget.js carries a copy, kept equal by a test.
+WIDGET_KEYS: Final = ("question", "search_button", "searching", "n_results", "no_close", "widget_error",
+                      "all_results", "opens_new_tab")
+
+
+def _col(lang: str) -> int:
+    return LANGS.index(lang) if lang in LANGS else LANGS.index(DEFAULT)
+
+
+def normalise(tag: str | None) -> str | None:
+    """The UI language for a language tag such as 'sv-FI' or 'no', or None."""
+    if not tag:
+        return None
+    return _ALIASES.get(tag.strip().lower().replace("_", "-").split("-")[0])
+
+
+def from_accept_language(header: str | None) -> str:
+    """Pick from ``Accept-Language`` by its q-values; English when nothing matches."""
+    ranked: list[tuple[float, int, str]] = []
+    for pos, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        lang = normalise(tag)
+        if lang and q > 0:
+            ranked.append((-q, pos, lang))
+    return min(ranked)[2] if ranked else DEFAULT
+
+
+def choose(query_lang: str | None, accept_language: str | None) -> tuple[str, bool]:
+    """(UI language, explicit?): ``?lang=`` wins over the browser's preference."""
+    explicit = normalise(query_lang)
+    if explicit:
+        return explicit, True
+    return from_accept_language(accept_language), False
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    """A UI string; ``values`` fill its {placeholders}."""
+    text = _S[key][_col(lang)]
+    return text.format(**values) if values else text
+
+
+def label(lang: str, kind: str, code: str | None) -> str:
+    """Human label of a vocabulary code (status, sector, owner_type, country, language)."""
+    if not code:
+        return ""
+    row = LABELS[kind].get(code)
+    return row[_col(lang)] if row else code
+
+
+def widget_strings() -> dict[str, dict[str, Any]]:
+    """What the widget needs per language: its sentences and the labels results show."""
+    return {lang: {**{k: _S[k][_col(lang)] for k in WIDGET_KEYS},
+                   "status": {code: row[_col(lang)] for code, row in STATUS.items()},
+                   "country": {code: row[_col(lang)] for code, row in COUNTRY.items()}}
+            for lang in LANGS}
+
+
+def all_keys() -> list[str]:
+    return list(_S)
+
+
+def write_widget_strings(path: str | None = None) -> None:
+    """Rewrite the STRINGS block of static/erfa-widget.js after editing strings here."""
+    import json
+    import re
+    from pathlib import Path
+
+    js = Path(path or Path(__file__).parent / "static" / "erfa-widget.js")
+    block = json.dumps(widget_strings(), ensure_ascii=False, indent=1).replace("\n", "\n  ")
+    text = re.sub(r"(/\*STRINGS\*/\n).*?(\n  /\*END STRINGS\*/)", lambda m: f"{m[1]}  var STRINGS = {block};{m[2]}",
+                  js.read_text(encoding="utf-8"), flags=re.S)
+    js.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":  # python -m erfa.service.i18n
+    write_widget_strings()

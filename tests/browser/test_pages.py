@@ -1,0 +1,221 @@
+"""erfa in a real browser: the search journey, embedding from another origin, keyboard
+use, and axe-core's WCAG 2.1 AA rules. One server and one Chromium serve every test
+(see conftest.py); each test gets its own browser context."""
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Frame, Page, expect
+
+from tests.browser.conftest import AXE_REPORT, Servers, screenshot
+
+pytestmark = pytest.mark.browser
+
+SWEDISH_NEED = "chattbot som svarar på frågor om bygglov"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def test_swedish_need_finds_norwegian_projects_and_their_similar_projects(page: Page, servers: Servers) -> None:
+    page.goto(f"{servers.erfa}/?lang=sv")
+    expect(page.locator("html")).to_have_attribute("lang", "sv")
+    page.get_by_label("Vad vill ni använda AI till?").fill(SWEDISH_NEED)
+    page.get_by_role("button", name="Sök", exact=True).click()
+
+    results = page.locator(".result-list > li")
+    expect(results.first).to_be_visible()
+    assert results.count() == 10
+    countries = results.locator(".meta").all_inner_texts()
+    norwegian = [i for i, text in enumerate(countries) if "Norge" in text]
+    assert norwegian, f"no Norwegian project among the results: {countries}"
+    assert norwegian[0] < 3, "a Norwegian project should be among the first three"
+    first = results.nth(norwegian[0])
+    assert first.locator(".snippet").inner_text().strip(), "every result shows the matched snippet"
+    expect(first.locator(".badge")).to_be_visible()  # status, in Swedish
+    screenshot(page, "search")
+
+    title = first.locator("h3 a").inner_text()
+    first.locator("h3 a").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    expect(page.get_by_role("heading", name="Kontakta organisationen")).to_be_visible()
+    similar = page.locator(".similar .result")
+    expect(similar.first).to_be_visible()
+    assert similar.count() >= 3
+    assert title not in similar.all_inner_texts()
+    screenshot(page, "project")
+
+    # the same page in Bokmål through the visible switch
+    page.get_by_role("link", name="Bokmål").click()
+    expect(page.get_by_role("heading", name="Lignende prosjekter")).to_be_visible()
+
+
+def _widget_titles(page: Page) -> list[str]:
+    return page.locator("erfa-search .result .title a").all_inner_texts()
+
+
+def test_widget_and_iframe_work_from_an_allowed_origin_and_are_refused_elsewhere(page: Page, servers: Servers) -> None:
+    page.set_viewport_size({"width": 1100, "height": 900})
+    page.goto(f"{servers.portal}/portal.html")
+    widget_results = page.locator("erfa-search .result")  # Playwright's CSS pierces the open shadow root
+    expect(widget_results).to_have_count(3, timeout=20_000)
+    assert all(_widget_titles(page))
+    link = page.locator("erfa-search .result a").first
+    assert link.get_attribute("href").startswith(f"{servers.erfa}/project/")
+    # the portal's hostile CSS does not reach into the shadow root, and the widget's does not leak out
+    assert link.evaluate("a => getComputedStyle(a).color") != "rgb(255, 0, 0)"
+    assert page.locator("erfa-search input").evaluate("i => getComputedStyle(i).borderStyle") != "dashed"
+    assert page.locator("#portal-own").evaluate("p => getComputedStyle(p).backgroundColor") == "rgb(0, 0, 255)"
+
+    # the widget itself (inside the portal) passes axe-core's WCAG 2.1 AA rules
+    axe = Axe().run(page, context="erfa-search", options={"runOnly": {"type": "tag", "values": WCAG_21_AA}})
+    AXE_REPORT["widget/sv"] = {"rules_passed": len(axe.response["passes"]),
+                               "violations": {v["id"]: (v["impact"], len(v["nodes"])) for v in axe.response["violations"]}}
+    assert not [v["id"] for v in axe.response["violations"] if v["impact"] in ("serious", "critical")]
+
+    frame = page.frame_locator("#frame")
+    expect(frame.locator(".result")).to_have_count(3)
+    expect(frame.get_by_label("Vad vill ni använda AI till?")).to_have_value("transkribera möten")
+    # the iframe page is usable in the narrow column: a new need, searched inside the frame
+    frame.get_by_label("Vad vill ni använda AI till?").fill("prognos för hemtjänst")
+    frame.get_by_role("button", name="Sök").click()
+    expect(frame.locator(".result").first).to_be_visible()
+    assert page.locator("#frame").evaluate("f => f.contentDocument === null")  # cross-origin: the portal cannot peek
+    screenshot(page, "embed")
+
+    # The same portal page from an origin that is not configured: both ways are refused.
+    refused = page.context.new_page()
+    refused.goto(f"{servers.stranger}/portal.html")
+    expect(refused.locator("erfa-search .status.error")).to_be_visible(timeout=20_000)
+    assert refused.locator("erfa-search .result").count() == 0
+    frame_el = refused.locator("#frame")
+    expect(frame_el).to_be_attached()
+    child = next(f for f in refused.frames if f != refused.main_frame)
+    refused.wait_for_function("() => document.readyState === 'complete'")
+    expect(frame_el).to_have_attribute("src", re.compile(r"/embed\?"))
+    assert _is_blocked(child), f"the iframe loaded from a disallowed origin: {child.url}"
+
+
+def test_submission_form_validates_in_the_users_language_and_gives_a_receipt(page: Page, servers: Servers) -> None:
+    page.goto(f"{servers.erfa}/submit?lang=sv")
+    page.get_by_label("Projektets namn").fill("Tolkning av mötesprotokoll med AI")
+    page.get_by_label("Länk till mer information").fill("inte en länk")
+    page.get_by_label("Startår").fill("2024")
+    page.get_by_label("Slutår").fill("2023")
+    page.get_by_role("button", name="Skicka").click()
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("Fyll i ”Organisation som äger projektet”.")
+    expect(summary).to_contain_text("Slutåret kan inte vara före startåret.")
+    expect(summary).to_contain_text("https://")
+    org = page.get_by_label("Organisation som äger projektet")
+    expect(org).to_have_attribute("aria-invalid", "true")
+    summary.get_by_role("link").first.click()
+    expect(org).to_be_focused()
+
+    org.fill("Fjordby kommun")
+    page.get_by_label("Länk till mer information").fill("https://fjordby.example/ai")
+    page.get_by_label("Slutår").fill("")
+    page.get_by_label("Land").select_option("SE")
+    page.get_by_role("button", name="Skicka").click()
+    receipt = page.locator("#receipt")
+    expect(receipt).to_be_focused()
+    expect(receipt).to_contain_text("Tack! Projektet har tagits emot")
+    assert page.locator("#receipt-id").inner_text().strip()
+    # pending: not in search until a moderator approves it
+    page.goto(f"{servers.erfa}/?q={quote('Tolkning av mötesprotokoll med AI')}&lang=sv")
+    assert "Tolkning av mötesprotokoll med AI" not in page.locator(".result-list").inner_text()
+
+
+def _is_blocked(frame: Frame) -> bool:
+    """Chromium replaces a frame refused by CSP frame-ancestors with its error page."""
+    return frame.url.startswith("chrome-error://")
+
+
+def _tab_to(page: Page, predicate: str, limit: int = 80) -> dict[str, Any]:
+    """Press Tab until the focused element matches ``predicate`` (JS over `el`); fail if it never does."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        info = page.evaluate(f"""() => {{
+            const el = document.activeElement;
+            const style = getComputedStyle(el);
+            return {{match: (el => {predicate})(el), tag: el.tagName, text: (el.innerText || el.value || '').slice(0, 80),
+                     outline: style.outlineStyle + ' ' + style.outlineWidth, shadow: style.boxShadow, bg: style.backgroundColor}};
+        }}""")
+        if info["match"]:
+            return info  # type: ignore[no-any-return]
+    raise AssertionError(f"never reached {predicate} with Tab")
+
+
+def _focus_visible(info: dict[str, Any]) -> bool:
+    return (not info["outline"].startswith("none") and not info["outline"].endswith(" 0px")) or info["shadow"] != "none"
+
+
+def test_search_filters_and_results_work_with_the_keyboard_only(page: Page, servers: Servers) -> None:
+    page.goto(f"{servers.erfa}/?lang=nb")
+    first = _tab_to(page, "el.classList.contains('skip-link')", limit=3)
+    assert _focus_visible(first) or first["bg"] != "rgba(0, 0, 0, 0)"
+    page.keyboard.press("Enter")  # skip link: the next Tab lands inside <main>
+    box = _tab_to(page, "el.id === 'q'")
+    assert _focus_visible(box)
+    page.keyboard.type("chatbot for byggesaker")
+    page.keyboard.press("Enter")
+    expect(page.locator(".result-list > li").first).to_be_visible()
+
+    # a filter: Tab to the "Norge" checkbox, tick it with Space, Tab to the button, Enter
+    box = _tab_to(page, "el.name === 'country' && el.value === 'NO'")
+    assert _focus_visible(box)
+    page.keyboard.press("Space")
+    _tab_to(page, "el.tagName === 'BUTTON' && el.closest('.filters')")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"country=NO"))
+    metas = page.locator(".result-list .meta").all_inner_texts()
+    assert metas and all("Norge" in m for m in metas), metas
+    expect(page.locator("input[type=checkbox][name=country][value=NO]")).to_be_checked()
+
+    # a result: Tab to the first result's title and open it with Enter
+    link = _tab_to(page, "el.closest && !!el.closest('.result__title')")
+    assert _focus_visible(link) or link["bg"] != "rgba(0, 0, 0, 0)"
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/project/"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(link["text"])
+
+    # the organisations view is a keyboard-reachable tab too
+    page.go_back()
+    _tab_to(page, "el.closest && !!el.closest('.tabs') && el.textContent.includes('Organisasjoner')")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"view=partners"))
+    expect(page.locator(".partner").first).to_be_visible()
+
+
+PAGES = {
+    "search": "/?q={need}&lang={lang}",
+    "partners": "/?q={need}&view=partners&lang={lang}",
+    "project": "/project/{project}?lang={lang}",
+    "embed": "/embed?q={need}&lang={lang}",
+    "submit": "/submit?lang={lang}",
+}
+
+
+@pytest.mark.parametrize("lang", ["nb", "sv"])
+@pytest.mark.parametrize("name", list(PAGES))
+def test_no_serious_or_critical_wcag_21_aa_violation(page: Page, servers: Servers, name: str, lang: str) -> None:
+    page.goto(f"{servers.erfa}/?q={quote(SWEDISH_NEED)}&lang={lang}")
+    project = page.locator(".result__title a").first.get_attribute("href").split("/project/")[1].split("?")[0]
+    page.goto(servers.erfa + PAGES[name].format(need=quote(SWEDISH_NEED), lang=lang, project=project))
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    if name == "submit":  # audit the form with its error messages showing, too
+        page.get_by_role("button", name={"nb": "Send inn", "sv": "Skicka"}[lang]).click()
+        expect(page.locator("#error-summary")).to_be_visible()
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]})
+    violations = results.response["violations"]
+    AXE_REPORT[f"{name}/{lang}"] = {"rules_passed": len(results.response["passes"]),
+                                    "violations": {v["id"]: (v["impact"], len(v["nodes"])) for v in violations}}
+    assert len(results.response["passes"]) > 10, "axe-core did not really run"
+    if lang == "sv" and name in ("submit", "partners"):
+        screenshot(page, name)
+    bad = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+           for v in violations if v["impact"] in ("serious", "critical")]
+    assert not bad, "\n".join(bad)

@@ -1,0 +1,194 @@
+"""Crash safety: SIGKILL the ingest (and the server) at random points of a large ingest.
+
+After every kill the data directory is opened again, as a restart would, and must be
+consistent: every stored record has its vectors, no vector lacks a record, no id is
+stored twice, nothing committed before is lost. Finally the same ingest is re-run and
+must complete the work. Kill points are drawn from a seeded RNG (printed, and fixed
+with ``ERFA_CRASH_SEED``); ``ERFA_CRASH_KILLS`` sets how many.
+"""
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from erfa.index import Encoder, ProjectIndex
+from erfa.index.submissions import SubmissionStore
+from tests._ops import (
+    AUTH,
+    bulk_records,
+    check_consistent,
+    erfa_cmd,
+    erfa_env,
+    prepare_home,
+    start_server,
+    write_jsonl,
+)
+from tests.test_index import CORPUS
+
+KILLS = int(os.environ.get("ERFA_CRASH_KILLS", "5"))
+SEED = int(os.environ.get("ERFA_CRASH_SEED", str(int(time.time()) % 100_000)))
+FILES, PER_FILE = 4, 45
+
+
+def _counts(home: Path) -> tuple[int, int]:
+    """(cached embeddings, store generation), read without disturbing the writer."""
+    con = sqlite3.connect(f"file:{home / 'erfa.sqlite'}?mode=ro", uri=True, timeout=5)
+    try:
+        emb = con.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+        gen = int(con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+        return int(emb), gen
+    except sqlite3.OperationalError:  # not created yet
+        return 0, 0
+    finally:
+        con.close()
+
+
+def _reopen(home: Path, encoder: Encoder) -> tuple[set[str], dict[str, int]]:
+    """What a restart sees: load (rebuilding a stale index) and check it."""
+    idx = ProjectIndex(home, encoder=encoder).load()
+    try:
+        stats = check_consistent(idx)
+        return {s.record.id for s in idx.store.all()}, stats
+    finally:
+        idx.close()
+
+
+def test_sigkill_during_ingest_at_random_points_loses_nothing(tmp_path: Path, model_home: Path, encoder: Encoder,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    rng = random.Random(SEED)
+    home = prepare_home(tmp_path / "home", model_home)
+    seed = ProjectIndex(home, encoder=encoder)
+    seed.upsert(CORPUS)
+    seed.close()
+    rows = bulk_records(FILES * PER_FILE, source="crash")
+    files = [write_jsonl(tmp_path / f"part{i}.jsonl", rows[i * PER_FILE:(i + 1) * PER_FILE]) for i in range(FILES)]
+    expected = {r.id for r in CORPUS} | {f"crash-p{i}" for i in range(FILES * PER_FILE)}
+    cmd = erfa_cmd(home, "ingest", *map(str, files))
+    points: list[str] = []
+    committed: set[str] = {r.id for r in CORPUS}
+
+    for k in range(KILLS):
+        emb0, gen0 = _counts(home)
+        remaining = FILES * PER_FILE + len(CORPUS) - emb0
+        after_commit = rng.random() < 0.4 or remaining <= 2
+        target = emb0 + rng.randint(1, max(1, remaining // 2))  # leave work for the next kills
+        delay = rng.choice([0.0, rng.uniform(0, 0.02), rng.uniform(0, 0.3)])  # the first two hit the index save
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=erfa_env())
+        try:
+            deadline = time.monotonic() + 180
+            while proc.poll() is None and time.monotonic() < deadline:
+                emb, gen = _counts(home)
+                if (after_commit and gen > gen0) or (not after_commit and emb >= target):
+                    time.sleep(delay if after_commit else 0)
+                    break
+                time.sleep(0.01)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+        emb, gen = _counts(home)
+        point = (f"kill {k + 1}: {'after a commit +%.3f s' % delay if after_commit else f'at {emb - emb0} new vectors'} "
+                 f"(cache {emb}, generation {gen})")
+        present, stats = _reopen(home, encoder)
+        assert present <= expected, f"unexpected ids after {point}"
+        assert committed <= present, f"lost {sorted(committed - present)[:5]} after {point}"
+        committed = present
+        if proc.returncode == 0:  # it finished before the kill point: nothing was interrupted
+            points.append(f"{point}: finished before the kill, not counted")
+            break
+        points.append(f"{point}: {stats['records']} records, {stats['vectors']} vectors, consistent")
+
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=erfa_env())
+    assert done.returncode == 0, done.stderr[-3000:]
+    present, stats = _reopen(home, encoder)
+    lost = expected - present
+    idx = ProjectIndex(home, encoder=encoder).load()
+    try:
+        for rid in sorted(expected):
+            idx.similar(rid, limit=1)  # raises KeyError when the record has no vector
+        sample = random.Random(SEED).sample(sorted(expected - {r.id for r in CORPUS}), 15)
+        for rid in sample:
+            title = idx.get(rid).title  # type: ignore[union-attr]
+            assert rid in [h.record.id for h in idx.search(title, limit=10).hits], f"{rid} is not found by its title"
+    finally:
+        idx.close()
+    with capsys.disabled():
+        kills = sum("not counted" not in p for p in points)
+        print(f"\ncrash (ingest, seed {SEED}): {kills} SIGKILLs at random points, {len(lost)} records lost, "
+              f"{stats['records']} records / {stats['vectors']} vectors at the end")
+        for p in points:
+            print("  " + p)
+    assert not lost and stats["records"] == len(expected)
+    assert kills >= min(3, KILLS)
+
+
+def test_sigkill_of_the_server_keeps_submissions_and_finishes_the_ingest(tmp_path: Path, model_home: Path,
+                                                                         encoder: Encoder,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    rng = random.Random(SEED + 1)
+    home = prepare_home(tmp_path / "home", model_home)
+    seed = ProjectIndex(home, encoder=encoder)
+    seed.upsert(CORPUS)
+    seed.close()
+    upload = write_jsonl(tmp_path / "upload.jsonl", bulk_records(80, source="upl")).read_bytes()
+
+    server = start_server(home)
+    try:
+        sub_ids = []
+        for i in range(3):
+            r = httpx.post(server.url + "/submissions", json={"title": f"Forslag {i} om maskinlæring",
+                                                               "organisation": "Fjordby kommune"}, timeout=30)
+            assert r.status_code == 201, r.text
+            sub_ids.append(r.json()["id"])
+        approved = httpx.post(f"{server.url}/submissions/{sub_ids[0]}/approve", headers=AUTH, timeout=60)
+        assert approved.status_code == 200, approved.text
+
+        def post_ingest() -> None:
+            try:
+                httpx.post(server.url + "/ingest", files={"file": ("upload.jsonl", upload)}, headers=AUTH, timeout=300)
+            except httpx.HTTPError:
+                pass  # the server dies under it: that is the point
+
+        emb0, _ = _counts(home)
+        target = emb0 + rng.randint(1, 70)
+        t = threading.Thread(target=post_ingest)
+        t.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and _counts(home)[0] < target:
+            time.sleep(0.02)
+        server.kill()
+        t.join(timeout=60)
+        point = f"server SIGKILL at {_counts(home)[0] - emb0} new vectors of 80 records"
+    finally:
+        server.kill()
+
+    present, _ = _reopen(home, encoder)
+    assert {r.id for r in CORPUS} | {f"submission-{sub_ids[0]}"} <= present
+
+    server = start_server(home)
+    try:
+        pending = httpx.get(server.url + "/submissions", headers=AUTH, timeout=30).json()
+        assert sorted(s["id"] for s in pending["submissions"]) == sorted(sub_ids[1:])
+        r = httpx.post(server.url + "/ingest", files={"file": ("upload.jsonl", upload)}, headers=AUTH, timeout=300)
+        assert r.status_code == 200, r.text
+        assert r.json()["added"] + r.json()["unchanged"] == 80
+        assert httpx.get(server.url + "/readyz", timeout=30).json()["projects"] == 4 + 1 + 80
+    finally:
+        server.stop()
+    present, stats = _reopen(home, encoder)
+    store = SubmissionStore.in_home(home)
+    assert store.count("pending") == 2
+    store.close()
+    lost = ({r.id for r in CORPUS} | {f"upl-p{i}" for i in range(80)} | {f"submission-{sub_ids[0]}"}) - present
+    with capsys.disabled():
+        print(f"\ncrash (server, seed {SEED + 1}): {point}; after restart {stats['records']} records, "
+              f"{len(lost)} records lost, 2 of 2 pending submissions kept")
+    assert not lost

@@ -1,0 +1,86 @@
+"""Schemathesis against /openapi.json: every operation, reads and (with the token) writes.
+
+In-process over ASGI (no socket at all), bounded in examples per operation: no 5xx,
+and every documented response matches its schema. Each operation gets valid inputs
+(positive) and inputs that break the schema (negative). Hypothesis is driven directly
+rather than through schemathesis' pytest plugin, so a pytest upgrade cannot silently
+turn the fuzzing off. ``ERFA_FUZZ_EXAMPLES`` raises the count for a longer local run.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+)
+
+from erfa.index import Encoder, ProjectIndex
+from erfa.service.api import create_app
+from erfa.service.settings import Settings
+from tests._ops import AUTH, TOKEN
+from tests.test_index import CORPUS
+
+EXAMPLES = int(os.environ.get("ERFA_FUZZ_EXAMPLES", "25"))  # per operation and mode
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, response_headers_conformance]
+
+
+def _schema(home: Path, encoder: Encoder) -> schemathesis.BaseSchema:
+    idx = ProjectIndex(home, encoder=encoder)
+    idx.upsert(CORPUS)
+    app = create_app(Settings(home=home, demo=False, admin_token=TOKEN, rate_limit=0), index=idx, wait=True)
+    return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+def test_schema_covers_reads_and_writes(tmp_path: Path, encoder: Encoder) -> None:
+    raw = _schema(tmp_path / "home", encoder).raw_schema
+    assert {"/search", "/projects/{project_id}", "/projects/{project_id}/similar", "/projects", "/ingest",
+            "/submissions", "/submissions/{submission_id}/approve", "/submissions/{submission_id}/reject"} <= set(raw["paths"])
+    assert "admin" in raw["components"]["securitySchemes"]
+
+
+def test_fuzz_every_operation(tmp_path: Path, encoder: Encoder, capsys: pytest.CaptureFixture[str]) -> None:
+    schema = _schema(tmp_path / "home", encoder)
+    started = time.monotonic()
+    cases: Counter[str] = Counter()
+    statuses: Counter[int] = Counter()
+    failures: list[str] = []
+    operations = [r.ok() for r in schema.get_all_operations()]
+    assert len(operations) >= 10
+    for op in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            label = f"{op.method.upper()} {op.path} ({mode.value})"
+
+            @given(case=op.as_strategy(generation_mode=mode))
+            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            def run(case: schemathesis.Case) -> None:
+                response = case.call_and_validate(headers=AUTH, checks=CHECKS)
+                cases[label] += 1  # noqa: B023  (run() is called at once, inside this iteration)
+                statuses[response.status_code] += 1
+                if os.environ.get("ERFA_FUZZ_DEBUG"):
+                    print(label, response.status_code, case.headers, response.text[:200])  # noqa: B023
+
+            try:
+                run()
+            except Unsatisfiable:  # no way to break the schema of an operation without inputs
+                continue
+            except Exception as exc:  # collect, so one report shows every operation that fails
+                failures.append(f"{label}: {str(exc)[:1500]}")
+    total = sum(cases.values())
+    with capsys.disabled():
+        print(f"\nfuzz: {total} cases over {len(operations)} operations (positive and negative), "
+              f"statuses {dict(sorted(statuses.items()))}, {time.monotonic() - started:.0f} s")
+    assert not failures, "\n\n".join(failures)
+    assert not any(code >= 500 for code in statuses)
+    assert total >= len(operations) * 2

@@ -1,0 +1,156 @@
+"""Public submissions and moderation: pending until approved, never lost, never searchable early."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from erfa.index import ProjectIndex
+from erfa.index.submissions import SubmissionStore
+from erfa.service.api import create_app
+from erfa.service.settings import Settings
+from tests._ops import AUTH, TOKEN
+from tests.test_index import CORPUS
+
+Make = Callable[..., ProjectIndex]
+FORM = {"title": "Maskinlæring for å oppdage lekkasjer i vannledninger",
+        "description": "Sensordata fra vannverket analyseres for å finne lekkasjer før de blir brudd.",
+        "organisation": "Fjellbygd kommune", "country": "Norge", "municipality": "Fjellbygd",
+        "sector": "environment", "status": "pilot", "start_year": 2023, "end_year": 2025,
+        "link": "https://fjellbygd.kommune.no/vann"}
+
+
+@pytest.fixture
+def app_for(make_index: Make, tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
+    clients: list[TestClient] = []
+
+    def make(index: ProjectIndex | None = None, **overrides: Any) -> TestClient:
+        idx = index or make_index()
+        if index is None:
+            idx.upsert(CORPUS)
+        settings = Settings(home=idx.home, demo=False, admin_token=TOKEN, rate_limit=0, **overrides)
+        client = TestClient(create_app(settings, index=idx, wait=True), raise_server_exceptions=False)
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+def test_a_submission_is_pending_and_invisible_until_approved(app_for: Callable[..., TestClient]) -> None:
+    c = app_for()
+    r = c.post("/submissions", json=FORM)
+    assert r.status_code == 201
+    body = r.json()
+    assert body["status"] == "pending" and body["id"] and body["message"]
+    sid = body["id"]
+
+    hits = c.get("/search", params={"q": "lekkasjer i vannledninger", "limit": 10}).json()["results"]
+    assert all(not h["id"].startswith("submission-") for h in hits)
+    assert c.get("/readyz").json()["projects"] == 4
+    assert c.get(f"/projects/submission-{sid}").status_code == 404
+
+    pending = c.get("/submissions", params={"status": "pending"}, headers=AUTH).json()
+    assert pending["total"] == 1 and pending["submissions"][0]["id"] == sid
+    assert pending["submissions"][0]["data"]["title"] == FORM["title"]
+
+    approved = c.post(f"/submissions/{sid}/approve", headers=AUTH)
+    assert approved.status_code == 200, approved.text
+    rec = approved.json()["record"]
+    assert rec["id"] == f"submission-{sid}" and rec["source"] == "submission"
+    assert rec["country"] == "NO" and rec["status"] == "pilot" and rec["language"] in {"nb", "nn"}
+    top = c.get("/search", params={"q": "lekkasjer i vannledninger", "limit": 1}).json()["results"][0]
+    assert top["id"] == f"submission-{sid}"
+    assert c.get("/submissions", headers=AUTH).json()["total"] == 0
+    assert c.get("/submissions", params={"status": "approved"}, headers=AUTH).json()["total"] == 1
+
+    again = c.post(f"/submissions/{sid}/approve", headers=AUTH)  # idempotent: no duplicate
+    assert again.status_code == 200 and c.get("/readyz").json()["projects"] == 5
+    assert c.post(f"/submissions/{sid}/reject", json={"reason": "late"}, headers=AUTH).status_code == 409
+
+
+def test_rejection_keeps_the_reason_and_blocks_approval(app_for: Callable[..., TestClient]) -> None:
+    c = app_for()
+    sid = c.post("/submissions", json={"title": "Spam", "organisation": "Nobody"}).json()["id"]
+    assert c.post(f"/submissions/{sid}/reject", json={"reason": ""}, headers=AUTH).status_code == 422
+    r = c.post(f"/submissions/{sid}/reject", json={"reason": "Not a public-sector project"}, headers=AUTH)
+    assert r.status_code == 200
+    assert r.json()["status"] == "rejected" and r.json()["reason"] == "Not a public-sector project"
+    assert c.post(f"/submissions/{sid}/approve", headers=AUTH).status_code == 409
+    assert c.get(f"/submissions/{sid}", headers=AUTH).json()["status"] == "rejected"
+    assert c.get("/readyz").json()["projects"] == 4
+    for path in ("/submissions/nope/approve", "/submissions/nope/reject"):
+        r = c.post(path, json={"reason": "x"}, headers=AUTH)
+        assert r.status_code == 404 and "nope" in r.json()["detail"]
+
+
+def test_moderation_needs_the_token_but_submitting_does_not(app_for: Callable[..., TestClient]) -> None:
+    c = app_for()
+    sid = c.post("/submissions", json={"title": "Tolkning av skjema", "organisation": "Etat"}).json()["id"]
+    for method, path, kw in [("GET", "/submissions", {}), ("GET", f"/submissions/{sid}", {}),
+                             ("POST", f"/submissions/{sid}/approve", {}),
+                             ("POST", f"/submissions/{sid}/reject", {"json": {"reason": "x"}})]:
+        assert c.request(method, path, **kw).status_code == 401
+        assert c.request(method, path, headers={"Authorization": "Bearer wrong"}, **kw).status_code == 401
+    assert c.get(f"/submissions/{sid}", headers=AUTH).json()["status"] == "pending"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"organisation": "X"}, "title"),
+    ({"title": "X"}, "organisation"),
+    ({"title": "   ", "organisation": "X"}, "title"),
+    ({"title": "X", "organisation": "X", "link": "javascript:alert(1)"}, "link"),
+    ({"title": "X", "organisation": "X", "start_year": 2024, "end_year": 2020}, "end_year"),
+    ({"title": "X", "organisation": "X", "start_year": "soon"}, "start_year"),
+    ({"title": "X", "organisation": "X", "country": "Atlantis"}, "country"),
+    ({"title": "X", "organisation": "X", "status": "maybe"}, "status"),
+    ({"title": "X", "organisation": "X", "sector": "space"}, "sector"),
+    ({"title": "X", "organisation": "X", "colour": "blue"}, "colour"),
+    ({"title": "X" * 301, "organisation": "X"}, "title"),
+])
+def test_invalid_submissions_get_422_naming_the_field(app_for: Callable[..., TestClient], body: dict[str, Any], field: str) -> None:
+    r = app_for().post("/submissions", json=body)
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert any(d["loc"][-1] == field for d in detail), detail
+    assert all(isinstance(d["msg"], str) and d["msg"] for d in detail)
+
+
+def test_empty_form_fields_mean_not_given(app_for: Callable[..., TestClient]) -> None:
+    body = {"title": "Oversettelse av brev", "organisation": "Etat", "description": "", "country": "",
+            "start_year": "", "end_year": "", "link": "", "status": "", "sector": "", "municipality": "", "purpose": ""}
+    r = app_for().post("/submissions", json=body)
+    assert r.status_code == 201, r.text
+
+
+def test_pending_submissions_survive_a_restart(app_for: Callable[..., TestClient], make_index: Make, tmp_path: Path) -> None:
+    idx = make_index(tmp_path / "shared-home")
+    first = app_for(index=idx)
+    ids = [first.post("/submissions", json={**FORM, "title": f"Forslag {i}"}).json()["id"] for i in range(3)]
+    first.close()
+    # a new process would open the same file: the store is the only state
+    store = SubmissionStore.in_home(idx.home)
+    assert sorted(s.id for s in store.list("pending")) == sorted(ids)
+    store.close()
+    second = app_for(index=make_index(tmp_path / "shared-home"))
+    assert second.get("/submissions", headers=AUTH).json()["total"] == 3
+
+
+def test_submissions_are_rate_limited_per_client(app_for: Callable[..., TestClient]) -> None:
+    c = app_for(submit_rate_limit=2)
+    assert [c.post("/submissions", json=FORM).status_code for _ in range(2)] == [201, 201]
+    r = c.post("/submissions", json=FORM)
+    assert r.status_code == 429
+    assert int(r.headers["Retry-After"]) > 0 and "per hour" in r.json()["detail"]
+    assert c.get("/search", params={"q": "vann"}).status_code == 200  # reads are unaffected
+
+
+def test_a_full_queue_refuses_politely(app_for: Callable[..., TestClient]) -> None:
+    c = app_for(max_pending=1)
+    assert c.post("/submissions", json=FORM).status_code == 201
+    r = c.post("/submissions", json=FORM)
+    assert r.status_code == 503 and "Retry-After" in r.headers

@@ -10,7 +10,7 @@ TORCH_INDEX ?=
 PIP = $(VENV)/bin/python -m pip
 export ERFA_HOME
 
-.PHONY: install run test model bench clean
+.PHONY: install run test model bench clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,19 @@ model: install
 run: install
 	$(VENV)/bin/erfa serve
 
-test: install
+# Debian's Chromium for tests/browser (Playwright drives it by path; it never downloads a browser).
+# Installed when we may (root, as on CI); otherwise the browser tests say they were skipped and why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: browser tests will be skipped (as root: apt-get install chromium)"
+
+test: install chromium
 	$(VENV)/bin/python -m pytest -q
+
+# The performance bench (issue 5): ~15 minutes on 2 cores; writes bench/RESULTS.md and bench/results.json.
+# txtai is the peer it is compared with, so it is installed here only, not for serving.
+bench: install
+	$(PIP) install --quiet -e ".[bench]"
+	$(VENV)/bin/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .erfa .pytest_cache

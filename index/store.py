@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from erfa.index.sqlite import SqliteFile
 from erfa.ingest import Record
 
 _SCHEMA = """
@@ -61,34 +60,11 @@ class UpsertPlan:
     unchanged: list[Record]
 
 
-class Store:
+class Store(SqliteFile):
     """Thread-safe access to one SQLite file (one connection per thread, WAL mode)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._con().executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
-
-    def _con(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
-            self._local.con = con
-        return con
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        con = self._con()
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+        super().__init__(path, _SCHEMA)
 
     # -- reads ---------------------------------------------------------------
     def generation(self) -> int:
@@ -194,12 +170,6 @@ class Store:
     def _bump(con: sqlite3.Connection) -> int:
         con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
         return int(con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
-
-    def close(self) -> None:
-        con = getattr(self._local, "con", None)
-        if con is not None:
-            con.close()
-            self._local.con = None
 
 
 def _stored(row: tuple[int, str, str]) -> StoredRecord:

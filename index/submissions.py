@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
-import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from erfa.index.sqlite import SqliteFile
 from erfa.ingest.record import Record, RecordError, utcnow
 
 if TYPE_CHECKING:
@@ -108,7 +106,7 @@ def to_record(submission_id: str, data: Mapping[str, Any]) -> Record:
     an ingested row ("Norge" -> NO, "I drift" -> implemented), and gets a stable id
     derived from the submission id, which makes approval idempotent.
     """
-    from erfa.ingest import detect_language
+    from erfa.ingest import with_detected_language
     from erfa.ingest.formats.erfa import erfa_jsonl
 
     row = {k: v for k, v in data.items() if k in FIELDS and v is not None}
@@ -116,45 +114,19 @@ def to_record(submission_id: str, data: Mapping[str, Any]) -> Record:
     for _, outcome in erfa_jsonl([(1, row)]):
         if isinstance(outcome, RecordError):
             raise outcome
-        if outcome.language is None:  # as read_file does for ingested rows
-            text = "\n".join(p for p in (outcome.title, outcome.description, outcome.purpose) if p)
-            outcome = outcome.model_copy(update={"language": detect_language(text, country=outcome.country)})
-        return outcome
+        return with_detected_language(outcome)  # as read_file does for ingested rows
     raise RecordError("the submission holds no project")  # the adapter skips only comment lines
 
 
-class SubmissionStore:
+class SubmissionStore(SqliteFile):
     """Pending, approved and rejected submissions in one SQLite file (thread-safe)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._con().executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+        super().__init__(path, _SCHEMA, synchronous="FULL")
 
     @classmethod
     def in_home(cls, home: Path) -> "SubmissionStore":
         return cls(Path(home) / "submissions.sqlite")
-
-    def _con(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=FULL")
-            self._local.con = con
-        return con
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        con = self._con()
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
 
     # -- reads ---------------------------------------------------------------
     def get(self, submission_id: str) -> Submission | None:
@@ -241,12 +213,6 @@ class SubmissionStore:
         if sub is None:
             raise KeyError(submission_id)
         return sub
-
-    def close(self) -> None:
-        con = getattr(self._local, "con", None)
-        if con is not None:
-            con.close()
-            self._local.con = None
 
 
 def _submission(row: tuple[Any, ...]) -> Submission:

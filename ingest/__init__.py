@@ -4,7 +4,7 @@ This layer knows files and formats, nothing of embeddings or HTTP: it is the fir
 step of the one-way flow ingest -> index -> service.
 """
 from erfa.ingest.errors import FormatError
-from erfa.ingest.language import detect_language
+from erfa.ingest.language import detect_language, with_detected_language
 from erfa.ingest.reader import FORMATS, ReadResult, Rejected, detect_format, read_file
 from erfa.ingest.record import Record, RecordError, make_id, utcnow
 
@@ -20,4 +20,5 @@ __all__ = [
     "make_id",
     "read_file",
     "utcnow",
+    "with_detected_language",
 ]

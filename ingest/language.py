@@ -18,11 +18,15 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from functools import lru_cache
 
 from langdetect import DetectorFactory
 from langdetect.detector_factory import PROFILES_DIRECTORY
 from langdetect.lang_detect_exception import LangDetectException
+
+if TYPE_CHECKING:
+    from erfa.ingest.record import Record
 
 # Our own factory (below) is seeded on its own; seeding the global one as well keeps
 # anyone else in the process who calls langdetect.detect() deterministic too.
@@ -242,3 +246,16 @@ def _detect(text: str, likely: str | None) -> str | None:
     if top == "no":
         return norwegian_variant(text)
     return top
+
+
+def with_detected_language(record: "Record") -> "Record":
+    """The record with its language filled in from its text, unless the source gave one.
+
+    Every way into the registry (file ingest, the admin API, an approved submission)
+    goes through here, so a project is tagged the same whichever door it came in by.
+    """
+    if record.language is not None:
+        return record
+    text = "\n".join(part for part in (record.title, record.description, record.purpose) if part)
+    language = detect_language(text, country=record.country)
+    return record.model_copy(update={"language": language}) if language else record

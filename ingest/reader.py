@@ -15,7 +15,7 @@ from erfa.ingest.detect import Loaded, classify, csv_format_of, detect_format, l
 from erfa.ingest.errors import FormatError
 from erfa.ingest.formats import digdir, erfa, pstw
 from erfa.ingest.formats._base import Outcome, norm_key
-from erfa.ingest.language import detect_language
+from erfa.ingest.language import with_detected_language
 from erfa.ingest.record import Record, RecordError
 from erfa.ingest.rows import csv_rows, json_items, jsonl_rows, sniff_delimiter, xlsx_rows
 
@@ -67,16 +67,9 @@ def read_file(path: Path, format: str | None = None, default_source: str | None 
             ))
             continue
         first_row[outcome.id] = number
-        result.records.append(_with_language(outcome))
+        result.records.append(with_detected_language(outcome))
     return result
 
-
-def _with_language(record: Record) -> Record:
-    if record.language is not None:
-        return record
-    text = "\n".join(part for part in (record.title, record.description, record.purpose) if part)
-    language = detect_language(text, country=record.country)
-    return record.model_copy(update={"language": language}) if language else record
 
 
 def _outcomes(fmt: str, loaded: Loaded, default_source: str | None) -> Iterator[Outcome]:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, V
 
 from erfa.index import ProjectIndex
 from erfa.index.submissions import Submission, SubmissionError, SubmissionStore
-from erfa.ingest import FORMATS, FormatError, Record, RecordError, vocab
+from erfa.ingest import FORMATS, FormatError, Record, RecordError, vocab, with_detected_language
 from erfa.service.auth import AdminDep, check_token_strength
 from erfa.service.settings import Settings
 
@@ -228,18 +228,9 @@ def _convert(items: list[dict[str, Any]], source: str | None) -> tuple[list[Reco
             rejected.append(Rejection(row=n, reason=f"duplicate: item {seen[outcome.id]} has the same source and source_id"))
         else:
             seen[outcome.id] = n
-            records.append(_with_language(outcome))
+            records.append(with_detected_language(outcome))
     return records, rejected
 
-
-def _with_language(record: Record) -> Record:
-    from erfa.ingest import detect_language
-
-    if record.language is not None:
-        return record
-    text = "\n".join(p for p in (record.title, record.description, record.purpose) if p)
-    language = detect_language(text, country=record.country)
-    return record.model_copy(update={"language": language}) if language else record
 
 
 @router.post("/projects", response_model=WriteSummary, tags=["admin"], dependencies=[AdminDep],

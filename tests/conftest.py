@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from erfa.index import Encoder, ProjectIndex
 
@@ -47,3 +49,33 @@ def demo_index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Pr
     idx = ProjectIndex(tmp_path_factory.mktemp("demo-home"), encoder=encoder)
     seed_demo(idx)
     return idx
+
+
+@pytest.fixture
+def app_for(make_index: Callable[..., ProjectIndex]) -> Iterator[Callable[..., TestClient]]:
+    """Test clients of the full app with the admin token set and rate limits off.
+
+    ``index``: serve that index (default: a new one holding tests.test_index.CORPUS);
+    other keywords override Settings. Server errors come back as responses, as a
+    client would see them, rather than being raised into the test.
+    """
+    from erfa.service.api import create_app
+    from erfa.service.settings import Settings
+    from tests._ops import TOKEN
+    from tests.test_index import CORPUS
+
+    clients: list[TestClient] = []
+
+    def make(index: ProjectIndex | None = None, **overrides: Any) -> TestClient:
+        idx = index
+        if idx is None:
+            idx = make_index()
+            idx.upsert(CORPUS)
+        settings = Settings(home=idx.home, demo=False, **{"admin_token": TOKEN, "rate_limit": 0, **overrides})
+        client = TestClient(create_app(settings, index=idx, wait=True), raise_server_exceptions=False)
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        c.close()

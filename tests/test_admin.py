@@ -2,42 +2,21 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from erfa.index import ProjectIndex
 from erfa.service import auth
-from erfa.service.api import create_app
-from erfa.service.settings import Settings
 from tests._ops import AUTH, TOKEN, bulk_records
 from tests._shared import FIXTURES
-from tests.test_index import CORPUS
 
-Make = Callable[..., ProjectIndex]
 PROJECT = {"source": "fjordby", "source_id": "p-1", "title": "Chatbot for parkeringsvedtak",
            "description": "Svarer innbyggere om parkeringsbøter og klager på vedtak.",
            "organisation": "Fjordby kommune", "country": "Norge", "status": "I drift", "partners": ["Kartkontoret"]}
 
 
-@pytest.fixture
-def app_for(make_index: Make) -> Iterator[Callable[..., TestClient]]:
-    clients: list[TestClient] = []
-
-    def make(**overrides: Any) -> TestClient:
-        idx = make_index()
-        idx.upsert(CORPUS)
-        settings = Settings(home=idx.home, demo=False, **{"admin_token": TOKEN, "rate_limit": 0, **overrides})
-        client = TestClient(create_app(settings, index=idx, wait=True), raise_server_exceptions=False)
-        clients.append(client)
-        return client
-
-    yield make
-    for c in clients:
-        c.close()
 
 
 @pytest.fixture

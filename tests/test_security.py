@@ -11,10 +11,8 @@ from fastapi.testclient import TestClient
 from starlette.responses import HTMLResponse
 
 from erfa.index import ProjectIndex
-from erfa.service.api import create_app
 from erfa.service.security import JsonFormatter, RateLimiter
-from erfa.service.settings import Settings
-from tests._ops import AUTH, TOKEN
+from tests._ops import AUTH
 from tests.test_index import CORPUS
 
 Make = Callable[..., ProjectIndex]
@@ -22,30 +20,25 @@ SECRET_NEED = "hemmelig barnevernssak om familien Nordmann"
 
 
 @pytest.fixture
-def app_for(make_index: Make) -> Iterator[Callable[..., TestClient]]:
-    clients: list[TestClient] = []
+def app_for(app_for: Callable[..., TestClient], make_index: Make) -> Callable[..., TestClient]:
+    """Apps over one shared index, each with a route that fails and a bare HTML page."""
     idx = make_index()
     idx.upsert(CORPUS)
 
     def make(**overrides: Any) -> TestClient:
-        settings = Settings(home=idx.home, demo=False, **{"admin_token": TOKEN, "rate_limit": 0, **overrides})
-        app = create_app(settings, index=idx, wait=True)
+        client = app_for(index=idx, **overrides)
 
-        @app.get("/boom", include_in_schema=False)
+        @client.app.get("/boom", include_in_schema=False)
         def boom() -> None:
             raise RuntimeError("secret internals: /etc/erfa/db password=hunter2")
 
-        @app.get("/test-embed-page", include_in_schema=False)
+        @client.app.get("/test-embed-page", include_in_schema=False)
         def page() -> HTMLResponse:
             return HTMLResponse("<p>hi</p>")
 
-        client = TestClient(app, raise_server_exceptions=False)
-        clients.append(client)
         return client
 
-    yield make
-    for c in clients:
-        c.close()
+    return make
 
 
 @pytest.fixture

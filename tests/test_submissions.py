@@ -1,7 +1,7 @@
 """Public submissions and moderation: pending until approved, never lost, never searchable early."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +10,7 @@ from fastapi.testclient import TestClient
 
 from erfa.index import ProjectIndex
 from erfa.index.submissions import SubmissionStore
-from erfa.service.api import create_app
-from erfa.service.settings import Settings
-from tests._ops import AUTH, TOKEN
-from tests.test_index import CORPUS
+from tests._ops import AUTH
 
 Make = Callable[..., ProjectIndex]
 FORM = {"title": "Maskinlæring for å oppdage lekkasjer i vannledninger",
@@ -23,22 +20,6 @@ FORM = {"title": "Maskinlæring for å oppdage lekkasjer i vannledninger",
         "link": "https://fjellbygd.kommune.no/vann"}
 
 
-@pytest.fixture
-def app_for(make_index: Make, tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
-    clients: list[TestClient] = []
-
-    def make(index: ProjectIndex | None = None, **overrides: Any) -> TestClient:
-        idx = index or make_index()
-        if index is None:
-            idx.upsert(CORPUS)
-        settings = Settings(home=idx.home, demo=False, admin_token=TOKEN, rate_limit=0, **overrides)
-        client = TestClient(create_app(settings, index=idx, wait=True), raise_server_exceptions=False)
-        clients.append(client)
-        return client
-
-    yield make
-    for c in clients:
-        c.close()
 
 
 def test_a_submission_is_pending_and_invisible_until_approved(app_for: Callable[..., TestClient]) -> None:

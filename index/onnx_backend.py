@@ -1,10 +1,10 @@
 """Run a sentence-transformers folder with ONNX Runtime and `tokenizers` alone.
 
-Why: on a 2-core CPU the plain torch path spends ~20 ms per short query and most of
-a cold start importing torch, transformers and sentence-transformers (~10 s). The
-same BERT graph under ONNX Runtime encodes a query about 3x faster and a batch of
-descriptions about 2x faster, and the serving path then imports neither torch nor
-transformers (measured in bench/RESULTS.md; the choice is recorded in models.md).
+Why: on a 2-core CPU the plain torch path spends ~25 ms per short query, mostly
+per-call overhead, and most of a cold start importing torch, transformers and
+sentence-transformers (~10 s). The same BERT graph under ONNX Runtime encodes a query
+2-3.6x faster (batches equally fast: the matrix products dominate there), and the
+serving path then imports neither torch nor transformers (measured in bench/RESULTS.md; the choice is recorded in models.md).
 
 The graph is exported once, with torch, next to the weights (``onnx/model.onnx``)
 and includes mean pooling and L2 normalisation, so the runtime returns the final

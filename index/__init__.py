@@ -5,9 +5,9 @@ or SQLite directly.
 """
 from erfa.index.encoder import DEFAULT_MODEL, Encoder, ModelError
 from erfa.index.engine import MAX_WINDOW, Hit, Partner, PartnersPage, ProjectIndex, SearchPage, UpsertSummary
-from erfa.index.facets import FACET_FIELDS, FilterError, Filters
+from erfa.index.facets import FACET_FIELDS, LIST_FILTERS, FilterError, Filters
 
 __all__ = [
     "DEFAULT_MODEL", "Encoder", "ModelError", "MAX_WINDOW", "Hit", "Partner", "PartnersPage", "ProjectIndex",
-    "SearchPage", "UpsertSummary", "FACET_FIELDS", "FilterError", "Filters",
+    "SearchPage", "UpsertSummary", "FACET_FIELDS", "LIST_FILTERS", "FilterError", "Filters",
 ]

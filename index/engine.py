@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -108,6 +109,12 @@ def _slot_ids(rowid: int, n: int) -> np.ndarray:
     return rowid * SLOTS + np.arange(n, dtype=np.int64)
 
 
+def _passage_vectors(snap: _Snapshot, rowid: int) -> list[np.ndarray]:
+    """The stored vectors of one project's passages (none if it is not in this snapshot)."""
+    found = (snap.vectors.vector(int(i)) for i in _slot_ids(rowid, snap.passages.get(rowid, 1)))
+    return [v for v in found if v is not None]
+
+
 class ProjectIndex:
     """Records, vectors and search over one data directory.
 
@@ -193,11 +200,9 @@ class ProjectIndex:
 
     def _rebuild(self, passages: dict[int, list[str]], gen: int) -> VectorIndex:
         """Rebuild vectors from the store, embedding only texts not in the cache."""
-        enc = self.encoder
         texts = {text_hash(t): t for ps in passages.values() for t in ps}
-        cached = self.store.cached_vectors(enc.model_id, list(texts), enc.dim)
-        cached.update(self._embed({h: t for h, t in texts.items() if h not in cached}, progress=len(texts) - len(cached) > 50))
-        vecs = VectorIndex(enc.dim)
+        cached, _ = self._vectors_of(texts, progress=None)
+        vecs = VectorIndex(self.encoder.dim)
         ids = [_slot_ids(r, len(ps)) for r, ps in passages.items()]
         if ids:
             vecs.upsert(np.concatenate(ids), np.stack([cached[text_hash(t)] for ps in passages.values() for t in ps]))
@@ -240,12 +245,7 @@ class ProjectIndex:
             changed = [r if r.updated_at else r.model_copy(update={"updated_at": utcnow()}) for r in plan.added + plan.updated]
             summary = UpsertSummary(len(plan.added), len(plan.updated), len(plan.unchanged))
             if changed:
-                enc = self.encoder
-                texts = {text_hash(t): t for r in changed for t in passages_of(r)}
-                cached = self.store.cached_vectors(enc.model_id, list(texts), enc.dim)
-                todo = {h: t for h, t in texts.items() if h not in cached}
-                cached.update(self._embed(todo, progress=progress))
-                summary.embedded = len(todo)
+                cached, summary.embedded = self._vectors_of({text_hash(t): t for r in changed for t in passages_of(r)}, progress=progress)
                 with self._index_lock:
                     old = self._current()
                     vecs = old.vectors.copy()
@@ -285,6 +285,18 @@ class ProjectIndex:
     def prune(self, source: str, keep_ids: set[str]) -> int:
         """Delete a source's records that its latest file no longer contains."""
         return self.delete(sorted(self.store.ids_of_source(source) - keep_ids))
+
+    def _vectors_of(self, texts: dict[str, str], *, progress: bool | None) -> tuple[dict[str, np.ndarray], int]:
+        """Vectors for {text hash: text}: from the cache, embedding only the rest.
+
+        Returns them with how many had to be embedded. ``progress`` None: a bar only
+        when there is real work (over 50 texts), as on a rebuild after a model change.
+        """
+        enc = self.encoder
+        vectors = self.store.cached_vectors(enc.model_id, list(texts), enc.dim)
+        todo = {h: t for h, t in texts.items() if h not in vectors}
+        vectors.update(self._embed(todo, progress=len(todo) > 50 if progress is None else progress))
+        return vectors, len(todo)
 
     def _embed(self, texts: dict[str, str], *, progress: bool) -> dict[str, np.ndarray]:
         if not texts:
@@ -336,7 +348,7 @@ class ProjectIndex:
         return {
             "records": len(stored),
             "vectors": int(len(vector_ids)),
-            "duplicate_ids": sorted({i for i in ids if ids.count(i) > 1}),
+            "duplicate_ids": sorted(i for i, n in Counter(ids).items() if n > 1),
             "duplicate_vectors": int(len(vector_ids) - len(set(vector_ids.tolist()))),
             "orphan_vectors": sorted(owners - set(rowids)),
             "unindexed": sorted(rowids[r] for r in set(rowids) - owners),
@@ -390,7 +402,7 @@ class ProjectIndex:
         """Best-passage cosine for projects the dense search did not reach (keyword-only hits)."""
         out = {}
         for r in rowids:
-            vecs = [v for v in (snap.vectors.vector(int(i)) for i in _slot_ids(r, snap.passages.get(r, 1))) if v is not None]
+            vecs = _passage_vectors(snap, r)
             if vecs:
                 out[r] = float(max(np.dot(v, qvec) for v in vecs))
         return out
@@ -415,8 +427,7 @@ class ProjectIndex:
         if stored is None:
             raise KeyError(record_id)
         snap = self._snapshot()
-        n = snap.passages.get(stored.rowid, 0)
-        parts = [v for v in (snap.vectors.vector(int(i)) for i in _slot_ids(stored.rowid, n)) if v is not None]
+        parts = _passage_vectors(snap, stored.rowid)
         if not parts:
             raise KeyError(record_id)
         vec = np.mean(parts, axis=0)

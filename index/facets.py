@@ -7,7 +7,7 @@ allowed ids can be handed to FAISS before the search instead of thinning a page 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +17,8 @@ from erfa.ingest import Record
 from erfa.ingest.vocab import OWNER_TYPES, SECTORS, STATUSES
 
 FACET_FIELDS = ("country", "language", "owner_type", "sector", "status")
+# The filters that take a list of values (the facets, and organisation names).
+LIST_FILTERS = (*FACET_FIELDS, "organisation")
 KNOWN_VALUES: dict[str, tuple[str, ...]] = {"owner_type": OWNER_TYPES, "sector": SECTORS, "status": STATUSES}
 
 
@@ -39,8 +41,16 @@ class Filters:
     year_from: int | None = None
     year_to: int | None = None
 
+    @classmethod
+    def parse(cls, lists: Mapping[str, Sequence[str] | None], year_from: int | None = None,
+              year_to: int | None = None) -> "Filters":
+        """Filters as people write them, in URLs and on the command line: `country=NO,SE` and
+        `country=NO&country=SE` mean the same; blank values are dropped."""
+        return cls(**{f: [v.strip() for raw in lists.get(f) or () for v in raw.split(",") if v.strip()] for f in LIST_FILTERS},
+                   year_from=year_from, year_to=year_to)
+
     def active(self) -> bool:
-        return any(getattr(self, f) for f in (*FACET_FIELDS, "organisation")) or self.year_from is not None or self.year_to is not None
+        return any(getattr(self, f) for f in LIST_FILTERS) or self.year_from is not None or self.year_to is not None
 
 
 class Metadata:

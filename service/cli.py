@@ -8,10 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from erfa.index import LIST_FILTERS, FilterError, Filters, Hit, ModelError, ProjectIndex
 from erfa.service.settings import Settings
@@ -226,6 +228,17 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy settings, always explicit: uvicorn itself believes X-Forwarded-For from
+    127.0.0.1 (or $FORWARDED_ALLOW_IPS) by default, which let anyone on the host, or behind a
+    local proxy, rotate the header past the per-client rate limits (issue 14)."""
+    if os.environ.get("FORWARDED_ALLOW_IPS"):
+        print("erfa: FORWARDED_ALLOW_IPS is ignored; list the reverse proxies in ERFA_TRUSTED_PROXIES", file=sys.stderr)
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False, "forwarded_allow_ips": []}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -237,21 +250,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from erfa.service.security import logging_config
 
     workers = args.workers or settings.workers
+    proxies = proxy_options(settings)
     if workers > 1:  # issue 5
-        import os
-
         # Each worker process builds its own app from the environment; the vector index
         # is memory-mapped, so the workers share its pages instead of holding a copy each.
         os.environ.update(ERFA_HOME=str(settings.home), ERFA_MODEL=settings.model,
                           ERFA_DEMO="1" if settings.demo else "0", ERFA_WORKERS=str(workers))
         uvicorn.run("erfa.service.api:create_app", factory=True, workers=workers, host=args.host or settings.host,
                     port=args.port or settings.port, log_level=settings.log_level,
-                    log_config=logging_config(settings.log_level), access_log=False, server_header=False, http=Utf8UrlProtocol)
+                    log_config=logging_config(settings.log_level), access_log=False, server_header=False,
+                    http=Utf8UrlProtocol, **proxies)
         return 0
     # JSON logs; uvicorn's access log is off because it prints the query string (the need) verbatim
     uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
                 log_level=settings.log_level, log_config=logging_config(settings.log_level), access_log=False,
-                server_header=False, http=Utf8UrlProtocol)
+                server_header=False, http=Utf8UrlProtocol, **proxies)
     return 0
 
 

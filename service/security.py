@@ -19,8 +19,9 @@ One pure-ASGI middleware, outside FastAPI's routing, so that it sees every reque
 * Prometheus metrics at ``/metrics``: request counts, latency histograms, index size.
 
 Limits live in process memory, so behind several workers each has its own budget;
-behind a reverse proxy, start uvicorn with ``FORWARDED_ALLOW_IPS`` so that the
-client address (the rate-limit key) is the user's, not the proxy's.
+behind a reverse proxy, list it in ``ERFA_TRUSTED_PROXIES`` so that the client address
+(the rate-limit key) is the user's, not the proxy's; no one else's X-Forwarded-For is
+believed (`erfa serve` sets uvicorn's proxy options explicitly).
 """
 from __future__ import annotations
 

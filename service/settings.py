@@ -5,6 +5,7 @@ needs no configuration at all; operators override with ERFA_* variables.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -62,6 +63,20 @@ def _frame_ancestors(name: str) -> list[str]:
     return out
 
 
+def _networks(name: str) -> list[str]:
+    """IP addresses or CIDR networks, e.g. "10.0.0.5, 10.1.0.0/16"; '*' is refused on purpose:
+    trusting X-Forwarded-For from anyone lets every client choose its own rate-limit key."""
+    out = []
+    for value in _split(os.environ.get(name)):
+        try:
+            net = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise SystemExit(f"erfa: {name}: {value!r} is not an IP address or network like 10.0.0.5 or 10.0.0.0/24 "
+                             "(list the reverse proxies in front of erfa; '*' is not allowed)") from None
+        out.append(str(net.network_address) if net.num_addresses == 1 else str(net))
+    return out
+
+
 @dataclass
 class Settings:
     """All of erfa's configuration; the README's table documents each field."""
@@ -83,6 +98,9 @@ class Settings:
     max_upload_bytes: int = field(default_factory=lambda: _int("ERFA_MAX_UPLOAD_BYTES", 20_971_520))
     max_pending: int = field(default_factory=lambda: _int("ERFA_MAX_PENDING", 10_000))
     log_queries: bool = field(default_factory=lambda: _flag("ERFA_LOG_QUERIES", False))
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (issue 14). Empty =
+    # none: the socket's peer is the client, so no one can pick their own rate-limit key.
+    trusted_proxies: list[str] = field(default_factory=lambda: _networks("ERFA_TRUSTED_PROXIES"))
     # -- web page and widget (issue 4): who may embed erfa -----------------------------------
     # Origins whose pages may call the API from a browser (the <erfa-search> widget), e.g.
     # "https://intranett.kommune.no". Empty = same origin only; "*" is refused on purpose.

@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,7 +15,7 @@ from starlette.responses import HTMLResponse
 
 from erfa.index import ProjectIndex
 from erfa.service.security import JsonFormatter, RateLimiter
-from tests._ops import AUTH
+from tests._ops import AUTH, prepare_home, running_server
 from tests.test_index import CORPUS
 
 Make = Callable[..., ProjectIndex]
@@ -214,3 +217,39 @@ def test_metrics_in_prometheus_format(client: TestClient) -> None:
     assert "erfa_index_projects 4.0" in text and "erfa_ready 1.0" in text
     assert "erfa_submissions_pending 0.0" in text
     assert "chatbot" not in text  # labels are route templates, never the URL
+
+
+# -- forwarded-for (issue 14, item 4) ---------------------------------------------------------
+def _codes(url: str, forwarded: Callable[[int], str], n: int = 20) -> list[int]:
+    """Status codes of n requests from 127.0.0.1, the i-th claiming X-Forwarded-For: forwarded(i)."""
+    with httpx.Client(base_url=url, timeout=30) as c:
+        return [c.get("/projects/nope", headers={"X-Forwarded-For": forwarded(i)}).status_code for i in range(n)]
+
+
+@pytest.mark.model
+def test_x_forwarded_for_is_believed_only_from_listed_proxies(tmp_path: Path, model_home: Path) -> None:
+    limits = {"ERFA_RATE_LIMIT": "60", "ERFA_RATE_BURST": "5"}
+    rotating: Callable[[int], str] = lambda i: f"203.0.113.{i + 1}"  # noqa: E731
+    home = prepare_home(tmp_path / "a", model_home)
+    with running_server(home, **limits) as server:  # no proxy listed: the socket's peer is the client
+        codes = _codes(server.url, rotating)
+        assert codes[:5] == [404] * 5 and codes.count(429) >= 14, codes
+    home = prepare_home(tmp_path / "b", model_home)
+    with running_server(home, ERFA_TRUSTED_PROXIES="127.0.0.1, 10.0.0.0/8", **limits) as server:
+        assert _codes(server.url, rotating) == [404] * 20  # each user behind the proxy has a budget of their own
+        same = _codes(server.url, lambda i: "198.51.100.7")
+        assert same[:5] == [404] * 5 and same.count(429) >= 14, same  # ...and it is the user's, not the proxy's
+
+
+def test_trusted_proxies_are_addresses_or_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from erfa.service.cli import proxy_options
+    from erfa.service.settings import Settings
+
+    monkeypatch.delenv("ERFA_TRUSTED_PROXIES", raising=False)
+    assert proxy_options(Settings()) == {"proxy_headers": False, "forwarded_allow_ips": []}
+    monkeypatch.setenv("ERFA_TRUSTED_PROXIES", "10.0.0.5, 10.1.0.0/16 ::1")
+    assert proxy_options(Settings()) == {"proxy_headers": True, "forwarded_allow_ips": ["10.0.0.5", "10.1.0.0/16", "::1"]}
+    for bad in ("*", "proxy.example", "10.0.0.0/33"):
+        monkeypatch.setenv("ERFA_TRUSTED_PROXIES", bad)
+        with pytest.raises(SystemExit, match="ERFA_TRUSTED_PROXIES"):
+            Settings()

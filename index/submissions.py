@@ -8,13 +8,22 @@ leak into a FAISS rebuild by accident.
 
 Durability: WAL mode with ``synchronous=FULL``, because a proposal is a person's
 typing that exists nowhere else; a 201 must mean "on disk", even across a power cut.
-Approval is idempotent and ordered so that a crash at any point loses nothing: the
-record is upserted into the index first (its id is derived from the submission id,
-so repeating it is a no-op), and only then is the submission marked approved.
+
+Approve and reject are all or nothing across this store and the index (issue 14: with
+the disk full, a failed approve had left the project searchable while the submission
+stayed pending). Each decision is written inside a transaction of this store that is
+committed only after the index has changed; if the index write fails the transaction
+is rolled back, and if the commit fails the index change is undone. The one gap no
+code can close, a crash between the index write and the commit, leaves a pending
+submission whose record is indexed; ``withdraw_undecided`` removes such records and
+runs at every start, so a submission that is not approved is never searchable for
+long. The record id is derived from the submission id, so repeating an approval is a
+no-op.
 """
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,10 +32,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from erfa.index.sqlite import SqliteFile
-from erfa.ingest.record import Record, RecordError, utcnow
+from erfa.ingest.record import Record, RecordError, make_id, utcnow
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from erfa.index.engine import ProjectIndex
+
+log = logging.getLogger("erfa.submissions")
 
 SOURCE = "submission"  # the Record.source of every approved submission
 STATUSES = ("pending", "approved", "rejected")
@@ -99,6 +112,11 @@ class ImportCount:
     ids: list[str] = field(default_factory=list)
 
 
+def record_id(submission_id: str) -> str:
+    """The id of the record a submission becomes when approved (what ``to_record`` gives it)."""
+    return make_id(SOURCE, submission_id)
+
+
 def to_record(submission_id: str, data: Mapping[str, Any]) -> Record:
     """The Record an approved submission becomes.
 
@@ -163,10 +181,10 @@ class SubmissionStore(SqliteFile):
         return sub
 
     def approve(self, submission_id: str, index: "ProjectIndex") -> tuple[Submission, Record]:
-        """Make a pending submission searchable.
+        """Make a pending submission searchable, all or nothing (see the module docstring).
 
-        Upsert first, mark second: a crash in between leaves it pending with its record
-        already indexed, and approving again finishes the job without a duplicate.
+        Raises whatever the index or the disk raised, after undoing the index change: the
+        submission is then still pending (or approved, if it already was) and not searchable.
         """
         sub = self._require(submission_id)
         if sub.status == "rejected":
@@ -174,21 +192,66 @@ class SubmissionStore(SqliteFile):
         record = to_record(sub.id, sub.data)
         if sub.status == "approved" and sub.record_id and index.get(sub.record_id) is not None:
             return sub, index.get(sub.record_id) or record
-        index.upsert([record])
-        with self._tx() as con:
-            con.execute("UPDATE submissions SET status='approved', decided_at=?, reason=NULL, record_id=? WHERE id=?",
-                        (utcnow().isoformat(), record.id, sub.id))
+        try:
+            with self._tx() as con:
+                self._decide(con, sub.id, "approved", reason=None, record_id=record.id)
+                index.upsert([record])
+        except BaseException:
+            if sub.status != "approved":
+                self._unlist(index, [record.id])
+            raise
         return self._require(sub.id), index.get(record.id) or record
 
-    def reject(self, submission_id: str, reason: str) -> Submission:
+    def reject(self, submission_id: str, reason: str, index: "ProjectIndex | None" = None) -> Submission:
+        """Decline a submission and make sure it is not searchable, all or nothing.
+
+        With ``index``, a record left over from an interrupted approval is removed in the same
+        step; if that removal fails, the submission stays as it was.
+        """
         sub = self._require(submission_id)
         if sub.status == "approved":
             raise SubmissionError(
                 f"submission {submission_id!r} is already approved as {sub.record_id!r}; delete that project instead")
+        leftover = record_id(sub.id)
         with self._tx() as con:
-            con.execute("UPDATE submissions SET status='rejected', decided_at=?, reason=? WHERE id=?",
-                        (utcnow().isoformat(), reason, sub.id))
+            self._decide(con, sub.id, "rejected", reason=reason, record_id=None)
+            if index is not None and index.get(leftover) is not None:
+                index.delete([leftover])
         return self._require(sub.id)
+
+    def withdraw_undecided(self, index: "ProjectIndex") -> list[str]:
+        """Remove from the index every record whose submission is pending or rejected.
+
+        Run at start-up: it closes the gap a crash between an approval's index write and its
+        commit would leave. Returns the ids it removed.
+        """
+        rows = self._con().execute("SELECT id FROM submissions WHERE status IN ('pending', 'rejected')")
+        listed = [rid for (sid,) in rows if index.get(rid := record_id(sid)) is not None]
+        if listed:
+            index.delete(listed)
+            log.warning("withdrew records of submissions that are not approved",
+                        extra={"event": "withdraw_undecided", "ids": ",".join(listed)})
+        return listed
+
+    @staticmethod
+    def _decide(con: "sqlite3.Connection", sid: str, status: str, *, reason: str | None, record_id: str | None) -> None:
+        con.execute("UPDATE submissions SET status=?, decided_at=?, reason=?, record_id=? WHERE id=?",
+                    (status, utcnow().isoformat(), reason, record_id, sid))
+
+    @staticmethod
+    def _unlist(index: "ProjectIndex", ids: list[str]) -> None:
+        """Best effort after a failed approval: a record that got in goes out again.
+
+        If even that fails (the disk is still full), the start-up sweep removes it later;
+        the failure is logged, and the original error is what the caller sees.
+        """
+        try:
+            listed = [i for i in ids if index.get(i) is not None]
+            if listed:
+                index.delete(listed)
+        except Exception:
+            log.exception("could not withdraw a record after a failed approval; it is removed at the next start",
+                          extra={"event": "withdraw_failed", "ids": ",".join(ids)})
 
     def restore(self, submissions: list[Submission]) -> ImportCount:
         """Put back submissions from a backup exactly as they were (same ids and states)."""

@@ -378,10 +378,11 @@ def approve(store: SubmissionsDep, idx: IndexDep, submission_id: SubmissionId) -
 @router.post("/submissions/{submission_id}/reject", response_model=SubmissionOut, tags=["submissions"], dependencies=[AdminDep],
              responses={**AUTH_RESPONSES, 404: {**Problem, "description": "No such submission"},
                         409: {**Problem, "description": "The submission was already approved"}})
-def reject(store: SubmissionsDep, submission_id: SubmissionId, body: RejectIn) -> SubmissionOut:
-    """Decline a submission with a reason (admin). It stays stored, so the decision can be explained."""
+def reject(store: SubmissionsDep, idx: IndexDep, submission_id: SubmissionId, body: RejectIn) -> SubmissionOut:
+    """Decline a submission with a reason (admin). It stays stored, so the decision can be explained,
+    and is never searchable: a record left by an interrupted approval is removed with it."""
     try:
-        sub = store.reject(submission_id, body.reason)
+        sub = store.reject(submission_id, body.reason, idx)
     except KeyError:
         raise HTTPException(404, detail=f"no submission with id {submission_id!r}") from None
     except SubmissionError as exc:

@@ -118,6 +118,7 @@ def _load(settings: Settings, state: _State, index: ProjectIndex | None) -> None
             query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
         )
         idx.load()
+        _withdraw_undecided(settings, idx)
         if settings.demo and idx.count() == 0:
             seed_demo(idx)
         state.index = idx
@@ -125,6 +126,20 @@ def _load(settings: Settings, state: _State, index: ProjectIndex | None) -> None
     except Exception as exc:  # reported through /readyz; the process stays up to say why
         log.exception("loading failed")
         state.error = f"{type(exc).__name__}: {exc}"
+
+
+def _withdraw_undecided(settings: Settings, idx: ProjectIndex) -> None:
+    """Close the one gap of an approval a crash can leave (see index/submissions.py): a record
+    whose submission is not approved is taken out of search before anyone can search."""
+    from erfa.index.submissions import SubmissionStore
+
+    store = SubmissionStore.in_home(settings.home)
+    try:
+        store.withdraw_undecided(idx)
+    except Exception:  # a full disk must not keep search down; the next start tries again
+        log.exception("could not check the index against the submissions")
+    finally:
+        store.close()
 
 
 def get_index(request: Request) -> ProjectIndex:

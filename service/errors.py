@@ -7,7 +7,9 @@ what would be accepted. Validation errors keep FastAPI's shape
 leave out echoed input beyond a short scalar: a 5 MB body should not come back in
 the error, and neither should anything the client did not need repeated.
 Unexpected failures are logged server-side with a request id that the client also
-gets, so an operator can find the trace from a user's report.
+gets, so an operator can find the trace from a user's report. A full disk is not
+unexpected: every write handler answers it with 507 and a sentence saying what
+happened, and the operator gets one log line to alert on (``event=disk_full``).
 """
 from __future__ import annotations
 
@@ -20,19 +22,30 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from erfa.index.sqlite import is_disk_full
+
 log = logging.getLogger("erfa.service")
 
 _ECHO_LIMIT = 100  # longest input value repeated back in a validation error
 
 
+def _printable(value: Any) -> Any:
+    """Strings as UTF-8 can carry them: a lone surrogate ("\\ud800", which JSON can smuggle in)
+    is shown as its escape instead of making the error response itself fail to encode."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 def _clean_error(err: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"loc": list(err.get("loc", ())), "msg": _message(err), "type": err.get("type", "value_error")}
+    out: dict[str, Any] = {"loc": [_printable(p) for p in err.get("loc", ())], "msg": _printable(_message(err)),
+                           "type": err.get("type", "value_error")}
     value = err.get("input")
     if isinstance(value, (int, float, bool)) or (isinstance(value, str) and len(value) <= _ECHO_LIMIT):
-        out["input"] = value
+        out["input"] = _printable(value)
     ctx = err.get("ctx")
     if isinstance(ctx, dict):
-        safe = {k: v for k, v in ctx.items() if isinstance(v, (int, float, str, bool)) and k != "error"}
+        safe = {k: _printable(v) for k, v in ctx.items() if isinstance(v, (int, float, str, bool)) and k != "error"}
         if safe:
             out["ctx"] = safe
     return out
@@ -49,6 +62,10 @@ def _message(err: dict[str, Any]) -> str:
         return f"unknown field {loc[-1]!r}: remove it (see /docs for the allowed fields)"
     if kind == "missing" and loc:
         return f"{loc[-1]} is required"
+    if kind == "string_unicode":
+        where = f"{loc[-1]}: " if loc else ""
+        return (f"{where}the text holds a lone surrogate (an escape like \\ud800 without its pair), which is not "
+                "valid Unicode; send the text as UTF-8")
     return f"{loc[-1]}: {msg}" if loc and not msg.startswith(loc[-1]) else msg
 
 
@@ -63,11 +80,27 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
 
 async def database_busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
     """A long write holds the lock past SQLite's timeout: ask the client to retry, do not crash."""
+    if is_disk_full(exc):
+        return await disk_full(request, exc)
     if "locked" not in str(exc) and "busy" not in str(exc):
         return await unexpected(request, exc)
     log.warning("database busy", extra={"event": "db_busy", "error": str(exc)[:200], "request_id": request_id(request)})
     return JSONResponse({"detail": "the registry is busy with a write; retry in a few seconds", "request_id": request_id(request)},
                         status_code=503, headers={"Retry-After": "5"})
+
+
+async def disk_full(request: Request, exc: OSError | sqlite3.Error) -> JSONResponse:
+    """507 Insufficient Storage: the write did not happen (each store rolls back), and the
+    client should not retry at once; the operator must free space."""
+    rid = request_id(request)
+    log.error("disk full: a write was refused", extra={"event": "disk_full", "request_id": rid, "error": str(exc)[:200]})
+    return JSONResponse({"detail": "the server's disk is full, so nothing was saved; please try again later "
+                                   "(the operator has been told in the log)", "request_id": rid},
+                        status_code=507, headers={"Retry-After": "3600"})
+
+
+async def os_error(request: Request, exc: OSError) -> JSONResponse:
+    return await (disk_full(request, exc) if is_disk_full(exc) else unexpected(request, exc))
 
 
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -82,4 +115,5 @@ async def unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_errors(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(sqlite3.OperationalError, database_busy)  # type: ignore[arg-type]
+    app.add_exception_handler(OSError, os_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, unexpected)

@@ -1,7 +1,11 @@
 """Public submissions and moderation: pending until approved, never lost, never searchable early."""
 from __future__ import annotations
 
-from collections.abc import Callable
+import errno
+import sqlite3
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from erfa.index import ProjectIndex
-from erfa.index.submissions import SubmissionStore
-from tests._ops import AUTH
+from erfa.index.submissions import SubmissionStore, to_record
+from tests._ops import AUTH, erfa_cmd, erfa_env
 
 Make = Callable[..., ProjectIndex]
 FORM = {"title": "Maskinlæring for å oppdage lekkasjer i vannledninger",
@@ -135,3 +139,138 @@ def test_a_full_queue_refuses_politely(app_for: Callable[..., TestClient]) -> No
     assert c.post("/submissions", json=FORM).status_code == 201
     r = c.post("/submissions", json=FORM)
     assert r.status_code == 503 and "Retry-After" in r.headers
+
+
+# -- all or nothing across the submission store and the index (issue 14, item 3) ------------------
+DISK_FULL = OSError(errno.ENOSPC, "No space left on device")
+
+
+def _listed(c: TestClient, sid: str) -> bool:
+    """Whether the submission's project is visible to the public, by id or by search."""
+    by_id = c.get(f"/projects/submission-{sid}").status_code == 200
+    hits = c.get("/search", params={"q": FORM["title"], "limit": 20}).json()["results"]
+    return by_id or any(h["id"] == f"submission-{sid}" for h in hits)
+
+
+def _commit_fails(store: SubmissionStore) -> Callable[[], Any]:
+    """The store's transactions run their statements, then the disk is full at COMMIT."""
+    real = type(store)._tx
+
+    @contextmanager
+    def tx() -> Iterator[sqlite3.Connection]:
+        with real(store) as con:
+            yield con
+            raise DISK_FULL
+
+    return tx
+
+
+def test_an_approve_that_cannot_be_saved_lists_nothing(app_for: Callable[..., TestClient],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    c = app_for()
+    store: SubmissionStore = c.app.state.erfa_submissions  # type: ignore[attr-defined]
+    sid = c.post("/submissions", json=FORM).json()["id"]
+    with monkeypatch.context() as m:
+        m.setattr(store, "_tx", _commit_fails(store))
+        r = c.post(f"/submissions/{sid}/approve", headers=AUTH)
+    assert r.status_code == 507 and "disk is full" in r.json()["detail"], r.text
+    assert c.get(f"/submissions/{sid}", headers=AUTH).json()["status"] == "pending"
+    assert not _listed(c, sid), "a submission that is still pending is searchable"
+    # once there is space again, approving works and lists it once
+    assert c.post(f"/submissions/{sid}/approve", headers=AUTH).status_code == 200
+    assert _listed(c, sid) and c.get("/readyz").json()["projects"] == 5
+
+
+def test_an_approve_whose_index_write_fails_lists_nothing(app_for: Callable[..., TestClient],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    c = app_for()
+    idx: ProjectIndex = c.app.state.erfa.index  # type: ignore[attr-defined]
+    sid = c.post("/submissions", json=FORM).json()["id"]
+    with monkeypatch.context() as m:
+        m.setattr(idx, "upsert", lambda records, **kw: (_ for _ in ()).throw(DISK_FULL))
+        r = c.post(f"/submissions/{sid}/approve", headers=AUTH)
+    assert r.status_code == 507, r.text
+    assert c.get(f"/submissions/{sid}", headers=AUTH).json()["status"] == "pending"
+    assert not _listed(c, sid)
+
+
+def test_reject_takes_a_left_over_record_out_of_search(app_for: Callable[..., TestClient]) -> None:
+    """A crash between an approval's index write and its commit leaves the record indexed while the
+    submission is pending; rejecting it must not leave a rejected project searchable."""
+    c = app_for()
+    idx: ProjectIndex = c.app.state.erfa.index  # type: ignore[attr-defined]
+    sid = c.post("/submissions", json=FORM).json()["id"]
+    idx.upsert([to_record(sid, FORM)])  # the state such a crash leaves
+    assert _listed(c, sid)
+    r = c.post(f"/submissions/{sid}/reject", json={"reason": "Not a public-sector project"}, headers=AUTH)
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
+    assert not _listed(c, sid), "a rejected submission is searchable"
+
+
+def test_a_reject_that_cannot_be_saved_changes_nothing(app_for: Callable[..., TestClient],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    c = app_for()
+    store: SubmissionStore = c.app.state.erfa_submissions  # type: ignore[attr-defined]
+    sid = c.post("/submissions", json=FORM).json()["id"]
+    with monkeypatch.context() as m:
+        m.setattr(store, "_tx", _commit_fails(store))
+        r = c.post(f"/submissions/{sid}/reject", json={"reason": "spam"}, headers=AUTH)
+    assert r.status_code == 507, r.text
+    assert c.get(f"/submissions/{sid}", headers=AUTH).json()["status"] == "pending"
+    assert c.post(f"/submissions/{sid}/reject", json={"reason": "spam"}, headers=AUTH).status_code == 200
+
+
+def test_a_start_withdraws_records_of_submissions_that_are_not_approved(app_for: Callable[..., TestClient],
+                                                                         make_index: Make, tmp_path: Path) -> None:
+    idx = make_index(tmp_path / "home")
+    first = app_for(index=idx)
+    pending = first.post("/submissions", json=FORM).json()["id"]
+    approved = first.post("/submissions", json={**FORM, "title": "Vannlekkasjer, godkjent"}).json()["id"]
+    assert first.post(f"/submissions/{approved}/approve", headers=AUTH).status_code == 200
+    idx.upsert([to_record(pending, FORM)])  # a crash left it indexed
+    second = app_for(index=idx)  # the next start
+    assert second.get(f"/projects/submission-{pending}").status_code == 404
+    assert second.get(f"/projects/submission-{approved}").status_code == 200
+
+
+@pytest.mark.parametrize("method, path, kw", [
+    ("POST", "/submissions", {"json": FORM}),
+    ("POST", "/projects", {"json": {"source": "t", "source_id": "9", "title": "Ny", "organisation": "Etat"}}),
+    ("DELETE", "/projects/test-1", {}),
+    ("POST", "/ingest", {"files": {"file": ("p.jsonl", b'{"source": "t", "source_id": "8", "title": "Fil", '
+                                                        b'"organisation": "Etat"}\n')}}),
+])
+def test_a_full_disk_gets_507_saying_so_from_every_write(app_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch,
+                                                          method: str, path: str, kw: dict[str, Any]) -> None:
+    c = app_for()
+    idx: ProjectIndex = c.app.state.erfa.index  # type: ignore[attr-defined]
+    store: SubmissionStore = c.app.state.erfa_submissions  # type: ignore[attr-defined]
+    full = sqlite3.OperationalError("database or disk is full")
+    monkeypatch.setattr(store, "add", lambda data: (_ for _ in ()).throw(full))
+    monkeypatch.setattr(idx, "upsert", lambda records, **k: (_ for _ in ()).throw(DISK_FULL))
+    monkeypatch.setattr(idx, "delete", lambda ids: (_ for _ in ()).throw(full))
+    r = c.request(method, path, headers=AUTH, **kw)
+    assert r.status_code == 507, r.text
+    assert "disk is full" in r.json()["detail"] and r.json()["request_id"]
+
+
+def test_a_damaged_submissions_file_stops_serve_with_a_clear_message(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "submissions.sqlite").write_bytes(b"this is not a database, just bytes\n" * 300)
+    run = subprocess.run(erfa_cmd(home, "serve", "--port", "1", "--no-demo"), env=erfa_env(),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert str(home / "submissions.sqlite") in run.stderr and "erfa import" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("raw", [b'{"title": "\\ud800", "organisation": "Etat"}',
+                                 b'{"title": "Chat \\udfff bot", "organisation": "Etat"}',
+                                 b'{"\\ud800": 1, "title": "x", "organisation": "Etat"}'])
+def test_a_lone_surrogate_gets_a_422_not_a_500(app_for: Callable[..., TestClient], raw: bytes) -> None:
+    r = app_for().post("/submissions", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    msg = r.json()["detail"][0]["msg"]
+    assert "surrogate" in msg or "unknown field" in msg, msg
+    r.content.decode("utf-8")  # the answer itself is valid UTF-8

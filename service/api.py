@@ -23,6 +23,7 @@ from erfa.index.engine import FACET_DEPTH
 from erfa.ingest import Record
 from erfa.service.admin import install_admin
 from erfa.service.demo import seed_demo
+from erfa.service.docs import install_docs
 from erfa.service.errors import install_errors
 from erfa.service.security import install_security
 from erfa.service.settings import Settings
@@ -195,6 +196,9 @@ def create_app(settings: Settings | None = None, *, index: ProjectIndex | None =
         summary="Find public-sector AI projects like yours, across Nordic languages, and whom to ask.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs: Swagger UI from a local package, strict CSP (issue 14)
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.erfa = state
     install_errors(app)  # issue 6: JSON errors, never a stack trace
@@ -205,6 +209,7 @@ def create_app(settings: Settings | None = None, *, index: ProjectIndex | None =
     async def bad_filter(request: Request, exc: FilterError) -> JSONResponse:
         return JSONResponse({"detail": [{"loc": ["query", exc.field], "msg": str(exc), "type": "value_error"}]}, status_code=422)
 
+    install_docs(app)  # issue 14: /docs without a CDN or inline scripts
     install_web(app)  # issue 4: HTML pages at /, /project/{id}, /submit, /embed and /static
     if settings.cors_origins:  # issue 4: the <erfa-search> widget on the listed portals may read the API
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"], max_age=600)

@@ -62,12 +62,18 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
             "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}")
-# FastAPI's /docs and /redoc load Swagger UI / ReDoc from jsDelivr and start it with an inline script.
-DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com "
-            "https://cdn.redoc.ly; font-src 'self' https://fonts.gstatic.com; connect-src 'self'; worker-src blob:; "
+# /docs (service/docs.py): Swagger UI from erfa's own /docs/assets, its start-up script allowed by
+# hash. Styles keep 'unsafe-inline': Swagger UI sets style attributes as it renders, and a
+# style cannot run code. Nothing is loaded from another host.
+DOCS_CSP = ("default-src 'none'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
             "frame-ancestors 'none'")
-DOCS_PATHS = ("/docs", "/redoc")
+DOCS_PATHS = ("/docs",)
+
+
+def docs_csp(script_hashes: Iterable[str] = ()) -> str:
+    """The /docs policy, allowing exactly the inline scripts with these 'sha256-…' sources."""
+    return DOCS_CSP.format(hashes="".join(f" {h}" for h in script_hashes))
 EMBED_PREFIX = "/embed"
 
 
@@ -82,7 +88,7 @@ def frame_ancestors(settings: Settings) -> str:
 
 def csp_for(path: str, content_type: str, settings: Settings) -> str:
     if path in DOCS_PATHS or path.startswith("/docs/"):
-        return DOCS_CSP
+        return docs_csp()
     embed = path == EMBED_PREFIX or path.startswith(EMBED_PREFIX + "/")
     if content_type.startswith("text/html") or embed:
         return PAGE_CSP.format(ancestors=frame_ancestors(settings) if embed else "'none'")

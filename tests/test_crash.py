@@ -36,6 +36,7 @@ from tests.test_index import CORPUS
 KILLS = int(os.environ.get("ERFA_CRASH_KILLS", "5"))
 SEED = int(os.environ.get("ERFA_CRASH_SEED", str(int(time.time()) % 100_000)))
 FILES, PER_FILE = 4, 45
+TOPIC_WORDS = ["byggesaker", "vannlekkasjer", "snømåking", "journalføring", "oversettelse", "skogsovervåking"]
 
 
 def _counts(home: Path) -> tuple[int, int]:
@@ -192,3 +193,61 @@ def test_sigkill_of_the_server_keeps_submissions_and_finishes_the_ingest(tmp_pat
         print(f"\ncrash (server, seed {SEED + 1}): {point}; after restart {stats['records']} records, "
               f"{len(lost)} records lost, 2 of 2 pending submissions kept")
     assert not lost
+
+
+def test_sigkill_during_moderation_never_leaves_an_unapproved_project_searchable(
+        tmp_path: Path, model_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14: approve and reject are all or nothing across the submission store and the index.
+    The server is killed while a moderator approves and rejects in a row; after the restart every
+    approved submission's project is listed and no other submission's project is."""
+    rng = random.Random(SEED + 2)
+    home = prepare_home(tmp_path / "home", model_home)
+    server = start_server(home)
+    decided: list[str] = []
+    try:
+        ids = []
+        for i in range(12):
+            r = httpx.post(server.url + "/submissions", headers=AUTH, timeout=30,
+                           json={"title": f"Forslag {i}: maskinlæring for {TOPIC_WORDS[i % len(TOPIC_WORDS)]}",
+                                 "organisation": f"Kommune {i}"})
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+
+        def moderate() -> None:
+            try:
+                for n, sid in enumerate(ids):
+                    if n % 3 == 2:
+                        httpx.post(f"{server.url}/submissions/{sid}/reject", json={"reason": "no"}, headers=AUTH, timeout=60)
+                    else:
+                        httpx.post(f"{server.url}/submissions/{sid}/approve", headers=AUTH, timeout=60)
+                    decided.append(sid)
+            except httpx.HTTPError:
+                pass  # the server dies under it: that is the point
+
+        t = threading.Thread(target=moderate)
+        t.start()
+        kill_after = rng.randint(1, len(ids) - 2)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(decided) < kill_after:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.15))  # somewhere inside the next decision
+        server.kill()
+        t.join(timeout=60)
+    finally:
+        server.kill()
+
+    server = start_server(home)  # the start-up sweep runs before /readyz says ready
+    try:
+        subs = httpx.get(server.url + "/submissions", params={"status": "all", "limit": 500}, headers=AUTH,
+                         timeout=30).json()["submissions"]
+        listed = {s["id"]: httpx.get(f"{server.url}/projects/submission-{s['id']}", timeout=30).status_code == 200
+                  for s in subs}
+    finally:
+        server.stop()
+    status = {s["id"]: s["status"] for s in subs}
+    with capsys.disabled():
+        print(f"\ncrash (moderation, seed {SEED + 2}): SIGKILL after {len(decided)} of {len(status)} decisions; "
+              f"{sum(v == 'approved' for v in status.values())} approved, {sum(listed.values())} listed")
+    assert len(status) == 12
+    for sid, st in status.items():
+        assert listed[sid] == (st == "approved"), f"{sid} is {st} but {'listed' if listed[sid] else 'not listed'}"

@@ -84,3 +84,34 @@ def test_fuzz_every_operation(tmp_path: Path, encoder: Encoder, capsys: pytest.C
     assert not failures, "\n\n".join(failures)
     assert not any(code >= 500 for code in statuses)
     assert total >= len(operations) * 2
+
+
+# Bodies the schema-driven generator does not produce (issue 14): lone surrogates in values and
+# keys, control characters, deep nesting, a key list instead of an object. Each must get a 4xx
+# with a JSON body that is valid UTF-8, from every JSON write.
+HOSTILE_BODIES = [
+    b'{"title": "\\ud800", "organisation": "Etat"}',
+    b'{"title": "ok", "organisation": "\\udfff\\ud800"}',
+    b'{"\\ud800": "x", "title": "t", "organisation": "o"}',
+    b'[{"source": "t", "source_id": "\\ud83d", "title": "x"}]',
+    b'{"title": "\\u0000\\u001b[31m", "organisation": "\\u0007"}',
+    b'{"reason": "\\ud800"}',
+    b"[" * 5000 + b"]" * 5000,
+    b'{"title": ' + b'{"a": ' * 3000 + b"1" + b"}" * 3000 + b', "organisation": "o"}',
+    b'["title", "organisation"]',
+]
+
+
+@pytest.mark.parametrize("raw", HOSTILE_BODIES, ids=range(len(HOSTILE_BODIES)))
+def test_hostile_json_bodies_get_a_4xx_never_a_5xx(tmp_path: Path, encoder: Encoder, raw: bytes) -> None:
+    from fastapi.testclient import TestClient
+
+    idx = ProjectIndex(tmp_path / "home", encoder=encoder)
+    app = create_app(Settings(home=tmp_path / "home", demo=False, admin_token=TOKEN, rate_limit=0), index=idx, wait=True)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        sid = client.post("/submissions", json={"title": "Forslag", "organisation": "Etat"}).json()["id"]
+        for path in ("/submissions", "/projects", f"/submissions/{sid}/reject"):
+            r = client.post(path, content=raw, headers={**AUTH, "content-type": "application/json"})
+            assert r.status_code < 500, f"{path}: {r.status_code} {r.text[:300]}"
+            r.content.decode("utf-8")
+            assert r.status_code in (200, 201) or "detail" in r.json()

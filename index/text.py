@@ -58,26 +58,31 @@ def split_passages(title: str, body: str, max_words: int = 180) -> list[str]:
     multilingual-e5-small reads 512 tokens; Nordic words average about 1.6 XLM-R
     tokens, so 180 words plus the title stays well inside the window. Passages end
     at sentence boundaries and each repeats the title, so a passage alone still says
-    what project it belongs to.
+    what project it belongs to. Linear in the text's length: each sentence is split
+    into words once, however long it is (a 9 MB "sentence" once never finished).
     """
     if len(body.split()) <= max_words:
         return [f"{title}\n{body}" if body else title]
-    sentences = re.split(r"(?<=[.!?])\s+", body.strip())
     passages: list[str] = []
     current: list[str] = []
     count = 0
-    for sentence in sentences:
-        n = len(sentence.split())
+    for sentence in _SENTENCE_END.split(body.strip()):
+        words_ = sentence.split()
+        n = len(words_)
         if current and count + n > max_words:
             passages.append(" ".join(current))
             current, count = [], 0
-        while n > max_words:  # one enormous "sentence" (lists, tables): cut by words
-            head = sentence.split()
-            passages.append(" ".join(head[:max_words]))
-            sentence = " ".join(head[max_words:])
-            n = len(head) - max_words
+        if n > max_words:  # one enormous "sentence" (lists, tables): cut by words
+            start = 0
+            while n - start > max_words:
+                passages.append(" ".join(words_[start : start + max_words]))
+                start += max_words
+            sentence, n = " ".join(words_[start:]), n - start
         current.append(sentence)
         count += n
     if current:
         passages.append(" ".join(current))
     return [f"{title}\n{p}" for p in passages]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

@@ -3,6 +3,8 @@ files memory-mapped and shared, and every change atomic. No model needed: cluste
 random vectors stand in for embeddings."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import subprocess
 import sys
 import textwrap
@@ -107,7 +109,8 @@ def test_save_load_is_mapped_and_copy_is_writable(tmp_path: Path, n: int) -> Non
     loaded = VectorIndex.load(path)
     assert loaded is not None
     again, got_meta = loaded
-    assert got_meta == meta and again.kind == vi.kind and len(again) == n
+    assert got_meta == dataclasses.replace(meta, checksum=got_meta.checksum) and again.kind == vi.kind and len(again) == n
+    assert got_meta.checksum and got_meta.checksum.startswith("crc32:")
     for q in vecs[:5]:
         assert again.search(q, 10)[1].tolist() == vi.search(q, 10)[1].tolist()
     assert again._mapped
@@ -134,6 +137,37 @@ def test_load_rejects_mismatch_and_garbage(tmp_path: Path) -> None:
     vi.save(path, IndexMeta(1, "m", DIM, 49))
     assert VectorIndex.load(path) is None, "count mismatch means rebuild"
     path.write_bytes(b"garbage")
+    assert VectorIndex.load(path) is None
+
+
+@pytest.mark.parametrize("n", [400, 3000])
+def test_vectors_zeroed_on_disk_are_refused_by_their_checksum(tmp_path: Path, n: int) -> None:
+    """Issue 14: zeroed vectors with the header intact used to load and serve wrong results."""
+    ids, vecs = corpus(n)
+    vi = VectorIndex(DIM, exact_max=1000, nprobe=8)
+    vi.upsert(ids, vecs)
+    path = tmp_path / "vectors.faiss"
+    vi.save(path, IndexMeta(1, "m", DIM, n))
+    data = next(tmp_path.glob(f"*{IVFDATA_SUFFIX}"), path)  # IVF keeps its vectors in the lists file
+    raw = bytearray(data.read_bytes())
+    start = raw.find(vecs[0].tobytes()) if data == path else 0
+    assert start >= 0
+    size = (len(raw) - start) // 2 if data != path else n * DIM * 4
+    raw[start : start + size] = bytes(size)  # the vectors go, the header and ids stay
+    data.write_bytes(bytes(raw))
+    assert VectorIndex.load(path) is None, "a damaged file means rebuild"
+
+
+def test_meta_without_checksum_means_rebuild(tmp_path: Path) -> None:
+    ids, vecs = corpus(50)
+    vi = VectorIndex(DIM)
+    vi.upsert(ids, vecs)
+    path = tmp_path / "v.faiss"
+    vi.save(path, IndexMeta(1, "m", DIM, 50))
+    assert VectorIndex.load(path) is not None
+    meta_file = path.with_suffix(".faiss.meta.json")
+    old = {k: v for k, v in json.loads(meta_file.read_text()).items() if k != "checksum"}
+    meta_file.write_text(json.dumps(old))  # as written by an erfa before checksums
     assert VectorIndex.load(path) is None
 
 

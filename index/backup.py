@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from erfa.index.engine import ProjectIndex
 from erfa.index.submissions import Submission, SubmissionStore
 from erfa.ingest.record import Record, utcnow
+from erfa.ingest.rows import json_loads
 
 EXPORT_VERSION = 1
 SUBMISSION_KEY = "_submission"
@@ -88,7 +89,7 @@ def read_export(lines: Iterator[str], name: str = "export") -> tuple[list[Record
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json_loads(line)
         except json.JSONDecodeError as exc:
             problems.append(f"{name}:{number}: not JSON ({exc.msg})")
             continue
@@ -106,7 +107,7 @@ def read_export(lines: Iterator[str], name: str = "export") -> tuple[list[Record
                 problems.append(f"{name}:{number}: submission: {exc}")
             continue
         try:
-            rec = Record.model_validate(obj)
+            rec = Record.stored(obj)
         except ValidationError as exc:
             problems.append(f"{name}:{number}: record: {_explain(exc)}")
             continue

@@ -173,4 +173,4 @@ class Store(SqliteFile):
 
 
 def _stored(row: tuple[int, str, str]) -> StoredRecord:
-    return StoredRecord(int(row[0]), Record.model_validate(json.loads(row[1])), row[2])
+    return StoredRecord(int(row[0]), Record.stored(json.loads(row[1])), row[2])

@@ -16,7 +16,7 @@ from erfa.ingest.decode import looks_like_zip, read_text
 from erfa.ingest.errors import FormatError
 from erfa.ingest.formats import digdir, pstw
 from erfa.ingest.formats._base import norm_key
-from erfa.ingest.rows import csv_header, first_line, sniff_delimiter, unwrap_items, xlsx_header
+from erfa.ingest.rows import csv_header, first_line, json_loads, sniff_delimiter, unwrap_items, xlsx_header
 
 _DIGDIR_JSON_KEY = re.compile(r'"(prosjekttittel|prosjekteier|prosjektbeskrivelse)"\s*:', re.I)
 _JSON_PROBE_LINES = 20
@@ -103,7 +103,7 @@ def _classify_csv(text: str, path: Path) -> str:
 def _classify_json(text: str, path: Path) -> str:
     line = first_line(text).strip()
     try:
-        value: object = json.loads(line)
+        value: object = json_loads(line)
     except json.JSONDecodeError:
         value = None
     if isinstance(value, dict):
@@ -128,7 +128,7 @@ def _classify_json(text: str, path: Path) -> str:
         raise _json_array_error(path)
     for candidate in text.splitlines()[:_JSON_PROBE_LINES]:
         try:
-            if isinstance(json.loads(candidate), dict):
+            if isinstance(json_loads(candidate), dict):
                 return "erfa-jsonl"
         except json.JSONDecodeError:
             continue

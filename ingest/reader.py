@@ -16,6 +16,7 @@ from erfa.ingest.errors import FormatError
 from erfa.ingest.formats import digdir, erfa, pstw
 from erfa.ingest.formats._base import Outcome, norm_key
 from erfa.ingest.language import with_detected_language
+from erfa.ingest.limits import names_preview
 from erfa.ingest.record import Record, RecordError
 from erfa.ingest.rows import csv_rows, json_items, jsonl_rows, sniff_delimiter, xlsx_rows
 
@@ -35,11 +36,24 @@ class Rejected:
         return f"{self.file}:{self.row}: {self.reason}"
 
 
+@dataclass(frozen=True)
+class Note:
+    """A row that was read, but changed on the way (e.g. a description cut to the cap)."""
+
+    file: str
+    row: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.row}: {self.text}"
+
+
 @dataclass
 class ReadResult:
     format: str
     records: list[Record] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 def read_file(path: Path, format: str | None = None, default_source: str | None = None) -> ReadResult:
@@ -67,6 +81,7 @@ def read_file(path: Path, format: str | None = None, default_source: str | None 
             ))
             continue
         first_row[outcome.id] = number
+        result.notes.extend(Note(str(path), number, note) for note in outcome.notes)
         result.records.append(with_detected_language(outcome))
     return result
 
@@ -104,7 +119,8 @@ def _outcomes(fmt: str, loaded: Loaded, default_source: str | None) -> Iterator[
         if unknown:
             raise FormatError(
                 path,
-                f"column {_quoted(unknown)} is not an erfa field",
+                f"column {names_preview(unknown)} is not an erfa field" if len(unknown) == 1
+                else f"{len(unknown):,} columns are not erfa fields: {names_preview(unknown)}",
                 f"Rename or remove it; allowed columns are: {', '.join(erfa.FIELDS)}",
             )
         return erfa.erfa_csv(rows, default_source)
@@ -146,4 +162,4 @@ def _quoted(names: list[str]) -> str:
     return ", ".join(repr(n) for n in names)
 
 
-__all__ = ["FORMATS", "FormatError", "ReadResult", "Rejected", "detect_format", "read_file"]
+__all__ = ["FORMATS", "FormatError", "Note", "ReadResult", "Rejected", "detect_format", "read_file"]

@@ -9,12 +9,26 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
+
+from erfa.ingest.limits import MAX_TEXT_CHARS, short
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _SAFE_SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# Control characters (NUL, ESC, DEL, C1) and lone surrogates: invisible on a page, they
+# break terminals, JSON consumers and UTF-8 encoding. Whitespace controls (tab, newline,
+# ...) are not listed: the fields collapse all whitespace into single spaces anyway.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
+# "scheme:" at the start of a link; a host:port ("kommune.no:8080") is not a scheme.
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(?!\d)")
+_WEB_SCHEMES = frozenset({"http", "https"})
+MAX_LINK_CHARS = 2000
+# Validation context for records erfa itself wrote (the store, a backup): they were
+# checked when they came in, so a rule added since must never make them unreadable.
+STORED: dict[str, Any] = {"stored": True}
 
 
 class RecordError(ValueError):
@@ -38,6 +52,11 @@ def make_id(source: str, source_id: str) -> str:
     return f"{source}-h{hashlib.sha1(sid.encode('utf-8')).hexdigest()[:16]}"
 
 
+def strip_controls(text: str) -> str:
+    """The text without control characters other than whitespace (see _CONTROL)."""
+    return _CONTROL.sub("", text)
+
+
 def _blank_to_none(value: object) -> object:
     """Sources write 'missing' as '', ' ', 'nan' or '-'; treat all of them as absent."""
     if value is None:
@@ -45,7 +64,7 @@ def _blank_to_none(value: object) -> object:
     if isinstance(value, float) and value != value:  # NaN from spreadsheets
         return None
     if isinstance(value, str):
-        v = " ".join(value.split())
+        v = " ".join(strip_controls(value).split())
         return None if v.lower() in {"", "-", "nan", "none", "null", "n/a"} else v
     return value
 
@@ -73,6 +92,52 @@ def _to_year(value: object) -> int | None:
         return None
     m = re.search(r"(19|20)\d\d", str(value))
     return int(m.group(0)) if m else None
+
+
+def web_link(value: str) -> str:
+    """`value` as an http(s) URL; a bare address gets https://; anything else raises.
+
+    Links are rendered as href and handed to the widget's hosts, so a `javascript:` or
+    `data:` link would run in their pages. People type "fjordvik.kommune.no/ki"
+    without a scheme; that is completed rather than refused (issue 12).
+    """
+    link = value.strip()
+    if link.startswith("//"):
+        link = "https:" + link
+    scheme = _SCHEME.match(link)
+    if scheme is None:
+        link = "https://" + link
+    elif scheme.group(1).lower() not in _WEB_SCHEMES:
+        raise ValueError(f"link {short(value)!r} is not a web address: erfa accepts only http:// and https:// links "
+                         f"(e.g. https://fjordvik.kommune.no/ki), not {scheme.group(1).lower()}:")
+    parts = urlsplit(link)
+    host = parts.hostname or ""
+    bare = scheme is None
+    if (len(link) > MAX_LINK_CHARS or any(ch.isspace() for ch in link) or not host
+            or (bare and ("." not in host or host.startswith(".") or host.endswith(".")))):
+        raise ValueError(f"link {short(value)!r} is not a web address: erfa accepts http:// and https:// links such as "
+                         f"https://fjordvik.kommune.no/ki (no spaces, at most {MAX_LINK_CHARS:,} characters)")
+    return link
+
+
+def _cap_text(value: str | None, info: ValidationInfo) -> str | None:
+    """Cut a description or purpose at MAX_TEXT_CHARS, at a word boundary, and say so.
+
+    A longer text is a pasted document or a broken export rather than a description;
+    its start is what describes the project, so the project is kept with that. The
+    note goes to the ingest report through the validation context. Stored records
+    are never cut again.
+    """
+    context = info.context or {}
+    if value is None or len(value) <= MAX_TEXT_CHARS or context.get("stored"):
+        return value
+    cut = value.rfind(" ", MAX_TEXT_CHARS // 2, MAX_TEXT_CHARS - 1)
+    kept = value[: cut if cut > 0 else MAX_TEXT_CHARS - 2].rstrip() + " …"
+    notes = context.get("notes")
+    if isinstance(notes, list):
+        notes.append(f"{info.field_name} is {len(value):,} characters long; kept the first {len(kept) - 2:,} "
+                      f"(erfa keeps at most {MAX_TEXT_CHARS:,})")
+    return kept
 
 
 OptStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
@@ -108,6 +173,35 @@ class Record(BaseModel):
     language: OptStr = Field(default=None, description="ISO 639-1 of the text: nb, nn, sv, da, en, fi, ...")
     updated_at: datetime | None = None
 
+    _notes: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        """What reading changed in the row (e.g. a description cut to the cap), for the ingest report."""
+        return self._notes
+
+    @field_validator("source_id", mode="before")
+    @classmethod
+    def _source_id_clean(cls, v: object) -> object:
+        return strip_controls(v) if isinstance(v, str) else v
+
+    @field_validator("description", "purpose", mode="after")
+    @classmethod
+    def _text_capped(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return _cap_text(v, info)
+
+    @field_validator("link", mode="after")
+    @classmethod
+    def _web_link(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return None
+        try:
+            return web_link(v)
+        except ValueError:
+            if (info.context or {}).get("stored"):
+                return None  # stored before links were checked: never served, never fatal
+            raise
+
     @field_validator("title", mode="before")
     @classmethod
     def _title_present(cls, v: object) -> object:
@@ -141,10 +235,23 @@ class Record(BaseModel):
         from pydantic import ValidationError
 
         sid = str(_blank_to_none(source_id) or "")
+        notes: list[str] = []
         try:
-            return cls(id=make_id(source, sid), source=source, source_id=sid, **fields)  # type: ignore[arg-type]
+            record = cls.model_validate({"id": make_id(source, sid), "source": source, "source_id": sid, **fields},
+                                        context={"notes": notes})
         except ValidationError as exc:
             raise RecordError(_explain(exc)) from None
+        record._notes = notes
+        return record
+
+    @classmethod
+    def stored(cls, data: object) -> "Record":
+        """A record erfa wrote itself (store, backup): read leniently, so no stored record is ever lost.
+
+        Rules added later still apply where they cannot lose anything: control
+        characters are dropped and an unsafe link is left out rather than served.
+        """
+        return cls.model_validate(data, context=STORED)
 
     def embedding_text(self) -> str:
         """The text the model sees.

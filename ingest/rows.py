@@ -11,11 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from erfa.ingest.errors import FormatError
+from erfa.ingest.limits import MAX_CELL_CHARS, MAX_COLUMNS, MAX_ROWS, MAX_XLSX_MEMBERS, max_xlsx_bytes, mib
 from erfa.ingest.record import RecordError
 
 NumberedRow: TypeAlias = tuple[int, Mapping[str, object] | RecordError]
@@ -28,7 +30,9 @@ if TYPE_CHECKING:
     from openpyxl.workbook.workbook import Workbook
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet as Worksheet
 
-csv.field_size_limit(10 * 1024 * 1024)  # long descriptions are normal
+# The parser's own guard against a runaway field (10 MB). The cell cap is far lower
+# (MAX_CELL_CHARS); it is checked per row, where the reason can name the column.
+csv.field_size_limit(10 * 1024 * 1024)
 
 
 def first_line(text: str) -> str:
@@ -47,7 +51,10 @@ def sniff_delimiter(text: str) -> str:
     header = first_line(text)
     best, best_count = ",", 1
     for delimiter in DELIMITERS:
-        count = len(next(csv.reader([header], delimiter=delimiter), []))
+        try:
+            count = len(next(csv.reader([header], delimiter=delimiter), []))
+        except csv.Error:  # e.g. the whole line as one field over the parser's limit
+            continue
         if count > best_count:
             best, best_count = delimiter, count
     return best
@@ -55,15 +62,25 @@ def sniff_delimiter(text: str) -> str:
 
 def csv_header(text: str, delimiter: str) -> list[str]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            return [cell.strip() for cell in row]
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                return [cell.strip() for cell in row]
+    except csv.Error:
+        pass  # an unreadable header matches no format, which the caller says
     return []
 
 
 def csv_rows(text: str, delimiter: str, file: object) -> tuple[list[str], Iterator[NumberedRow]]:
-    """Header and numbered data rows; blank rows are skipped but still counted."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    """Header and numbered data rows; blank rows are skipped but still counted.
+
+    The reader is strict about quotes: a cell whose quote is never closed would
+    otherwise swallow the rows after it into that cell, silently. Such a row is
+    rejected and reading resumes on the line after the one it started on, so the
+    rows it would have swallowed are read on their own.
+    """
+    lines = _Lines(io.StringIO(text, newline="").readlines())
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     header: list[str] | None = None
     number = 0
     try:
@@ -78,15 +95,19 @@ def csv_rows(text: str, delimiter: str, file: object) -> tuple[list[str], Iterat
         raise FormatError(file, "the file has no header row", "The first row must name the columns")
 
     def generate() -> Iterator[NumberedRow]:
+        nonlocal reader
         n = number
         while True:
+            start = lines.position
             try:
                 row = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
                 n += 1
-                yield n, RecordError(f"cannot be read as CSV: {exc}")
+                yield n, RecordError(_csv_problem(exc))
+                lines.position = start + 1  # resume on the next line, with a fresh parser state
+                reader = csv.reader(lines, delimiter=delimiter, strict=True)
                 continue
             n += 1
             if not any(cell.strip() for cell in row):
@@ -103,6 +124,32 @@ def csv_rows(text: str, delimiter: str, file: object) -> tuple[list[str], Iterat
     return header, generate()
 
 
+class _Lines(Iterator[str]):
+    """The file's lines with a position that can be moved back, for csv_rows' resync."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.position = 0
+
+    def __next__(self) -> str:
+        if self.position >= len(self.lines):
+            raise StopIteration
+        self.position += 1
+        return self.lines[self.position - 1]
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """A csv.Error as a reason a person can act on."""
+    message = str(exc)
+    if "field larger than field limit" in message:
+        return (f"cannot be read as CSV: a cell is longer than {csv.field_size_limit():,} characters, far more than "
+                f"the {MAX_CELL_CHARS:,} erfa reads per cell (or a quote opened in this row is never closed)")
+    if "expected after" in message or "unexpected end of data" in message:
+        return (f"cannot be read as CSV ({message}): a quote opened in this row is never closed, or a quote inside "
+                "a cell is not doubled (\"\"); the rows after it were read on their own")
+    return f"cannot be read as CSV: {message}"
+
+
 def zip_row(header: list[str], values: list[str] | tuple[object, ...]) -> dict[str, object]:
     """Map cells to column names; the first of two same-named columns wins.
 
@@ -116,13 +163,26 @@ def zip_row(header: list[str], values: list[str] | tuple[object, ...]) -> dict[s
     return out
 
 
+def json_loads(text: str) -> object:
+    """json.loads, with nesting too deep for the parser reported as invalid JSON.
+
+    The parser recurses per level and raises RecursionError at about 1,000 levels,
+    which no project record has; as a JSONDecodeError it becomes the same rejected
+    row or FormatError as any other broken JSON, instead of a traceback.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("values nested too deeply (erfa reads at most a few hundred levels)", text, 0) from None
+
+
 def jsonl_rows(text: str) -> Iterator[NumberedRow]:
     """One JSON object per line; blank lines are allowed and still counted."""
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = json_loads(line)
         except json.JSONDecodeError as exc:
             yield number, RecordError(f"not valid JSON: {exc.msg} at column {exc.colno}")
             continue
@@ -135,7 +195,7 @@ def jsonl_rows(text: str) -> Iterator[NumberedRow]:
 def json_items(text: str, file: object) -> Iterator[NumberedRow]:
     """Items of a JSON array, or of the array an API wraps in an object."""
     try:
-        value = json.loads(text)
+        value = json_loads(text)
     except json.JSONDecodeError as exc:
         raise FormatError(
             file, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
@@ -182,7 +242,8 @@ def xlsx_rows(path: Path, wanted: str | None = None) -> tuple[list[str], Iterato
 
     read_only mode streams the sheet instead of building it in memory, which is what
     keeps a 2,000-row, 56-column export around a second. The workbook is closed when
-    the rows are exhausted.
+    the rows are exhausted. Rows are read as wide as the header and no wider: a cell
+    far to the right (XFD) must not make every row 16,384 values long.
     """
     workbook = _open_workbook(path)
     try:
@@ -190,10 +251,16 @@ def xlsx_rows(path: Path, wanted: str | None = None) -> tuple[list[str], Iterato
     except FormatError:
         workbook.close()
         raise
+    width = max(1, len(header))
 
     def generate() -> Iterator[NumberedRow]:
         try:
-            for number, values in enumerate(chosen.iter_rows(min_row=2, values_only=True), start=2):
+            rows = chosen.iter_rows(min_row=2, max_col=width, values_only=True)
+            for number, values in enumerate(_damaged_as_format_error(rows, path), start=2):
+                if number > MAX_ROWS:
+                    yield number, RecordError(f"the sheet goes on beyond row {MAX_ROWS:,}, Excel's last row: "
+                                              "the file is damaged; nothing from here on is read")
+                    return
                 if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                     continue
                 yield number, zip_row(header, values)
@@ -230,21 +297,72 @@ def _open_workbook(path: Path) -> Workbook:
 
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_unpacked_size(path)
     try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, BadZipFile, KeyError, OSError) as exc:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, BadZipFile, KeyError, OSError, zlib.error, EOFError) as exc:
         raise FormatError(
             path,
             f"cannot open it as an XLSX workbook ({exc})",
             "Save it again from Excel as .xlsx, or export the sheet as CSV UTF-8",
         ) from None
+    for sheet in workbook.worksheets:
+        # read_only trusts the <dimension> the file claims; A1:XFD1048576 would pad
+        # every row to 16,384 cells and fill a million empty ones. Read what is there.
+        reset = getattr(sheet, "reset_dimensions", None)
+        if reset is not None:
+            reset()
+    return workbook
+
+
+def _check_unpacked_size(path: Path) -> None:
+    """Refuse a workbook whose members unpack to more than the cap, before unpacking any.
+
+    The sizes come from the zip's directory. A member that claims less than it holds
+    cannot slip through: zipfile stops at the claimed size and then fails its CRC
+    check, which _damaged_as_format_error reports.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise FormatError(path, f"cannot open it as an XLSX workbook ({exc})",
+                          "Save it again from Excel as .xlsx, or export the sheet as CSV UTF-8") from None
+    cap = max_xlsx_bytes()
+    total = sum(m.file_size for m in members)
+    if len(members) > MAX_XLSX_MEMBERS or total > cap:
+        biggest = max(members, key=lambda m: m.file_size)
+        raise FormatError(
+            path,
+            f"the workbook unpacks to {mib(total)} in {len(members):,} parts ({biggest.filename} alone "
+            f"{mib(biggest.file_size)}); erfa reads workbooks of at most {mib(cap)} unpacked and "
+            f"{MAX_XLSX_MEMBERS:,} parts",
+            "Check that this is the registry's export (a real one unpacks to a few MB); "
+            "set ERFA_MAX_XLSX_BYTES to raise the limit, or save the sheet as CSV",
+        )
+
+
+def _damaged_as_format_error(rows: Iterator[tuple[object, ...]], path: Path) -> Iterator[tuple[object, ...]]:
+    """The sheet's rows; a zip damaged mid-way (bad CRC, truncated) raises FormatError, not a traceback."""
+    from zipfile import BadZipFile
+
+    try:
+        yield from rows
+    except (BadZipFile, zlib.error, EOFError) as exc:
+        raise FormatError(path, f"the workbook is damaged and cannot be read to the end ({exc})",
+                          "Save it again from Excel as .xlsx, or export the sheet as CSV UTF-8") from None
 
 
 def _pick_sheet(workbook: Workbook, wanted: str | None, path: Path) -> tuple[Worksheet, list[str]]:
     first_seen: tuple[Worksheet, list[str]] | None = None
     for sheet in workbook.worksheets:
         top = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
-        names = [_cell_text(v) for v in top]
+        names = _trimmed([_cell_text(v) for v in top])
+        if len(names) > MAX_COLUMNS:
+            raise FormatError(path, f"the sheet {sheet.title!r} has {len(names):,} columns; erfa reads at most "
+                                    f"{MAX_COLUMNS:,}", "Delete the unused columns, or save the sheet as CSV")
         if wanted is None or wanted in names:
             return sheet, names
         if first_seen is None:
@@ -252,6 +370,14 @@ def _pick_sheet(workbook: Workbook, wanted: str | None, path: Path) -> tuple[Wor
     if first_seen is None:
         raise FormatError(path, "the workbook has no sheets")
     return first_seen
+
+
+def _trimmed(names: list[str]) -> list[str]:
+    """The header without its trailing unnamed columns (Excel leaves many)."""
+    end = len(names)
+    while end and not names[end - 1]:
+        end -= 1
+    return names[:end]
 
 
 def _cell_text(value: object) -> str:

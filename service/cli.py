@@ -47,6 +47,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             continue
         for bad in result.rejected:
             print(f"{bad.file}:{bad.row}: rejected: {bad.reason}", file=sys.stderr)
+        for note in result.notes:
+            print(f"{note.file}:{note.row}: warning: {note.text}", file=sys.stderr)
         summary = idx.upsert(result.records, progress=sys.stderr.isatty() or args.progress)
         if args.prune:
             for source in {r.source for r in result.records}:
@@ -189,12 +191,25 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# Names a spreadsheet program opens as a table; JSON Lines under them reads as one broken column.
+_TABLE_SUFFIXES = frozenset({".csv", ".tsv", ".tab", ".xlsx", ".xls", ".xlsm", ".ods"})
+
+
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    """Back up every record and submission; written to a temp file first so a crash never leaves half a backup."""
+    """Back up every record and submission; written to a temp file first so a crash never leaves half a backup.
+
+    The backup is JSON Lines (submissions and their moderation state do not fit a
+    table), so a table's file name is refused rather than filled with JSON.
+    """
     from erfa.index.atomic import atomic_file
     from erfa.index.backup import export
     from erfa.index.submissions import SubmissionStore
 
+    if args.file != "-" and Path(args.file).suffix.lower() in _TABLE_SUFFIXES:
+        print(f"erfa: {args.file}: nothing exported: `erfa export` writes a JSON Lines backup (every record and "
+              f"submission, for `erfa import`), not a {Path(args.file).suffix.lower()} table. "
+              f"Name the file {Path(args.file).with_suffix('.jsonl').name}", file=sys.stderr)
+        return 2
     idx, subs = _index(settings), SubmissionStore.in_home(settings.home)
     if args.file == "-":
         count = export(idx, subs, sys.stdout)
@@ -330,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("export", help="back up every record and submission as JSON Lines")
-    s.add_argument("file", help="output file, or - for stdout")
+    s.add_argument("file", help="output .jsonl file, or - for stdout (table names such as .csv are refused)")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("import", help="restore a file written by `erfa export`")

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from erfa.ingest import vocab
-from erfa.ingest.formats._base import Outcome, Rows, by_norm_key, map_rows, tags, text
+from erfa.ingest.formats._base import Outcome, Rows, by_norm_key, link_in, map_rows, tags, text
 from erfa.ingest.record import Record
 
 SOURCE = "digdir"
@@ -100,7 +100,7 @@ def _convert(row: Mapping[str, object]) -> Record:
         status=vocab.normalise_status(get("status")),
         start_year=text(get("start_year")),
         end_year=text(get("end_year")),
-        link=text(get("link")),
+        link=link_in(get("link")),
         tags=tags(ministry and [ministry], get("classification"), get("data_types"),
                   get("data_sources"), extra),
     )

@@ -13,6 +13,7 @@ from functools import partial
 
 from erfa.ingest import vocab
 from erfa.ingest.formats._base import Outcome, Rows, map_rows
+from erfa.ingest.limits import short
 from erfa.ingest.record import Record, RecordError
 
 # Every Record field except `id`, which is always derived from source + source_id so
@@ -55,7 +56,7 @@ def _convert(row: Mapping[str, object], *, default_source: str | None, csv: bool
             continue
         if name not in FIELDS:
             raise RecordError(
-                f"unknown key {key!r}; allowed keys are: {', '.join(FIELDS)}"
+                f"unknown key {short(str(key))!r}; allowed keys are: {', '.join(FIELDS)}"
             )
         fields[name] = value
 

@@ -14,12 +14,11 @@ The benefit checkboxes and GovTech columns are not project descriptions and are 
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 
 from erfa.ingest import vocab
-from erfa.ingest.formats._base import Outcome, Rows, by_norm_key, map_rows, tags, text
+from erfa.ingest.formats._base import Outcome, Rows, by_norm_key, link_in, map_rows, tags, text
 from erfa.ingest.record import Record
 
 SOURCE = "pstw"
@@ -28,7 +27,6 @@ SIGNATURE: frozenset[str] = frozenset({"pstwid", "name"})
 
 # Where the export's relative links ("/collection/...") live.
 _PSTW_SITE = "https://interoperable-europe.ec.europa.eu"
-_URL = re.compile(r"https?://[^\s,;()<>\"']+")
 _EXCEL_EPOCH = datetime(1899, 12, 30, tzinfo=timezone.utc)
 
 
@@ -71,17 +69,13 @@ def _convert(row: Mapping[str, object]) -> Record:
 
 def _link(website: object, source: object) -> str | None:
     """The case's website, else the first URL its 'Source' cell cites."""
+    found = link_in(website, source)
+    if found:
+        return found
     site = text(website)
-    if site and _URL.match(site):
-        return site
-    for candidate in (site, text(source)):
-        if candidate:
-            found = _URL.search(candidate)
-            if found:
-                return found.group(0).rstrip(".")
     if site and site.startswith("/"):
         return _PSTW_SITE + site
-    return site
+    return None
 
 
 def _date(value: object) -> datetime | None:

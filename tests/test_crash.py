@@ -251,3 +251,34 @@ def test_sigkill_during_moderation_never_leaves_an_unapproved_project_searchable
     assert len(status) == 12
     for sid, st in status.items():
         assert listed[sid] == (st == "approved"), f"{sid} is {st} but {'listed' if listed[sid] else 'not listed'}"
+
+
+def test_vectors_zeroed_on_disk_are_rebuilt_from_the_cache(tmp_path: Path, encoder: Encoder) -> None:
+    """Issue 14: a FAISS file whose vectors were zeroed (header intact) was served, every cosine 0.
+
+    The checksum in its meta no longer matches, so a restart rebuilds it from the
+    cached vectors, without embedding anything again.
+    """
+    from tests.test_index import CountingEncoder
+
+    home = tmp_path / "home"
+    idx = ProjectIndex(home, encoder=encoder)
+    idx.upsert(CORPUS)
+    vectors = idx._snapshot().vectors
+    first = vectors.vector(int(vectors.ids()[0]))
+    idx.close()
+    path = home / "vectors.faiss"
+    raw = bytearray(path.read_bytes())
+    start = raw.find(first.tobytes())
+    assert start > 0
+    size = len(CORPUS) * first.nbytes
+    raw[start : start + size] = bytes(size)
+    path.write_bytes(bytes(raw))
+
+    counting = CountingEncoder(encoder)
+    after = ProjectIndex(home, encoder=counting)  # type: ignore[arg-type]
+    top = after.search("chatbot som svarer på byggesøknader", limit=1).hits[0]
+    assert top.record.id == "test-1" and top.similarity > 0.5, top
+    assert counting.passages == 0, "rebuilt from the cache, nothing embedded again"
+    assert check_consistent(after)["records"] == len(CORPUS)
+    after.close()

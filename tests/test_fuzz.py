@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -115,3 +116,40 @@ def test_hostile_json_bodies_get_a_4xx_never_a_5xx(tmp_path: Path, encoder: Enco
             assert r.status_code < 500, f"{path}: {r.status_code} {r.text[:300]}"
             r.content.decode("utf-8")
             assert r.status_code in (200, 201) or "detail" in r.json()
+
+
+# -- issue 14, part B: what a record may hold, whatever the input (no model needed) ----------
+_HOSTILE = "javascript:data:JaVaScRiPt:\t\n\r\x00\x01\x1b\x7f\x85\x9b\u2028\ud800 /.:%&<>\"'@#?=x1é"
+
+
+@given(link=st.text(alphabet=_HOSTILE, max_size=40) | st.sampled_from(
+           ["javascript:alert(1)", " data:text/html,x", "java\nscript:x", "\x00javascript:x", "https://a.no", "a.no/x"]),
+       title=st.text(alphabet=_HOSTILE, min_size=1, max_size=40))
+@settings(max_examples=EXAMPLES * 20, deadline=None, derandomize=True, database=None)
+def test_fuzz_records_hold_only_web_links_and_no_control_characters(link: str, title: str) -> None:
+    from erfa.ingest.record import Record, RecordError
+
+    try:
+        record = Record.build("fuzz", "1", title=title, link=link, description=title, partners=[title])
+    except RecordError:
+        return  # refused with a reason: fine
+    assert record.link is None or record.link.lower().startswith(("http://", "https://"))
+    text = record.model_dump_json()
+    text.encode("utf-8")  # no lone surrogate survives
+    assert not any(ch in text for ch in "\x00\x01\x1b\x7f\x9b")
+
+
+@given(body=st.text(alphabet='source,_idtle;"\n\r\x00ab1é', max_size=200))
+@settings(max_examples=EXAMPLES * 20, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_fuzz_csv_files_give_rows_or_reasons_never_a_traceback(tmp_path_factory: pytest.TempPathFactory, body: str) -> None:
+    from erfa.ingest import FormatError, read_file
+
+    path = tmp_path_factory.mktemp("csv") / "f.csv"
+    path.write_text("source,source_id,title\n" + body, encoding="utf-8")
+    try:
+        result = read_file(path, format="erfa-csv")
+    except FormatError:
+        return
+    assert all(r.reason for r in result.rejected)
+    assert all("\x00" not in r.title for r in result.records)

@@ -112,7 +112,13 @@ _CHILD = textwrap.dedent("""
         out = {"outcome": "crash", "message": f"{type(exc).__name__}: {str(exc)[:500]}"}
     out["seconds"] = time.monotonic() - started
     out["cpu_seconds"] = time.process_time() - cpu
-    out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM is this program's own peak; ru_maxrss would also count the forked test
+    # process it was started from (Linux keeps that figure across exec).
+    try:
+        status = open("/proc/self/status").read()
+        out["max_rss_mb"] = int(status.split("VmHWM:")[1].split()[0]) / 1024
+    except (OSError, IndexError, ValueError):
+        out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 """)
 

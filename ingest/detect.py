@@ -14,7 +14,7 @@ from pathlib import Path
 
 from erfa.ingest.decode import looks_like_zip, read_text
 from erfa.ingest.errors import FormatError
-from erfa.ingest.formats import digdir, pstw
+from erfa.ingest.formats import aiwatch, digdir, pstw
 from erfa.ingest.formats._base import norm_key
 from erfa.ingest.rows import csv_header, first_line, json_loads, sniff_delimiter, unwrap_items, xlsx_header
 
@@ -68,6 +68,8 @@ def csv_format_of(header: list[str]) -> str | None:
         return "digdir-csv"
     if pstw.SIGNATURE <= keys:
         return "pstw-csv"
+    if aiwatch.SIGNATURE <= keys:
+        return "aiwatch-csv"
     names = {h.strip().lower() for h in header}
     if {"title", "source_id"} <= names:
         return "erfa-csv"
@@ -95,7 +97,8 @@ def _classify_csv(text: str, path: Path) -> str:
         path,
         f"the header row {_preview(header)} matches no supported format",
         "erfa CSV needs at least the columns 'title' and 'source_id'; Digdir's overview has "
-        "'Prosjekttittel' and 'Prosjekteier'; a PSTW export has 'PSTW ID' and 'Name'. "
+        "'Prosjekttittel' and 'Prosjekteier'; a PSTW export has 'PSTW ID' and 'Name'; the JRC's "
+        "AI Watch and IPS-X case lists have 'name', 'description', 'geocoverage' and 'lead_organisation_name'. "
         "If the file is right, pass --format explicitly",
     )
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 from erfa.ingest.detect import Loaded, classify, csv_format_of, detect_format, load
 from erfa.ingest.errors import FormatError
-from erfa.ingest.formats import digdir, erfa, pstw
+from erfa.ingest.formats import aiwatch, digdir, erfa, pstw
 from erfa.ingest.formats._base import Outcome, norm_key
 from erfa.ingest.language import with_detected_language
 from erfa.ingest.limits import names_preview
 from erfa.ingest.record import Record, RecordError
 from erfa.ingest.rows import csv_rows, json_items, jsonl_rows, sniff_delimiter, xlsx_rows
 
-FORMATS: tuple[str, ...] = ("erfa-jsonl", "erfa-csv", "digdir-csv", "digdir-json", "pstw-xlsx", "pstw-csv")
+FORMATS: tuple[str, ...] = ("erfa-jsonl", "erfa-csv", "digdir-csv", "digdir-json", "pstw-xlsx", "pstw-csv", "aiwatch-csv")
 _TEXT_FORMATS = frozenset(FORMATS) - {"pstw-xlsx"}
 
 
@@ -130,6 +130,9 @@ def _outcomes(fmt: str, loaded: Loaded, default_source: str | None) -> Iterator[
     if fmt == "pstw-csv":
         _require_columns(path, fmt, header, pstw.SIGNATURE, rows)
         return pstw.pstw_rows(rows)
+    if fmt == "aiwatch-csv":
+        _require_columns(path, fmt, header, aiwatch.SIGNATURE, rows)
+        return aiwatch.aiwatch_rows(rows)
     raise AssertionError(f"format {fmt} has no reader")  # FORMATS and this list drifted
 
 

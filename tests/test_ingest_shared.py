@@ -42,3 +42,15 @@ def test_pstw_xlsx_and_csv_agree() -> None:
     csv = read_file(base / "pstw_dataset_from_Marchant01_ai_eu_project__sheet_PSTW_DB.csv").records
     assert [r.content_hash() for r in xlsx] == [r.content_hash() for r in csv]
     assert [r.updated_at for r in xlsx] == [r.updated_at for r in csv]
+
+
+def test_ai_watch_and_ipsx_case_lists_are_read_whole() -> None:
+    """Both JRC lists are detected by their columns; IPS-X's blockchain cases are left out."""
+    t6 = read_file(shared_data_dir() / "aiwatch_t6x" / "9-services-ai-watch-t6-jrc120399.csv")
+    ips = read_file(shared_data_dir() / "ips_explorer" / "cases.csv")
+    assert t6.format == ips.format == "aiwatch-csv"
+    assert len(t6.records) == 143 and not t6.rejected
+    assert len(ips.records) == 686 and not ips.rejected  # the 686 AI cases of 853
+    assert {r.source for r in t6.records} == {"aiwatch"} and {r.source for r in ips.records} == {"ipsx"}
+    assert len({r.id for r in t6.records}) == 143  # derived ids are unique
+    assert all(r.link is None or r.link.startswith(("http://", "https://")) for r in t6.records + ips.records)

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator, Mapping
 
 from erfa.ingest import vocab
-from erfa.ingest.formats._base import Outcome, Rows, by_norm_key, map_rows, tags, text
+from erfa.ingest.formats._base import Outcome, Rows, by_norm_key, link_in, map_rows, tags, text
 from erfa.ingest.record import Record
 
 SOURCE_T6 = "aiwatch"
@@ -40,10 +40,10 @@ def aiwatch_rows(rows: Rows) -> Iterator[Outcome]:
 def _convert(row: Mapping[str, object]) -> Record | None:
     c = by_norm_key(row)
     technology = text(c.get("technology")) or ""
-    if technology and not _AI.search(technology):
-        return None  # IPS-X's blockchain cases are not AI projects
-    organisation = text(c.get("leadorganisationname")) or text(c.get("leadorganisationname_"))
     is_ips = "cid" in c
+    if is_ips and technology and not _AI.search(technology):
+        return None  # IPS-X's blockchain cases are not AI projects (AI Watch lists AI only)
+    organisation = text(c.get("leadorganisationname")) or text(c.get("leadorganisationname_"))
     source = SOURCE_IPS if is_ips else SOURCE_T6
     source_id = text(c.get("id")) if is_ips else _derived_id(c.get("name"), organisation)
     status = text(c.get("status")) or ""
@@ -59,7 +59,7 @@ def _convert(row: Mapping[str, object]) -> Record | None:
         status=_STATUS.get(status.casefold()) or vocab.normalise_status(status),
         start_year=_year(c.get("startdate")),
         end_year=_year(c.get("enddate")),
-        link=text(c.get("url")),
+        link=link_in(c.get("url")),
         tags=tags(technology, c.get("type")),
     )
 

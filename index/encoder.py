@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,11 +45,26 @@ def default_threads(workers: int = 1) -> int:
     Two workers each running a 2-thread pool on 2 cores make four threads fight for
     two cores and both get slower; one thread each keeps every core busy once.
     """
-    raw = os.environ.get("ERFA_THREADS", "").strip()
-    if raw:
-        return max(1, int(raw))
-    workers = max(1, int(os.environ.get("ERFA_WORKERS", "") or workers))
+    threads = _env_count("ERFA_THREADS")
+    if threads:
+        return threads
+    workers = _env_count("ERFA_WORKERS") or max(1, workers)
     return max(1, (os.cpu_count() or 1) // workers)
+
+
+def _env_count(name: str) -> int | None:
+    """A count of at least 1 from the environment, None when unset; a bad value is a
+    ModelError naming the variable (as for ERFA_BACKEND), not a traceback."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ModelError(f"{name}={raw!r} must be a whole number of at least 1")
+    return value
 
 
 class Encoder:
@@ -193,20 +208,12 @@ class Encoder:
         with self._cache_lock:
             self._cache.clear()
 
-    def encode_passages(
-        self,
-        texts: Sequence[str],
-        *,
-        batch_size: int = 16,
-        on_batch: Callable[[int], None] | None = None,
-    ) -> np.ndarray:
-        """Encode in batches so callers can persist progress and show a bar."""
+    def encode_passages(self, texts: Sequence[str], *, batch_size: int = 16) -> np.ndarray:
+        """Encode in batches, taking the model lock per batch so queries can run between them."""
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             chunk = texts[start : start + batch_size]
             out[start : start + len(chunk)] = self._encode(chunk, self.passage_prompt, batch_size=batch_size)
-            if on_batch:
-                on_batch(len(chunk))
         return out
 
     def _encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:

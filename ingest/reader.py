@@ -21,7 +21,6 @@ from erfa.ingest.record import Record, RecordError
 from erfa.ingest.rows import csv_rows, json_items, jsonl_rows, sniff_delimiter, xlsx_rows
 
 FORMATS: tuple[str, ...] = ("erfa-jsonl", "erfa-csv", "digdir-csv", "digdir-json", "pstw-xlsx", "pstw-csv", "aiwatch-csv")
-_TEXT_FORMATS = frozenset(FORMATS) - {"pstw-xlsx"}
 
 
 @dataclass(frozen=True)

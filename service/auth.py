@@ -48,4 +48,3 @@ def check_token_strength(token: str | None) -> None:
 
 
 AdminDep = Depends(require_admin)
-Admin = Annotated[None, AdminDep]

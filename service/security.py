@@ -379,7 +379,6 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 def install_security(app: FastAPI, settings: Settings) -> None:
     """Add the middleware and /metrics to an app (call once, in create_app)."""
     metrics = Metrics(app)
-    app.state.erfa_metrics = metrics
     app.add_middleware(SecurityMiddleware, settings=settings, metrics=metrics, limiter=RateLimiter())
 
     async def metrics_endpoint(request: Request) -> Response:

@@ -150,14 +150,26 @@ def test_corrupt_index_file_is_rebuilt(make_index: Make) -> None:
     assert ids(after, "chatbot byggesøknad", limit=1) == ["test-1"]
 
 
-def test_writes_from_another_process_are_picked_up(make_index: Make) -> None:
+@pytest.mark.xfail(strict=True, reason="issue 10: search() still re-reads the store generation on every call, so a "
+                   "reader sees another process's write before refresh(); remove this mark when it serves its snapshot "
+                   "until refresh()")
+def test_writes_from_another_process_are_picked_up_by_refresh(make_index: Make) -> None:
+    """A reader serves its snapshot until refresh(), which picks up another process's writes
+    (throttled by min_interval): fails if refresh() were a no-op or searches reloaded by themselves."""
     reader = make_index()
-    reader.upsert(CORPUS[:2])
-    reader.search("x")
-    writer = ProjectIndex(reader.home, encoder=reader.encoder)
-    writer.upsert(CORPUS[2:])
+    reader.upsert(CORPUS[:3])
     reader.refresh(min_interval=0)
-    assert ids(reader, "skogsskador från satellit", limit=1) == ["test-4"]
+    writer = make_index(reader.home)  # a second ProjectIndex on the same data: another process's view
+    writer.upsert(CORPUS[3:])
+    query = "skogsskador från satellit"
+    assert "test-4" not in ids(reader, query), "the reader reloaded without refresh()"
+    reader.refresh(min_interval=0)
+    assert ids(reader, query, limit=1) == ["test-4"]
+    writer.delete(["test-4"])
+    reader.refresh(min_interval=3600)  # within the throttle: keeps the snapshot it has
+    assert ids(reader, query, limit=1) == ["test-4"]
+    reader.refresh(min_interval=0)
+    assert "test-4" not in ids(reader, query)
 
 
 def test_vectors_are_normalised(make_index: Make) -> None:

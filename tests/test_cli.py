@@ -111,3 +111,22 @@ def test_a_bad_number_in_the_environment_is_a_message_not_a_traceback(tmp_path: 
                           env={**os.environ, env: value}, capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0
     assert f"erfa: {env}='{value}' {expected}" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_prune_deletes_per_source_only_what_the_file_no_longer_holds(make_index: Make) -> None:
+    """The one upsert-then-prune path of `erfa ingest` and POST /ingest: a source missing
+    from the file is left alone; a source in it loses the records the file dropped."""
+    from erfa.ingest import Record
+    from erfa.service.writes import upsert_and_prune
+
+    def r(source: str, sid: str) -> Record:
+        return Record.build(source, sid, title=f"Prosjekt {source} {sid}", description="Saksbehandling med maskinlæring.")
+
+    idx = make_index()
+    first = upsert_and_prune(idx, [r("a", "1"), r("a", "2"), r("b", "1"), r("c", "1")], prune=True)
+    assert (first.added, first.deleted) == (4, 0)
+    kept = upsert_and_prune(idx, [r("a", "1"), r("b", "2")], prune=False)
+    assert (kept.added, kept.unchanged, kept.deleted) == (1, 1, 0) and idx.count() == 5
+    pruned = upsert_and_prune(idx, [r("a", "1"), r("b", "2")], prune=True)
+    assert (pruned.unchanged, pruned.deleted) == (2, 2)
+    assert sorted(x.id for x in idx.records()) == ["a-1", "b-2", "c-1"]

@@ -10,7 +10,7 @@ TORCH_INDEX ?=
 PIP = $(VENV)/bin/python -m pip
 export ERFA_HOME
 
-.PHONY: install run test model bench clean chromium
+.PHONY: install run test model bench clean chromium apertium
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -24,15 +24,24 @@ install: $(VENV)/.installed
 model: install
 	$(VENV)/bin/erfa model
 
-run: install
+run: install apertium
 	$(VENV)/bin/erfa serve
+
+# Debian's Apertium pairs that let a Swedish, Danish or Nynorsk need also be searched as Bokmål
+# (index/translate.py). Installed when we may (root, as on CI); without them erfa searches needs
+# as written, with lower quality across languages (models.md).
+APERTIUM_PACKAGES = apertium apertium-swe-nor apertium-dan-nor apertium-nno-nob
+apertium:
+	@[ -f /usr/share/apertium/modes/swe-nob.mode ] && [ -f /usr/share/apertium/modes/dan-nob.mode ] && [ -f /usr/share/apertium/modes/nno-nob.mode ] \
+	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APERTIUM_PACKAGES) >/dev/null; } \
+	  || echo "apertium not installed: needs are searched untranslated (as root: apt-get install $(APERTIUM_PACKAGES))"
 
 # Debian's Chromium for tests/browser (Playwright drives it by path; it never downloads a browser).
 # Installed when we may (root, as on CI); otherwise the browser tests say they were skipped and why.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: browser tests will be skipped (as root: apt-get install chromium)"
 
-test: install chromium
+test: install chromium apertium
 	$(VENV)/bin/python -m pytest -q
 
 # The performance bench (issue 5): ~15 minutes on 2 cores; writes bench/RESULTS.md and bench/results.json.

@@ -28,6 +28,9 @@ from erfa.index.encoder import DEFAULT_MODEL, Encoder
 from erfa.index.facets import Filters, Metadata
 from erfa.index.keywords import KeywordIndex
 from erfa.index.snippet import snippet
+from erfa.index.space import LanguageSpace
+from erfa.index.text import informative
+from erfa.index.translate import Translator, shared as shared_translator
 from erfa.index.store import Store, StoredRecord, text_hash
 from erfa.index.text import split_passages
 from erfa.index.vectors import IndexMeta, VectorIndex
@@ -41,6 +44,10 @@ CANDIDATES = 100  # how deep each ranker looks before fusion
 FACET_DEPTH = 50  # facet counts describe the best this many results of the query
 PARTNER_DEPTH = 60  # projects considered when ranking organisations
 SLOTS = 64  # FAISS id = rowid * SLOTS + passage number; a record has at most SLOTS passages
+# "hybrid": what the service ships; "neutral": plain dense search in the language-neutral
+# space (no translation, feedback or keywords); "keyword": plain BM25. The last two are
+# the ablations models.md measures the shipped ranking against.
+MODES = ("hybrid", "neutral", "keyword")
 
 
 @dataclass(frozen=True)
@@ -93,16 +100,38 @@ class UpsertSummary:
 @dataclass(frozen=True)
 class _Snapshot:
     generation: int
-    vectors: VectorIndex
+    vectors: VectorIndex  # passage vectors in `space`, not the model's raw output
+    space: LanguageSpace
     keywords: KeywordIndex
     meta: Metadata
     passages: dict[int, int]  # rowid -> number of passages
+    brevity: dict[int, float]  # rowid -> score penalty of a record that says (almost) nothing beyond its title
+
+
+@dataclass(frozen=True)
+class _Ranking:
+    """One need ranked: every candidate's score, its dense similarity, and the query vector
+    the similarities were measured with (partners judge each project's standout from it)."""
+
+    order: list[int]
+    scores: dict[int, float]
+    sims: dict[int, float]
+    query: np.ndarray | None
+    close: bool | None
 
 
 def passages_of(record: Record) -> list[str]:
     """The texts embedded for a record: one, or several for a long description."""
     head, _, body = record.embedding_text().partition("\n")
     return split_passages(head, body)
+
+
+def _passage_languages(stored: Sequence[StoredRecord], passages: dict[int, list[str]]) -> Counter[str]:
+    """Passages per record language: what the language means are fitted on, and what tells when to refit."""
+    out: Counter[str] = Counter()
+    for s in stored:
+        out[s.record.language or "?"] += len(passages[s.rowid])
+    return out
 
 
 def _slot_ids(rowid: int, n: int) -> np.ndarray:
@@ -131,6 +160,7 @@ class ProjectIndex:
         query_prompt: str | None = None,
         passage_prompt: str | None = None,
         batch_size: int = 16,
+        translator: Translator | None | bool = True,
     ) -> None:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
@@ -139,7 +169,10 @@ class ProjectIndex:
         self._prompts = {"query_prompt": query_prompt, "passage_prompt": passage_prompt}
         self._encoder = encoder
         self.batch_size = batch_size
+        # True: the process's shared Apertium pipelines; False/None: needs are searched as written
+        self._translator = shared_translator() if translator is True else (translator or None)
         self._index_path = self.home / "vectors.faiss"
+        self._space_path = self.home / "space.npz"
         self._snap: _Snapshot | None = None
         self._model_lock = threading.Lock()
         self._index_lock = threading.Lock()
@@ -177,39 +210,51 @@ class ProjectIndex:
     def _open(self, gen: int) -> _Snapshot:
         """Read the whole store once; reuse the saved vectors when they match it."""
         enc = self.encoder
-        stored = list(self.store.all())
-        passages = {s.rowid: passages_of(s.record) for s in stored}
+        stored, passages = self._stored()
         n_vectors = sum(len(p) for p in passages.values())
         loaded = VectorIndex.load(self._index_path)
-        vecs = None
-        if loaded is not None:
+        space = LanguageSpace.load(self._space_path)
+        found = None
+        if loaded is not None and space is not None:
             v, meta = loaded
-            if meta.generation == gen and meta.model_id == enc.model_id and meta.count == n_vectors:
-                vecs = v
+            if (meta.generation == gen == space[1] and meta.model_id == enc.model_id and meta.count == n_vectors
+                    and space[0].params == ranking.SPACE):
+                found = v, space[0]
             else:
                 log.info("index file is stale (generation %s, store %s): rebuilding from the store", meta.generation, gen)
-        if vecs is None:
-            vecs = self._rebuild(passages, gen)
-        return self._derive(gen, vecs, stored, passages)
+        vecs, sp = found or self._rebuild(stored, passages, gen)
+        return self._derive(gen, vecs, sp, stored, passages)
 
-    def _derive(self, gen: int, vecs: VectorIndex, stored: list[StoredRecord], passages: dict[int, list[str]]) -> _Snapshot:
+    def _derive(self, gen: int, vecs: VectorIndex, space: LanguageSpace, stored: list[StoredRecord],
+                passages: dict[int, list[str]]) -> _Snapshot:
         rowids = [s.rowid for s in stored]
         records = [s.record for s in stored]
         keywords = KeywordIndex(rowids, [_keyword_text(r) for r in records], [r.language for r in records])
-        return _Snapshot(gen, vecs, keywords, Metadata(rowids, records), {r: len(p) for r, p in passages.items()})
+        brevity = {s.rowid: p for s in stored if (p := ranking.brevity_penalty(s.record.description, s.record.purpose))}
+        return _Snapshot(gen, vecs, space, keywords, Metadata(rowids, records), {r: len(p) for r, p in passages.items()}, brevity)
 
-    def _rebuild(self, passages: dict[int, list[str]], gen: int) -> VectorIndex:
-        """Rebuild vectors from the store, embedding only texts not in the cache."""
+    def _rebuild(self, stored: Sequence[StoredRecord], passages: dict[int, list[str]], gen: int) -> tuple[VectorIndex, LanguageSpace]:
+        """Refit the language-neutral space and re-derive every vector from the cache
+        (embedding only texts not in it): after a model change, a crash, or enough
+        corpus drift that the language means have moved."""
         texts = {text_hash(t): t for ps in passages.values() for t in ps}
         cached, _ = self._vectors_of(texts, progress=None)
         vecs = VectorIndex(self.encoder.dim)
+        language = {s.rowid: s.record.language for s in stored}
+        order = [(r, t) for r, ps in passages.items() for t in ps]
+        raw = np.stack([cached[text_hash(t)] for _, t in order]) if order else np.empty((0, self.encoder.dim), np.float32)
+        langs = [language[r] for r, _ in order]
+        space = LanguageSpace.fit(raw, langs, ranking.SPACE)
         ids = [_slot_ids(r, len(ps)) for r, ps in passages.items()]
         if ids:
-            vecs.upsert(np.concatenate(ids), np.stack([cached[text_hash(t)] for ps in passages.values() for t in ps]))
-        self._save(vecs, gen)
-        return vecs
+            vecs.upsert(np.concatenate(ids), space.documents(raw, langs))
+        self._save(vecs, space, gen)
+        return vecs, space
 
-    def _save(self, vecs: VectorIndex, gen: int) -> None:
+    def _save(self, vecs: VectorIndex, space: LanguageSpace, gen: int) -> None:
+        """The space first, the vectors and their meta last: a crash in between leaves
+        generations that disagree, which `_open` answers with a rebuild."""
+        space.save(self._space_path, gen)
         vecs.save(self._index_path, IndexMeta(gen, self.encoder.model_id, vecs.dim, len(vecs)))
 
     def refresh(self, min_interval: float = 1.0) -> None:
@@ -248,15 +293,20 @@ class ProjectIndex:
                 cached, summary.embedded = self._vectors_of({text_hash(t): t for r in changed for t in passages_of(r)}, progress=progress)
                 with self._index_lock:
                     old = self._current()
-                    vecs = old.vectors.copy()
                     gen, rowids = self.store.upsert(changed)
-                    for r in changed:
-                        rid = rowids[r.id]
-                        ps = passages_of(r)
-                        vecs.remove(_slot_ids(rid, SLOTS))
-                        vecs.upsert(_slot_ids(rid, len(ps)), np.stack([cached[text_hash(t)] for t in ps]))
-                    self._save(vecs, gen)
-                    self._swap(gen, vecs)
+                    stored, passages = self._stored()
+                    if old.space.stale(_passage_languages(stored, passages), ranking.SPACE_DRIFT):
+                        vecs, space = self._rebuild(stored, passages, gen)
+                    else:  # the fitted means still describe the corpus: transform just the change
+                        vecs, space = old.vectors.copy(), old.space
+                        for r in changed:
+                            rid = rowids[r.id]
+                            ps = passages_of(r)
+                            vecs.remove(_slot_ids(rid, SLOTS))
+                            raw = np.stack([cached[text_hash(t)] for t in ps])
+                            vecs.upsert(_slot_ids(rid, len(ps)), space.documents(raw, [r.language] * len(ps)))
+                        self._save(vecs, space, gen)
+                    self._snap = self._derive(gen, vecs, space, stored, passages)
                 summary.ids = [r.id for r in changed]
         summary.seconds = time.perf_counter() - started
         return summary
@@ -268,19 +318,23 @@ class ProjectIndex:
                 old = self._current()
                 gen, removed = self.store.delete(record_ids)
                 if removed:
-                    vecs = old.vectors.copy()
-                    vecs.remove(np.concatenate([_slot_ids(r, SLOTS) for r in removed.values()]))
-                    self._save(vecs, gen)
-                    self._swap(gen, vecs)
+                    stored, passages = self._stored()
+                    if old.space.stale(_passage_languages(stored, passages), ranking.SPACE_DRIFT):
+                        vecs, space = self._rebuild(stored, passages, gen)
+                    else:
+                        vecs, space = old.vectors.copy(), old.space
+                        vecs.remove(np.concatenate([_slot_ids(r, SLOTS) for r in removed.values()]))
+                        self._save(vecs, space, gen)
+                    self._snap = self._derive(gen, vecs, space, stored, passages)
         return len(removed)
 
     def _current(self) -> _Snapshot:
         assert self._snap is not None  # _snapshot() ran under the write lock
         return self._snap
 
-    def _swap(self, gen: int, vecs: VectorIndex) -> None:
+    def _stored(self) -> tuple[list[StoredRecord], dict[int, list[str]]]:
         stored = list(self.store.all())
-        self._snap = self._derive(gen, vecs, stored, {s.rowid: passages_of(s.record) for s in stored})
+        return stored, {s.rowid: passages_of(s.record) for s in stored}
 
     def prune(self, source: str, keep_ids: set[str]) -> int:
         """Delete a source's records that its latest file no longer contains."""
@@ -357,7 +411,9 @@ class ProjectIndex:
     def allowed_values(self, field_name: str) -> list[str]:
         return self._snapshot().meta.allowed_values(field_name)
 
-    def close_match_threshold(self) -> float | None:
+    def close_match_standout(self) -> float | None:
+        """The standout (LanguageSpace.standout) a need's best match must reach to be a
+        close match; None for a model that was never calibrated (see ranking.CLOSE_MATCH)."""
         override = os.environ.get("ERFA_CLOSE_MATCH")
         return float(override) if override else ranking.CLOSE_MATCH.get(self.encoder.model_id)
 
@@ -370,33 +426,71 @@ class ProjectIndex:
         filters: Filters | None = None,
         mode: str = "hybrid",
     ) -> SearchPage:
-        """Rank projects for a need. ``mode`` is "hybrid", "dense" or "keyword" (for evaluation)."""
+        """Rank projects for a need. ``mode`` is one of MODES; only "hybrid" is for users."""
         snap = self._snapshot()
         mask = snap.meta.mask(filters or Filters())  # raises FilterError before any encoding
         n_allowed = len(snap.meta.rowids) if mask is None else int(mask.sum())
-        depth = max(CANDIDATES, offset + limit)
+        ranked = self._rank(snap, query, max(CANDIDATES, offset + limit), mask, mode)
+        page = ranked.order[offset : offset + limit]
+        total = len(ranked.order) if mode == "keyword" else min(n_allowed, MAX_WINDOW)
+        return SearchPage(query, total, self._hits(query, page, ranked.scores, ranked.sims), ranked.close,
+                          snap.meta.counts(ranked.order[:FACET_DEPTH]))
+
+    def _rank(self, snap: _Snapshot, query: str, depth: int, mask: np.ndarray | None, mode: str) -> _Ranking:
+        """The ranking pipeline (models.md, "Ranking"): the need without generic AI words,
+        plus its Bokmål reading, in the language-neutral space; one round of feedback
+        toward its best results; records with no description held back a little; a
+        small bonus for rare words it shares with a project."""
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
         language = detect_language(query)
-        if mode == "keyword":  # plain BM25 over all terms: the baseline hybrid is measured against
+        if mode == "keyword":  # plain BM25 over all terms: the baseline the rest is measured against
             kw_scores, kw_ids = snap.keywords.search(query, language, depth, mask)
             scores = {int(r): float(v) for r, v in zip(kw_ids, kw_scores)}
-            order = list(scores)
-            page = order[offset : offset + limit]
-            return SearchPage(query, len(order), self._hits(query, page, scores, {}), None, snap.meta.counts(order[:FACET_DEPTH]))
-        qvec = self.encoder.encode_queries([query])[0]
-        sims = self._dense(snap, qvec, depth, None if mask is None else snap.meta.rowids[mask])
+            return _Ranking(list(scores), scores, {}, None, None)
+        shipped = mode == "hybrid"
+        need = informative(query) if shipped else query
+        texts = [need]
+        translation = self._translator.translate(need, language) if shipped and self._translator else None
+        if translation and translation.casefold() != need.casefold():
+            texts.append(translation)
+        own = snap.space.share(_written_like(language, translated=False))
+        weights = ranking.weights(own)
+        raw = self.encoder.encode_queries(texts)
+        combined = raw[0] + weights.translation * raw[1] if len(raw) > 1 else raw[0]
+        qvec = snap.space.query(combined / (np.linalg.norm(combined) or 1.0), language)
+        allowed = None if mask is None else snap.meta.rowids[mask]
+        sims = self._dense(snap, qvec, depth, allowed, penalise=shipped)
+        if shipped and ranking.FEEDBACK_DEPTH and weights.feedback and sims:
+            best = sorted(sims, key=lambda r: -sims[r])[: ranking.FEEDBACK_DEPTH]
+            feedback = np.mean([v for r in best for v in _passage_vectors(snap, r)], axis=0)
+            moved = qvec + weights.feedback * feedback
+            qvec = (moved / (np.linalg.norm(moved) or 1.0)).astype(np.float32)
+            sims = self._dense(snap, qvec, depth, allowed, penalise=True)
         scores = dict(sims)
-        if mode == "hybrid":
-            kw_scores, kw_ids = snap.keywords.search(query, language, depth, mask, rare_share=ranking.RARE_SHARE)
+        if shipped and weights.keyword:
+            kw_mask = mask
+            if ranking.KEYWORD_SAME_LANGUAGE:  # shared stems across languages are noise, not evidence
+                same = np.isin(snap.meta.columns["language"], list(_written_like(language, translated=len(texts) > 1)))
+                kw_mask = same if mask is None else mask & same
+            kw_scores, kw_ids = snap.keywords.search(" ".join(texts), language, depth, kw_mask, rare_share=ranking.RARE_SHARE)
             keyword = {int(r): float(v) for r, v in zip(kw_ids, kw_scores)}
-            missing = [r for r in keyword if r not in sims]
-            sims.update(self._cosines(snap, qvec, missing))
-            scores = ranking.fuse(sims, keyword)
+            sims.update(self._cosines(snap, qvec, [r for r in keyword if r not in sims]))
+            scores = ranking.fuse(sims, keyword, weights.keyword)
+        if shipped and ranking.COVERAGE_WEIGHT:
+            cov = snap.keywords.coverage(need, language)
+            pos = snap.meta.position
+            scores = {r: v + ranking.COVERAGE_WEIGHT * float(cov[pos[r]]) ** ranking.COVERAGE_POWER for r, v in scores.items()}
         order = sorted(scores, key=lambda r: (-scores[r], r))
-        threshold = self.close_match_threshold()
-        close = None if threshold is None else bool(order) and scores[order[0]] >= threshold
-        page = order[offset : offset + limit]
-        return SearchPage(query, min(n_allowed, MAX_WINDOW), self._hits(query, page, scores, sims), close,
-                          snap.meta.counts(order[:FACET_DEPTH]))
+        close = None
+        threshold = self.close_match_standout() if shipped else None
+        if threshold is not None and len(snap.vectors) >= ranking.CLOSE_MATCH_MIN_PASSAGES:
+            close = bool(sims) and self._standout(snap, qvec, max(sims.values())) >= threshold
+        return _Ranking(order, scores, sims, qvec, close)
+
+    @staticmethod
+    def _standout(snap: _Snapshot, qvec: np.ndarray, score: float) -> float:
+        return snap.space.standout(qvec, score, len(snap.vectors))
 
     def _cosines(self, snap: _Snapshot, qvec: np.ndarray, rowids: Sequence[int]) -> dict[int, float]:
         """Best-passage cosine for projects the dense search did not reach (keyword-only hits)."""
@@ -404,11 +498,15 @@ class ProjectIndex:
         for r in rowids:
             vecs = _passage_vectors(snap, r)
             if vecs:
-                out[r] = float(max(np.dot(v, qvec) for v in vecs))
+                out[r] = float(max(np.dot(v, qvec) for v in vecs)) - snap.brevity.get(r, 0.0)
         return out
 
-    def _dense(self, snap: _Snapshot, qvec: np.ndarray, depth: int, allowed_rowids: np.ndarray | None) -> dict[int, float]:
-        """Best-passage cosine per project, best first (a long project scores by its best part)."""
+    def _dense(self, snap: _Snapshot, qvec: np.ndarray, depth: int, allowed_rowids: np.ndarray | None,
+               *, penalise: bool = False) -> dict[int, float]:
+        """Best-passage cosine per project, best first (a long project scores by its best part).
+
+        With ``penalise`` a record with no description loses its brevity penalty: a bare
+        title sits near everything, so it would otherwise float to the top of broad needs."""
         allowed = None
         if allowed_rowids is not None:
             allowed = np.concatenate([_slot_ids(int(r), snap.passages.get(int(r), 1)) for r in allowed_rowids]) if len(allowed_rowids) else np.empty(0, np.int64)
@@ -419,6 +517,9 @@ class ProjectIndex:
             rid = int(i) // SLOTS
             if rid not in best:
                 best[rid] = float(s)
+        if penalise and snap.brevity:
+            best = {r: s - snap.brevity.get(r, 0.0) for r, s in best.items()}
+            best = dict(sorted(best.items(), key=lambda rs: -rs[1]))
         return best
 
     def similar(self, record_id: str, *, limit: int = 10) -> list[Hit]:
@@ -432,7 +533,7 @@ class ProjectIndex:
             raise KeyError(record_id)
         vec = np.mean(parts, axis=0)
         vec /= np.linalg.norm(vec) or 1.0
-        sims = self._dense(snap, vec, limit + 1, None)
+        sims = self._dense(snap, vec, limit + 1 + ranking.SIMILAR_SLACK, None, penalise=True)
         sims.pop(stored.rowid, None)
         order = list(sims)[:limit]
         return self._hits(stored.record.title, order, sims, sims)
@@ -440,14 +541,25 @@ class ProjectIndex:
     def partners(self, query: str, *, limit: int = 10, filters: Filters | None = None) -> PartnersPage:
         """Organisations ranked by relevant experience: how many projects match, how
         well, how far they got and how recently."""
-        page = self.search(query, limit=PARTNER_DEPTH, filters=filters)
         snap = self._snapshot()
-        threshold = self.close_match_threshold()
-        # only projects that are close matches themselves count as experience
-        hits = [h for h in page.hits if h.score >= threshold] if threshold is not None else page.hits[:10]
+        mask = snap.meta.mask(filters or Filters())
+        ranked = self._rank(snap, query, max(CANDIDATES, PARTNER_DEPTH), mask, "hybrid")
+        page = ranked.order[:PARTNER_DEPTH]
+        threshold = self.close_match_standout()
+        keep: list[int] = []
+        if ranked.close is not None and ranked.query is not None:
+            # projects that stand out as matches themselves count as experience ...
+            keep = [r for r in page if self._standout(snap, ranked.query, ranked.sims.get(r, 0.0)) >= threshold]  # type: ignore[operator]
+        if not keep and page and ranked.query is not None:
+            # ... and when none does, the few that are as close as the best one (within one standard deviation
+            # of the need's scores) still say who has come closest; close_match: false tells the difference
+            spread = snap.space.spread(ranked.query)
+            best = ranked.sims.get(page[0], 0.0)
+            keep = [r for r in page if ranked.sims.get(r, 0.0) >= best - spread][: ranking.PARTNER_FALLBACK]
+        hits = self._hits(query, keep, ranked.scores, ranked.sims)
         if not hits:
-            return PartnersPage(query, page.close_match, [])
-        top = hits[0].score or 1.0
+            return PartnersPage(query, ranked.close, [])
+        top = max(hits[0].score, 1e-6)
         groups: dict[tuple[str, str], list[Hit]] = {}
         for h in hits:
             r = h.record
@@ -459,7 +571,7 @@ class ProjectIndex:
         partners = []
         for projects in groups.values():
             score = sum(
-                (h.score / top) * ranking.status_weight(h.record.status) * ranking.recency_weight(h.record.start_year, h.record.end_year)
+                max(0.0, h.score / top) * ranking.status_weight(h.record.status) * ranking.recency_weight(h.record.start_year, h.record.end_year)
                 for h in projects
             )
             names = [h.record.organisation for h in projects if h.record.organisation]
@@ -473,7 +585,7 @@ class ProjectIndex:
                 registry_id=max(set(numbers), key=numbers.count) if numbers else None,
             ))
         partners.sort(key=lambda p: (-p.score, p.organisation))
-        return PartnersPage(query, page.close_match, partners[:limit])
+        return PartnersPage(query, ranked.close, partners[:limit])
 
     def _hits(self, query: str, order: Sequence[int], scores: dict[int, float], sims: dict[int, float]) -> list[Hit]:
         found = self.store.by_rowids(list(order))
@@ -489,6 +601,20 @@ class ProjectIndex:
 
     def close(self) -> None:
         self.store.close()
+
+
+_NORWEGIAN = frozenset({"nb", "nn", "no"})
+
+
+def _written_like(language: str | None, *, translated: bool) -> set[str]:
+    """Record languages whose words a need's words can match: its own (Bokmål and Nynorsk
+    share one stemmer), plus Bokmål when the need was also read as Bokmål."""
+    out = {language or "?"}
+    if language in _NORWEGIAN:
+        out |= _NORWEGIAN
+    if translated:
+        out |= _NORWEGIAN
+    return out
 
 
 def _keyword_text(r: Record) -> str:

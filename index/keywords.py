@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import bm25s
 import numpy as np
 
-from erfa.index.text import query_stems, stems
+from erfa.index.text import STEMMER_OF, QUERY_LANGUAGES, _stemmer, query_stems, stems, words
 
 
 class KeywordIndex:
@@ -59,3 +59,21 @@ class KeywordIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return scores[top].astype(np.float32), self.rowids[top]
+
+    def coverage(self, query: str, language: str | None) -> np.ndarray:
+        """Per project (rowids order), the share of the need's words it contains, any
+        stemming counted. Several exact words in common is strong evidence; one shared
+        word is not, however rare it is. Read straight from the index's posting lists:
+        microseconds per word, whatever the corpus size."""
+        ws = words(query)
+        hits = np.zeros(len(self.rowids), np.float32)
+        if self._bm25 is None or not ws:
+            return hits
+        algos = {STEMMER_OF[lang] for lang in (language or "", *QUERY_LANGUAGES) if lang in STEMMER_OF}
+        vocab, postings = self._bm25.vocab_dict, self._bm25.scores
+        for w in ws:
+            ids = {vocab[v] for v in {w} | {_stemmer(a).stemWord(w) for a in algos} if v in vocab}
+            docs = [postings["indices"][postings["indptr"][t]: postings["indptr"][t + 1]] for t in ids]
+            if docs:
+                hits[np.unique(np.concatenate(docs))] += 1
+        return hits / len(ws)

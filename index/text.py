@@ -25,6 +25,26 @@ STEMMER_OF = {
 QUERY_LANGUAGES = ("nb", "sv", "da", "en")
 
 
+# Words every project in an AI registry shares: "AI", "KI", "kunstig intelligens",
+# "artificiell intelligens", "maskinlæring", "machine learning", ... They carry no
+# information about *which* project a need is about, yet in a short need they pull the
+# query vector toward every record that says "AI" loudest (title-only records such as
+# "X ved hjelp av AI"). Taken out of the need before it is embedded or matched; in a
+# compound only the prefix goes ("KI-verktøy" -> "verktøy").
+GENERIC_AI = re.compile(
+    r"\b(?:artificiel+[ta]?\s+intelligen[sc]e?|kunstig\s+intelligen[st]e?|kunstige\s+intelligensen|"
+    r"maskin(?:læ|lä|inlä)r(?:ing|ning)(?:en)?|machine[\s-]+learning|deep[\s-]+learning|"
+    r"a\.i\.|k\.i\.|ai|ki)(?:-(?=\w)|\b|(?<=\.))",
+    re.IGNORECASE,
+)
+
+
+def informative(query: str) -> str:
+    """The need without the registry-generic AI words; the need itself when nothing else is left."""
+    rest = " ".join(GENERIC_AI.sub(" ", query).split())
+    return rest if WORD.search(rest) else query
+
+
 @lru_cache(maxsize=None)
 def _stemmer(algorithm: str) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(algorithm)

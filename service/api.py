@@ -63,7 +63,8 @@ class SearchResponse(BaseModel):
     query: str
     total: int = Field(description="How many ranked projects (after filters) can be paged through with offset.")
     close_match: bool | None = Field(
-        None, description="False when no project is really relevant (calibrated cut-off); null for an uncalibrated model."
+        None, description="False when no project stands out as a match for the need (see models.md); null when that "
+        "cannot be told: an uncalibrated model, or too few projects (under 50 passages) to know what standing out means."
     )
     results: list[SearchResult]
     facets: dict[str, dict[str, int]] = Field(

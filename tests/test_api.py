@@ -40,7 +40,7 @@ def test_search_returns_ranked_results_in_the_documented_shape(client: TestClien
     assert "chatbot" in top["snippet"]
     same_words = client.get("/search", params={"q": "chatbot byggesøknad", "limit": 1}).json()["results"][0]
     assert [same_words["snippet"][a:b] for a, b in same_words["marks"]] == ["byggesøknader", "chatbot"]
-    assert body["close_match"] is True
+    assert body["close_match"] is None  # four projects: too few to tell what standing out means
     assert body["facets"]["country"] == {"NO": 2, "SE": 1, "DK": 1}
     assert body["results"][0]["score"] >= body["results"][1]["score"]
 
@@ -141,7 +141,7 @@ def test_partners_name_organisations_with_their_projects_and_registry_number(mak
     app = create_app(Settings(home=tmp_path / "home", demo=False), index=idx, wait=True)
     with TestClient(app) as c:
         body = c.get("/partners", params={"q": "chatbot som svarer om byggesøknader"}).json()
-        assert body["close_match"] is True
+        assert body["close_match"] is None  # three projects: too few to tell; the closest still name their owners
         top = body["partners"][0]
         assert top["organisation"] == "Fjordby kommune"  # not the SHOUTED spelling
         assert {p["id"] for p in top["projects"]} == {"t-1", "t-2"}  # one body, two spellings

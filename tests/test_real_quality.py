@@ -1,0 +1,81 @@
+"""Search quality on the real registries (tests/relevance/real): the shipped ranking must hold
+the figures models.md records for the test splits, beat plain dense search in every
+language, and the close-match cut-off chosen on dev must carry over to test.
+
+Needs ../shared/data (the public datasets beside the checkout); skipped without it.
+Indexing both corpora embeds about 2,700 projects: a few minutes on two cores.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from erfa.index import Encoder, ProjectIndex
+from erfa.index import evaluate as ev
+from erfa.index import ranking
+from erfa.index.corpora import available
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+LABELS = ROOT / "tests" / "relevance" / "real"
+MARGIN = 0.02  # the issue's tolerance: a test split may not fall further below its recorded figure
+LANGUAGE_MARGIN = 0.05
+
+pytestmark = [pytest.mark.shared, pytest.mark.model,
+              pytest.mark.skipif(not available(SHARED), reason="../shared/data is not beside this checkout")]
+
+
+def recorded(task: str) -> dict[str, float]:
+    """The shipped (bold) nDCG@10 per group of ``task``'s table in models.md."""
+    text = (ROOT / "models.md").read_text(encoding="utf-8")
+    start = text.index(f"**{task}**")
+    table = text[start: text.index("\n\n", text.index("| group |", start))]
+    out = {}
+    for row in table.splitlines():
+        bold = re.search(r"\*\*([0-9.]+) /", row)
+        if bold and row.startswith("| "):
+            out[row.split("|")[1].strip()] = float(bold.group(1))
+    return out
+
+
+@pytest.fixture(scope="module")
+def judged(encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[ev.Task, ProjectIndex]]]:
+    tasks = ev.real_tasks(SHARED, LABELS)
+    indexes: dict[str, ProjectIndex] = {}
+    for task in tasks:
+        if task.corpus not in indexes:
+            indexes[task.corpus] = ev.index_task(task, encoder, tmp_path_factory.mktemp(task.corpus))
+    yield {t.name: (t, indexes[t.corpus]) for t in tasks}
+    for idx in indexes.values():
+        idx.close()
+
+
+@pytest.mark.parametrize("name", ["Nordic (test)", "European (test)"])
+def test_shipped_ranking_holds_its_recorded_quality_and_beats_plain_dense(
+        judged: dict[str, tuple[ev.Task, ProjectIndex]], name: str) -> None:
+    """The figure models.md records, within MARGIN; per language within LANGUAGE_MARGIN (13-19 needs
+    each, so one need moves a group by several hundredths); and better than plain dense search."""
+    task, idx = judged[name]
+    res = ev.evaluate(task, idx, modes=("dense", "hybrid"))
+    expected = recorded(name)
+    got = res["hybrid"]["all"]["ndcg@10"]
+    assert got >= expected["all"] - MARGIN, f"{name}: nDCG@10 {got:.3f}, models.md records {expected['all']}"
+    assert got > res["dense"]["all"]["ndcg@10"] + 0.1, res
+    for group, shipped in res["hybrid"].items():
+        assert shipped["ndcg@10"] >= expected[group] - LANGUAGE_MARGIN, (name, group, shipped, expected[group])
+
+
+def test_close_match_cut_off_chosen_on_dev_carries_over_to_test(judged: dict[str, tuple[ev.Task, ProjectIndex]]) -> None:
+    """Answerable test needs keep their results marked as close matches; no-answer needs are
+    flagged more often than answerable ones (the statistic separates the two at all)."""
+    points = {name: ev.standouts(*judged[name]) for name in judged}
+    dev = [p for name, pts in points.items() if "(dev)" in name for p in pts]
+    threshold = ev.calibrate(dev)
+    assert abs(threshold - ranking.CLOSE_MATCH[judged["Nordic (dev)"][1].encoder.model_id]) < 0.03, threshold
+    test = [p for name, pts in points.items() if "(test)" in name for p in pts]
+    rates = ev.rates(test, threshold)
+    assert rates.unflagged_with >= 0.85, rates
+    assert rates.flagged_without > 1 - rates.unflagged_with, rates

@@ -220,3 +220,16 @@ def test_no_serious_or_critical_wcag_21_aa_violation(page: Page, servers: Server
     bad = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
            for v in violations if v["impact"] in ("serious", "critical")]
     assert not bad, "\n".join(bad)
+
+
+def test_api_docs_render_offline_under_their_csp(page: Page, servers: Servers) -> None:
+    """/docs is served from the swagger-ui-bundle wheel under a CSP without CDNs or inline
+    scripts: it must still draw the operations, and the browser must refuse nothing."""
+    refused: list[str] = []
+    page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text or "Refused" in msg.text else None)
+    outside: list[str] = []
+    page.on("request", lambda req: outside.append(req.url) if not req.url.startswith(servers.erfa) else None)
+    page.goto(f"{servers.erfa}/docs")
+    expect(page.locator(".swagger-ui .opblock-summary-path", has_text="/search").first).to_be_visible(timeout=20_000)
+    assert not refused, refused
+    assert not [u for u in outside if not u.startswith(("data:", "blob:"))], outside

@@ -121,9 +121,10 @@ class _Ranking:
 
 
 def passages_of(record: Record) -> list[str]:
-    """The texts embedded for a record: one, or several for a long description."""
+    """The texts embedded for a record: one, or several for a long description; at most
+    SLOTS, since a record owns SLOTS FAISS ids (ingest caps descriptions far below that)."""
     head, _, body = record.embedding_text().partition("\n")
-    return split_passages(head, body)
+    return split_passages(head, body)[:SLOTS]
 
 
 def _passage_languages(stored: Sequence[StoredRecord], passages: dict[int, list[str]]) -> Counter[str]:
@@ -561,12 +562,16 @@ class ProjectIndex:
             return PartnersPage(query, ranked.close, [])
         top = max(hits[0].score, 1e-6)
         groups: dict[tuple[str, str], list[Hit]] = {}
+        rowid_of = {h.record.id: r for h, r in zip(hits, keep)} if len(hits) == len(keep) else {}
         for h in hits:
             r = h.record
             if not r.organisation:
                 continue
-            stored = self.store.get(r.id)
-            key = (r.country or "", snap.meta.org_key_of(stored.rowid) if stored else r.organisation.casefold())
+            rowid = rowid_of.get(r.id)
+            if rowid is None:  # a hit was deleted meanwhile, so the lists no longer line up: ask the store
+                stored = self.store.get(r.id)
+                rowid = stored.rowid if stored and stored.rowid in snap.meta.position else None
+            key = (r.country or "", snap.meta.org_key_of(rowid) if rowid is not None else r.organisation.casefold())
             groups.setdefault(key, []).append(h)
         partners = []
         for projects in groups.values():

@@ -1,9 +1,11 @@
 """User-facing strings of the web page, the embed page and the widget, in nb, nn, sv and en.
 
 The people using erfa read Bokmål, Nynorsk or Swedish at work, so the interface speaks
-their language: chosen from ``?lang=``, else the browser's ``Accept-Language``, else
-English. erfa sets no cookie for it (a cookie would need a consent discussion in many
-public bodies); an explicit choice travels in the links instead.
+their language: chosen from ``?lang=``, else the ``erfa_lang`` cookie, else the browser's
+``Accept-Language``, else English. The cookie is set only when the user chooses a language
+(the visible switch or ``?lang=``), holds nothing but the language code, and is strictly
+necessary for the function the user asked for, so it needs no consent banner; an explicit
+choice also travels in the links, so the page works with cookies blocked.
 
 Everything is a plain dict so a translator can review a key in all four languages side
 by side, and a test checks that no language misses a key. Codes from
@@ -13,7 +15,10 @@ code falls back to the code itself rather than to a guess.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Final
+
+from babel import Locale
 
 LANGS: Final = ("nb", "nn", "sv", "en")
 DEFAULT: Final = "en"
@@ -84,6 +89,24 @@ _S: dict[str, tuple[str, str, str, str]] = {
                    "The filter cannot be used:"),
     "bad_year": ("Årstall må være mellom 1900 og 2100.", "Årstal må vere mellom 1900 og 2100.",
                  "Årtal måste vara mellan 1900 och 2100.", "Years must be between 1900 and 2100."),
+    "empty_query": ("Beskriv med egne ord hva dere vil bruke KI til – noen få ord holder.",
+                    "Skildre med eigne ord kva de vil bruke KI til – nokre få ord held.",
+                    "Beskriv med egna ord vad ni vill använda AI till – några få ord räcker.",
+                    "Describe in your own words what you want to use AI for – a few words are enough."),
+    "query_too_long": ("Beskrivelsen er for lang: høyst {limit} tegn, og denne har {length}. Gjør den kortere og søk på nytt.",
+                       "Skildringa er for lang: høgst {limit} teikn, og denne har {length}. Gjer ho kortare og søk på nytt.",
+                       "Beskrivningen är för lång: högst {limit} tecken, och den här har {length}. Korta den och sök igen.",
+                       "The description is too long: at most {limit} characters, and this one has {length}. "
+                       "Shorten it and search again."),
+    "past_end": ("Denne siden er tom: søket har færre treff enn det.", "Denne sida er tom: søket har færre treff enn det.",
+                 "Den här sidan är tom: sökningen har färre träffar än så.",
+                 "This page is empty: the search has fewer results than that."),
+    "first_page": ("Gå til første side", "Gå til første side", "Gå till första sidan", "Go to the first page"),
+    "page_not_found_title": ("Fant ikke siden", "Fann ikkje sida", "Sidan hittades inte", "Page not found"),
+    "page_not_found": ("Det finnes ingen side på denne adressen. Sjekk adressen, eller søk etter det dere trenger.",
+                       "Det finst inga side på denne adressa. Sjekk adressa, eller søk etter det de treng.",
+                       "Det finns ingen sida på den här adressen. Kontrollera adressen, eller sök efter det ni behöver.",
+                       "There is no page at this address. Check the address, or search for what you need."),
     "loading": ("erfa starter og laster søkeindeksen. Prøv igjen om noen sekunder.",
                 "erfa startar og lastar søkjeindeksen. Prøv igjen om nokre sekund.",
                 "erfa startar och läser in sökindexet. Försök igen om några sekunder.",
@@ -279,42 +302,30 @@ SECTOR: dict[str, tuple[str, str, str, str]] = {
     "finance": ("Økonomi og finans", "Økonomi og finans", "Ekonomi och finans", "Finance"),
     "other": ("Annet", "Anna", "Annat", "Other"),
 }
-# Nordic countries first: they are erfa's users; the rest appear in EU Public Sector Tech Watch.
-COUNTRY: dict[str, tuple[str, str, str, str]] = {
-    "NO": ("Norge", "Noreg", "Norge", "Norway"),
-    "SE": ("Sverige", "Sverige", "Sverige", "Sweden"),
-    "DK": ("Danmark", "Danmark", "Danmark", "Denmark"),
-    "FI": ("Finland", "Finland", "Finland", "Finland"),
-    "IS": ("Island", "Island", "Island", "Iceland"),
-    "AT": ("Østerrike", "Austerrike", "Österrike", "Austria"),
-    "BE": ("Belgia", "Belgia", "Belgien", "Belgium"),
-    "BG": ("Bulgaria", "Bulgaria", "Bulgarien", "Bulgaria"),
-    "CH": ("Sveits", "Sveits", "Schweiz", "Switzerland"),
-    "CY": ("Kypros", "Kypros", "Cypern", "Cyprus"),
-    "CZ": ("Tsjekkia", "Tsjekkia", "Tjeckien", "Czechia"),
-    "DE": ("Tyskland", "Tyskland", "Tyskland", "Germany"),
-    "EE": ("Estland", "Estland", "Estland", "Estonia"),
-    "ES": ("Spania", "Spania", "Spanien", "Spain"),
-    "FR": ("Frankrike", "Frankrike", "Frankrike", "France"),
-    "GB": ("Storbritannia", "Storbritannia", "Storbritannien", "United Kingdom"),
-    "GR": ("Hellas", "Hellas", "Grekland", "Greece"),
-    "HR": ("Kroatia", "Kroatia", "Kroatien", "Croatia"),
-    "HU": ("Ungarn", "Ungarn", "Ungern", "Hungary"),
-    "IE": ("Irland", "Irland", "Irland", "Ireland"),
-    "IT": ("Italia", "Italia", "Italien", "Italy"),
-    "LT": ("Litauen", "Litauen", "Litauen", "Lithuania"),
-    "LU": ("Luxembourg", "Luxembourg", "Luxemburg", "Luxembourg"),
-    "LV": ("Latvia", "Latvia", "Lettland", "Latvia"),
-    "MT": ("Malta", "Malta", "Malta", "Malta"),
-    "NL": ("Nederland", "Nederland", "Nederländerna", "Netherlands"),
-    "PL": ("Polen", "Polen", "Polen", "Poland"),
-    "PT": ("Portugal", "Portugal", "Portugal", "Portugal"),
-    "RO": ("Romania", "Romania", "Rumänien", "Romania"),
-    "SI": ("Slovenia", "Slovenia", "Slovenien", "Slovenia"),
-    "SK": ("Slovakia", "Slovakia", "Slovakien", "Slovakia"),
-    "UA": ("Ukraina", "Ukraina", "Ukraina", "Ukraine"),
-    "US": ("USA", "USA", "USA", "United States"),
-}
+# Countries offered in the submission form and carried by the widget: Nordic first (erfa's users),
+# then the rest of Europe that EU Public Sector Tech Watch covers. Their names, like any other
+# country code's, come from Babel's CLDR data in the interface language (Babel has nb and nn).
+NORDIC: Final = ("NO", "SE", "DK", "FI", "IS")
+COUNTRIES: Final = (*NORDIC, "AL", "AT", "BA", "BE", "BG", "CH", "CY", "CZ", "DE", "EE", "ES", "FR", "GB", "GR", "HR", "HU",
+                    "IE", "IT", "LI", "LT", "LU", "LV", "MD", "ME", "MK", "MT", "NL", "PL", "PT", "RO", "RS", "SI", "SK",
+                    "TR", "UA", "US", "XK")
+
+
+@lru_cache(maxsize=len(LANGS))
+def _territories(lang: str) -> Mapping[str, str]:
+    return Locale.parse(lang if lang in LANGS else DEFAULT).territories
+
+
+def country(lang: str, code: str | None) -> str:
+    """A country's name in the interface language ('RS' -> 'Serbien' in sv); an unknown code stays the code."""
+    if not code:
+        return ""
+    key = code.strip().upper()
+    if len(key) != 2 or not key.isalpha() or key == "ZZ":  # ZZ is CLDR's "unknown region", not a country
+        return code
+    return _territories(lang).get(key, code)
+
+
 LANGUAGE: dict[str, tuple[str, str, str, str]] = {
     "nb": ("Bokmål", "Bokmål", "Norska (bokmål)", "Norwegian Bokmål"),
     "nn": ("Nynorsk", "Nynorsk", "Norska (nynorska)", "Norwegian Nynorsk"),
@@ -332,7 +343,7 @@ LANGUAGE: dict[str, tuple[str, str, str, str]] = {
     "et": ("Estisk", "Estisk", "Estniska", "Estonian"),
 }
 LABELS: Final[Mapping[str, dict[str, tuple[str, str, str, str]]]] = {
-    "status": STATUS, "owner_type": OWNER_TYPE, "sector": SECTOR, "country": COUNTRY, "language": LANGUAGE,
+    "status": STATUS, "owner_type": OWNER_TYPE, "sector": SECTOR, "language": LANGUAGE,
 }
 # Strings the <erfa-search> widget needs; static/erfa-widget.js carries a copy, kept equal by a test.
 WIDGET_KEYS: Final = ("question", "search_button", "searching", "n_results", "no_close", "widget_error",
@@ -367,11 +378,15 @@ def from_accept_language(header: str | None) -> str:
     return min(ranked)[2] if ranked else DEFAULT
 
 
-def choose(query_lang: str | None, accept_language: str | None) -> tuple[str, bool]:
-    """(UI language, explicit?): ``?lang=`` wins over the browser's preference."""
+def choose(query_lang: str | None, accept_language: str | None, cookie: str | None = None) -> tuple[str, bool]:
+    """(UI language, explicit?): ``?lang=`` wins over the remembered choice (the cookie),
+    which wins over the browser's preference; only ``?lang=`` counts as explicit."""
     explicit = normalise(query_lang)
     if explicit:
         return explicit, True
+    remembered = (cookie or "").strip().lower()
+    if remembered in LANGS:
+        return remembered, False
     return from_accept_language(accept_language), False
 
 
@@ -383,6 +398,8 @@ def t(lang: str, key: str, **values: object) -> str:
 
 def label(lang: str, kind: str, code: str | None) -> str:
     """Human label of a vocabulary code (status, sector, owner_type, country, language)."""
+    if kind == "country":
+        return country(lang, code)
     if not code:
         return ""
     row = LABELS[kind].get(code)
@@ -393,7 +410,7 @@ def widget_strings() -> dict[str, dict[str, Any]]:
     """What the widget needs per language: its sentences and the labels results show."""
     return {lang: {**{k: _S[k][_col(lang)] for k in WIDGET_KEYS},
                    "status": {code: row[_col(lang)] for code, row in STATUS.items()},
-                   "country": {code: row[_col(lang)] for code, row in COUNTRY.items()}}
+                   "country": {code: country(lang, code) for code in COUNTRIES}}
             for lang in LANGS}
 
 

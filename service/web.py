@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from babel.numbers import format_decimal
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from erfa.index import LIST_FILTERS, MAX_WINDOW, FilterError, Filters, Hit, ProjectIndex
 from erfa.ingest import vocab
@@ -31,7 +34,12 @@ STATIC_DIR = HERE / "static"
 PAGE_SIZE = 10
 EMBED_DEFAULT, EMBED_MAX = 5, 20
 SIMILAR = 5
-MAX_QUERY = 1000
+MAX_QUERY = 1000  # characters of a need; the same limit as the JSON API's q
+LANG_COOKIE = "erfa_lang"
+LANG_COOKIE_AGE = 365 * 24 * 3600
+# First path segments that belong to the JSON API (and its docs): their errors stay JSON for everyone.
+API_PREFIXES = frozenset({"search", "partners", "projects", "submissions", "ingest", "healthz", "readyz", "metrics",
+                          "openapi.json", "docs"})
 # Facet groups in the order the filter panel shows them.
 FACET_ORDER = ("country", "status", "sector", "owner_type", "language")
 SUBMIT_FIELDS = ("title", "organisation", "description", "purpose", "country", "municipality", "sector", "status",
@@ -45,6 +53,7 @@ def install_web(app: FastAPI) -> None:
     """Add the pages and /static to an app (call once, in create_app)."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(StarletteHTTPException, not_found)  # type: ignore[arg-type]
 
 
 # -- request helpers ---------------------------------------------------------------------
@@ -58,6 +67,8 @@ class Query:
     filters: Filters
     offset: int
     errors: list[str]
+    too_long: bool = False  # q is over MAX_QUERY: never searched, never cut
+    q_error: str | None = None  # what is wrong with the need as sent (blank, or too long), shown by the search box
 
 
 def _int(raw: str | None, lo: int, hi: int) -> int | None:
@@ -70,7 +81,8 @@ def _int(raw: str | None, lo: int, hi: int) -> int | None:
 
 def parse(request: Request) -> Query:
     params = request.query_params
-    lang, explicit = i18n.choose(params.get("lang"), request.headers.get("accept-language"))
+    lang, explicit = i18n.choose(params.get("lang"), request.headers.get("accept-language"),
+                                 request.cookies.get(LANG_COOKIE))
     errors: list[str] = []
     years: dict[str, int | None] = {}
     for name in ("year_from", "year_to"):
@@ -79,8 +91,17 @@ def parse(request: Request) -> Query:
         if raw and years[name] is None and i18n.t(lang, "bad_year") not in errors:
             errors.append(i18n.t(lang, "bad_year"))
     filters = Filters.parse({f: params.getlist(f) for f in LIST_FILTERS}, **years)
-    offset = _int(params.get("offset"), 0, MAX_WINDOW - 1) or 0
-    return Query(params.get("q", "").strip()[:MAX_QUERY], lang, explicit, filters, offset, errors)
+    # Past the deepest page the engine ranks is past the end: the page says so (see search_page).
+    offset = min(_int(params.get("offset"), 0, 10**9) or 0, MAX_WINDOW)
+    q = params.get("q", "").strip()
+    too_long = len(q) > MAX_QUERY
+    q_error = None
+    if too_long:
+        q_error = i18n.t(lang, "query_too_long", limit=format_decimal(MAX_QUERY, locale=lang),
+                         length=format_decimal(len(q), locale=lang))
+    elif "q" in params and not q:  # the search button pressed with nothing written
+        q_error = i18n.t(lang, "empty_query")
+    return Query(q, lang, explicit, filters, offset, errors, too_long=too_long, q_error=q_error)
 
 
 def _index(request: Request) -> ProjectIndex | None:
@@ -138,7 +159,7 @@ class Page:
         return i18n.label(self.lang, kind, code)
 
     def url(self, path: str, params: list[tuple[str, str]] | dict[str, Any] | None = None) -> str:
-        """A link that keeps an explicitly chosen language (no cookie carries it)."""
+        """A link that keeps an explicitly chosen language (so it also works with cookies blocked)."""
         pairs = list(params.items()) if isinstance(params, dict) else list(params or [])
         pairs = [(k, str(v)) for k, v in pairs if v not in (None, "")]
         if self.query.explicit_lang:
@@ -157,13 +178,25 @@ class Page:
         return years(self.lang, start, end)
 
     def context(self, **values: Any) -> dict[str, Any]:
-        return {"p": self, "lang": self.lang, "langs": i18n.LANGS, "endonyms": i18n.ENDONYMS, "marked": marked, **values}
+        return {"p": self, "lang": self.lang, "langs": i18n.LANGS, "endonyms": i18n.ENDONYMS, "marked": marked,
+                "max_query": MAX_QUERY, **values}
 
 
-def render(request: Request, page: Page, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+def render(request: Request, page: Page, name: str, status: int = 200, remember: bool = True,
+           **values: Any) -> HTMLResponse:
     response = templates.TemplateResponse(request, name, page.context(**values), status_code=status)
-    response.headers["Vary"] = "Accept-Language"
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    if remember:
+        remember_language(request, page.query, response)
     return response
+
+
+def remember_language(request: Request, query: Query, response: Response) -> None:
+    """Keep a language the user chose (the switch or ?lang=) in a first-party cookie that holds
+    only its code: SameSite=Lax, HttpOnly, Secure over HTTPS, a year; never set without a choice."""
+    if query.explicit_lang and request.cookies.get(LANG_COOKIE) != query.lang:
+        response.set_cookie(LANG_COOKIE, query.lang, max_age=LANG_COOKIE_AGE, path="/", samesite="lax", httponly=True,
+                            secure=request.url.scheme == "https")
 
 
 def loading(request: Request, page: Page) -> HTMLResponse:
@@ -195,9 +228,10 @@ def search_page(request: Request) -> Response:
     query = parse(request)
     page = Page(request, query)
     view = "partners" if request.query_params.get("view") == "partners" else "projects"
-    if not query.q:
-        return render(request, page, "search.html", q="", view=view, groups=[], hits=[], partners=None, total=0,
-                      close_match=None, errors=query.errors, filters=query.filters, hidden=filter_params(query.filters))
+    if not query.q or query.too_long:
+        return render(request, page, "search.html", q=query.q, view=view, groups=[], hits=[], partners=None, total=0,
+                      close_match=None, errors=query.errors, filters=query.filters, hidden=filter_params(query.filters),
+                      searched=False)
     idx = _index(request)
     if idx is None:
         return loading(request, page)
@@ -218,6 +252,9 @@ def search_page(request: Request) -> Response:
     base = [("q", query.q), ("view", view)] if view == "partners" else [("q", query.q)]
     keep = base + filter_params(query.filters)
     prev_url = page.url("/", keep + [("offset", str(max(0, query.offset - PAGE_SIZE)))]) if query.offset > 0 else None
+    past_end = view == "projects" and not hits and query.offset > 0 and query.offset >= total and not errors
+    if past_end:
+        prev_url = None
     more = query.offset + PAGE_SIZE < total
     next_url = page.url("/", keep + [("offset", str(query.offset + PAGE_SIZE))]) if more and view == "projects" else None
     return render(
@@ -226,7 +263,8 @@ def search_page(request: Request) -> Response:
         groups=facet_groups(page, facets, query.filters), offset=query.offset, prev_url=prev_url, next_url=next_url,
         projects_url=page.url("/", [("q", query.q)] + filter_params(query.filters)),
         partners_url=page.url("/", [("q", query.q), ("view", "partners")] + filter_params(query.filters)),
-        clear_url=page.url("/", base), filtered=query.filters.active(),
+        clear_url=page.url("/", base), filtered=query.filters.active(), searched=True, past_end=past_end,
+        first_url=page.url("/", keep),
     )
 
 
@@ -254,7 +292,9 @@ def project_page(request: Request, project_id: str) -> Response:
 def submit_page(request: Request) -> Response:
     """The form that proposes a project; it posts JSON to POST /submissions (pending until approved)."""
     page = Page(request, parse(request))
-    countries = [(c, page.label("country", c)) for c in i18n.COUNTRY]
+    # Nordic countries first (erfa's users), then the rest by their name in the interface language.
+    named = [(c, page.label("country", c)) for c in i18n.COUNTRIES]
+    countries = named[:len(i18n.NORDIC)] + sorted(named[len(i18n.NORDIC):], key=lambda c: c[1].casefold())
     keys = ("err_required", "err_year", "err_end_before_start", "err_link", "err_too_long", "err_invalid", "err_rate",
             "err_server", "sending", "send", *(f"s_{f}" for f in SUBMIT_FIELDS))
     return render(request, page, "submit.html", countries=countries, strings={k: page.t(k) for k in keys},
@@ -271,7 +311,7 @@ def embed_page(request: Request) -> Response:
     hits: list[Hit] = []
     errors = list(query.errors)
     close_match = None
-    if query.q:
+    if query.q and not query.too_long:
         idx = _index(request)
         if idx is None:
             return loading(request, page)
@@ -282,5 +322,26 @@ def embed_page(request: Request) -> Response:
             errors.append(f"{page.t('bad_filter')} {exc}")
     # The embed form keeps the portal's preset filters and size; only the need changes.
     hidden = filter_params(query.filters) + ([("limit", str(limit))] if limit != EMBED_DEFAULT else [])
-    return render(request, page, "embed.html", q=query.q, hits=hits, close_match=close_match, errors=errors,
+    return render(request, page, "embed.html", remember=False, q=query.q, hits=hits, close_match=close_match, errors=errors,
                   hidden=hidden, all_url=page.url("/", [("q", query.q)] + filter_params(query.filters)))
+
+
+# -- errors -----------------------------------------------------------------------------
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page: not a JSON API path, and HTML preferred over JSON in Accept."""
+    first = request.url.path.lstrip("/").split("/", 1)[0]
+    if first in API_PREFIXES:
+        return False
+    accept = request.headers.get("accept", "").lower()
+    return "text/html" in accept and "application/json" not in accept
+
+
+async def not_found(request: Request, exc: StarletteHTTPException) -> Response:
+    """Unknown paths get the translated 404 page in a browser; everything else keeps FastAPI's JSON error."""
+    if exc.status_code != 404 or not wants_html(request):
+        return await http_exception_handler(request, exc)
+    page = Page(request, parse(request))
+    response = render(request, page, "message.html", 404, title=page.t("page_not_found_title"),
+                      message=page.t("page_not_found"))
+    response.headers["Vary"] += ", Accept"  # the same path answers JSON to API clients
+    return response

@@ -278,3 +278,129 @@ def test_unsafe_or_malformed_embedding_settings_are_refused(monkeypatch: pytest.
     monkeypatch.setenv(env, value)
     with pytest.raises(SystemExit, match=env):
         Settings()
+
+
+# -- small ones (issue 13, item 7) --------------------------------------------------------
+@pytest.mark.parametrize("lang", i18n.LANGS)
+def test_an_empty_query_asks_for_the_need_in_the_page_language(client: TestClient, lang: str) -> None:
+    for q in ("", "   "):
+        r = client.get("/", params={"q": q, "lang": lang})
+        assert r.status_code == 200 and i18n.t(lang, "empty_query") in r.text, (lang, q)
+        assert 'aria-describedby="q-hint q-error"' in r.text and 'aria-invalid="true"' in r.text
+    assert i18n.t(lang, "empty_query") not in client.get("/", params={"lang": lang}).text  # first visit: no scolding
+    assert i18n.t(lang, "empty_query") in client.get("/embed", params={"q": "", "lang": lang}).text
+
+
+def test_an_over_long_query_is_refused_saying_the_limit_and_never_cut(client: TestClient) -> None:
+    need = ("chatbot for byggesaker " * 60)[:1209]
+    r = client.get("/", params={"q": need, "lang": "en"})
+    assert r.status_code == 200
+    assert "at most 1,000 characters, and this one has 1,209" in r.text
+    assert 'class="result-list"' not in r.text and "Askøy kommune" not in r.text  # not searched
+    assert f'value="{need}"' in r.text  # given back whole, to shorten, not silently cut
+    nb = client.get("/", params={"q": need, "lang": "nb"}).text
+    assert "høyst 1\u00a0000 tegn, og denne har 1\u00a0209" in nb
+    embed = client.get("/embed", params={"q": need, "lang": "sv"}).text
+    assert "högst 1\u00a0000 tecken" in embed and 'class="result"' not in embed
+    at_limit = client.get("/", params={"q": need[:1000], "lang": "en"}).text
+    assert "too long" not in at_limit and 'class="result-list"' in at_limit
+
+
+@pytest.mark.parametrize("offset", ["50", "999", "1000", "5000"])
+def test_an_offset_past_the_end_says_so_and_links_to_the_first_page(client: TestClient, offset: str) -> None:
+    r = client.get("/", params={"q": "AI", "country": "SE", "offset": offset, "lang": "en"})
+    assert r.status_code == 200
+    assert "This page is empty: the search has fewer results than that." in r.text
+    assert '<a href="/?q=AI&amp;country=SE&amp;lang=en">Go to the first page</a>' in r.text
+    assert 'class="result-list"' not in r.text and "No project fits the filters" not in r.text
+    assert "Previous page" not in r.text  # no link deeper into nothing
+    inside = client.get("/", params={"q": "AI", "offset": "2", "lang": "en"}).text
+    assert "Showing 3–" in inside and "This page is empty" not in inside
+
+
+def test_the_api_keeps_its_offset_behaviour(client: TestClient) -> None:
+    """Not page 1 in disguise: past the end is an empty list, past the window a 422 naming offset."""
+    r = client.get("/search", params={"q": "AI", "offset": 50})
+    assert r.status_code == 200 and r.json()["results"] == [] and r.json()["total"] > 0
+    bad = client.get("/search", params={"q": "AI", "offset": 5000})
+    assert bad.status_code == 422 and "offset" in bad.text
+
+
+def test_country_names_come_from_babel_in_the_interface_language() -> None:
+    assert [i18n.label(lang, "country", "RS") for lang in i18n.LANGS] == ["Serbia", "Serbia", "Serbien", "Serbia"]
+    assert [i18n.label(lang, "country", "NO") for lang in i18n.LANGS] == ["Norge", "Noreg", "Norge", "Norway"]
+    assert i18n.label("sv", "country", "GB") == "Storbritannien"
+    for code in ("XX", "ZZ", "001", "NOR"):  # unknown or not a country: the code itself, never a guess
+        assert i18n.label("nb", "country", code) == code
+    assert i18n.widget_strings()["sv"]["country"]["RS"] == "Serbien"
+
+
+def test_pages_name_a_serbian_project_in_the_page_language(make_index: Make, tmp_path: Path) -> None:
+    idx = make_index()
+    idx.upsert([*CORPUS, rec("rs", "Chatbot za građevinske dozvole", "Chatbot that answers questions about building permits.",
+                             organisation="Grad Novi Sad", country="RS", status="pilot")])
+    with TestClient(create_app(Settings(home=tmp_path / "h", demo=False, rate_limit=0), index=idx, wait=True)) as c:
+        assert "<dd>Serbien</dd>" in c.get("/project/test-rs", params={"lang": "sv"}).text
+        html = c.get("/", params={"q": "chatbot building permits", "lang": "sv"}).text
+        assert re.search(r'name="country" value="RS"[^>]*>\s*<label[^>]*>Serbien ', html)
+        assert ">RS<" not in html and "· RS" not in html
+    form = TestClient(create_app(Settings(home=tmp_path / "h2", demo=False, rate_limit=0), index=make_index())).get(
+        "/submit", params={"lang": "nn"}).text
+    options = re.findall(r'<option value="([A-Z]{2})">([^<]+)</option>', form)
+    assert options[:5] == [("NO", "Noreg"), ("SE", "Sverige"), ("DK", "Danmark"), ("FI", "Finland"), ("IS", "Island")]
+    assert ("RS", "Serbia") in options
+    rest = [name for _, name in options[5:]]
+    assert rest == sorted(rest, key=str.casefold)
+
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize(("lang", "title"), [("nb", "Fant ikke siden"), ("nn", "Fann ikkje sida"),
+                                             ("sv", "Sidan hittades inte"), ("en", "Page not found")])
+def test_browsers_get_the_translated_404_page_for_any_unknown_path(client: TestClient, lang: str, title: str) -> None:
+    for path in ("/nope", "/project", "/a/b/c.html", "/static/missing.css"):
+        r = client.get(path, headers={"Accept": BROWSER, "Accept-Language": lang})
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), path
+        assert f'<html lang="{lang}">' in r.text and f"<h1>{title}</h1>" in r.text, path
+        assert "style-src 'self'" in r.headers["content-security-policy"], path  # the page CSP: its stylesheet loads
+        assert "Accept" in r.headers["Vary"].split(", "), path
+    assert "<h1>Fann ikkje sida</h1>" in client.get("/nope", params={"lang": "nn"}, headers={"Accept": BROWSER}).text
+
+
+@pytest.mark.parametrize(("path", "accept"), [
+    ("/nope", "application/json"), ("/nope", ""), ("/nope", "*/*"), ("/nope", "application/json, text/html;q=0.5"),
+    ("/projects/nope", BROWSER), ("/search/extra", BROWSER), ("/submissions/x/y/z", BROWSER),
+])
+def test_api_clients_still_get_the_json_error(client: TestClient, path: str, accept: str) -> None:
+    r = client.get(path, headers={"Accept": accept} if accept else {"Accept": ""})
+    assert r.status_code == 404 and r.headers["content-type"] == "application/json", (path, accept)
+    assert "detail" in r.json() and "<html" not in r.text
+
+
+def test_the_chosen_language_is_kept_in_a_cookie(client: TestClient) -> None:
+    r = client.get("/", params={"lang": "sv"}, headers={"Accept-Language": "en"})
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("erfa_lang=sv;"), cookie
+    for part in ("SameSite=lax", "HttpOnly", "Path=/", "Max-Age=31536000"):
+        assert part.lower() in cookie.lower(), part
+    assert "secure" not in cookie.lower()  # plain HTTP here; over HTTPS it is Secure
+    assert "Cookie" in r.headers["Vary"]
+    # no lang parameter: the remembered choice wins over the browser's preference, on every page
+    again = client.get("/", headers={"Accept-Language": "en"})
+    assert '<html lang="sv">' in again.text and "set-cookie" not in again.headers
+    assert '<html lang="sv">' in client.get("/submit", headers={"Accept-Language": "en"}).text
+    assert "<h1>Sidan hittades inte</h1>" in client.get("/nope", headers={"Accept": BROWSER}).text
+    # a new choice replaces it; ?lang= still wins for that page
+    assert client.get("/", params={"lang": "nn"}).headers["set-cookie"].startswith("erfa_lang=nn;")
+    assert '<html lang="nn">' in client.get("/").text
+
+
+def test_the_language_cookie_is_only_set_by_a_choice_and_only_trusted_for_a_known_language(client: TestClient) -> None:
+    assert "set-cookie" not in client.get("/", params={"lang": "xx"}).headers
+    assert "set-cookie" not in client.get("/embed", params={"lang": "sv"}).headers  # the portal chose, not the user
+    assert "set-cookie" not in client.get("/search", params={"q": "AI", "lang": "sv"}).headers
+    client.cookies.set("erfa_lang", "<script>")
+    assert '<html lang="nb">' in client.get("/", headers={"Accept-Language": "nb"}).text
+    secure = client.get("https://testserver/", params={"lang": "sv"}).headers.get("set-cookie", "")
+    assert "secure" in secure.lower()

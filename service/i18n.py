@@ -149,6 +149,8 @@ _S: dict[str, tuple[str, str, str, str]] = {
     "similar": ("Lignende prosjekter", "Liknande prosjekt", "Liknande projekt", "Similar projects"),
     "no_similar": ("Fant ingen lignende prosjekter.", "Fann ingen liknande prosjekt.", "Hittade inga liknande projekt.",
                    "No similar projects found."),
+    "no_description": ("Ingen beskrivelse: registeret oppgir bare tittelen.", "Inga skildring: registeret oppgir berre tittelen.",
+                       "Ingen beskrivning: registret anger bara titeln.", "No description: the registry gives only the title."),
     "contact": ("Kontakt organisasjonen", "Kontakt organisasjonen", "Kontakta organisationen", "Contact the organisation"),
     "contact_text": ("Spør {org} om erfaringene deres. Bruk kontaktopplysningene på nettsidene deres (postmottak eller "
                      "sentralbord), og be om å få snakke med den som har ansvar for «{title}».",

@@ -404,3 +404,14 @@ def test_the_language_cookie_is_only_set_by_a_choice_and_only_trusted_for_a_know
     assert '<html lang="nb">' in client.get("/", headers={"Accept-Language": "nb"}).text
     secure = client.get("https://testserver/", params={"lang": "sv"}).headers.get("set-cookie", "")
     assert "secure" in secure.lower()
+
+
+def test_a_record_with_only_a_title_says_so_on_its_card(make_index: Make, tmp_path: Path) -> None:
+    """Issue 13: a bare title is shown as such, not with an empty snippet that looks like a glitch."""
+    idx = make_index()
+    idx.upsert([*CORPUS, rec("bare", "Chatbot for byggesaker i Fjordby")])
+    app = create_app(Settings(home=tmp_path / "home", demo=False, rate_limit=0), index=idx, wait=True)
+    with TestClient(app) as c:
+        for lang in ("nb", "nn", "sv", "en"):
+            html = c.get("/", params={"q": "chatbot byggesak", "lang": lang}).text
+            assert html.count(i18n.t(lang, "no_description")) == 1, lang  # the bare record only

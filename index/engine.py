@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +29,9 @@ from erfa.index.facets import Filters, Metadata
 from erfa.index.keywords import KeywordIndex
 from erfa.index.snippet import snippet
 from erfa.index.space import LanguageSpace
-from erfa.index.text import informative
-from erfa.index.translate import Translator, shared as shared_translator
 from erfa.index.store import Store, StoredRecord, text_hash
-from erfa.index.text import split_passages
+from erfa.index.text import informative, split_passages
+from erfa.index.translate import Translator, shared as shared_translator
 from erfa.index.vectors import IndexMeta, VectorIndex
 from erfa.ingest.language import detect_language
 from erfa.ingest.record import Record, utcnow
@@ -295,19 +294,16 @@ class ProjectIndex:
                 with self._index_lock:
                     old = self._current()
                     gen, rowids = self.store.upsert(changed)
-                    stored, passages = self._stored()
-                    if old.space.stale(_passage_languages(stored, passages), ranking.SPACE_DRIFT):
-                        vecs, space = self._rebuild(stored, passages, gen)
-                    else:  # the fitted means still describe the corpus: transform just the change
-                        vecs, space = old.vectors.copy(), old.space
+
+                    def replace(vecs: VectorIndex, space: LanguageSpace) -> None:
                         for r in changed:
                             rid = rowids[r.id]
                             ps = passages_of(r)
                             vecs.remove(_slot_ids(rid, SLOTS))
                             raw = np.stack([cached[text_hash(t)] for t in ps])
                             vecs.upsert(_slot_ids(rid, len(ps)), space.documents(raw, [r.language] * len(ps)))
-                        self._save(vecs, space, gen)
-                    self._snap = self._derive(gen, vecs, space, stored, passages)
+
+                    self._commit(old, gen, replace)
                 summary.ids = [r.id for r in changed]
         summary.seconds = time.perf_counter() - started
         return summary
@@ -319,19 +315,26 @@ class ProjectIndex:
                 old = self._current()
                 gen, removed = self.store.delete(record_ids)
                 if removed:
-                    stored, passages = self._stored()
-                    if old.space.stale(_passage_languages(stored, passages), ranking.SPACE_DRIFT):
-                        vecs, space = self._rebuild(stored, passages, gen)
-                    else:
-                        vecs, space = old.vectors.copy(), old.space
-                        vecs.remove(np.concatenate([_slot_ids(r, SLOTS) for r in removed.values()]))
-                        self._save(vecs, space, gen)
-                    self._snap = self._derive(gen, vecs, space, stored, passages)
+                    slots = np.concatenate([_slot_ids(r, SLOTS) for r in removed.values()])
+                    self._commit(old, gen, lambda vecs, space: vecs.remove(slots))
         return len(removed)
 
     def _current(self) -> _Snapshot:
         assert self._snap is not None  # _snapshot() ran under the write lock
         return self._snap
+
+    def _commit(self, old: _Snapshot, gen: int, edit: Callable[[VectorIndex, LanguageSpace], object]) -> None:
+        """Make store generation ``gen`` the current snapshot after a write: refit the space
+        when the write moved the corpus's languages far enough, else apply ``edit`` (the
+        write's own vectors, in the old space) to a copy of the old vectors."""
+        stored, passages = self._stored()
+        if old.space.stale(_passage_languages(stored, passages), ranking.SPACE_DRIFT):
+            vecs, space = self._rebuild(stored, passages, gen)
+        else:
+            vecs, space = old.vectors.copy(), old.space
+            edit(vecs, space)
+            self._save(vecs, space, gen)
+        self._snap = self._derive(gen, vecs, space, stored, passages)
 
     def _stored(self) -> tuple[list[StoredRecord], dict[int, list[str]]]:
         stored = list(self.store.all())
@@ -463,7 +466,7 @@ class ProjectIndex:
         allowed = None if mask is None else snap.meta.rowids[mask]
         sims = self._dense(snap, qvec, depth, allowed, penalise=shipped)
         if shipped and ranking.FEEDBACK_DEPTH and weights.feedback and sims:
-            best = sorted(sims, key=lambda r: -sims[r])[: ranking.FEEDBACK_DEPTH]
+            best = list(sims)[: ranking.FEEDBACK_DEPTH]  # _dense gives them best first
             feedback = np.mean([v for r in best for v in _passage_vectors(snap, r)], axis=0)
             moved = qvec + weights.feedback * feedback
             qvec = (moved / (np.linalg.norm(moved) or 1.0)).astype(np.float32)
@@ -506,8 +509,9 @@ class ProjectIndex:
                *, penalise: bool = False) -> dict[int, float]:
         """Best-passage cosine per project, best first (a long project scores by its best part).
 
-        With ``penalise`` a record with no description loses its brevity penalty: a bare
-        title sits near everything, so it would otherwise float to the top of broad needs."""
+        With ``penalise`` a record with (almost) no description has its brevity penalty taken
+        off its score: a bare title sits near everything, so it would otherwise float to the
+        top of broad needs."""
         allowed = None
         if allowed_rowids is not None:
             allowed = np.concatenate([_slot_ids(int(r), snap.passages.get(int(r), 1)) for r in allowed_rowids]) if len(allowed_rowids) else np.empty(0, np.int64)
@@ -557,22 +561,14 @@ class ProjectIndex:
             spread = snap.space.spread(ranked.query)
             best = ranked.sims.get(page[0], 0.0)
             keep = [r for r in page if ranked.sims.get(r, 0.0) >= best - spread][: ranking.PARTNER_FALLBACK]
-        hits = self._hits(query, keep, ranked.scores, ranked.sims)
-        if not hits:
+        found = self._hit_pairs(query, keep, ranked.scores, ranked.sims)
+        if not found:
             return PartnersPage(query, ranked.close, [])
-        top = max(hits[0].score, 1e-6)
+        top = max(found[0][1].score, 1e-6)
         groups: dict[tuple[str, str], list[Hit]] = {}
-        rowid_of = {h.record.id: r for h, r in zip(hits, keep)} if len(hits) == len(keep) else {}
-        for h in hits:
-            r = h.record
-            if not r.organisation:
-                continue
-            rowid = rowid_of.get(r.id)
-            if rowid is None:  # a hit was deleted meanwhile, so the lists no longer line up: ask the store
-                stored = self.store.get(r.id)
-                rowid = stored.rowid if stored and stored.rowid in snap.meta.position else None
-            key = (r.country or "", snap.meta.org_key_of(rowid) if rowid is not None else r.organisation.casefold())
-            groups.setdefault(key, []).append(h)
+        for rowid, h in found:
+            if h.record.organisation:
+                groups.setdefault((h.record.country or "", snap.meta.org_key_of(rowid)), []).append(h)
         partners = []
         for projects in groups.values():
             score = sum(
@@ -593,16 +589,21 @@ class ProjectIndex:
         return PartnersPage(query, ranked.close, partners[:limit])
 
     def _hits(self, query: str, order: Sequence[int], scores: dict[int, float], sims: dict[int, float]) -> list[Hit]:
+        return [h for _, h in self._hit_pairs(query, order, scores, sims)]
+
+    def _hit_pairs(self, query: str, order: Sequence[int], scores: dict[int, float],
+                   sims: dict[int, float]) -> list[tuple[int, Hit]]:
+        """(rowid, hit) in ``order``, leaving out records deleted by another process since the snapshot."""
         found = self.store.by_rowids(list(order))
-        hits = []
+        out = []
         for rid in order:
             stored = found.get(int(rid))
-            if stored is None:  # deleted by another process since the snapshot was taken
+            if stored is None:
                 continue
             rec = stored.record
             text, marks = snippet(query, _snippet_source(rec))
-            hits.append(Hit(rec, float(scores[rid]), text, float(sims.get(rid, 0.0)), marks))
-        return hits
+            out.append((int(rid), Hit(rec, float(scores[rid]), text, float(sims.get(rid, 0.0)), marks)))
+        return out
 
     def close(self) -> None:
         self.store.close()

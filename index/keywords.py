@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import bm25s
 import numpy as np
 
-from erfa.index.text import STEMMER_OF, QUERY_LANGUAGES, _stemmer, query_stems, stems, words
+from erfa.index.text import query_stems, stems, word_variants
 
 
 class KeywordIndex:
@@ -65,15 +65,14 @@ class KeywordIndex:
         stemming counted. Several exact words in common is strong evidence; one shared
         word is not, however rare it is. Read straight from the index's posting lists:
         microseconds per word, whatever the corpus size."""
-        ws = words(query)
+        variants = word_variants(query, language)
         hits = np.zeros(len(self.rowids), np.float32)
-        if self._bm25 is None or not ws:
+        if self._bm25 is None or not variants:
             return hits
-        algos = {STEMMER_OF[lang] for lang in (language or "", *QUERY_LANGUAGES) if lang in STEMMER_OF}
         vocab, postings = self._bm25.vocab_dict, self._bm25.scores
-        for w in ws:
-            ids = {vocab[v] for v in {w} | {_stemmer(a).stemWord(w) for a in algos} if v in vocab}
+        for forms in variants:
+            ids = {vocab[v] for v in forms if v in vocab}
             docs = [postings["indices"][postings["indptr"][t]: postings["indptr"][t + 1]] for t in ids]
             if docs:
                 hits[np.unique(np.concatenate(docs))] += 1
-        return hits / len(ws)
+        return hits / len(variants)

@@ -43,7 +43,7 @@ from __future__ import annotations
 import io
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -114,13 +114,12 @@ class LanguageSpace:
             centred -= centred.mean(axis=0)
             _, _, vt = np.linalg.svd(centred, full_matrices=False)
             comps = np.ascontiguousarray(vt[:k], dtype=np.float32)
+        dim = vectors.shape[1]
         space = cls(glob.astype(np.float32), names, means_arr, comps, tuple(counts),
-                    np.zeros(vectors.shape[1], np.float32), np.zeros((vectors.shape[1],) * 2, np.float32), params)
-        docs = space.documents(vectors, langs.tolist())
-        mean = docs.mean(axis=0)
-        cov = np.cov(docs, rowvar=False) if len(docs) > 1 else np.zeros((vectors.shape[1],) * 2)
-        return cls(space.global_mean, names, means_arr, comps, tuple(counts),
-                   mean.astype(np.float32), np.asarray(cov, dtype=np.float32), params)
+                    np.zeros(dim, np.float32), np.zeros((dim, dim), np.float32), params)
+        docs = space.documents(vectors, langs.tolist())  # the moments are those of the transformed passages
+        cov = np.cov(docs, rowvar=False) if len(docs) > 1 else np.zeros((dim, dim))
+        return replace(space, score_mean=docs.mean(axis=0).astype(np.float32), score_cov=np.asarray(cov, dtype=np.float32))
 
     def stale(self, languages: Counter[str], drift: float, always_below: int = 2000) -> bool:
         """True when the corpus has moved enough since fitting that the space should be refitted.
@@ -202,8 +201,7 @@ class LanguageSpace:
                      languages=np.array(self.languages, dtype=str), means=self.means,
                      components=self.components, counts=np.array(self.counts, dtype=np.int64),
                      score_mean=self.score_mean, score_cov=self.score_cov,
-                     params=np.array([self.params.prior, self.params.centre_prior, self.params.components,
-                                      self.params.min_for_components, self.params.query_centring], dtype=np.float64))
+                     params=np.array(astuple(self.params), dtype=np.float64))
             tmp.write_bytes(buf.getvalue())
 
         atomic_file(path, write)
@@ -222,5 +220,5 @@ class LanguageSpace:
 
 
 def _params(values: np.ndarray) -> SpaceParams:
-    prior, centre_prior, components, min_for_components, query_centring = (float(v) for v in values)
-    return SpaceParams(prior, centre_prior, int(components), int(min_for_components), query_centring)
+    """SpaceParams back from the float array `save` wrote, each field in its own type."""
+    return SpaceParams(*(type(getattr(SpaceParams(), f.name))(v) for f, v in zip(fields(SpaceParams), values)))

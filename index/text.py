@@ -61,15 +61,25 @@ def stems(text: str, language: str | None) -> list[str]:
     return _stemmer(algo).stemWords(ws) if algo else ws
 
 
+def _query_stemmers(language: str | None) -> list[Stemmer.Stemmer]:
+    """The stemmers a need's words go through: its own language's, then the Nordic and English ones."""
+    algos = dict.fromkeys(STEMMER_OF[lang] for lang in (language or "", *QUERY_LANGUAGES) if lang in STEMMER_OF)
+    return [_stemmer(a) for a in algos]
+
+
 def query_stems(text: str, language: str | None) -> list[str]:
     """The query's words stemmed every way a Nordic or English document may have been."""
     ws = words(text)
     out: list[str] = list(ws)
-    for lang in dict.fromkeys([language or "", *QUERY_LANGUAGES]):
-        algo = STEMMER_OF.get(lang)
-        if algo:
-            out.extend(_stemmer(algo).stemWords(ws))
+    for stemmer in _query_stemmers(language):
+        out.extend(stemmer.stemWords(ws))
     return list(dict.fromkeys(out))
+
+
+def word_variants(text: str, language: str | None) -> list[set[str]]:
+    """Per word of the need, the word itself and its stems every way `query_stems` stems it."""
+    stemmers = _query_stemmers(language)
+    return [{w, *(s.stemWord(w) for s in stemmers)} for w in words(text)]
 
 
 def split_passages(title: str, body: str, max_words: int = 180) -> list[str]:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -161,6 +161,8 @@ class ProjectIndex:
         passage_prompt: str | None = None,
         batch_size: int = 16,
         translator: Translator | None | bool = True,
+        close_match: float | None = None,
+        encoder_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
@@ -168,6 +170,8 @@ class ProjectIndex:
         self._model = model
         self._prompts = {"query_prompt": query_prompt, "passage_prompt": passage_prompt}
         self._encoder = encoder
+        self._encoder_options = dict(encoder_options or {})  # backend, threads, ... (Encoder's keywords)
+        self._close_match = close_match  # overrides ranking.CLOSE_MATCH (operators' ERFA_CLOSE_MATCH)
         self.batch_size = batch_size
         # True: the process's shared Apertium pipelines; False/None: needs are searched as written
         self._translator = shared_translator() if translator is True else (translator or None)
@@ -184,7 +188,7 @@ class ProjectIndex:
         if self._encoder is None:
             with self._model_lock:
                 if self._encoder is None:
-                    self._encoder = Encoder(self._model, home=self.home, **self._prompts)
+                    self._encoder = Encoder(self._model, home=self.home, **self._prompts, **self._encoder_options)
         return self._encoder
 
     def load(self) -> "ProjectIndex":
@@ -418,8 +422,7 @@ class ProjectIndex:
     def close_match_standout(self) -> float | None:
         """The standout (LanguageSpace.standout) a need's best match must reach to be a
         close match; None for a model that was never calibrated (see ranking.CLOSE_MATCH)."""
-        override = os.environ.get("ERFA_CLOSE_MATCH")
-        return float(override) if override else ranking.CLOSE_MATCH.get(self.encoder.model_id)
+        return self._close_match if self._close_match is not None else ranking.CLOSE_MATCH.get(self.encoder.model_id)
 
     def search(
         self,

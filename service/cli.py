@@ -25,6 +25,7 @@ def _index(settings: Settings) -> ProjectIndex:
     return ProjectIndex(
         settings.home, model=settings.model,
         query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
+        close_match=settings.close_match,
     )
 
 

@@ -32,6 +32,17 @@ def _int(name: str, default: int, *, low: int | None = None, high: int | None = 
     return value
 
 
+def _float(name: str) -> float | None:
+    """A decimal number from the environment, None when unset; a bad value is a one-line message."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"erfa: {name}={raw!r} must be a decimal number such as 1.2") from None
+
+
 def _flag(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -92,6 +103,9 @@ class Settings:
     passage_prompt: str | None = field(default_factory=lambda: os.environ.get("ERFA_PASSAGE_PROMPT"))
     host: str = field(default_factory=lambda: os.environ.get("ERFA_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: _int("ERFA_PORT", 8000, low=1, high=65535))
+    # The standout a need's best match must reach to count as a close match (models.md);
+    # None = the model's calibrated value.
+    close_match: float | None = field(default_factory=lambda: _float("ERFA_CLOSE_MATCH"))
     demo: bool = field(default_factory=lambda: _flag("ERFA_DEMO", True))
     log_level: str = field(default_factory=lambda: os.environ.get("ERFA_LOG_LEVEL", "info"))
     # -- operating (issue 6): writes, abuse limits, privacy --------------------------------

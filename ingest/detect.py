@@ -16,6 +16,7 @@ from erfa.ingest.decode import looks_like_zip, read_text
 from erfa.ingest.errors import FormatError
 from erfa.ingest.formats import aiwatch, digdir, pstw
 from erfa.ingest.formats._base import norm_key
+from erfa.ingest.limits import MAX_XLSX_BYTES
 from erfa.ingest.rows import csv_header, first_line, json_loads, sniff_delimiter, unwrap_items, xlsx_header
 
 _DIGDIR_JSON_KEY = re.compile(r'"(prosjekttittel|prosjekteier|prosjektbeskrivelse)"\s*:', re.I)
@@ -24,18 +25,19 @@ _JSON_PROBE_LINES = 20
 
 @dataclass(frozen=True)
 class Loaded:
-    """A file opened once: decoded text, or None for an XLSX workbook."""
+    """A file opened once: decoded text, or None for an XLSX workbook (read up to ``max_xlsx_bytes`` unpacked)."""
 
     path: Path
     text: str | None
     encoding: str | None
+    max_xlsx_bytes: int = MAX_XLSX_BYTES
 
     @property
     def is_xlsx(self) -> bool:
         return self.text is None
 
 
-def load(path: Path) -> Loaded:
+def load(path: Path, max_xlsx_bytes: int = MAX_XLSX_BYTES) -> Loaded:
     if not path.exists():
         raise FormatError(path, "no such file")
     if not path.is_file():
@@ -43,9 +45,9 @@ def load(path: Path) -> Loaded:
     with path.open("rb") as handle:
         head = handle.read(8)
     if looks_like_zip(head):
-        return Loaded(path, None, None)
+        return Loaded(path, None, None, max_xlsx_bytes)
     text, encoding = read_text(path)
-    return Loaded(path, text, encoding)
+    return Loaded(path, text, encoding, max_xlsx_bytes)
 
 
 def detect_format(path: Path) -> str:
@@ -55,7 +57,7 @@ def detect_format(path: Path) -> str:
 
 def classify(loaded: Loaded) -> str:
     if loaded.text is None:
-        return _classify_xlsx(loaded.path)
+        return _classify_xlsx(loaded.path, loaded.max_xlsx_bytes)
     if loaded.text.lstrip()[:1] in ("{", "["):
         return _classify_json(loaded.text, loaded.path)
     return _classify_csv(loaded.text, loaded.path)
@@ -76,8 +78,8 @@ def csv_format_of(header: list[str]) -> str | None:
     return None
 
 
-def _classify_xlsx(path: Path) -> str:
-    header = xlsx_header(path, wanted=pstw.ID_COLUMN)
+def _classify_xlsx(path: Path, max_bytes: int) -> str:
+    header = xlsx_header(path, wanted=pstw.ID_COLUMN, max_bytes=max_bytes)
     if pstw.SIGNATURE <= {norm_key(h) for h in header}:
         return "pstw-xlsx"
     raise FormatError(

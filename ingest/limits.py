@@ -8,9 +8,8 @@ which limit was hit and how to raise it where that makes sense.
 """
 from __future__ import annotations
 
-import os
-
-# Unpacked size of all members of an XLSX workbook together; ERFA_MAX_XLSX_BYTES overrides.
+# Unpacked size of all members of an XLSX workbook together: the default of read_file's
+# max_xlsx_bytes (the service passes ERFA_MAX_XLSX_BYTES from its Settings).
 MAX_XLSX_BYTES = 200 * 1024 * 1024
 # A workbook is a few dozen files; thousands of members is not a spreadsheet.
 MAX_XLSX_MEMBERS = 10_000
@@ -25,15 +24,6 @@ MAX_CELL_CHARS = 100_000
 # Description and purpose are cut here (at a word boundary) with a warning: about
 # 3,000 words, 5x the longest description in the real registries.
 MAX_TEXT_CHARS = 20_000
-
-
-def max_xlsx_bytes() -> int:
-    """The unpacked-size cap, read when used so a test or an operator can change it."""
-    raw = os.environ.get("ERFA_MAX_XLSX_BYTES", "").strip()
-    try:
-        return int(raw) if raw else MAX_XLSX_BYTES
-    except ValueError:
-        raise SystemExit(f"erfa: ERFA_MAX_XLSX_BYTES={raw!r} is not a number of bytes (e.g. 209715200)") from None
 
 
 def mib(n: int) -> str:

@@ -7,7 +7,7 @@ reason they can act on. Only a file that cannot be read at all raises.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from erfa.ingest.errors import FormatError
 from erfa.ingest.formats import aiwatch, digdir, erfa, pstw
 from erfa.ingest.formats._base import Outcome, norm_key
 from erfa.ingest.language import with_detected_language
-from erfa.ingest.limits import names_preview
+from erfa.ingest.limits import MAX_XLSX_BYTES, names_preview
 from erfa.ingest.record import Record, RecordError
 from erfa.ingest.rows import csv_rows, json_items, jsonl_rows, sniff_delimiter, xlsx_rows
 
@@ -55,35 +55,43 @@ class ReadResult:
     notes: list[Note] = field(default_factory=list)
 
 
-def read_file(path: Path, format: str | None = None, default_source: str | None = None) -> ReadResult:
+def read_file(path: Path, format: str | None = None, default_source: str | None = None, *,
+              max_xlsx_bytes: int = MAX_XLSX_BYTES) -> ReadResult:
     """Read one file in any supported format.
 
     `format` overrides detection (one of FORMATS). `default_source` is used for erfa
     rows without a `source`; the external formats have fixed sources and ignore it.
+    An XLSX workbook that unpacks to more than `max_xlsx_bytes` is refused unopened.
     Raises FormatError when the file as a whole is unreadable.
     """
     path = Path(path)
     if format is not None and format not in FORMATS:
         raise FormatError(path, f"unknown format {format!r}", f"Use one of: {', '.join(FORMATS)}")
-    loaded = load(path)
+    loaded = load(path, max_xlsx_bytes)
     fmt = format or classify(loaded)
-    result = ReadResult(format=fmt)
-    first_row: dict[str, int] = {}
-    for number, outcome in _outcomes(fmt, loaded, default_source):
-        if isinstance(outcome, RecordError):
-            result.rejected.append(Rejected(str(path), number, str(outcome)))
-            continue
-        if outcome.id in first_row:
-            result.rejected.append(Rejected(
-                str(path), number,
-                f"duplicate source_id {outcome.source_id}, first seen at row {first_row[outcome.id]}",
-            ))
-            continue
-        first_row[outcome.id] = number
-        result.notes.extend(Note(str(path), number, note) for note in outcome.notes)
-        result.records.append(with_detected_language(outcome))
-    return result
+    return collect(_outcomes(fmt, loaded, default_source), str(path), fmt)
 
+
+def collect(outcomes: Iterable[Outcome], file: str, format: str) -> ReadResult:
+    """The one path from an adapter's rows to records, whichever door they came in by.
+
+    Each record gets its detected language; a row that failed, or that repeats an earlier
+    row's source and source_id, becomes a rejection naming its row; notes are kept. A file,
+    an API request and a submission therefore agree on what a valid project is.
+    """
+    result = ReadResult(format=format)
+    first_row: dict[str, int] = {}
+    for number, outcome in outcomes:
+        if isinstance(outcome, RecordError):
+            result.rejected.append(Rejected(file, number, str(outcome)))
+        elif outcome.id in first_row:
+            result.rejected.append(Rejected(
+                file, number, f"duplicate source_id {outcome.source_id}, first seen at row {first_row[outcome.id]}"))
+        else:
+            first_row[outcome.id] = number
+            result.notes.extend(Note(file, number, note) for note in outcome.notes)
+            result.records.append(with_detected_language(outcome))
+    return result
 
 
 def _outcomes(fmt: str, loaded: Loaded, default_source: str | None) -> Iterator[Outcome]:
@@ -92,7 +100,7 @@ def _outcomes(fmt: str, loaded: Loaded, default_source: str | None) -> Iterator[
         if not loaded.is_xlsx:
             raise FormatError(path, "this is a text file, not an XLSX workbook",
                               f"Use --format {_text_hint(loaded) or 'pstw-csv'}")
-        header, rows = xlsx_rows(path, wanted=pstw.ID_COLUMN)
+        header, rows = xlsx_rows(path, wanted=pstw.ID_COLUMN, max_bytes=loaded.max_xlsx_bytes)
         _require_columns(path, fmt, header, pstw.SIGNATURE, rows)
         return pstw.pstw_rows(rows)
     if loaded.text is None:
@@ -164,4 +172,4 @@ def _quoted(names: list[str]) -> str:
     return ", ".join(repr(n) for n in names)
 
 
-__all__ = ["FORMATS", "FormatError", "Note", "ReadResult", "Rejected", "detect_format", "read_file"]
+__all__ = ["FORMATS", "FormatError", "Note", "ReadResult", "Rejected", "collect", "detect_format", "read_file"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from erfa.ingest.errors import FormatError
-from erfa.ingest.limits import MAX_CELL_CHARS, MAX_COLUMNS, MAX_ROWS, MAX_XLSX_MEMBERS, max_xlsx_bytes, mib
+from erfa.ingest.limits import MAX_CELL_CHARS, MAX_COLUMNS, MAX_ROWS, MAX_XLSX_BYTES, MAX_XLSX_MEMBERS, mib
 from erfa.ingest.record import RecordError
 
 NumberedRow: TypeAlias = tuple[int, Mapping[str, object] | RecordError]
@@ -229,23 +229,25 @@ def unwrap_items(value: object) -> list[object] | None:
     return None
 
 
-def xlsx_header(path: Path, wanted: str | None = None) -> list[str]:
-    workbook = _open_workbook(path)
+def xlsx_header(path: Path, wanted: str | None = None, max_bytes: int = MAX_XLSX_BYTES) -> list[str]:
+    workbook = _open_workbook(path, max_bytes)
     try:
         return _pick_sheet(workbook, wanted, path)[1]
     finally:
         workbook.close()
 
 
-def xlsx_rows(path: Path, wanted: str | None = None) -> tuple[list[str], Iterator[NumberedRow]]:
+def xlsx_rows(path: Path, wanted: str | None = None,
+              max_bytes: int = MAX_XLSX_BYTES) -> tuple[list[str], Iterator[NumberedRow]]:
     """Header and numbered rows of the sheet whose header has `wanted` (else the first).
 
     read_only mode streams the sheet instead of building it in memory, which is what
     keeps a 2,000-row, 56-column export around a second. The workbook is closed when
     the rows are exhausted. Rows are read as wide as the header and no wider: a cell
-    far to the right (XFD) must not make every row 16,384 values long.
+    far to the right (XFD) must not make every row 16,384 values long. A workbook that
+    unpacks to more than ``max_bytes`` is refused before it is opened.
     """
-    workbook = _open_workbook(path)
+    workbook = _open_workbook(path, max_bytes)
     try:
         chosen, header = _pick_sheet(workbook, wanted, path)
     except FormatError:
@@ -291,13 +293,13 @@ class ClosingRows(Iterator[NumberedRow]):
         self._release()
 
 
-def _open_workbook(path: Path) -> Workbook:
+def _open_workbook(path: Path, max_bytes: int) -> Workbook:
     import openpyxl  # imported here: only XLSX input pays for it
     from zipfile import BadZipFile
 
     from openpyxl.utils.exceptions import InvalidFileException
 
-    _check_unpacked_size(path)
+    _check_unpacked_size(path, max_bytes)
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, BadZipFile, KeyError, OSError, zlib.error, EOFError) as exc:
@@ -315,7 +317,7 @@ def _open_workbook(path: Path) -> Workbook:
     return workbook
 
 
-def _check_unpacked_size(path: Path) -> None:
+def _check_unpacked_size(path: Path, cap: int) -> None:
     """Refuse a workbook whose members unpack to more than the cap, before unpacking any.
 
     The sizes come from the zip's directory. A member that claims less than it holds
@@ -330,7 +332,6 @@ def _check_unpacked_size(path: Path) -> None:
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise FormatError(path, f"cannot open it as an XLSX workbook ({exc})",
                           "Save it again from Excel as .xlsx, or export the sheet as CSV UTF-8") from None
-    cap = max_xlsx_bytes()
     total = sum(m.file_size for m in members)
     if len(members) > MAX_XLSX_MEMBERS or total > cap:
         biggest = max(members, key=lambda m: m.file_size)

@@ -282,7 +282,8 @@ async def ingest(
         size = await run_in_threadpool(_copy, file, path, settings.max_upload_bytes)
         if size == 0:
             raise HTTPException(422, detail=[{"loc": ["body", "file"], "type": "value_error", "msg": "the file is empty"}])
-        summary = await run_in_threadpool(_ingest_file, idx, path, format, source, prune, file.filename or "upload")
+        summary = await run_in_threadpool(_ingest_file, idx, path, format, source, prune, file.filename or "upload",
+                                          settings.max_xlsx_bytes)
     return summary
 
 
@@ -297,14 +298,15 @@ def _copy(upload: UploadFile, dest: Path, limit: int) -> int:
     return size
 
 
-def _ingest_file(idx: ProjectIndex, path: Path, format: str | None, source: str | None, prune: bool, name: str) -> WriteSummary:
+def _ingest_file(idx: ProjectIndex, path: Path, format: str | None, source: str | None, prune: bool, name: str,
+                 max_xlsx_bytes: int) -> WriteSummary:
     from erfa.ingest import read_file
 
     def problem(msg: str) -> HTTPException:
         return HTTPException(422, detail=[{"loc": ["body", "file"], "type": "value_error", "msg": msg.replace(str(path), name)}])
 
     try:
-        result = read_file(path, format=format, default_source=source)
+        result = read_file(path, format=format, default_source=source, max_xlsx_bytes=max_xlsx_bytes)
     except FormatError as exc:
         raise problem(str(exc)) from None
     except Exception as exc:  # a malformed upload is the client's problem, never a 500

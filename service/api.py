@@ -118,7 +118,7 @@ def _load(settings: Settings, state: _State, index: ProjectIndex | None) -> None
         idx = index or ProjectIndex(
             settings.home, model=settings.model,
             query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
-            close_match=settings.close_match,
+            close_match=settings.close_match, encoder_options=settings.encoder_options,
         )
         idx.load()
         _withdraw_undecided(settings, idx)

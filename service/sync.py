@@ -253,7 +253,8 @@ def fetch(src: Source, previous: dict[str, Any], into: Path) -> Fetched:
         length = _content_length(response.headers.get("Content-Length"))
         if length is not None and length > src.max_bytes:
             raise FetchError(f"the file is {length:,} bytes, over the {src.max_bytes:,}-byte cap (max_mb)", status)
-        fd, name = tempfile.mkstemp(prefix=f".sync-{src.name}.", suffix=".part", dir=into)
+        # openpyxl opens a workbook only under an Excel file name, so the suffix follows the format.
+        fd, name = tempfile.mkstemp(prefix=f".sync-{src.name}.", suffix=".part" + _suffix(src.format), dir=into)
         tmp = Path(name)
         try:
             digest, size = hashlib.sha256(), 0
@@ -275,6 +276,10 @@ def fetch(src: Source, previous: dict[str, Any], into: Path) -> Fetched:
             tmp.unlink(missing_ok=True)
             raise
         return Fetched(200, tmp, response.headers.get("ETag"), response.headers.get("Last-Modified"), digest.hexdigest())
+
+
+def _suffix(fmt: str) -> str:
+    return "." + fmt.rsplit("-", 1)[-1]  # digdir-csv -> .csv, pstw-xlsx -> .xlsx, erfa-jsonl -> .jsonl
 
 
 def _content_length(raw: str | None) -> int | None:

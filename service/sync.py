@@ -46,6 +46,7 @@ from typing import Any
 from erfa.index import ProjectIndex
 from erfa.index.atomic import atomic_file
 from erfa.ingest import FORMATS, FormatError, read_file
+from erfa.ingest.limits import MAX_XLSX_BYTES
 from erfa.service.settings import Settings
 from erfa.service.writes import upsert_and_prune
 
@@ -292,13 +293,15 @@ def _content_length(raw: str | None) -> int | None:
 # -- applying ------------------------------------------------------------------------------
 
 def sync(sources: Sequence[Source], home: Path, open_index: Callable[[], ProjectIndex], *,
-         only: Sequence[str] = (), dry_run: bool = False, force: bool = False) -> list[Report]:
+         only: Sequence[str] = (), dry_run: bool = False, force: bool = False,
+         max_xlsx_bytes: int = MAX_XLSX_BYTES) -> list[Report]:
     """Sync each source in turn and report on each; one source's failure never stops the others.
 
     ``open_index`` is called only when some file changed, so a run where everything
     answers 304 never loads the index. ``only`` picks sources by name, including
     disabled ones (an operator asking for one by name means it). ``force`` ignores the
-    stored validators and hash and applies even a large removal.
+    stored validators and hash and applies even a large removal. ``max_xlsx_bytes`` is
+    the reader's unpacked-workbook cap (Settings.max_xlsx_bytes), as for `erfa ingest`.
     """
     home.mkdir(parents=True, exist_ok=True)
     chosen = [s for s in sources if (s.name in only if only else True)]
@@ -321,7 +324,8 @@ def sync(sources: Sequence[Source], home: Path, open_index: Callable[[], Project
                 reports.append(Report(src.name, "skipped", detail="no url in the sources file"))
                 continue
             started = time.perf_counter()
-            report = _sync_one(src, state, home, get_index, dry_run=dry_run, force=force)
+            report = _sync_one(src, state, home, get_index, dry_run=dry_run, force=force,
+                               max_xlsx_bytes=max_xlsx_bytes)
             report.seconds = time.perf_counter() - started
             reports.append(report)
             if not dry_run and report.ok:
@@ -330,7 +334,7 @@ def sync(sources: Sequence[Source], home: Path, open_index: Callable[[], Project
 
 
 def _sync_one(src: Source, state: dict[str, dict[str, Any]], home: Path, get_index: Callable[[], ProjectIndex],
-              *, dry_run: bool, force: bool) -> Report:
+              *, dry_run: bool, force: bool, max_xlsx_bytes: int) -> Report:
     """One source; updates ``state[src.name]`` only when the index holds what the URL serves."""
     stored = state.get(src.name, {})
     # Validators and hash belong to one URL: after an edit of the sources file, download afresh.
@@ -348,16 +352,17 @@ def _sync_one(src: Source, state: dict[str, dict[str, Any]], home: Path, get_ind
         if got.sha256 == previous.get("sha256"):
             state[src.name] = {**previous, **checked}
             return Report(src.name, "unchanged", 200, "same content as the last sync")
-        return _apply(src, got, state, checked, get_index, dry_run=dry_run, force=force)
+        return _apply(src, got, state, checked, get_index, dry_run=dry_run, force=force,
+                      max_xlsx_bytes=max_xlsx_bytes)
     finally:
         got.path.unlink(missing_ok=True)
 
 
 def _apply(src: Source, got: Fetched, state: dict[str, dict[str, Any]], checked: dict[str, Any],
-           get_index: Callable[[], ProjectIndex], *, dry_run: bool, force: bool) -> Report:
+           get_index: Callable[[], ProjectIndex], *, dry_run: bool, force: bool, max_xlsx_bytes: int) -> Report:
     assert got.path is not None
     try:
-        result = read_file(got.path, format=src.format, default_source=src.source)
+        result = read_file(got.path, format=src.format, default_source=src.source, max_xlsx_bytes=max_xlsx_bytes)
     except FormatError as exc:  # a cut-off XLSX or JSON lands here; its temp name means nothing to anyone
         fix = f" ({exc.fix})" if exc.fix else ""
         return Report(src.name, "failed", got.status, f"the file could not be read as {src.format}: {exc.problem}{fix}")
@@ -445,11 +450,13 @@ def run(args: argparse.Namespace, settings: Settings, *, index: ProjectIndex | N
         if index is not None:
             return index
         return ProjectIndex(settings.home, model=settings.model, query_prompt=settings.query_prompt,
-                            passage_prompt=settings.passage_prompt, close_match=settings.close_match)
+                            passage_prompt=settings.passage_prompt, close_match=settings.close_match,
+                            encoder_options=settings.encoder_options)
 
     try:
         reports = sync(sources, settings.home, open_index, only=only,
-                       dry_run=bool(getattr(args, "dry_run", False)), force=bool(getattr(args, "force", False)))
+                       dry_run=bool(getattr(args, "dry_run", False)), force=bool(getattr(args, "force", False)),
+                       max_xlsx_bytes=settings.max_xlsx_bytes)
     except SyncBusy as exc:
         print(f"erfa: {exc}", file=sys.stderr)
         return 1

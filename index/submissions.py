@@ -124,16 +124,15 @@ def to_record(submission_id: str, data: Mapping[str, Any]) -> Record:
     an ingested row ("Norge" -> NO, "I drift" -> implemented), and gets a stable id
     derived from the submission id, which makes approval idempotent.
     """
-    from erfa.ingest import with_detected_language
-    from erfa.ingest.formats.erfa import erfa_jsonl
+    from erfa.ingest import read_items
 
-    row = {k: v for k, v in data.items() if k in FIELDS and v is not None}
-    row.update(source=SOURCE, source_id=submission_id)
-    for _, outcome in erfa_jsonl([(1, row)]):
-        if isinstance(outcome, RecordError):
-            raise outcome
-        return with_detected_language(outcome)  # as read_file does for ingested rows
-    raise RecordError("the submission holds no project")  # the adapter skips only comment lines
+    row = {k: v for k, v in data.items() if k in FIELDS}
+    read = read_items([{**row, "source": SOURCE, "source_id": submission_id}], file="submission")
+    if read.rejected:
+        raise RecordError(read.rejected[0].reason)
+    if not read.records:  # the adapter skips only comment lines
+        raise RecordError("the submission holds no project")
+    return read.records[0]
 
 
 class SubmissionStore(SqliteFile):

@@ -5,7 +5,7 @@ step of the one-way flow ingest -> index -> service.
 """
 from erfa.ingest.errors import FormatError
 from erfa.ingest.language import detect_language, with_detected_language
-from erfa.ingest.reader import FORMATS, ReadResult, Rejected, detect_format, read_file
+from erfa.ingest.reader import FORMATS, ReadResult, Rejected, detect_format, read_file, read_items
 from erfa.ingest.record import Record, RecordError, make_id, utcnow
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "detect_language",
     "make_id",
     "read_file",
+    "read_items",
     "utcnow",
     "with_detected_language",
 ]

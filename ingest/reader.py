@@ -72,6 +72,16 @@ def read_file(path: Path, format: str | None = None, default_source: str | None 
     return collect(_outcomes(fmt, loaded, default_source), str(path), fmt)
 
 
+def read_items(items: Iterable[Mapping[str, object]], default_source: str | None = None,
+               *, file: str = "request") -> ReadResult:
+    """Objects in erfa's own format (a POST /projects body, a submission), read as a file's rows are.
+
+    Row numbers are 1-based positions in ``items``; a None value counts as a field not given.
+    """
+    rows = [(n, {k: v for k, v in item.items() if v is not None}) for n, item in enumerate(items, 1)]
+    return collect(erfa.erfa_jsonl(rows, default_source), file, "erfa-jsonl")
+
+
 def collect(outcomes: Iterable[Outcome], file: str, format: str) -> ReadResult:
     """The one path from an adapter's rows to records, whichever door they came in by.
 
@@ -172,4 +182,4 @@ def _quoted(names: list[str]) -> str:
     return ", ".join(repr(n) for n in names)
 
 
-__all__ = ["FORMATS", "FormatError", "Note", "ReadResult", "Rejected", "collect", "detect_format", "read_file"]
+__all__ = ["FORMATS", "FormatError", "Note", "ReadResult", "Rejected", "collect", "detect_format", "read_file", "read_items"]

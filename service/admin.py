@@ -21,7 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, V
 
 from erfa.index import ProjectIndex
 from erfa.index.submissions import Submission, SubmissionError, SubmissionStore
-from erfa.ingest import FORMATS, FormatError, Record, RecordError, vocab, with_detected_language
+from erfa.ingest import FORMATS, FormatError, Record, RecordError, read_items, vocab
 from erfa.service.auth import AdminDep, check_token_strength
 from erfa.service.settings import Settings
 from erfa.service.writes import upsert_and_prune
@@ -215,25 +215,6 @@ SubmissionId = Annotated[str, PathParam(min_length=1, max_length=100, descriptio
 router = APIRouter()
 
 
-def _convert(items: list[dict[str, Any]], source: str | None) -> tuple[list[Record], list[Rejection]]:
-    from erfa.ingest.formats.erfa import erfa_jsonl
-
-    records: list[Record] = []
-    rejected: list[Rejection] = []
-    seen: dict[str, int] = {}
-    rows = [(n, {k: v for k, v in item.items() if v is not None}) for n, item in enumerate(items, 1)]
-    for n, outcome in erfa_jsonl(rows, source):
-        if isinstance(outcome, RecordError):
-            rejected.append(Rejection(row=n, reason=str(outcome)))
-        elif outcome.id in seen:
-            rejected.append(Rejection(row=n, reason=f"duplicate: item {seen[outcome.id]} has the same source and source_id"))
-        else:
-            seen[outcome.id] = n
-            records.append(with_detected_language(outcome))
-    return records, rejected
-
-
-
 @router.post("/projects", response_model=WriteSummary, tags=["admin"], dependencies=[AdminDep],
              responses={**AUTH_RESPONSES, 422: {**Problem, "description": "An item is invalid; nothing was written"}})
 def post_projects(
@@ -242,11 +223,11 @@ def post_projects(
     source: Annotated[str | None, Query(max_length=32, description="Source for items that name none")] = None,
 ) -> WriteSummary:
     """Add or replace projects (admin). All or nothing: if any item is invalid, none is written."""
-    records, rejected = _convert([i.model_dump(exclude_none=True) for i in body.root], source)
-    if rejected:
+    read = read_items([i.model_dump(exclude_none=True) for i in body.root], source)
+    if read.rejected:
         raise HTTPException(422, detail=[{"loc": ["body", r.row - 1], "msg": r.reason, "type": "value_error"}
-                                         for r in rejected])
-    s = idx.upsert(records)
+                                         for r in read.rejected])
+    s = idx.upsert(read.records)
     log.info("projects written", extra={"event": "write", "added": s.added, "updated": s.updated})
     return WriteSummary(added=s.added, updated=s.updated, unchanged=s.unchanged, ids=s.ids)
 

@@ -8,7 +8,7 @@ ranking to its recorded figures. The rankers:
   erfa shipped before the language-neutral space; computed here from the embedding
   cache, since the search index only holds transformed vectors);
 - ``neutral``: dense search in the language-neutral space (index/space.py), nothing else;
-- ``hybrid``: the shipped ranking (index/engine.py `_rank`).
+- ``hybrid``: the shipped ranking (index/searcher.py `Searcher.rank`).
 
 The real-data tasks (tests/relevance/real) come in dev and test splits over two corpora;
 every parameter in index/ranking.py is chosen on dev, test is only reported.
@@ -30,6 +30,7 @@ from erfa.index import ranking
 from erfa.index.corpora import CORPORA
 from erfa.index.encoder import Encoder
 from erfa.index.engine import ProjectIndex, passages_of
+from erfa.index.searcher import standout
 from erfa.index.store import text_hash
 from erfa.ingest import Record, read_file
 
@@ -212,9 +213,9 @@ def standouts(task: Task, index: ProjectIndex) -> list[tuple[float, bool]]:
     snap = index._snapshot()
     out = []
     for q in task.queries:
-        ranked = index._rank(snap, q.text, K, None, "hybrid")
+        ranked = index.searcher.rank(snap, q.text, K, None)
         best = max(ranked.sims.values(), default=0.0)
-        value = index._standout(snap, ranked.query, best) if ranked.query is not None else 0.0
+        value = standout(snap, ranked.query, best) if ranked.query is not None else 0.0
         out.append((value, q.answerable))
     return out
 

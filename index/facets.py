@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from erfa.index.organisations import merge_keys, org_key
+from erfa.index.organisations import merge_keys, same_body, org_key
 from erfa.ingest import Record
 from erfa.ingest.vocab import OWNER_TYPES, SECTORS, STATUSES
 
@@ -54,35 +54,73 @@ class Filters:
 
 
 class Metadata:
-    """Columns of the categorical fields, row i describing ``rowids[i]``."""
+    """Columns of the categorical fields, row i describing ``rowids[i]``.
+
+    A write appends rows for the records it wrote and marks the rows they replace (and
+    the deleted ones) dead in ``live``, so an update costs a copy of a few arrays, not
+    a rebuild; a checkpoint rebuilds with only live rows.
+    """
 
     def __init__(self, rowids: Sequence[int], records: Sequence[Record]) -> None:
         self.rowids = np.asarray(rowids, dtype=np.int64)
         self.position = {int(r): i for i, r in enumerate(self.rowids)}
+        self.live = np.ones(len(self.rowids), dtype=bool)
         self.columns = {f: np.array([getattr(r, f) or "" for r in records], dtype=object) for f in FACET_FIELDS}
         # organisations merged per country: "Stockholms stad" and "Stockholm stad" are one body
         self.org_keys = np.empty(len(records), dtype=object)
+        self._canon: dict[str, dict[str, str]] = {}
         by_country: dict[str, list[int]] = {}
         for i, r in enumerate(records):
             by_country.setdefault(r.country or "", []).append(i)
-        for idxs in by_country.values():
-            names = [records[i].organisation for i in idxs if records[i].organisation]
-            canon = merge_keys(names)
+        for country, idxs in by_country.items():
+            canon = self._canon[country] = merge_keys(records[i].organisation for i in idxs if records[i].organisation)
             for i in idxs:
                 name = records[i].organisation
                 self.org_keys[i] = canon[org_key(name)] if name else ""
         self.start = np.array([r.start_year or 0 for r in records], dtype=np.int32)
         self.end = np.array([r.end_year or r.start_year or 0 for r in records], dtype=np.int32)
 
+    def with_rows(self, rowids: Sequence[int], records: Sequence[Record], removed: Sequence[int] = ()) -> "Metadata":
+        """A new Metadata with ``records`` appended (replacing any live row of the same rowid)
+        and ``removed`` rowids dead; this one is unchanged, so searches on it carry on."""
+        other = Metadata.__new__(Metadata)
+        n = len(self.rowids)
+        other.rowids = np.concatenate([self.rowids, np.asarray(rowids, np.int64)])
+        other.live = np.concatenate([self.live, np.ones(len(rowids), dtype=bool)])
+        other.position = dict(self.position)
+        for r in [*removed, *rowids]:
+            old = other.position.pop(int(r), None)
+            if old is not None:
+                other.live[old] = False
+        other.position.update({int(r): n + i for i, r in enumerate(rowids)})
+        other.columns = {f: np.concatenate([self.columns[f], np.array([getattr(r, f) or "" for r in records] or [], dtype=object)])
+                         for f in FACET_FIELDS}
+        other._canon = dict(self._canon)
+        keys = []
+        for r in records:
+            if not r.organisation:
+                keys.append("")
+                continue
+            country = r.country or ""
+            canon = other._canon[country] = dict(other._canon.get(country, {}))
+            key = org_key(r.organisation)
+            if key not in canon:  # a new spelling joins the body it is one letter from, if any
+                canon[key] = next((c for c in dict.fromkeys(canon.values()) if same_body(key, c)), key)
+            keys.append(canon[key])
+        other.org_keys = np.concatenate([self.org_keys, np.array(keys, dtype=object)])
+        other.start = np.concatenate([self.start, np.array([r.start_year or 0 for r in records], dtype=np.int32)])
+        other.end = np.concatenate([self.end, np.array([r.end_year or r.start_year or 0 for r in records], dtype=np.int32)])
+        return other
+
     def allowed_values(self, field_name: str) -> list[str]:
-        present = {v for v in self.columns[field_name] if v}
+        present = {v for v in self.columns[field_name][self.live] if v}
         return sorted(present | set(KNOWN_VALUES.get(field_name, ())))
 
     def mask(self, filters: Filters) -> np.ndarray | None:
         """Boolean mask over rows, or None when nothing is filtered; raises FilterError."""
         if not filters.active():
-            return None
-        m = np.ones(len(self.rowids), dtype=bool)
+            return None if self.live.all() else self.live.copy()
+        m = self.live.copy()
         for f in FACET_FIELDS:
             wanted = getattr(filters, f)
             if not wanted:

@@ -35,7 +35,7 @@ def org_key(name: str) -> str:
     return text
 
 
-def _close(a: str, b: str) -> bool:
+def same_body(a: str, b: str) -> bool:
     """One edit apart and long enough that one edit cannot make a different body."""
     if a == b:
         return True
@@ -58,6 +58,6 @@ def merge_keys(names: Iterable[str]) -> dict[str, str]:
         counts[k] = counts.get(k, 0) + 1
     canonical: dict[str, str] = {}
     for k in sorted(counts, key=lambda x: (-counts[x], x)):
-        target = next((c for c in dict.fromkeys(canonical.values()) if _close(k, c)), k)
+        target = next((c for c in dict.fromkeys(canonical.values()) if same_body(k, c)), k)
         canonical[k] = target
     return canonical

@@ -1,9 +1,12 @@
 """SQLite content store: the records, their embedding cache, and a generation counter.
 
-SQLite is the source of truth. The FAISS file is a derived, persisted copy of the
-vectors; it records the store generation it was built from, so a crash between the
-two writes is detected on the next open and the index is rebuilt from the cache
-(without re-embedding anything).
+SQLite is the source of truth. The saved search structures (FAISS file, space,
+keyword index) are a checkpoint of it at some generation. Every record row carries
+the generation that last wrote it and every deletion leaves a tombstone, so a process
+holding a snapshot at generation g catches up by reading only what changed after g
+(`changes_since`): its own writes, another process's, or everything since the last
+checkpoint at start-up. A crash between a store write and a checkpoint therefore
+costs a catch-up, never a wrong answer.
 """
 from __future__ import annotations
 
@@ -37,7 +40,17 @@ CREATE TABLE IF NOT EXISTS embeddings (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
+CREATE TABLE IF NOT EXISTS tombstones (
+    rowid INTEGER PRIMARY KEY,  -- a deleted record's rowid (AUTOINCREMENT never reuses it)
+    gen INTEGER NOT NULL
+);
 """
+# Files written before catch-up existed have no per-row generation: their rows count as
+# written at generation 0, which every checkpoint postdates.
+_MIGRATIONS = (
+    ("records", "gen", "ALTER TABLE records ADD COLUMN gen INTEGER NOT NULL DEFAULT 0"),
+)
+_INDEXES = "CREATE INDEX IF NOT EXISTS records_gen ON records(gen);"
 
 
 def text_hash(text: str) -> str:
@@ -64,6 +77,11 @@ class Store(SqliteFile):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, _SCHEMA)
+        with self._tx() as con:
+            for table, column, ddl in _MIGRATIONS:
+                if column not in {row[1] for row in con.execute(f"PRAGMA table_info({table})")}:
+                    con.execute(ddl)
+            con.execute(_INDEXES)
 
     # -- reads ---------------------------------------------------------------
     def generation(self) -> int:
@@ -91,6 +109,37 @@ class Store(SqliteFile):
     def all(self) -> Iterator[StoredRecord]:
         for row in self._con().execute("SELECT rowid, data FROM records ORDER BY rowid"):
             yield _stored(row)
+
+    def read_all(self) -> tuple[int, list[StoredRecord]]:
+        """Every record with the generation they make up, read in one transaction (a
+        writer in another process cannot slip a change between the two)."""
+        con = self._con()
+        con.execute("BEGIN")
+        try:
+            gen = self.generation()
+            return gen, [_stored(row) for row in con.execute("SELECT rowid, data FROM records ORDER BY rowid")]
+        finally:
+            con.execute("COMMIT")
+
+    def changes_since(self, gen: int) -> tuple[int, list[StoredRecord], list[int]]:
+        """(current generation, records written after ``gen``, rowids deleted after ``gen``),
+        read in one transaction. A record written and then deleted shows only as deleted."""
+        con = self._con()
+        con.execute("BEGIN")
+        try:
+            now = self.generation()
+            changed = [_stored(row) for row in con.execute(
+                "SELECT rowid, data FROM records WHERE gen > ? ORDER BY rowid", (gen,))]
+            removed = [int(r[0]) for r in con.execute("SELECT rowid FROM tombstones WHERE gen > ?", (gen,))]
+            return now, changed, removed
+        finally:
+            con.execute("COMMIT")
+
+    def count_changes_since(self, gen: int) -> int:
+        """How many rows a catch-up from ``gen`` would touch, without reading them."""
+        con = self._con()
+        return int(con.execute("SELECT (SELECT COUNT(*) FROM records WHERE gen > ?) + "
+                               "(SELECT COUNT(*) FROM tombstones WHERE gen > ?)", (gen, gen)).fetchone()[0])
 
     def ids_of_source(self, source: str) -> set[str]:
         return {r[0] for r in self._con().execute("SELECT id FROM records WHERE source=?", (source,))}
@@ -137,15 +186,15 @@ class Store(SqliteFile):
         """
         rowids: dict[str, int] = {}
         with self._tx() as con:
+            gen = self._bump(con)
             for rec in records:
                 con.execute(
-                    "INSERT INTO records (id, source, data, content_hash, text_hash) VALUES (?, ?, ?, ?, '') "
+                    "INSERT INTO records (id, source, data, content_hash, text_hash, gen) VALUES (?, ?, ?, ?, '', ?) "
                     "ON CONFLICT(id) DO UPDATE SET source=excluded.source, data=excluded.data, "
-                    "content_hash=excluded.content_hash",
-                    (rec.id, rec.source, rec.model_dump_json(), rec.content_hash()),
+                    "content_hash=excluded.content_hash, gen=excluded.gen",
+                    (rec.id, rec.source, rec.model_dump_json(), rec.content_hash(), gen),
                 )
                 rowids[rec.id] = int(con.execute("SELECT rowid FROM records WHERE id=?", (rec.id,)).fetchone()[0])
-            gen = self._bump(con)
         return gen, rowids
 
     def delete(self, record_ids: Sequence[str]) -> tuple[int, dict[str, int]]:
@@ -157,7 +206,10 @@ class Store(SqliteFile):
                 if row:
                     removed[rid] = int(row[0])
                     con.execute("DELETE FROM records WHERE id=?", (rid,))
-            gen = self._bump(con) if removed else self.generation()
+            if not removed:
+                return self.generation(), removed
+            gen = self._bump(con)
+            con.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", [(r, gen) for r in removed.values()])
         return gen, removed
 
     @staticmethod

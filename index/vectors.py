@@ -274,18 +274,29 @@ class VectorIndex:
         except RuntimeError:  # faiss raises when the id is not present
             return None
 
-    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               excluded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) for one query vector; missing slots are dropped.
 
         ``allowed`` restricts the search to those ids inside FAISS, so a filter never
-        leaves a page short the way filtering after the search would.
+        leaves a page short the way filtering after the search would; ``excluded`` hides
+        ids the same way (vectors a later write replaced, see `LayeredVectors`).
         """
+        if allowed is not None and excluded is not None and len(excluded):
+            allowed, excluded = np.setdiff1d(allowed, excluded), None
         n_allowed = len(self) if allowed is None else len(allowed)
         k = min(k, len(self), n_allowed)
         if k <= 0:
             return np.empty(0, np.float32), np.empty(0, np.int64)
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        sel = None if allowed is None else faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        if allowed is not None:
+            sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        elif excluded is not None and len(excluded):
+            hidden = np.ascontiguousarray(excluded, dtype=np.int64)
+            sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(hidden))
+            sel.hidden = hidden  # keep the array (and the inner selector) alive while FAISS reads it
+        else:
+            sel = None
         if not self._is_ivf:
             params = None if sel is None else faiss.SearchParameters(sel=sel)
             scores, ids = self._index.search(q, k, params=params)
@@ -424,6 +435,66 @@ class VectorIndex:
         else:
             return None
         return self, meta
+
+
+class LayeredVectors:
+    """A saved base index plus the vectors written since, searched as one.
+
+    Copying or re-saving a 100k-project base on every write costs seconds; a write
+    instead builds a new small `delta` (flat, exact) and hides the base's now-stale
+    slots. Readers of the old layers are never disturbed: the base is never changed,
+    and each write makes new delta and hidden arrays. The engine folds the delta into
+    a new base (a checkpoint) once it grows past a share of the base.
+    """
+
+    def __init__(self, base: VectorIndex, delta: VectorIndex | None = None, hidden: np.ndarray | None = None,
+                 hidden_in_base: int = 0) -> None:
+        self.base = base
+        self.delta = delta if delta is not None else VectorIndex(base.dim)
+        self.hidden = hidden if hidden is not None else np.empty(0, np.int64)  # sorted ids the base must not show
+        self._hidden_in_base = hidden_in_base  # how many of them the base holds (for len)
+
+    @property
+    def dim(self) -> int:
+        return self.base.dim
+
+    @property
+    def kind(self) -> str:
+        return self.base.kind
+
+    def __len__(self) -> int:
+        return len(self.base) - self._hidden_in_base + len(self.delta)
+
+    def changed(self, remove: np.ndarray, ids: np.ndarray, vectors: np.ndarray) -> "LayeredVectors":
+        """New layers: ``remove`` slots gone (from base and delta), then (ids, vectors) added."""
+        delta = self.delta.copy()
+        gone = np.unique(np.concatenate([np.asarray(remove, np.int64), np.asarray(ids, np.int64)]))
+        delta.remove(gone)
+        delta.upsert(ids, vectors)
+        new = np.setdiff1d(gone, self.hidden)
+        in_base = sum(self.base.vector(int(i)) is not None for i in new)
+        return LayeredVectors(self.base, delta, np.union1d(self.hidden, gone), self._hidden_in_base + in_base)
+
+    def vector(self, id_: int) -> np.ndarray | None:
+        v = self.delta.vector(id_) if len(self.delta) else None
+        if v is not None:
+            return v
+        if len(self.hidden) and self.hidden[min(np.searchsorted(self.hidden, id_), len(self.hidden) - 1)] == id_:
+            return None
+        return self.base.vector(id_)
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        scores, ids = self.base.search(query, k, allowed, self.hidden)
+        if not len(self.delta):
+            return scores, ids
+        d_scores, d_ids = self.delta.search(query, k, allowed)
+        scores, ids = np.concatenate([scores, d_scores]), np.concatenate([ids, d_ids])
+        top = np.argsort(-scores, kind="stable")[:k]
+        return scores[top], ids[top]
+
+    def ids(self) -> np.ndarray:
+        base = self.base.ids()
+        return np.concatenate([base[~np.isin(base, self.hidden)], self.delta.ids()])
 
 
 def file_checksum(*files: Path) -> str:

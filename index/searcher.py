@@ -1,0 +1,210 @@
+"""Reading a snapshot: a need's ranking (candidates → fuse → page → hits) and a
+project's neighbours. Pure reads of one immutable `Snapshot`: nothing here touches
+the store, so a request costs the encoder plus in-memory work."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from erfa.index import ranking
+from erfa.index.encoder import Encoder
+from erfa.index.facets import Filters
+from erfa.index.snapshot import SLOTS, Snapshot, slot_ids
+from erfa.index.snippet import snippet
+from erfa.index.text import informative
+from erfa.index.translate import Translator
+from erfa.ingest.language import detect_language
+from erfa.ingest.record import Record
+
+MAX_WINDOW = 1000  # deepest result a client may page to; beyond it rankings are noise
+CANDIDATES = 100  # how deep each ranker looks before fusion
+FACET_DEPTH = 50  # facet counts describe the best this many results of the query
+# "hybrid": what the service ships; "neutral": plain dense search in the language-neutral
+# space (no translation, feedback or keywords); "keyword": plain BM25. The last two are
+# the ablations models.md measures the shipped ranking against.
+MODES = ("hybrid", "neutral", "keyword")
+
+
+@dataclass(frozen=True)
+class Hit:
+    record: Record
+    score: float  # the ranking score (fused), non-increasing down a result list
+    snippet: str
+    similarity: float = 0.0  # cosine of the best passage: comparable across queries
+    marks: list[tuple[int, int]] = field(default_factory=list)  # query words in the snippet
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    query: str
+    total: int
+    hits: list[Hit]
+    close_match: bool | None = None
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One need ranked: every candidate's score, its dense similarity, and the query vector
+    the similarities were measured with (partners judge each project's standout from it)."""
+
+    order: list[int]
+    scores: dict[int, float]
+    sims: dict[int, float]
+    query: np.ndarray | None
+    close: bool | None
+
+
+class Searcher:
+    """Ranks needs against snapshots. ``encoder`` is called only when a need must be
+    encoded (the model loads on first use); ``threshold`` gives the close-match cut-off."""
+
+    def __init__(self, encoder: Callable[[], Encoder], translator: Translator | None,
+                 threshold: Callable[[], float | None]) -> None:
+        self._encoder = encoder
+        self._translator = translator
+        self.threshold = threshold
+
+    def search(self, snap: Snapshot, query: str, *, limit: int = 10, offset: int = 0,
+               filters: Filters | None = None, mode: str = "hybrid") -> SearchPage:
+        mask = snap.meta.mask(filters or Filters())  # raises FilterError before any encoding
+        n_allowed = len(snap.records) if mask is None else int(mask.sum())
+        ranked = self.rank(snap, query, max(CANDIDATES, offset + limit), mask, mode)
+        page = ranked.order[offset : offset + limit]
+        total = len(ranked.order) if mode == "keyword" else min(n_allowed, MAX_WINDOW)
+        return SearchPage(query, total, [h for _, h in hits(snap, query, page, ranked.scores, ranked.sims)], ranked.close,
+                          snap.meta.counts(ranked.order[:FACET_DEPTH]))
+
+    def rank(self, snap: Snapshot, query: str, depth: int, mask: np.ndarray | None, mode: str = "hybrid") -> Ranking:
+        """The ranking pipeline (models.md, "Ranking"): the need without generic AI words,
+        plus its Bokmål reading, in the language-neutral space; one round of feedback
+        toward its best results; records with no description held back a little; a
+        small bonus for rare words it shares with a project."""
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+        language = detect_language(query)
+        if mode == "keyword":  # plain BM25 over all terms: the baseline the rest is measured against
+            kw_scores, kw_ids = snap.keywords.search(query, language, depth, mask)
+            scores = {int(r): float(v) for r, v in zip(kw_ids, kw_scores)}
+            return Ranking(list(scores), scores, {}, None, None)
+        shipped = mode == "hybrid"
+        need = informative(query) if shipped else query
+        texts = [need]
+        translation = self._translator.translate(need, language) if shipped and self._translator else None
+        if translation and translation.casefold() != need.casefold():
+            texts.append(translation)
+        weights = ranking.weights(snap.space.share(written_like(language, translated=False)))
+        raw = self._encoder().encode_queries(texts)
+        combined = raw[0] + weights.translation * raw[1] if len(raw) > 1 else raw[0]
+        qvec = snap.space.query(combined / (np.linalg.norm(combined) or 1.0), language)
+        allowed = None if mask is None else snap.meta.rowids[mask]
+        sims = dense(snap, qvec, depth, allowed, penalise=shipped)
+        if shipped and ranking.FEEDBACK_DEPTH and weights.feedback and sims:
+            best = list(sims)[: ranking.FEEDBACK_DEPTH]  # dense() gives them best first
+            feedback = np.mean([v for r in best for v in snap.passage_vectors(r)], axis=0)
+            moved = qvec + weights.feedback * feedback
+            qvec = (moved / (np.linalg.norm(moved) or 1.0)).astype(np.float32)
+            sims = dense(snap, qvec, depth, allowed, penalise=True)
+        scores = dict(sims)
+        if shipped and weights.keyword:
+            kw_mask = mask
+            if ranking.KEYWORD_SAME_LANGUAGE:  # shared stems across languages are noise, not evidence
+                same = np.isin(snap.meta.columns["language"], list(written_like(language, translated=len(texts) > 1)))
+                kw_mask = same if mask is None else mask & same
+            kw_scores, kw_ids = snap.keywords.search(" ".join(texts), language, depth, kw_mask, rare_share=ranking.RARE_SHARE)
+            keyword = {int(r): float(v) for r, v in zip(kw_ids, kw_scores)}
+            sims.update(_cosines(snap, qvec, [r for r in keyword if r not in sims]))
+            scores = ranking.fuse(sims, keyword, weights.keyword)
+        if shipped and ranking.COVERAGE_WEIGHT:
+            cov = snap.keywords.coverage(need, language)
+            pos = snap.meta.position
+            scores = {r: v + ranking.COVERAGE_WEIGHT * float(cov[pos[r]]) ** ranking.COVERAGE_POWER for r, v in scores.items()}
+        order = sorted(scores, key=lambda r: (-scores[r], r))
+        close = None
+        threshold = self.threshold() if shipped else None
+        if threshold is not None and len(snap.vectors) >= ranking.CLOSE_MATCH_MIN_PASSAGES:
+            close = bool(sims) and standout(snap, qvec, max(sims.values())) >= threshold
+        return Ranking(order, scores, sims, qvec, close)
+
+    def similar(self, snap: Snapshot, rowid: int, *, limit: int = 10) -> list[Hit]:
+        """Neighbours of a stored project from its stored vectors: no re-encoding."""
+        parts = snap.passage_vectors(rowid)
+        if not parts:
+            raise KeyError(rowid)
+        vec = np.mean(parts, axis=0)
+        vec /= np.linalg.norm(vec) or 1.0
+        sims = dense(snap, vec, limit + 1 + ranking.SIMILAR_SLACK, None, penalise=True)
+        sims.pop(rowid, None)
+        order = list(sims)[:limit]
+        return [h for _, h in hits(snap, snap.records[rowid].title, order, sims, sims)]
+
+
+def standout(snap: Snapshot, qvec: np.ndarray, score: float) -> float:
+    return snap.space.standout(qvec, score, len(snap.vectors))
+
+
+def dense(snap: Snapshot, qvec: np.ndarray, depth: int, allowed_rowids: np.ndarray | None,
+          *, penalise: bool = False) -> dict[int, float]:
+    """Best-passage cosine per project, best first (a long project scores by its best part).
+
+    With ``penalise`` a record with (almost) no description has its brevity penalty taken
+    off its score: a bare title sits near everything, so it would otherwise float to the
+    top of broad needs."""
+    allowed = None
+    if allowed_rowids is not None:
+        allowed = (np.concatenate([slot_ids(int(r), snap.passages.get(int(r), 1)) for r in allowed_rowids])
+                   if len(allowed_rowids) else np.empty(0, np.int64))
+    k = depth * 2 if len(snap.vectors) > len(snap.passages) else depth
+    scores, ids = snap.vectors.search(qvec, k, allowed)
+    best: dict[int, float] = {}
+    for s, i in zip(scores.tolist(), ids.tolist()):
+        rid = int(i) // SLOTS
+        if rid not in best:
+            best[rid] = float(s)
+    if penalise and snap.brevity:
+        best = {r: s - snap.brevity.get(r, 0.0) for r, s in best.items()}
+        best = dict(sorted(best.items(), key=lambda rs: -rs[1]))
+    return best
+
+
+def _cosines(snap: Snapshot, qvec: np.ndarray, rowids: Sequence[int]) -> dict[int, float]:
+    """Best-passage cosine for projects the dense search did not reach (keyword-only hits)."""
+    out = {}
+    for r in rowids:
+        vecs = snap.passage_vectors(r)
+        if vecs:
+            out[r] = float(max(np.dot(v, qvec) for v in vecs)) - snap.brevity.get(r, 0.0)
+    return out
+
+
+def hits(snap: Snapshot, query: str, order: Sequence[int], scores: dict[int, float],
+         sims: dict[int, float]) -> list[tuple[int, Hit]]:
+    """(rowid, hit) in ``order``, from the snapshot's own records."""
+    out = []
+    for rid in order:
+        rec = snap.records.get(int(rid))
+        if rec is None:
+            continue
+        text, marks = snippet(query, _snippet_source(rec))
+        out.append((int(rid), Hit(rec, float(scores[rid]), text, float(sims.get(rid, 0.0)), marks)))
+    return out
+
+
+_NORWEGIAN = frozenset({"nb", "nn", "no"})
+
+
+def written_like(language: str | None, *, translated: bool) -> set[str]:
+    """Record languages whose words a need's words can match: its own (Bokmål and Nynorsk
+    share one stemmer), plus Bokmål when the need was also read as Bokmål."""
+    out = {language or "?"}
+    if language in _NORWEGIAN:
+        out |= _NORWEGIAN
+    if translated:
+        out |= _NORWEGIAN
+    return out
+
+
+def _snippet_source(r: Record) -> str | None:
+    return "\n".join(x for x in (r.description, r.purpose) if x) or None

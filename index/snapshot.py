@@ -1,0 +1,205 @@
+"""What one search reads: every searchable structure at one store generation.
+
+A `Snapshot` is immutable. `build` makes one from every record (a checkpoint: the
+language space is fitted and every structure is fresh); `advance` derives the next
+one from a change (records written, rowids deleted) in time that grows with the
+change, not the corpus: new rows are appended to the vectors' and keyword index's
+small deltas and the facet columns, replaced rows are hidden. Searches running on the
+old snapshot finish on it undisturbed.
+
+A checkpoint is saved (`save`) as three files tagged with its generation; `load`
+accepts them only when all three agree, so a crash between them costs a rebuild,
+never a mixed state.
+"""
+from __future__ import annotations
+
+import pickle
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from erfa.index import ranking
+from erfa.index.atomic import atomic_file
+from erfa.index.facets import Metadata
+from erfa.index.keywords import KeywordIndex
+from erfa.index.space import LanguageSpace
+from erfa.index.store import StoredRecord, text_hash
+from erfa.index.text import split_passages
+from erfa.index.vectors import IndexMeta, LayeredVectors, VectorIndex
+from erfa.ingest.record import Record
+
+SLOTS = 64  # FAISS id = rowid * SLOTS + passage number; a record has at most SLOTS passages
+# A checkpoint folds the deltas back into the base once they hold this share of the
+# base's rows (and at least COMPACT_MIN): deltas are scanned exactly and their BM25
+# statistics drift from the base's, so they are kept small.
+COMPACT_SHARE = 0.02
+COMPACT_MIN = 256
+_FORMAT = 1  # of the derived-structures file; a different one is rebuilt, not read
+
+
+def passages_of(record: Record) -> list[str]:
+    """The texts embedded for a record: one, or several for a long description; at most
+    SLOTS, since a record owns SLOTS FAISS ids (ingest caps descriptions far below that)."""
+    head, _, body = record.embedding_text().partition("\n")
+    return split_passages(head, body)[:SLOTS]
+
+
+def slot_ids(rowid: int, n: int) -> np.ndarray:
+    return rowid * SLOTS + np.arange(n, dtype=np.int64)
+
+
+def keyword_text(r: Record) -> str:
+    return "\n".join(x for x in (r.title, r.description, r.purpose, r.organisation, " ".join(r.partners), " ".join(r.tags)) if x)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    generation: int
+    model_id: str
+    space: LanguageSpace
+    vectors: LayeredVectors  # passage vectors in `space`, not the model's raw output
+    keywords: KeywordIndex  # rows aligned with meta's
+    meta: Metadata
+    records: dict[int, Record]  # rowid -> record, live ones only: hits never read the store
+    ids: dict[str, int]  # record id -> rowid
+    passages: dict[int, int]  # rowid -> number of passages
+    brevity: dict[int, float]  # rowid -> score penalty of a record that says (almost) nothing beyond its title
+    languages: Counter[str]  # passages per record language: what the space was fitted on drifts from this
+    base_rows: int  # rows in the checkpoint; rows past it are the deltas
+
+    @property
+    def delta_rows(self) -> int:
+        return len(self.meta.rowids) - self.base_rows
+
+    def wants_checkpoint(self) -> bool:
+        return self.delta_rows > max(COMPACT_MIN, COMPACT_SHARE * self.base_rows)
+
+    def passage_vectors(self, rowid: int) -> list[np.ndarray]:
+        """The stored vectors of one project's passages (none if it is not in this snapshot)."""
+        found = (self.vectors.vector(int(i)) for i in slot_ids(rowid, self.passages.get(rowid, 1)))
+        return [v for v in found if v is not None]
+
+
+def _stack(texts: Sequence[str], raw: dict[str, np.ndarray], dim: int) -> np.ndarray:
+    return np.stack([raw[text_hash(t)] for t in texts]) if texts else np.empty((0, dim), np.float32)
+
+
+def build(generation: int, model_id: str, dim: int, stored: Sequence[StoredRecord], raw: dict[str, np.ndarray],
+          params: ranking.SpaceParams = ranking.SPACE) -> Snapshot:
+    """A fresh snapshot of every record: the space refitted, every structure built anew.
+    ``raw`` holds the model's vector of every passage, by text hash."""
+    passages = {s.rowid: passages_of(s.record) for s in stored}
+    order = [(r, t) for r, ps in passages.items() for t in ps]
+    langs = [s.record.language for s in stored for _ in passages[s.rowid]]
+    vecs = _stack([t for _, t in order], raw, dim)
+    space = LanguageSpace.fit(vecs, langs, params)
+    base = VectorIndex(dim)
+    if order:
+        base.upsert(np.concatenate([slot_ids(r, len(ps)) for r, ps in passages.items()]), space.documents(vecs, langs))
+    rowids = [s.rowid for s in stored]
+    records = [s.record for s in stored]
+    return Snapshot(
+        generation=generation, model_id=model_id, space=space, vectors=LayeredVectors(base),
+        keywords=KeywordIndex(rowids, [keyword_text(r) for r in records], [r.language for r in records]),
+        meta=Metadata(rowids, records), records=dict(zip(rowids, records)), ids={r.id: s for s, r in zip(rowids, records)},
+        passages={r: len(ps) for r, ps in passages.items()},
+        brevity={s.rowid: p for s in stored if (p := ranking.brevity_penalty(s.record.description, s.record.purpose))},
+        languages=Counter(langs), base_rows=len(rowids),
+    )
+
+
+def advance(snap: Snapshot, generation: int, changed: Sequence[StoredRecord], removed: Sequence[int],
+            raw: dict[str, np.ndarray]) -> Snapshot:
+    """The snapshot after a change, derived from ``snap`` in the old space: ``changed``
+    records (new or updated) and ``removed`` rowids. ``raw`` holds the model's vector of
+    each changed record's passages."""
+    gone = [r for r in removed if r in snap.records]
+    replaced = [*gone, *(s.rowid for s in changed if s.rowid in snap.records)]
+    languages = snap.languages.copy()
+    for r in replaced:
+        languages[snap.records[r].language or "?"] -= snap.passages.get(r, 0)
+    new_passages = {s.rowid: passages_of(s.record) for s in changed}
+    ids = [slot_ids(s.rowid, len(new_passages[s.rowid])) for s in changed]
+    texts = [t for s in changed for t in new_passages[s.rowid]]
+    langs = [s.record.language for s in changed for _ in new_passages[s.rowid]]
+    languages.update(langs)
+    dim = snap.vectors.dim
+    vectors = snap.vectors.changed(
+        np.concatenate([slot_ids(r, SLOTS) for r in replaced]) if replaced else np.empty(0, np.int64),
+        np.concatenate(ids) if ids else np.empty(0, np.int64),
+        snap.space.documents(_stack(texts, raw, dim), langs) if texts else np.empty((0, dim), np.float32),
+    )
+    rowids = [s.rowid for s in changed]
+    recs = [s.record for s in changed]
+    records, id_map = dict(snap.records), dict(snap.ids)
+    passages, brevity = dict(snap.passages), dict(snap.brevity)
+    for r in replaced:
+        old = records.pop(r)
+        id_map.pop(old.id, None)
+        passages.pop(r, None)
+        brevity.pop(r, None)
+    for s in changed:
+        records[s.rowid] = s.record
+        id_map[s.record.id] = s.rowid
+        passages[s.rowid] = len(new_passages[s.rowid])
+        if p := ranking.brevity_penalty(s.record.description, s.record.purpose):
+            brevity[s.rowid] = p
+    return replace(
+        snap, generation=generation, vectors=vectors,
+        keywords=snap.keywords.with_rows(rowids, [keyword_text(r) for r in recs], [r.language for r in recs]),
+        meta=snap.meta.with_rows(rowids, recs, gone), records=records, ids=id_map, passages=passages,
+        brevity=brevity, languages=+languages,
+    )
+
+
+# -- the checkpoint on disk ---------------------------------------------------------
+def _paths(home: Path) -> tuple[Path, Path, Path]:
+    return home / "vectors.faiss", home / "space.npz", home / "derived.pkl"
+
+
+def save(snap: Snapshot, home: Path) -> None:
+    """Write a snapshot with no deltas as the checkpoint. The space and the derived
+    structures first, the vectors and their meta last: generations that disagree
+    after a crash make `load` refuse the set."""
+    assert snap.delta_rows == 0 and not len(snap.vectors.delta), "only a fresh build is a checkpoint"
+    vectors_path, space_path, derived_path = _paths(home)
+    snap.space.save(space_path, snap.generation)
+    derived = {"format": _FORMAT, "generation": snap.generation, "model_id": snap.model_id, "keywords": snap.keywords,
+               "meta": snap.meta, "records": snap.records, "ids": snap.ids, "passages": snap.passages,
+               "brevity": snap.brevity, "languages": snap.languages}
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            pickle.dump(derived, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    atomic_file(derived_path, write)
+    base = snap.vectors.base
+    base.save(vectors_path, IndexMeta(snap.generation, snap.model_id, base.dim, len(base)))
+
+
+def load(home: Path, model_id: str, params: ranking.SpaceParams = ranking.SPACE) -> Snapshot | None:
+    """The saved checkpoint, or None when any part is missing, stale or of another model.
+
+    The derived file is a pickle of erfa's own structures in erfa's own data directory
+    (like the FAISS file, whoever can write there controls the service anyway)."""
+    vectors_path, space_path, derived_path = _paths(home)
+    loaded, space = VectorIndex.load(vectors_path), LanguageSpace.load(space_path)
+    if loaded is None or space is None or not derived_path.is_file():
+        return None
+    base, meta = loaded
+    try:
+        with open(derived_path, "rb") as f:
+            d = pickle.load(f)
+    except Exception:  # damaged or from another erfa version: rebuilt from the store
+        return None
+    if not isinstance(d, dict) or d.get("format") != _FORMAT:
+        return None
+    if not (meta.generation == space[1] == d["generation"] and meta.model_id == d["model_id"] == model_id
+            and space[0].params == params and meta.count == sum(d["passages"].values())):
+        return None
+    return Snapshot(generation=meta.generation, model_id=model_id, space=space[0], vectors=LayeredVectors(base),
+                    keywords=d["keywords"], meta=d["meta"], records=d["records"], ids=d["ids"], passages=d["passages"],
+                    brevity=d["brevity"], languages=d["languages"], base_rows=len(d["meta"].rowids))

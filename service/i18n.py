@@ -35,6 +35,7 @@ _S: dict[str, tuple[str, str, str, str]] = {
                 "Hitta offentliga AI-projekt – och vem ni kan fråga",
                 "Find public-sector AI projects – and whom to ask"),
     "skip": ("Hopp til hovedinnholdet", "Hopp til hovudinnhaldet", "Hoppa till huvudinnehållet", "Skip to main content"),
+    "skip_results": ("Hopp til treffene", "Hopp til treffa", "Hoppa till träffarna", "Skip to the results"),
     "nav_label": ("Hovedmeny", "Hovudmeny", "Huvudmeny", "Main menu"),
     "nav_search": ("Søk", "Søk", "Sök", "Search"),
     "nav_submit": ("Meld inn prosjekt", "Meld inn prosjekt", "Anmäl projekt", "Submit a project"),
@@ -118,6 +119,14 @@ _S: dict[str, tuple[str, str, str, str]] = {
                      "Siffran visar antalet bland de mest relevanta träffarna.", "The number counts the most relevant results."),
     "apply_filters": ("Bruk filtrene", "Bruk filtera", "Använd filtren", "Apply filters"),
     "clear_filters": ("Fjern alle filtre", "Fjern alle filter", "Rensa alla filter", "Clear all filters"),
+    # the button that opens the filters on a narrow screen, and its label when some are chosen
+    "filter_toggle": ("Filter", "Filter", "Filter", "Filters"),
+    "filter_toggle_n": ("Filter (valgt: {n})", "Filter (valt: {n})", "Filter (valda: {n})", "Filters (chosen: {n})"),
+    # shown only when JavaScript applies a filter as soon as it changes (no Apply button)
+    "filters_auto": ("Treffene oppdateres med en gang du endrer et filter.",
+                     "Treffa blir oppdaterte med ein gong du endrar eit filter.",
+                     "Träffarna uppdateras direkt när du ändrar ett filter.",
+                     "The results update as soon as you change a filter."),
     "f_country": ("Land", "Land", "Land", "Country"),
     "f_language": ("Språk i beskrivelsen", "Språk i skildringa", "Språk i beskrivningen", "Language of the description"),
     "f_status": ("Status", "Status", "Status", "Status"),

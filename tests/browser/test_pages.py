@@ -135,10 +135,11 @@ def _is_blocked(frame: Frame) -> bool:
     return frame.url.startswith("chrome-error://")
 
 
-def _tab_to(page: Page, predicate: str, limit: int = 80) -> dict[str, Any]:
-    """Press Tab until the focused element matches ``predicate`` (JS over `el`); fail if it never does."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
+def _tab_to(page: Page, predicate: str, limit: int = 80, key: str = "Tab") -> dict[str, Any]:
+    """Press ``key`` (Tab, or Shift+Tab to go back) until the focused element matches ``predicate``
+    (JS over `el`); fail if it never does. ``presses`` in the answer says how many it took."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press(key)
         info = page.evaluate(f"""() => {{
             const el = document.activeElement;
             const style = getComputedStyle(el);
@@ -146,12 +147,15 @@ def _tab_to(page: Page, predicate: str, limit: int = 80) -> dict[str, Any]:
                      outline: style.outlineStyle + ' ' + style.outlineWidth, shadow: style.boxShadow, bg: style.backgroundColor}};
         }}""")
         if info["match"]:
-            return info  # type: ignore[no-any-return]
-    raise AssertionError(f"never reached {predicate} with Tab")
+            return {**info, "presses": presses}  # type: ignore[no-any-return]
+    raise AssertionError(f"never reached {predicate} with {key} in {limit} presses")
 
 
 def _focus_visible(info: dict[str, Any]) -> bool:
     return (not info["outline"].startswith("none") and not info["outline"].endswith(" 0px")) or info["shadow"] != "none"
+
+
+FIRST_RESULT = "el.closest && !!el.closest('.result-list > li:first-child .result__title')"
 
 
 def test_search_filters_and_results_work_with_the_keyboard_only(page: Page, servers: Servers) -> None:
@@ -164,20 +168,26 @@ def test_search_filters_and_results_work_with_the_keyboard_only(page: Page, serv
     page.keyboard.type("chatbot for byggesaker")
     page.keyboard.press("Enter")
     expect(page.locator(".result-list > li").first).to_be_visible()
+    # after a search, focus is on the results heading (not back at the top): one Tab to the first result
+    heading = page.locator("#results-h")
+    expect(heading).to_be_focused()
+    assert heading.get_attribute("aria-describedby") == "results-summary"  # a screen reader hears the count
+    assert _tab_to(page, FIRST_RESULT, limit=1)["presses"] == 1
 
-    # a filter: Tab to the "Norge" checkbox, tick it with Space, Tab to the button, Enter
-    box = _tab_to(page, "el.name === 'country' && el.value === 'NO'")
+    # a filter: back to the "Norge" checkbox and tick it with Space; it applies at once (no Apply button)
+    box = _tab_to(page, "el.name === 'country' && el.value === 'NO'", limit=40, key="Shift+Tab")
     assert _focus_visible(box)
+    expect(page.locator(".filters__apply")).to_be_hidden()
+    expect(page.locator("#filters-auto")).to_be_visible()  # the page says that a filter applies at once
     page.keyboard.press("Space")
-    _tab_to(page, "el.tagName === 'BUTTON' && el.closest('.filters')")
-    page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"country=NO"))
+    expect(page.locator("#results-h")).to_be_focused()
     metas = page.locator(".result-list .meta").all_inner_texts()
     assert metas and all("Norge" in m for m in metas), metas
     expect(page.locator("input[type=checkbox][name=country][value=NO]")).to_be_checked()
 
     # a result: Tab to the first result's title and open it with Enter
-    link = _tab_to(page, "el.closest && !!el.closest('.result__title')")
+    link = _tab_to(page, FIRST_RESULT, limit=1)
     assert _focus_visible(link) or link["bg"] != "rgba(0, 0, 0, 0)"
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/project/"))
@@ -185,10 +195,12 @@ def test_search_filters_and_results_work_with_the_keyboard_only(page: Page, serv
 
     # the organisations view is a keyboard-reachable tab too
     page.go_back()
-    _tab_to(page, "el.closest && !!el.closest('.tabs') && el.textContent.includes('Organisasjoner')")
+    expect(page.locator(".result-list > li").first).to_be_visible()
+    _tab_to(page, "el.closest && !!el.closest('.tabs') && el.textContent.includes('Organisasjoner')", limit=60, key="Shift+Tab")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"view=partners"))
     expect(page.locator(".partner").first).to_be_visible()
+    expect(page.locator("#results-h")).to_be_focused()
 
 
 PAGES = {

@@ -29,8 +29,6 @@ from erfa.service.sync import DEFAULT_SOURCES, STATE_FILE, Report, Source, Sourc
 from tests._shared import shared_data_dir
 from tests.test_index import CountingEncoder
 
-pytestmark = pytest.mark.model
-
 DIGDIR_HEADER = ["", "Prosjekteier", "Prosjekttittel", "Departement", "Eiertype", "Sektor (intern | ikke publisering)",
                  "Beskrivelse av prosjekt", "Formål med prosjekt", "Prosjektstart", "Prosjektslutt",
                  "Tilknyttede organisasjoner", "Bruk av innleide konsulenter", "Lenke til prosjekt", "Status",
@@ -159,6 +157,7 @@ def no_partial_downloads(idx: ProjectIndex) -> bool:
     return not list(idx.home.glob(".sync-*"))
 
 
+@pytest.mark.model
 def test_first_sync_ingests_and_the_next_gets_a_304_that_changes_nothing(
         served: Served, index: ProjectIndex, counting: CountingEncoder) -> None:
     served.files["/oversikt.csv"] = body = digdir_csv(PROJECTS)
@@ -179,9 +178,10 @@ def test_first_sync_ingests_and_the_next_gets_a_304_that_changes_nothing(
     assert no_partial_downloads(index)
 
 
+@pytest.mark.model
 def test_a_200_with_the_same_body_is_unchanged_when_the_server_sends_no_validators(
         served: Served, index: ProjectIndex, counting: CountingEncoder) -> None:
-    """Digdir's API sends no ETag or Last-Modified: the body's hash must stand in for them."""
+    """Digdir's API service sets no ETag or Last-Modified itself: the body's hash must stand in for them."""
     served.etags = False
     served.files["/oversikt.csv"] = digdir_csv(PROJECTS)
     run_sync(index, digdir_source(served))
@@ -192,6 +192,7 @@ def test_a_200_with_the_same_body_is_unchanged_when_the_server_sends_no_validato
     assert snapshot(index) == before and counting.passages == embedded
 
 
+@pytest.mark.model
 def test_a_500_or_no_server_fails_that_source_only_and_changes_nothing(
         served: Served, index: ProjectIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     served.files["/oversikt.csv"] = digdir_csv(PROJECTS)
@@ -241,6 +242,7 @@ schedule = "Mon *-*-* 06:00"
     assert state["digdir"] == state_before and "gone" not in state and "vestland" in state
 
 
+@pytest.mark.model
 def test_a_cut_off_or_unreadable_download_changes_nothing(served: Served, index: ProjectIndex) -> None:
     served.files["/oversikt.csv"] = digdir_csv(PROJECTS)
     run_sync(index, digdir_source(served))
@@ -265,6 +267,7 @@ def test_a_cut_off_or_unreadable_download_changes_nothing(served: Served, index:
     assert (fixed.outcome, fixed.updated, fixed.unchanged) == ("changed", 1, 3)
 
 
+@pytest.mark.model
 def test_a_changed_file_applies_only_the_change(served: Served, index: ProjectIndex, counting: CountingEncoder) -> None:
     served.files["/oversikt.csv"] = digdir_csv(PROJECTS)
     run_sync(index, digdir_source(served))
@@ -289,6 +292,7 @@ def test_a_changed_file_applies_only_the_change(served: Served, index: ProjectIn
     assert 1 <= counting.passages <= len(passages_of(changed))
 
 
+@pytest.mark.model
 def test_a_file_that_would_empty_most_of_a_source_is_held_back(served: Served, index: ProjectIndex) -> None:
     many = {str(i): (f"Etat {i}", f"Prosjekt nummer {i}", f"Et lite prosjekt om tema {i}.") for i in range(1, 13)}
     served.files["/oversikt.csv"] = digdir_csv(many)
@@ -304,6 +308,7 @@ def test_a_file_that_would_empty_most_of_a_source_is_held_back(served: Served, i
     assert (forced.outcome, forced.removed, forced.unchanged) == ("changed", 10, 2) and index.count() == 2
 
 
+@pytest.mark.model
 def test_dry_run_reports_and_writes_nothing(served: Served, index: ProjectIndex, counting: CountingEncoder) -> None:
     served.files["/oversikt.csv"] = digdir_csv(PROJECTS)
     report, = run_sync(index, digdir_source(served), dry_run=True)
@@ -343,6 +348,7 @@ def test_the_sync_command_parses_and_refuses_unknown_names(tmp_path: Path, capsy
 
 
 @pytest.mark.shared
+@pytest.mark.model
 def test_the_real_registries_sync_from_a_local_server(served: Served, index: ProjectIndex) -> None:
     from erfa.ingest import read_file
 

@@ -15,8 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from erfa.index import LIST_FILTERS, FilterError, Filters, Hit, ModelError, ProjectIndex
 from erfa.index.sqlite import StoreUnreadable
+from erfa.service import presenter
 from erfa.service.settings import Settings
 from erfa.service.writes import upsert_and_prune
 
@@ -73,11 +76,9 @@ def _print_hits(hits: list[Hit]) -> None:
         print(f"{n:>2}. {h.score:.3f}  {r.title}  [{r.id}]\n    {meta}\n    {h.snippet}")
 
 
-def _hits_json(hits: list[Hit]) -> list[dict[str, object]]:
-    return [{"id": h.record.id, "title": h.record.title, "organisation": h.record.organisation,
-             "country": h.record.country, "language": h.record.language, "status": h.record.status,
-             "score": round(h.score, 6), "similarity": round(h.similarity, 4),
-             "snippet": h.snippet, "link": h.record.link} for h in hits]
+def _print_json(answer: BaseModel) -> None:
+    """What the API answers for the same request (service/presenter.py), so scripts read one shape."""
+    print(json.dumps(answer.model_dump(mode="json"), ensure_ascii=False, indent=2))
 
 
 def _filters(args: argparse.Namespace) -> Filters:
@@ -97,8 +98,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     page = idx.search(args.query, limit=args.limit, offset=args.offset, filters=_filters(args))
     if args.json:
-        print(json.dumps({"query": page.query, "total": page.total, "close_match": page.close_match,
-                          "results": _hits_json(page.hits), "facets": page.facets}, ensure_ascii=False, indent=2))
+        _print_json(presenter.search_response(page))
     else:
         if page.close_match is False:
             print("(no close match: these are the nearest projects, but none is really about this need)")
@@ -112,9 +112,7 @@ def cmd_partners(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     page = idx.partners(args.query, limit=args.limit, filters=_filters(args))
     if args.json:
-        print(json.dumps({"query": page.query, "close_match": page.close_match, "partners": [
-            {"organisation": p.organisation, "country": p.country, "owner_type": p.owner_type, "score": p.score,
-             "link": p.website, "projects": _hits_json(p.projects)} for p in page.partners]}, ensure_ascii=False, indent=2))
+        _print_json(presenter.partners_response(page))
         return 0
     if not page.partners:
         print("no organisation has a close match for this need")
@@ -132,7 +130,7 @@ def cmd_similar(args: argparse.Namespace, settings: Settings) -> int:
         print(f"erfa: no project with id {args.id!r}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps({"id": args.id, "results": _hits_json(hits)}, ensure_ascii=False, indent=2))
+        _print_json(presenter.similar_response(args.id, hits))
     else:
         _print_hits(hits)
     return 0
@@ -266,7 +264,7 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from erfa.service.api import create_app
+    from erfa.service.app import create_app
 
     if args.no_demo:
         settings.demo = False
@@ -281,7 +279,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # these settings, flags included, go there as the ERFA_* variables Settings reads.
         # The vector index is memory-mapped, so the workers share its pages.
         settings.to_environ(os.environ)
-        uvicorn.run("erfa.service.api:create_app", factory=True, workers=workers, host=args.host or settings.host,
+        uvicorn.run("erfa.service.app:create_app", factory=True, workers=workers, host=args.host or settings.host,
                     port=args.port or settings.port, log_level=settings.log_level,
                     log_config=logging_config(settings.log_level), access_log=False, server_header=False,
                     http=Utf8UrlProtocol, **proxies)

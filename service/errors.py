@@ -1,5 +1,9 @@
 """Error responses: always JSON, always saying what is wrong, never a stack trace.
 
+Every error body erfa sends, from a route, an exception handler or the security
+middleware, is built by ``error_response`` (``{"detail": ..., "request_id"?: ...}``),
+and every 422 entry by ``invalid``, so a client parses one shape whoever refused it.
+
 A public service inside government networks must not show internals to whoever
 probes it, and a caller who sent something wrong deserves to learn which field and
 what would be accepted. Validation errors keep FastAPI's shape
@@ -15,18 +19,54 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from erfa.index import FilterError
 from erfa.index.sqlite import is_disk_full
 
 log = logging.getLogger("erfa.service")
 
 _ECHO_LIMIT = 100  # longest input value repeated back in a validation error
+INTERNAL = "internal error; the operator can find it in the log by this request id"
+
+# OpenAPI descriptions of the error bodies, for the routes' ``responses=``.
+PROBLEM: dict[str, Any] = {"description": "What is wrong, in `detail`",
+                           "content": {"application/json": {"example": {"detail": "..."}}}}
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {**PROBLEM, "description": "Missing or invalid admin token"},
+    403: {**PROBLEM, "description": "Writes are disabled: ERFA_ADMIN_TOKEN is not set"},
+}
+
+
+def problem(description: str) -> dict[str, Any]:
+    """One ``responses=`` entry: an error body with this description."""
+    return {**PROBLEM, "description": description}
+
+
+def error_response(status: int, detail: Any, *, request_id: str | None = None,
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The one builder of erfa's error bodies: ``{"detail": ...}``, plus the request id to quote."""
+    body: dict[str, Any] = {"detail": detail}
+    if request_id:
+        body["request_id"] = request_id
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=dict(headers or {}) or None)
+
+
+def invalid(loc: Sequence[str | int], msg: str) -> dict[str, Any]:
+    """One entry of a 422's ``detail`` list, in FastAPI's own shape (the web form codes against it)."""
+    return {"loc": list(loc), "msg": msg, "type": "value_error"}
+
+
+def unprocessable(*entries: dict[str, Any]) -> HTTPException:
+    """A 422 for what a route found wrong itself (raise it), listing ``invalid`` entries."""
+    return HTTPException(422, detail=list(entries))
 
 
 def _printable(value: Any) -> Any:
@@ -75,7 +115,17 @@ def request_id(request: Request) -> str | None:
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    return JSONResponse({"detail": jsonable_encoder([_clean_error(e) for e in exc.errors()])}, status_code=422)
+    return error_response(422, [_clean_error(e) for e in exc.errors()])
+
+
+async def bad_filter(request: Request, exc: FilterError) -> JSONResponse:
+    """A filter value that can never match: 422 naming the field and the allowed values."""
+    return error_response(422, [invalid(["query", exc.field], str(exc))])
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Every HTTPException a route or dependency raises (404, 401, 409, 413, 503, ...)."""
+    return error_response(exc.status_code, exc.detail, headers=exc.headers)
 
 
 async def database_busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
@@ -85,8 +135,8 @@ async def database_busy(request: Request, exc: sqlite3.OperationalError) -> JSON
     if "locked" not in str(exc) and "busy" not in str(exc):
         return await unexpected(request, exc)
     log.warning("database busy", extra={"event": "db_busy", "error": str(exc)[:200], "request_id": request_id(request)})
-    return JSONResponse({"detail": "the registry is busy with a write; retry in a few seconds", "request_id": request_id(request)},
-                        status_code=503, headers={"Retry-After": "5"})
+    return error_response(503, "the registry is busy with a write; retry in a few seconds",
+                          request_id=request_id(request), headers={"Retry-After": "5"})
 
 
 async def disk_full(request: Request, exc: OSError | sqlite3.Error) -> JSONResponse:
@@ -94,9 +144,8 @@ async def disk_full(request: Request, exc: OSError | sqlite3.Error) -> JSONRespo
     client should not retry at once; the operator must free space."""
     rid = request_id(request)
     log.error("disk full: a write was refused", extra={"event": "disk_full", "request_id": rid, "error": str(exc)[:200]})
-    return JSONResponse({"detail": "the server's disk is full, so nothing was saved; please try again later "
-                                   "(the operator has been told in the log)", "request_id": rid},
-                        status_code=507, headers={"Retry-After": "3600"})
+    return error_response(507, "the server's disk is full, so nothing was saved; please try again later "
+                          "(the operator has been told in the log)", request_id=rid, headers={"Retry-After": "3600"})
 
 
 async def os_error(request: Request, exc: OSError) -> JSONResponse:
@@ -105,15 +154,20 @@ async def os_error(request: Request, exc: OSError) -> JSONResponse:
 
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Last resort: a 500 with an id to quote, the trace stays in the server log."""
-    rid = request_id(request)
+    return internal_error(exc, request_id(request))
+
+
+def internal_error(exc: BaseException, rid: str | None) -> JSONResponse:
+    """Log the trace with the request id; answer 500 with only that id (also from the middleware)."""
     log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__),
               extra={"event": "error", "request_id": rid, "error": type(exc).__name__})
-    return JSONResponse({"detail": "internal error; the operator can find it in the log by this request id", "request_id": rid},
-                        status_code=500)
+    return error_response(500, INTERNAL, request_id=rid)
 
 
 def install_errors(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(FilterError, bad_filter)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(sqlite3.OperationalError, database_busy)  # type: ignore[arg-type]
     app.add_exception_handler(OSError, os_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, unexpected)

@@ -46,10 +46,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from erfa.service.auth import token_matches
+from erfa.service.errors import error_response, internal_error
 from erfa.service.settings import Settings
 
 access_log = logging.getLogger("erfa.access")
-log = logging.getLogger("erfa.service")
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/favicon.ico"})
 EXEMPT_PREFIXES = ("/static/",)
@@ -145,7 +145,7 @@ class _StateCollector(Collector):
                 yield projects
             except Exception:  # a busy database must not break the scrape
                 pass
-        subs = getattr(self.app.state, "erfa_submissions", None)
+        subs = getattr(state, "submissions", None)
         if subs is not None:
             pending = GaugeMetricFamily("erfa_submissions_pending", "Submissions waiting for a moderator")
             try:
@@ -278,16 +278,13 @@ class SecurityMiddleware:
         except BodyTooLarge as exc:
             if status["started"]:
                 raise
-            await _json(413, {"detail": exc.detail})(scope, receive, send_with_headers)
+            await error_response(413, exc.detail)(scope, receive, send_with_headers)
         except Exception as exc:
             # Answer here rather than in Starlette's ServerErrorMiddleware, so the 500 carries
             # the security headers too; the trace goes to the log, never to the client.
             if status["started"]:
                 raise
-            log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__),
-                      extra={"event": "error", "request_id": rid, "error": type(exc).__name__})
-            body = {"detail": "internal error; the operator can find it in the log by this request id", "request_id": rid}
-            await _json(500, body)(scope, receive, send_with_headers)
+            await internal_error(exc, rid)(scope, receive, send_with_headers)
         finally:
             self._done(scope, method, path, status["code"] or 500, started, rid)
 
@@ -298,11 +295,11 @@ class SecurityMiddleware:
             try:
                 length = int(declared)
             except ValueError:
-                return _json(400, {"detail": "Content-Length must be a whole number of bytes"})
+                return error_response(400, "Content-Length must be a whole number of bytes")
             if length > limit:
                 self.metrics.too_large.inc()
                 which = "ERFA_MAX_UPLOAD_BYTES" if path in UPLOAD_PATHS else "ERFA_MAX_BODY_BYTES"
-                return _json(413, {"detail": f"the request body ({length} bytes) is larger than the limit of {limit} bytes ({which})"})
+                return error_response(413, f"the request body ({length} bytes) is larger than the limit of {limit} bytes ({which})")
         if path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES) or self._is_admin(scope):
             return None
         client = (scope.get("client") or ("unknown", 0))[0]
@@ -320,7 +317,7 @@ class SecurityMiddleware:
     def _limited(self, bucket: str, wait: float, msg: str) -> Response:
         self.metrics.limited.labels(bucket).inc()
         retry = max(1, math.ceil(wait))
-        return _json(429, {"detail": f"{msg}; retry in {retry} s"}, {"Retry-After": str(retry)})
+        return error_response(429, f"{msg}; retry in {retry} s", headers={"Retry-After": str(retry)})
 
     def _is_admin(self, scope: Scope) -> bool:
         token = self.settings.admin_token
@@ -370,10 +367,6 @@ class SecurityMiddleware:
             entry["path"] = path[:200]  # an unknown path (a probe); no need text travels in a path erfa serves
         level = logging.DEBUG if path in EXEMPT_PATHS and status < 500 else logging.INFO  # probes every few seconds
         access_log.log(level, "%s %s %s", method, label, status, extra=entry)
-
-
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
 def install_security(app: FastAPI, settings: Settings) -> None:

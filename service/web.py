@@ -6,7 +6,7 @@ it, to post JSON to the public ``POST /submissions``). The security middleware g
 every HTML page a strict Content-Security-Policy (no inline script or style), which is
 why all behaviour and styling live in files under ``/static``.
 
-Handlers read the loaded ``ProjectIndex`` from app state directly instead of calling
+Handlers get the loaded ``ProjectIndex`` from ``deps.loaded_index`` instead of calling
 the JSON API over HTTP: same ranking, no extra hop. While the model is loading they
 answer a friendly 503 page instead of the API's JSON error.
 """
@@ -19,22 +19,23 @@ from urllib.parse import quote, urlencode
 
 from babel.numbers import format_decimal
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from erfa.index import LIST_FILTERS, MAX_WINDOW, FilterError, Filters, Hit, ProjectIndex
+from erfa.index import LIST_FILTERS, MAX_WINDOW, FilterError, Filters, Hit
 from erfa.ingest import vocab
 from erfa.service import i18n
+from erfa.service.deps import MAX_NEED, loaded_index
+from erfa.service.errors import http_error
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 PAGE_SIZE = 10
 EMBED_DEFAULT, EMBED_MAX = 5, 20
 SIMILAR = 5
-MAX_QUERY = 1000  # characters of a need; the same limit as the JSON API's q
+MAX_QUERY = MAX_NEED  # characters of a need; the same limit as the JSON API's q
 LANG_COOKIE = "erfa_lang"
 LANG_COOKIE_AGE = 365 * 24 * 3600
 # First path segments that belong to the JSON API (and its docs): their errors stay JSON for everyone.
@@ -102,13 +103,6 @@ def parse(request: Request) -> Query:
     elif "q" in params and not q:  # the search button pressed with nothing written
         q_error = i18n.t(lang, "empty_query")
     return Query(q, lang, explicit, filters, offset, errors, too_long=too_long, q_error=q_error)
-
-
-def _index(request: Request) -> ProjectIndex | None:
-    state = request.app.state.erfa
-    if state.index is not None:
-        state.index.refresh()
-    return state.index  # type: ignore[no-any-return]
 
 
 def filter_params(filters: Filters) -> list[tuple[str, str]]:
@@ -232,7 +226,7 @@ def search_page(request: Request) -> Response:
         return render(request, page, "search.html", q=query.q, view=view, groups=[], hits=[], partners=None, total=0,
                       close_match=None, errors=query.errors, filters=query.filters, hidden=filter_params(query.filters),
                       searched=False)
-    idx = _index(request)
+    idx = loaded_index(request)
     if idx is None:
         return loading(request, page)
     errors = list(query.errors)
@@ -273,7 +267,7 @@ def project_page(request: Request, project_id: str) -> Response:
     """One project's full record, whom to contact, and its similar projects."""
     query = parse(request)
     page = Page(request, query)
-    idx = _index(request)
+    idx = loaded_index(request)
     if idx is None:
         return loading(request, page)
     record = idx.get(project_id) if len(project_id) <= 200 else None
@@ -312,7 +306,7 @@ def embed_page(request: Request) -> Response:
     errors = list(query.errors)
     close_match = None
     if query.q and not query.too_long:
-        idx = _index(request)
+        idx = loaded_index(request)
         if idx is None:
             return loading(request, page)
         try:
@@ -339,7 +333,7 @@ def wants_html(request: Request) -> bool:
 async def not_found(request: Request, exc: StarletteHTTPException) -> Response:
     """Unknown paths get the translated 404 page in a browser; everything else keeps FastAPI's JSON error."""
     if exc.status_code != 404 or not wants_html(request):
-        return await http_exception_handler(request, exc)
+        return await http_error(request, exc)
     page = Page(request, parse(request))
     response = render(request, page, "message.html", 404, title=page.t("page_not_found_title"),
                       message=page.t("page_not_found"))

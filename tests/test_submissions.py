@@ -168,7 +168,7 @@ def _commit_fails(store: SubmissionStore) -> Callable[[], Any]:
 def test_an_approve_that_cannot_be_saved_lists_nothing(app_for: Callable[..., TestClient],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     c = app_for()
-    store: SubmissionStore = c.app.state.erfa_submissions  # type: ignore[attr-defined]
+    store: SubmissionStore = c.app.state.erfa.submissions  # type: ignore[attr-defined]
     sid = c.post("/submissions", json=FORM).json()["id"]
     with monkeypatch.context() as m:
         m.setattr(store, "_tx", _commit_fails(store))
@@ -210,7 +210,7 @@ def test_reject_takes_a_left_over_record_out_of_search(app_for: Callable[..., Te
 def test_a_reject_that_cannot_be_saved_changes_nothing(app_for: Callable[..., TestClient],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     c = app_for()
-    store: SubmissionStore = c.app.state.erfa_submissions  # type: ignore[attr-defined]
+    store: SubmissionStore = c.app.state.erfa.submissions  # type: ignore[attr-defined]
     sid = c.post("/submissions", json=FORM).json()["id"]
     with monkeypatch.context() as m:
         m.setattr(store, "_tx", _commit_fails(store))
@@ -244,7 +244,7 @@ def test_a_full_disk_gets_507_saying_so_from_every_write(app_for: Callable[..., 
                                                           method: str, path: str, kw: dict[str, Any]) -> None:
     c = app_for()
     idx: ProjectIndex = c.app.state.erfa.index  # type: ignore[attr-defined]
-    store: SubmissionStore = c.app.state.erfa_submissions  # type: ignore[attr-defined]
+    store: SubmissionStore = c.app.state.erfa.submissions  # type: ignore[attr-defined]
     full = sqlite3.OperationalError("database or disk is full")
     monkeypatch.setattr(store, "add", lambda data: (_ for _ in ()).throw(full))
     monkeypatch.setattr(idx, "upsert", lambda records, **k: (_ for _ in ()).throw(DISK_FULL))

@@ -1,0 +1,193 @@
+"""/submissions: anyone proposes a project; a moderator (admin) approves or rejects it.
+
+``POST /submissions`` only ever creates a *pending* item in its own store
+(index/submissions.py); nothing reaches search until a moderator approves it.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+
+from erfa.index.submissions import Submission, SubmissionError
+from erfa.ingest import Record, RecordError, vocab
+from erfa.service.deps import AdminDep, IndexDep, SettingsDep, SubmissionsDep
+from erfa.service.errors import AUTH_RESPONSES, invalid, problem, unprocessable
+
+log = logging.getLogger("erfa.service")
+
+router = APIRouter(tags=["submissions"])
+
+
+def _blank(value: object) -> object:
+    """Web forms send '' for a field left empty; that means 'not given', not an error."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+Opt = BeforeValidator(_blank)
+_Year = Annotated[int, Field(ge=1950, le=2100)]
+_Link = Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s]+$")]
+
+
+def _Text(n: int) -> Any:
+    """A string of at most n characters (constraints sit inside the Optional so None passes)."""
+    return Annotated[str, Field(max_length=n)]
+
+
+class SubmissionIn(BaseModel):
+    """A project proposed by anyone; a moderator decides whether it is listed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    description: Annotated[_Text(5000) | None, Opt] = None
+    purpose: Annotated[_Text(5000) | None, Opt] = None
+    organisation: Annotated[str, Field(min_length=1, max_length=300)]
+    country: Annotated[_Text(60) | None, Opt, Field(description="ISO code (NO, SE, DK, FI, IS) or a country name")] = None
+    municipality: Annotated[_Text(200) | None, Opt] = None
+    sector: Annotated[_Text(100) | None, Opt, Field(description=", ".join(vocab.SECTORS))] = None
+    status: Annotated[_Text(100) | None, Opt, Field(description=", ".join(vocab.STATUSES))] = None
+    start_year: Annotated[_Year | None, Opt] = None
+    end_year: Annotated[_Year | None, Opt] = None
+    link: Annotated[_Link | None, Opt, Field(description="An http(s) URL about the project")] = None
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, v: str | None) -> str | None:
+        if v is not None and vocab.country_code(v) is None:
+            raise ValueError("country is not one erfa knows: use an ISO code such as NO, SE, DK, FI, IS or a country name")
+        return v
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, v: str | None) -> str | None:
+        if v is not None and vocab.normalise_status(v) is None:
+            raise ValueError(f"status must be one of {', '.join(vocab.STATUSES)}")
+        return v
+
+    @field_validator("sector")
+    @classmethod
+    def _sector(cls, v: str | None) -> str | None:
+        if v is not None and vocab.normalise_sector(v) is None:
+            raise ValueError(f"sector must be one of {', '.join(vocab.SECTORS)}")
+        return v
+
+    @field_validator("end_year")
+    @classmethod
+    def _after_start(cls, v: int | None, info: ValidationInfo) -> int | None:
+        start = info.data.get("start_year")
+        if v is not None and start is not None and v < start:
+            raise ValueError(f"end_year must not be before start_year ({start})")
+        return v
+
+
+class SubmissionCreated(BaseModel):
+    id: str
+    status: Literal["pending"] = "pending"
+    message: str
+
+
+class SubmissionOut(BaseModel):
+    id: str
+    status: Literal["pending", "approved", "rejected"]
+    data: dict[str, Any]
+    created_at: str
+    decided_at: str | None = None
+    reason: str | None = None
+    record_id: str | None = None
+
+    @classmethod
+    def of(cls, s: Submission) -> "SubmissionOut":
+        return cls(**s.to_json())
+
+
+class SubmissionList(BaseModel):
+    total: int
+    submissions: list[SubmissionOut]
+
+
+class Approved(BaseModel):
+    submission: SubmissionOut
+    record: Record
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000, description="Why, for the record (and the submitter)")]
+
+
+SubmissionId = Annotated[str, Path(min_length=1, max_length=100, description="As returned by POST /submissions")]
+NOT_FOUND = {404: problem("No such submission")}
+
+
+def not_found(submission_id: str) -> HTTPException:
+    return HTTPException(404, detail=f"no submission with id {submission_id!r}")
+
+
+@router.post("/submissions", status_code=201, response_model=SubmissionCreated,
+             responses={429: problem("Too many submissions from this client; see Retry-After"),
+                        503: problem("The moderation queue is full; try again later")})
+def submit(store: SubmissionsDep, settings: SettingsDep, body: SubmissionIn) -> SubmissionCreated:
+    """Propose a project (public). It is listed only after a moderator approves it."""
+    if store.count("pending") >= settings.max_pending:
+        raise HTTPException(503, detail="the moderation queue is full; please try again later", headers={"Retry-After": "3600"})
+    try:
+        sub = store.add(body.model_dump(exclude_none=True))
+    except RecordError as exc:
+        raise unprocessable(invalid(["body"], str(exc))) from None
+    log.info("submission received", extra={"event": "submission", "submission": sub.id})
+    return SubmissionCreated(id=sub.id, message="Thank you. A moderator will review the project before it is listed.")
+
+
+@router.get("/submissions", response_model=SubmissionList, dependencies=[AdminDep], responses=AUTH_RESPONSES)
+def list_submissions(
+    store: SubmissionsDep,
+    status: Annotated[Literal["pending", "approved", "rejected", "all"], Query()] = "pending",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> SubmissionList:
+    """Submissions by status, oldest first (admin)."""
+    st = None if status == "all" else status
+    return SubmissionList(total=store.count(st), submissions=[SubmissionOut.of(s) for s in store.list(st, limit=limit, offset=offset)])
+
+
+@router.get("/submissions/{submission_id}", response_model=SubmissionOut, dependencies=[AdminDep],
+            responses={**AUTH_RESPONSES, **NOT_FOUND})
+def get_submission(store: SubmissionsDep, submission_id: SubmissionId) -> SubmissionOut:
+    """One submission (admin)."""
+    sub = store.get(submission_id)
+    if sub is None:
+        raise not_found(submission_id)
+    return SubmissionOut.of(sub)
+
+
+@router.post("/submissions/{submission_id}/approve", response_model=Approved, dependencies=[AdminDep],
+             responses={**AUTH_RESPONSES, **NOT_FOUND, 409: problem("The submission was rejected")})
+def approve(store: SubmissionsDep, idx: IndexDep, submission_id: SubmissionId) -> Approved:
+    """List a pending submission as a project with source `submission` (admin). Repeating it is harmless."""
+    try:
+        sub, record = store.approve(submission_id, idx)
+    except KeyError:
+        raise not_found(submission_id) from None
+    except SubmissionError as exc:
+        raise HTTPException(409, detail=str(exc)) from None
+    log.info("submission approved", extra={"event": "approve", "submission": sub.id, "id": record.id})
+    return Approved(submission=SubmissionOut.of(sub), record=record)
+
+
+@router.post("/submissions/{submission_id}/reject", response_model=SubmissionOut, dependencies=[AdminDep],
+             responses={**AUTH_RESPONSES, **NOT_FOUND, 409: problem("The submission was already approved")})
+def reject(store: SubmissionsDep, idx: IndexDep, submission_id: SubmissionId, body: RejectIn) -> SubmissionOut:
+    """Decline a submission with a reason (admin). It stays stored, so the decision can be explained,
+    and is never searchable: a record left by an interrupted approval is removed with it."""
+    try:
+        sub = store.reject(submission_id, body.reason, idx)
+    except KeyError:
+        raise not_found(submission_id) from None
+    except SubmissionError as exc:
+        raise HTTPException(409, detail=str(exc)) from None
+    log.info("submission rejected", extra={"event": "reject", "submission": sub.id})
+    return SubmissionOut.of(sub)

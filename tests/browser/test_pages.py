@@ -203,6 +203,119 @@ def test_search_filters_and_results_work_with_the_keyboard_only(page: Page, serv
     expect(page.locator("#results-h")).to_be_focused()
 
 
+PHONE = {"width": 375, "height": 667}
+
+
+def _axe_violations(page: Page, name: str) -> list[str]:
+    """Every axe-core WCAG 2.1 A/AA violation on the page (any impact), recorded for the summary."""
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]})
+    violations = results.response["violations"]
+    AXE_REPORT[name] = {"rules_passed": len(results.response["passes"]),
+                        "violations": {v["id"]: (v["impact"], len(v["nodes"])) for v in violations}}
+    assert len(results.response["passes"]) > 10, "axe-core did not really run"
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in violations]
+
+
+def test_on_a_phone_the_results_come_first_and_the_filters_fold_behind_a_button(page: Page, servers: Servers) -> None:
+    page.set_viewport_size(PHONE)
+    page.goto(f"{servers.erfa}/?q={quote(SWEDISH_NEED)}&lang=nb")
+    first = page.locator(".result-list > li").first.locator(".result__title")
+    box = first.bounding_box()
+    assert box and box["y"] + box["height"] <= PHONE["height"], f"the first result is not in the first screen: {box}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the page scrolls sideways"
+    expect(page.locator("#results-h")).to_be_focused()
+    assert page.evaluate("window.scrollY") == 0  # focusing the heading did not push the search box away
+
+    toggle = page.locator("#filters > summary")
+    norway = page.locator("input[type=checkbox][name=country][value=NO]")
+    expect(toggle).to_be_visible()
+    expect(toggle).to_have_text("Filter")
+    expect(norway).to_be_hidden()
+    bad = _axe_violations(page, "phone/closed")
+    assert not bad, "\n".join(bad)
+    screenshot(page, "phone")
+
+    toggle.click()
+    expect(page.locator("#filters")).to_have_attribute("open", "")
+    expect(norway).to_be_visible()
+    bad = _axe_violations(page, "phone/open")
+    assert not bad, "\n".join(bad)
+    page.get_by_label(re.compile(r"^Norge")).check()  # applies at once: no Apply button to find
+    page.wait_for_url(re.compile(r"country=NO"))
+    expect(page.locator("#results-h")).to_be_focused()
+    expect(norway).to_be_checked()
+    expect(toggle).to_have_text("Filter (valgt: 1)")  # folded again, saying one filter is on
+    expect(norway).to_be_hidden()
+    metas = page.locator(".result-list .meta").all_inner_texts()
+    assert metas and all("Norge" in m for m in metas), metas
+
+    # the organisations view on a phone: the same folding, no axe violation
+    page.goto(f"{servers.erfa}/?q={quote(SWEDISH_NEED)}&view=partners&lang=sv")
+    expect(page.locator(".partner").first).to_be_visible()
+    expect(page.locator("#filters > summary")).to_have_text("Filter")
+    bad = _axe_violations(page, "phone/partners")
+    assert not bad, "\n".join(bad)
+
+
+def test_years_apply_when_focus_leaves_them_not_between_the_two_fields(page: Page, servers: Servers) -> None:
+    page.goto(f"{servers.erfa}/?q={quote(SWEDISH_NEED)}&lang=en")
+    page.get_by_label("From year").fill("2020")
+    page.keyboard.press("Tab")  # into "To": nothing is sent yet
+    expect(page.get_by_label("To year")).to_be_focused()
+    page.wait_for_timeout(300)  # time enough for a (wrong) submission to start
+    assert "year_from" not in page.url
+    page.keyboard.type("2024")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"year_from=2020.*year_to=2024"))
+    expect(page.locator("#results-h")).to_be_focused()
+    expect(page.get_by_label("To year")).to_have_value("2024")
+
+
+def test_the_skip_link_reaches_the_first_result_in_three_presses(browser: Any, servers: Servers) -> None:
+    """Without JavaScript nothing moves focus, so the skip link is the way past the search box
+    and the filters: Tab, Enter, Tab."""
+    context = browser.new_context(viewport=PHONE, locale="nb-NO", java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{servers.erfa}/?q={quote(SWEDISH_NEED)}&lang=nb")
+        skip = _tab_to(page, "el.classList.contains('skip-link')", limit=1)
+        assert skip["text"] == "Hopp til treffene"
+        assert page.locator(".skip-link").first.evaluate("a => a.getBoundingClientRect().top >= 0")  # shown on focus
+        page.keyboard.press("Enter")
+        expect(page.locator("#results-h")).to_be_focused()
+        link = _tab_to(page, FIRST_RESULT, limit=1)
+        assert link["text"] == page.locator(".result__title a").first.inner_text()
+    finally:
+        context.close()
+
+
+def test_without_javascript_the_filters_open_and_apply_with_their_buttons(browser: Any, servers: Servers) -> None:
+    context = browser.new_context(viewport=PHONE, locale="sv-SE", java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{servers.erfa}/?q={quote(SWEDISH_NEED)}&lang=sv")
+        norway = page.locator("input[type=checkbox][name=country][value=NO]")
+        expect(norway).to_be_hidden()
+        page.locator("#filters > summary").click()  # a native <details>: opens without JavaScript
+        expect(norway).to_be_visible()
+        expect(page.locator("#filters-auto")).to_be_hidden()
+        norway.check()
+        assert "country=" not in page.url  # nothing happens until Apply
+        apply = page.get_by_role("button", name="Använd filtren")
+        expect(apply).to_be_visible()
+        apply.click()
+        page.wait_for_url(re.compile(r"country=NO"))
+        expect(norway).to_be_checked()
+
+        # on a wide screen the filters are a side column, open without JavaScript too
+        page.set_viewport_size({"width": 1280, "height": 900})
+        expect(page.locator("#filters > summary")).to_be_hidden()
+        expect(norway).to_be_visible()
+        expect(page.get_by_role("button", name="Använd filtren")).to_be_visible()
+    finally:
+        context.close()
+
+
 PAGES = {
     "search": "/?q={need}&lang={lang}",
     "partners": "/?q={need}&view=partners&lang={lang}",

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -36,6 +37,11 @@ def _Text(n: int) -> Any:
     return Annotated[str, Field(max_length=n)]
 
 
+# Fields whose words are normalised to erfa's fixed vocabulary, and the values it has.
+_VOCABULARY: dict[str, tuple[Callable[[object], str | None], tuple[str, ...]]] = {
+    "status": (vocab.normalise_status, vocab.STATUSES), "sector": (vocab.normalise_sector, vocab.SECTORS)}
+
+
 class SubmissionIn(BaseModel):
     """A project proposed by anyone; a moderator decides whether it is listed."""
 
@@ -60,18 +66,12 @@ class SubmissionIn(BaseModel):
             raise ValueError("country is not one erfa knows: use an ISO code such as NO, SE, DK, FI, IS or a country name")
         return v
 
-    @field_validator("status")
+    @field_validator("status", "sector")
     @classmethod
-    def _status(cls, v: str | None) -> str | None:
-        if v is not None and vocab.normalise_status(v) is None:
-            raise ValueError(f"status must be one of {', '.join(vocab.STATUSES)}")
-        return v
-
-    @field_validator("sector")
-    @classmethod
-    def _sector(cls, v: str | None) -> str | None:
-        if v is not None and vocab.normalise_sector(v) is None:
-            raise ValueError(f"sector must be one of {', '.join(vocab.SECTORS)}")
+    def _in_vocabulary(cls, v: str | None, info: ValidationInfo) -> str | None:
+        normalise, allowed = _VOCABULARY[str(info.field_name)]
+        if v is not None and normalise(v) is None:
+            raise ValueError(f"{info.field_name} must be one of {', '.join(allowed)}")
         return v
 
     @field_validator("end_year")

@@ -405,7 +405,7 @@ def bench_service(home: Path, model_dir: Path, ids: Sequence[str], quick: bool, 
 def breakdown(home: Path, model_dir: Path, quick: bool) -> dict[str, object]:
     """Where the time goes, in-process: start-up parts, and encoder vs the rest of a search."""
     t0 = time.perf_counter()
-    import erfa.service.api  # noqa: F401  (what `erfa serve` imports)
+    import erfa.service.app  # noqa: F401  (what `erfa serve` imports)
 
     t1 = time.perf_counter()
     enc = Encoder(str(model_dir), backend="onnx")

@@ -141,7 +141,7 @@ class ProjectIndex:
             return self._rebuild()
         return self._catch_up(saved)
 
-    def _rebuild(self) -> Snapshot:
+    def _rebuild(self, *, wait: bool = False) -> Snapshot:
         """Every record, read in one transaction, into a fresh snapshot (the language space
         refitted, vectors re-derived from the cache; only texts not in it are embedded),
         saved as the checkpoint."""
@@ -150,7 +150,7 @@ class ProjectIndex:
         texts = {text_hash(t): t for s in stored for t in passages_of(s.record)}
         raw, _ = self._vectors_of(texts, progress=None)
         snap = snapshot.build(gen, enc.model_id, enc.dim, stored, raw)
-        self._checkpoint(snap)
+        self._checkpoint(snap, wait=wait)
         return snap
 
     def _catch_up(self, snap: Snapshot) -> Snapshot:
@@ -166,7 +166,7 @@ class ProjectIndex:
         texts = {text_hash(t): t for s in changed for t in passages_of(s.record)}
         raw, _ = self._vectors_of(texts, progress=None)
         new = snapshot.advance(snap, gen, changed, removed, raw)
-        if new.space.stale(new.languages, ranking.SPACE_DRIFT):
+        if new.space.stale(new.languages, ranking.SPACE_DRIFT, ranking.SPACE_REFIT_BELOW):
             return self._rebuild()
         if new.wants_checkpoint():
             self._compact_later()
@@ -197,7 +197,7 @@ class ProjectIndex:
 
         def compact() -> None:
             try:
-                fresh = self._rebuild()
+                fresh = self._rebuild(wait=True)
                 with self._index_lock:
                     current = self._snap
                     if current is None or current.generation <= fresh.generation:
@@ -210,16 +210,17 @@ class ProjectIndex:
         self._compaction = threading.Thread(target=compact, name="erfa-compact", daemon=True)
         self._compaction.start()
 
-    def _checkpoint(self, snap: Snapshot) -> None:
+    def _checkpoint(self, snap: Snapshot, *, wait: bool = False) -> None:
         """Save ``snap`` as the checkpoint, under the data directory's write lock: taken
-        here unless this thread already holds it; skipped when another writer has it
-        (that writer leaves its own checkpoint, or the next catch-up does)."""
+        here unless this thread already holds it. ``wait`` False (a reader catching up)
+        skips the save when a writer holds the lock, rather than stall searches behind a
+        long ingest; the background compaction waits its turn."""
         if getattr(self._writer, "depth", 0):
             snapshot.save(snap, self.home)
             return
         with open(self.home / ".write.lock", "w") as lock:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return
             try:

@@ -21,6 +21,8 @@ from erfa.index.space import SpaceParams
 SPACE = SpaceParams(prior=5.0, centre_prior=100.0, components=1, query_centring=0.5)
 # Share of passages whose language count may change before the space is refitted.
 SPACE_DRIFT = 0.05
+# Below this many passages any change refits the space (a full build costs well under a second there).
+SPACE_REFIT_BELOW = 2000
 
 # The need's Bokmål reading (Apertium, index/translate.py) is added to its own vector
 # with this weight before the space transform.

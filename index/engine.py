@@ -36,7 +36,7 @@ from erfa.index.facets import Filters
 from erfa.index.partners import PARTNER_DEPTH, Partner, PartnersPage, rank_partners
 from erfa.index.searcher import CANDIDATES, FACET_DEPTH, MAX_WINDOW, MODES, Hit, SearchPage, Searcher
 from erfa.index.snapshot import SLOTS, Snapshot, passages_of
-from erfa.index.store import Store, text_hash
+from erfa.index.store import RecordStore, Store, text_hash
 from erfa.index.translate import Translator, shared as shared_translator
 from erfa.ingest.record import Record, utcnow
 
@@ -78,10 +78,11 @@ class ProjectIndex:
         translator: Translator | None | bool = True,
         close_match: float | None = None,
         encoder_options: Mapping[str, Any] | None = None,
+        store: RecordStore | None = None,
     ) -> None:
-        self.home = Path(home)
+        self.home = Path(home)  # the checkpoint's files; also the store's unless ``store`` is given
         self.home.mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.home / "erfa.sqlite")
+        self.store: RecordStore = store if store is not None else Store(self.home / "erfa.sqlite")
         self._model = model
         self._prompts = {"query_prompt": query_prompt, "passage_prompt": passage_prompt}
         self._encoder = encoder
@@ -94,7 +95,6 @@ class ProjectIndex:
         self._snap: Snapshot | None = None
         self._model_lock = threading.Lock()
         self._index_lock = threading.RLock()  # who may replace the snapshot
-        self._writer = threading.local()  # this thread's depth inside _writing()
         self._last_refresh = 0.0
         self._compaction: threading.Thread | None = None
 
@@ -135,7 +135,8 @@ class ProjectIndex:
         there is none (first start, another model, a crash between its files) or when
         catching up would cost more than building."""
         enc = self.encoder
-        saved = snapshot.load(self.home, enc.model_id)
+        with self._checkpoint_lock(fcntl.LOCK_SH):
+            saved = snapshot.load(self.home, enc.model_id)
         if saved is None:
             log.info("no usable checkpoint in %s: building the index from the store", self.home)
             return self._rebuild()
@@ -211,36 +212,29 @@ class ProjectIndex:
         self._compaction.start()
 
     def _checkpoint(self, snap: Snapshot, *, wait: bool = False) -> None:
-        """Save ``snap`` as the checkpoint, under the data directory's write lock: taken
-        here unless this thread already holds it. ``wait`` False (a reader catching up)
-        skips the save when a writer holds the lock, rather than stall searches behind a
-        long ingest; the background compaction waits its turn."""
-        if getattr(self._writer, "depth", 0):
-            snapshot.save(snap, self.home)
-            return
-        with open(self.home / ".write.lock", "w") as lock:
+        """Save ``snap`` as this data directory's checkpoint, one saver at a time (across
+        processes). ``wait`` False (a write or a reader catching up) skips the save when
+        another process is saving, rather than stall; the background compaction waits."""
+        with self._checkpoint_lock(fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB) as held:
+            if held:
+                snapshot.save(snap, self.home)
+
+    @contextmanager
+    def _checkpoint_lock(self, mode: int) -> Iterator[bool]:
+        """The checkpoint files' lock: exclusive to save them, shared to read them, so a
+        reader never sees one file of a new checkpoint beside two of the old."""
+        with open(self.home / ".checkpoint.lock", "w") as lock:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, mode)
             except BlockingIOError:
+                yield False
                 return
             try:
-                snapshot.save(snap, self.home)
+                yield True
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     # -- writes ------------------------------------------------------------------
-    @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """One writer per data directory, across processes."""
-        with open(self.home / ".write.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            self._writer.depth = getattr(self._writer, "depth", 0) + 1
-            try:
-                yield
-            finally:
-                self._writer.depth -= 1
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
     def upsert(self, records: Sequence[Record], *, progress: bool = False) -> UpsertSummary:
         """Add new records, update changed ones, skip unchanged ones.
 
@@ -250,7 +244,7 @@ class ProjectIndex:
         snapshot; the new one replaces it in one assignment.
         """
         started = time.perf_counter()
-        with self._writing():
+        with self.store.writing():
             plan = self.store.plan(records)
             changed = [r if r.updated_at else r.model_copy(update={"updated_at": utcnow()}) for r in plan.added + plan.updated]
             summary = UpsertSummary(len(plan.added), len(plan.updated), len(plan.unchanged))
@@ -263,7 +257,7 @@ class ProjectIndex:
         return summary
 
     def delete(self, record_ids: Sequence[str]) -> int:
-        with self._writing():
+        with self.store.writing():
             _, removed = self.store.delete(record_ids)
             if removed:
                 self._after_write(len(removed))

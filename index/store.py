@@ -10,12 +10,15 @@ costs a catch-up, never a wrong answer.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -70,6 +73,33 @@ class UpsertPlan:
     added: list[Record]
     updated: list[Record]
     unchanged: list[Record]
+
+
+class RecordStore(Protocol):
+    """What the engine needs of a store: the narrow interface a second implementation
+    (PostgreSQL, issue 11) provides beside SQLite's `Store`.
+
+    Rows are addressed by ``rowid``, an integer the store assigns, never reuses, and keeps
+    across updates (it doubles as the vector slot). ``generation`` counts committed writes;
+    every row remembers the generation that last wrote it, every deletion leaves a tombstone,
+    so ``changes_since`` lets any reader catch up from the generation it holds.
+    """
+
+    def generation(self) -> int: ...
+    def count(self) -> int: ...
+    def get(self, record_id: str) -> StoredRecord | None: ...
+    def all(self) -> Iterator[StoredRecord]: ...
+    def read_all(self) -> tuple[int, list[StoredRecord]]: ...
+    def changes_since(self, gen: int) -> tuple[int, list[StoredRecord], list[int]]: ...
+    def count_changes_since(self, gen: int) -> int: ...
+    def ids_of_source(self, source: str) -> set[str]: ...
+    def plan(self, records: Iterable[Record]) -> UpsertPlan: ...
+    def cached_vectors(self, model_id: str, hashes: Sequence[str], dim: int) -> dict[str, np.ndarray]: ...
+    def cache_vectors(self, model_id: str, items: Sequence[tuple[str, np.ndarray]]) -> None: ...
+    def upsert(self, records: Sequence[Record]) -> tuple[int, dict[str, int]]: ...
+    def delete(self, record_ids: Sequence[str]) -> tuple[int, dict[str, int]]: ...
+    def writing(self) -> AbstractContextManager[None]: ...
+    def close(self) -> None: ...
 
 
 class Store(SqliteFile):
@@ -179,6 +209,19 @@ class Store(SqliteFile):
             )
 
     # -- writes ---------------------------------------------------------------
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One writer at a time across processes, held from plan to commit: a write plans
+        on what is stored, embeds (slow), then commits, and nobody may change the plan's
+        ground in between. A file lock beside the database (SQLite's own lock would be
+        held through the embedding and block readers' checkpoints)."""
+        with open(self.path.parent / ".write.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def upsert(self, records: Sequence[Record]) -> tuple[int, dict[str, int]]:
         """Insert or replace records in one transaction; returns (generation, id -> rowid).
 

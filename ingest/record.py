@@ -165,6 +165,8 @@ class Record(BaseModel):
     region: OptStr = None
     municipality: OptStr = None
     sector: OptStr = None
+    sector_inferred: bool = Field(
+        default=False, description="True when the source gave no sector and `sector` was inferred from the text by the embedding model.")
     status: OptStr = None
     start_year: Year = None
     end_year: Year = None
@@ -269,8 +271,12 @@ class Record(BaseModel):
         return "\n".join(parts)
 
     def content_hash(self) -> str:
-        """Hash of everything but bookkeeping, so re-ingest can tell 'unchanged' from 'updated'."""
-        data = self.model_dump(mode="json", exclude={"updated_at"})
+        """Hash of what the source said, so re-ingest can tell 'unchanged' from 'updated'.
+
+        Fields left at their default are left out (a field added to Record later does not
+        make every stored record look changed), and so is anything erfa derived itself."""
+        derived = {"sector", "sector_inferred"} if self.sector_inferred else set()
+        data = self.model_dump(mode="json", exclude={"updated_at", *derived}, exclude_defaults=True)
         return hashlib.sha256(repr(sorted(data.items())).encode("utf-8")).hexdigest()
 
 

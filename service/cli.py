@@ -21,6 +21,7 @@ from erfa.index import LIST_FILTERS, FilterError, Filters, Hit, ModelError, Proj
 from erfa.index.sqlite import StoreUnreadable
 from erfa.service import presenter
 from erfa.service.settings import Settings
+from erfa.service.sync import register as register_sync
 from erfa.service.writes import upsert_and_prune
 
 
@@ -366,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-demo", action="store_true", help="do not load the demo corpus into an empty index")
     s.add_argument("--workers", type=int, help="worker processes sharing one memory-mapped index ($ERFA_WORKERS, default 1)")
     s.set_defaults(func=cmd_serve)
+
+    register_sync(sub)  # `erfa sync`: fetch the official sources, apply what changed (service/sync.py)
     return p
 
 

@@ -116,10 +116,14 @@ class Metadata:
         present = {v for v in self.columns[field_name][self.live] if v}
         return sorted(present | set(KNOWN_VALUES.get(field_name, ())))
 
+    def live_rows(self) -> np.ndarray | None:
+        """The rows no write has replaced or deleted; None when that is all of them."""
+        return None if self.live.all() else self.live
+
     def mask(self, filters: Filters) -> np.ndarray | None:
         """Boolean mask over rows, or None when nothing is filtered; raises FilterError."""
         if not filters.active():
-            return None if self.live.all() else self.live.copy()
+            return None  # rows a write replaced are hidden by the vectors, and by live_rows() for BM25
         m = self.live.copy()
         for f in FACET_FIELDS:
             wanted = getattr(filters, f)

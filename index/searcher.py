@@ -11,7 +11,7 @@ import numpy as np
 from erfa.index import ranking
 from erfa.index.encoder import Encoder
 from erfa.index.facets import Filters
-from erfa.index.snapshot import SLOTS, Snapshot, slot_ids
+from erfa.index.snapshot import SLOTS, Snapshot
 from erfa.index.snippet import snippet
 from erfa.index.text import informative
 from erfa.index.translate import Translator
@@ -85,8 +85,9 @@ class Searcher:
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
         language = detect_language(query)
+        live = mask if mask is not None else snap.meta.live_rows()  # BM25 sees replaced rows; FAISS does not
         if mode == "keyword":  # plain BM25 over all terms: the baseline the rest is measured against
-            kw_scores, kw_ids = snap.keywords.search(query, language, depth, mask)
+            kw_scores, kw_ids = snap.keywords.search(query, language, depth, live)
             scores = {int(r): float(v) for r, v in zip(kw_ids, kw_scores)}
             return Ranking(list(scores), scores, {}, None, None)
         shipped = mode == "hybrid"
@@ -109,10 +110,10 @@ class Searcher:
             sims = dense(snap, qvec, depth, allowed, penalise=True)
         scores = dict(sims)
         if shipped and weights.keyword:
-            kw_mask = mask
+            kw_mask = live
             if ranking.KEYWORD_SAME_LANGUAGE:  # shared stems across languages are noise, not evidence
                 same = np.isin(snap.meta.columns["language"], list(written_like(language, translated=len(texts) > 1)))
-                kw_mask = same if mask is None else mask & same
+                kw_mask = same if live is None else live & same
             kw_scores, kw_ids = snap.keywords.search(" ".join(texts), language, depth, kw_mask, rare_share=ranking.RARE_SHARE)
             keyword = {int(r): float(v) for r, v in zip(kw_ids, kw_scores)}
             sims.update(_cosines(snap, qvec, [r for r in keyword if r not in sims]))
@@ -152,10 +153,7 @@ def dense(snap: Snapshot, qvec: np.ndarray, depth: int, allowed_rowids: np.ndarr
     With ``penalise`` a record with (almost) no description has its brevity penalty taken
     off its score: a bare title sits near everything, so it would otherwise float to the
     top of broad needs."""
-    allowed = None
-    if allowed_rowids is not None:
-        allowed = (np.concatenate([slot_ids(int(r), snap.passages.get(int(r), 1)) for r in allowed_rowids])
-                   if len(allowed_rowids) else np.empty(0, np.int64))
+    allowed = None if allowed_rowids is None else snap.allowed_slots(allowed_rowids)
     k = depth * 2 if len(snap.vectors) > len(snap.passages) else depth
     scores, ids = snap.vectors.search(qvec, k, allowed)
     best: dict[int, float] = {}

@@ -37,7 +37,7 @@ SLOTS = 64  # FAISS id = rowid * SLOTS + passage number; a record has at most SL
 # statistics drift from the base's, so they are kept small.
 COMPACT_SHARE = 0.02
 COMPACT_MIN = 256
-_FORMAT = 1  # of the derived-structures file; a different one is rebuilt, not read
+_FORMAT = 2  # of the derived-structures file; a different one is rebuilt, not read
 
 
 def passages_of(record: Record) -> list[str]:
@@ -69,6 +69,12 @@ class Snapshot:
     brevity: dict[int, float]  # rowid -> score penalty of a record that says (almost) nothing beyond its title
     languages: Counter[str]  # passages per record language: what the space was fitted on drifts from this
     base_rows: int  # rows in the checkpoint; rows past it are the deltas
+    slots: np.ndarray  # every live passage's vector id ...
+    slot_rows: np.ndarray  # ... and its record's rowid: a filter's allowed ids in one vectorised step
+
+    def allowed_slots(self, rowids: np.ndarray) -> np.ndarray:
+        """The vector ids of these records' passages (what a filtered search may return)."""
+        return self.slots[np.isin(self.slot_rows, rowids)]
 
     @property
     def delta_rows(self) -> int:
@@ -101,14 +107,22 @@ def build(generation: int, model_id: str, dim: int, stored: Sequence[StoredRecor
         base.upsert(np.concatenate([slot_ids(r, len(ps)) for r, ps in passages.items()]), space.documents(vecs, langs))
     rowids = [s.rowid for s in stored]
     records = [s.record for s in stored]
+    slots, slot_rows = _slots(passages)
     return Snapshot(
         generation=generation, model_id=model_id, space=space, vectors=LayeredVectors(base),
         keywords=KeywordIndex(rowids, [keyword_text(r) for r in records], [r.language for r in records]),
         meta=Metadata(rowids, records), records=dict(zip(rowids, records)), ids={r.id: s for s, r in zip(rowids, records)},
         passages={r: len(ps) for r, ps in passages.items()},
         brevity={s.rowid: p for s in stored if (p := ranking.brevity_penalty(s.record.description, s.record.purpose))},
-        languages=Counter(langs), base_rows=len(rowids),
+        languages=Counter(langs), base_rows=len(rowids), slots=slots, slot_rows=slot_rows,
     )
+
+
+def _slots(passages: dict[int, list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    counts = np.array([len(ps) for ps in passages.values()], np.int64)
+    rows = np.repeat(np.fromiter(passages, np.int64, len(passages)), counts)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    return rows * SLOTS + (np.arange(len(rows), dtype=np.int64) - first), rows
 
 
 def advance(snap: Snapshot, generation: int, changed: Sequence[StoredRecord], removed: Sequence[int],
@@ -147,8 +161,11 @@ def advance(snap: Snapshot, generation: int, changed: Sequence[StoredRecord], re
         passages[s.rowid] = len(new_passages[s.rowid])
         if p := ranking.brevity_penalty(s.record.description, s.record.purpose):
             brevity[s.rowid] = p
+    keep = ~np.isin(snap.slot_rows, np.asarray(replaced, np.int64))
+    new_slots, new_rows = _slots(new_passages)
     return replace(
         snap, generation=generation, vectors=vectors,
+        slots=np.concatenate([snap.slots[keep], new_slots]), slot_rows=np.concatenate([snap.slot_rows[keep], new_rows]),
         keywords=snap.keywords.with_rows(rowids, [keyword_text(r) for r in recs], [r.language for r in recs]),
         meta=snap.meta.with_rows(rowids, recs, gone), records=records, ids=id_map, passages=passages,
         brevity=brevity, languages=+languages,
@@ -169,7 +186,7 @@ def save(snap: Snapshot, home: Path) -> None:
     snap.space.save(space_path, snap.generation)
     derived = {"format": _FORMAT, "generation": snap.generation, "model_id": snap.model_id, "keywords": snap.keywords,
                "meta": snap.meta, "records": snap.records, "ids": snap.ids, "passages": snap.passages,
-               "brevity": snap.brevity, "languages": snap.languages}
+               "brevity": snap.brevity, "languages": snap.languages, "slots": snap.slots, "slot_rows": snap.slot_rows}
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
@@ -202,4 +219,5 @@ def load(home: Path, model_id: str, params: ranking.SpaceParams = ranking.SPACE)
         return None
     return Snapshot(generation=meta.generation, model_id=model_id, space=space[0], vectors=LayeredVectors(base),
                     keywords=d["keywords"], meta=d["meta"], records=d["records"], ids=d["ids"], passages=d["passages"],
-                    brevity=d["brevity"], languages=d["languages"], base_rows=len(d["meta"].rowids))
+                    brevity=d["brevity"], languages=d["languages"], base_rows=len(d["meta"].rowids),
+                    slots=d["slots"], slot_rows=d["slot_rows"])

@@ -275,7 +275,8 @@ class VectorIndex:
             return None
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
-               excluded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               excluded: np.ndarray | None = None, excluded_selector: faiss.IDSelector | None = None,
+               ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) for one query vector; missing slots are dropped.
 
         ``allowed`` restricts the search to those ids inside FAISS, so a filter never
@@ -283,7 +284,7 @@ class VectorIndex:
         ids the same way (vectors a later write replaced, see `LayeredVectors`).
         """
         if allowed is not None and excluded is not None and len(excluded):
-            allowed, excluded = np.setdiff1d(allowed, excluded), None
+            allowed, excluded = allowed[~np.isin(allowed, excluded)], None
         n_allowed = len(self) if allowed is None else len(allowed)
         k = min(k, len(self), n_allowed)
         if k <= 0:
@@ -292,9 +293,7 @@ class VectorIndex:
         if allowed is not None:
             sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
         elif excluded is not None and len(excluded):
-            hidden = np.ascontiguousarray(excluded, dtype=np.int64)
-            sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(hidden))
-            sel.hidden = hidden  # keep the array (and the inner selector) alive while FAISS reads it
+            sel = excluded_selector or _not_in(excluded)
         else:
             sel = None
         if not self._is_ivf:
@@ -437,6 +436,14 @@ class VectorIndex:
         return self, meta
 
 
+def _not_in(ids: np.ndarray) -> faiss.IDSelector:
+    hidden = np.ascontiguousarray(ids, dtype=np.int64)
+    inner = faiss.IDSelectorBatch(hidden)
+    sel = faiss.IDSelectorNot(inner)
+    sel.keep_alive = (hidden, inner)  # FAISS holds raw pointers to both
+    return sel
+
+
 class LayeredVectors:
     """A saved base index plus the vectors written since, searched as one.
 
@@ -453,6 +460,7 @@ class LayeredVectors:
         self.delta = delta if delta is not None else VectorIndex(base.dim)
         self.hidden = hidden if hidden is not None else np.empty(0, np.int64)  # sorted ids the base must not show
         self._hidden_in_base = hidden_in_base  # how many of them the base holds (for len)
+        self._selector: faiss.IDSelector | None = None
 
     @property
     def dim(self) -> int:
@@ -475,6 +483,14 @@ class LayeredVectors:
         in_base = sum(self.base.vector(int(i)) is not None for i in new)
         return LayeredVectors(self.base, delta, np.union1d(self.hidden, gone), self._hidden_in_base + in_base)
 
+    def _hidden_selector(self) -> faiss.IDSelector | None:
+        """Built once per layers (a hash set of the hidden ids), not once per search."""
+        if not len(self.hidden):
+            return None
+        if self._selector is None:
+            self._selector = _not_in(self.hidden)
+        return self._selector
+
     def vector(self, id_: int) -> np.ndarray | None:
         v = self.delta.vector(id_) if len(self.delta) else None
         if v is not None:
@@ -484,7 +500,7 @@ class LayeredVectors:
         return self.base.vector(id_)
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        scores, ids = self.base.search(query, k, allowed, self.hidden)
+        scores, ids = self.base.search(query, k, allowed, self.hidden, self._hidden_selector())
         if not len(self.delta):
             return scores, ids
         d_scores, d_ids = self.delta.search(query, k, allowed)

@@ -153,11 +153,16 @@ class Metadata:
             m &= has_year & (self.start <= hi) & (end >= lo)
         return m
 
-    def counts(self, rowids: Sequence[int]) -> dict[str, dict[str, int]]:
+    def counts(self, rowids: Sequence[int], *, every_value: bool = False) -> dict[str, dict[str, int]]:
+        """Per facet field, how many of ``rowids`` have each value, most first. With
+        ``every_value`` the values present in the corpus that none of them has follow with
+        0, so a user can see (and pick) every value, not only those of the first results."""
         rows = [self.position[int(r)] for r in rowids if int(r) in self.position]
         out: dict[str, dict[str, int]] = {}
         for f in FACET_FIELDS:
             c = Counter(v for v in self.columns[f][rows] if v)
+            if every_value:
+                c.update({v: 0 for v in set(self.columns[f][self.live]) - set(c) if v})
             out[f] = dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
         return out
 

@@ -39,10 +39,14 @@ class Hit:
 @dataclass(frozen=True)
 class SearchPage:
     query: str
-    total: int
+    total: int  # results that can be paged through (at most MAX_WINDOW)
     hits: list[Hit]
     close_match: bool | None = None
+    # Counted over the close matches (``matches`` of them), or over the best ``FACET_DEPTH``
+    # results when none is close; every value present in the corpus is listed, 0 or not.
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    matches: int | None = None  # projects that are close matches; None: not judged (uncalibrated model, tiny corpus)
+    facets_over: str = "top"  # "matches" or "top" (the best FACET_DEPTH)
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,25 @@ class Searcher:
         ranked = self.rank(snap, query, max(CANDIDATES, offset + limit), mask, mode)
         page = ranked.order[offset : offset + limit]
         total = len(ranked.order) if mode == "keyword" else min(n_allowed, MAX_WINDOW)
+        matched = self.matches(snap, ranked, mask) if ranked.close is not None else None
+        over = matched if matched else ranked.order[:FACET_DEPTH]
         return SearchPage(query, total, [h for _, h in hits(snap, query, page, ranked.scores, ranked.sims)], ranked.close,
-                          snap.meta.counts(ranked.order[:FACET_DEPTH]))
+                          snap.meta.counts(over, every_value=True), None if matched is None else len(matched),
+                          "matches" if matched else "top")
+
+    def matches(self, snap: Snapshot, ranked: Ranking, mask: np.ndarray | None) -> list[int]:
+        """Every project that is a close match, however deep: those whose best passage
+        (less any brevity penalty) reaches the score the cut-off stands for."""
+        threshold = self.threshold()
+        if threshold is None or ranked.query is None:
+            return []
+        cut = snap.space.cut_off(ranked.query, threshold, len(snap.vectors))
+        allowed = None if mask is None else snap.allowed_slots(snap.meta.rowids[mask])
+        scores, ids = snap.vectors.within(ranked.query, cut, allowed)
+        best: dict[int, float] = {}
+        for s, i in zip(scores.tolist(), (ids // SLOTS).tolist()):
+            best[i] = max(s, best.get(i, s))
+        return [r for r, s in best.items() if s - snap.brevity.get(r, 0.0) >= cut]
 
     def rank(self, snap: Snapshot, query: str, depth: int, mask: np.ndarray | None, mode: str = "hybrid") -> Ranking:
         """The ranking pipeline (models.md, "Ranking"): the need without generic AI words,

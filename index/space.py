@@ -192,6 +192,11 @@ class LanguageSpace:
         above 1: it stands out. Independent of corpus size and transform by construction."""
         return (top - float(query @ self.score_mean)) / self.spread(query) / float(np.sqrt(2 * np.log(max(n, 2))))
 
+    def cut_off(self, query: np.ndarray, standout: float, n: int) -> float:
+        """The score a passage needs to reach ``standout`` (the inverse of `standout`): how
+        many projects match a need is then one range search."""
+        return float(query @ self.score_mean) + standout * self.spread(query) * float(np.sqrt(2 * np.log(max(n, 2))))
+
     # -- persistence -------------------------------------------------------------
     def save(self, path: Path, generation: int) -> None:
         """Written beside the vector file with the store generation it belongs to (atomic)."""

@@ -310,6 +310,21 @@ class VectorIndex:
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
+    def within(self, query: np.ndarray, radius: float, allowed: np.ndarray | None = None,
+               excluded_selector: faiss.IDSelector | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Every (score, id) scoring above ``radius``: how many projects match a need, not
+        just the best k. Exact on flat indexes; on IVF, within the probed lists."""
+        if not len(self) or (allowed is not None and not len(allowed)):
+            return np.empty(0, np.float32), np.empty(0, np.int64)
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64)) if allowed is not None else excluded_selector
+        if self._is_ivf:
+            params: faiss.SearchParameters = faiss.SearchParametersIVF(sel=sel, nprobe=min(self._index.nlist, self._index.nprobe))
+        else:
+            params = faiss.SearchParameters(sel=sel) if sel is not None else None
+        _, scores, ids = self._index.range_search(q, float(radius), params=params)
+        return scores.astype(np.float32), ids.astype(np.int64)
+
     def search_exact(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-k whatever the index type: the bench's and tests' ground truth."""
         if not self._is_ivf:
@@ -507,6 +522,17 @@ class LayeredVectors:
         scores, ids = np.concatenate([scores, d_scores]), np.concatenate([ids, d_ids])
         top = np.argsort(-scores, kind="stable")[:k]
         return scores[top], ids[top]
+
+    def within(self, query: np.ndarray, radius: float, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if allowed is not None and len(self.hidden):
+            base_allowed = allowed[~np.isin(allowed, self.hidden)]
+            scores, ids = self.base.within(query, radius, base_allowed)
+        else:
+            scores, ids = self.base.within(query, radius, allowed, self._hidden_selector())
+        if not len(self.delta):
+            return scores, ids
+        d_scores, d_ids = self.delta.within(query, radius, allowed)
+        return np.concatenate([scores, d_scores]), np.concatenate([ids, d_ids])
 
     def ids(self) -> np.ndarray:
         base = self.base.ids()

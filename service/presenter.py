@@ -8,6 +8,7 @@ returns, field for field, and a new field reaches both at once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -41,9 +42,15 @@ class SearchResponse(BaseModel):
         "cannot be told: an uncalibrated model, or too few projects (under 50 passages) to know what standing out means."
     )
     results: list[SearchResult]
+    matches: int | None = Field(
+        None, description="How many projects (after filters) are close matches, however deep they rank; null when "
+        "close_match is null.")
     facets: dict[str, dict[str, int]] = Field(
-        default_factory=dict, description=f"Counts per value of {', '.join(FACET_FIELDS)} among the best {FACET_DEPTH} results."
-    )
+        default_factory=dict, description=f"Counts per value of {', '.join(FACET_FIELDS)} over the close matches, or over "
+        f"the best {FACET_DEPTH} results when there are none (see facets_over); every value present in the registry is "
+        "listed, with 0 when no counted project has it.")
+    facets_over: Literal["matches", "top"] = Field(
+        "top", description=f"'matches': the facets count the close matches; 'top': the best {FACET_DEPTH} results.")
 
 
 class SimilarResponse(BaseModel):
@@ -83,7 +90,8 @@ def result(hit: Hit) -> SearchResult:
 
 def search_response(page: SearchPage) -> SearchResponse:
     return SearchResponse(query=page.query, total=page.total, close_match=page.close_match,
-                          results=[result(h) for h in page.hits], facets=page.facets)
+                          results=[result(h) for h in page.hits], matches=page.matches, facets=page.facets,
+                          facets_over=page.facets_over)
 
 
 def similar_response(project_id: str, hits: Sequence[Hit]) -> SimilarResponse:

@@ -25,9 +25,10 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from erfa.index import LIST_FILTERS, MAX_WINDOW, FilterError, Filters, Hit
+from erfa.index.engine import FACET_DEPTH
 from erfa.ingest import vocab
 from erfa.service import i18n
-from erfa.service.deps import MAX_NEED, loaded_index
+from erfa.service.deps import MAX_NEED, get_settings, get_submissions, loaded_index
 from erfa.service.errors import http_error
 
 HERE = Path(__file__).parent
@@ -232,15 +233,17 @@ def search_page(request: Request) -> Response:
     errors = list(query.errors)
     hits: list[Hit] = []
     partners = None
-    total, close_match, facets = 0, None, {}
+    total, close_match, facets, matches, facets_over = 0, None, {}, None, "top"
     try:
         if view == "partners":
             found = idx.partners(query.q, limit=PAGE_SIZE, filters=query.filters)
             partners, close_match = found.partners, found.close_match
-            facets = idx.search(query.q, limit=1, filters=query.filters).facets
+            counted = idx.search(query.q, limit=1, filters=query.filters)
+            facets, matches, facets_over = counted.facets, counted.matches, counted.facets_over
         else:
             result = idx.search(query.q, limit=PAGE_SIZE, offset=query.offset, filters=query.filters)
             hits, total, close_match, facets = result.hits, result.total, result.close_match, result.facets
+            matches, facets_over = result.matches, result.facets_over
     except FilterError as exc:
         errors.append(f"{page.t('bad_filter')} {exc}")
     base = [("q", query.q), ("view", view)] if view == "partners" else [("q", query.q)]
@@ -258,7 +261,9 @@ def search_page(request: Request) -> Response:
         projects_url=page.url("/", [("q", query.q)] + filter_params(query.filters)),
         partners_url=page.url("/", [("q", query.q), ("view", "partners")] + filter_params(query.filters)),
         clear_url=page.url("/", base), filtered=query.filters.active(), searched=True, past_end=past_end,
-        first_url=page.url("/", keep),
+        first_url=page.url("/", keep), matches=matches,
+        facets_note=page.t("facets_over_matches", n=matches) if facets_over == "matches"
+        else page.t("facets_over_top", n=min(FACET_DEPTH, total)),
     )
 
 

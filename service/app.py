@@ -23,7 +23,7 @@ from erfa.service.demo import seed_demo
 from erfa.service.deps import AppState
 from erfa.service.docs import install_docs
 from erfa.service.errors import install_errors
-from erfa.service.routers import health, ingest, projects, search, submissions
+from erfa.service.routers import feeds, health, ingest, projects, search, submissions
 from erfa.service.security import install_security
 from erfa.service.settings import Settings
 from erfa.service.web import install_web
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, *, index: ProjectIndex | None =
     app.state.erfa = state
     install_errors(app)  # JSON errors from one builder, never a stack trace
     install_security(app, settings)  # size/rate limits, headers, JSON logs, /metrics
-    for router in (health.router, search.router, projects.router, ingest.router, submissions.router):
+    for router in (health.router, search.router, projects.router, ingest.router, submissions.router, feeds.router):
         app.include_router(router)
     install_docs(app)  # /docs without a CDN or inline scripts
     install_web(app)  # HTML pages at /, /project/{id}, /submit, /embed and /static

@@ -288,6 +288,26 @@ _S: dict[str, tuple[str, str, str, str]] = {
                      "Could not fetch results from erfa. Try again later."),
     "searching": ("Søker …", "Søkjer …", "Söker …", "Searching …"),
     "n_results": ("{n} treff", "{n} treff", "{n} träffar", "{n} results"),
+    # -- feeds and export (service/routers/feeds.py; links on the results page) -----------
+    "export_label": ("Følg eller last ned dette søket:", "Følg eller last ned dette søket:",
+                     "Följ eller ladda ned den här sökningen:", "Follow or download this search:"),
+    "feed_link": ("Nyhetsstrøm (Atom)", "Nyheitsstraum (Atom)", "Nyhetsflöde (Atom)", "News feed (Atom)"),
+    "export_csv": ("Last ned som CSV (regneark)", "Last ned som CSV (rekneark)", "Ladda ned som CSV (kalkylark)",
+                   "Download as CSV (spreadsheet)"),
+    "export_json": ("Last ned som JSON", "Last ned som JSON", "Ladda ned som JSON", "Download as JSON"),
+    "feed_head_title": ("Nye prosjekter som dette søket finner", "Nye prosjekt som dette søket finn",
+                        "Nya projekt som den här sökningen hittar", "New projects this search finds"),
+    "feed_title": ("erfa: prosjekter som «{q}»", "erfa: prosjekt som «{q}»", "erfa: projekt som ”{q}”",
+                   "erfa: projects like “{q}”"),
+    "feed_subtitle": ("Nye og oppdaterte offentlige KI-prosjekter som passer til behovet, nyeste først.",
+                      "Nye og oppdaterte offentlege KI-prosjekt som passar til behovet, nyaste først.",
+                      "Nya och uppdaterade offentliga AI-projekt som passar behovet, nyaste först.",
+                      "New and updated public-sector AI projects that match the need, newest first."),
+    "feed_subtitle_none": ("Ingen prosjekter skiller seg ut for dette behovet ennå; dette er de nærmeste, nyeste først.",
+                           "Ingen prosjekt skil seg ut for dette behovet enno; dette er dei nærmaste, nyaste først.",
+                           "Inga projekt sticker ut för det här behovet än; det här är de närmaste, nyaste först.",
+                           "No project stands out for this need yet; these are the nearest, newest first."),
+    # -- end of feeds and export -----------------------------------------------------------
 }
 
 STATUS: dict[str, tuple[str, str, str, str]] = {

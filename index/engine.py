@@ -244,12 +244,16 @@ class ProjectIndex:
         snapshot; the new one replaces it in one assignment.
         """
         started = time.perf_counter()
+        # Embed before taking the write lock (issue 11): other writers commit meanwhile, and the
+        # locked pass below finds these vectors in the store's cache, embedding only what changed since.
+        ahead = self.store.plan(records)
+        _, embedded = self._vectors_of({text_hash(t): t for r in ahead.added + ahead.updated for t in passages_of(r)}, progress=progress)
         with self.store.writing():
             plan = self.store.plan(records)
             changed = [r if r.updated_at else r.model_copy(update={"updated_at": utcnow()}) for r in plan.added + plan.updated]
-            summary = UpsertSummary(len(plan.added), len(plan.updated), len(plan.unchanged))
+            summary = UpsertSummary(len(plan.added), len(plan.updated), len(plan.unchanged), embedded=embedded)
             if changed:
-                _, summary.embedded = self._vectors_of({text_hash(t): t for r in changed for t in passages_of(r)}, progress=progress)
+                summary.embedded += self._vectors_of({text_hash(t): t for r in changed for t in passages_of(r)}, progress=False)[1]
                 self.store.upsert(changed)
                 self._after_write(len(changed))
                 summary.ids = [r.id for r in changed]
@@ -315,6 +319,13 @@ class ProjectIndex:
         return out
 
     # -- reads -------------------------------------------------------------------
+    @property
+    def generation(self) -> int:
+        """The store generation searches answer from (a write's response carries it, so a
+        client can ask a replica to have caught up with it: read-your-writes)."""
+        snap = self._snap
+        return snap.generation if snap is not None else self.store.generation()
+
     def count(self) -> int:
         snap = self._snap
         return len(snap.records) if snap is not None else self.store.count()

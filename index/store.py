@@ -75,6 +75,11 @@ class UpsertPlan:
     unchanged: list[Record]
 
 
+class StoreUnavailable(RuntimeError):
+    """The store's server cannot be reached right now (a PostgreSQL restart, failover or
+    network cut): readers keep serving their last snapshot and report themselves stale."""
+
+
 class RecordStore(Protocol):
     """What the engine needs of a store: the narrow interface a second implementation
     (PostgreSQL, issue 11) provides beside SQLite's `Store`.

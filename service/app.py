@@ -20,6 +20,7 @@ from erfa.index import ProjectIndex
 from erfa.index.submissions import SubmissionStore
 from erfa.service.auth import check_token_strength
 from erfa.service.demo import seed_demo
+from erfa.service.database import open_index, open_submissions
 from erfa.service.deps import AppState
 from erfa.service.docs import install_docs
 from erfa.service.errors import install_errors
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None, *, index: ProjectIndex | None =
     """
     settings = settings or Settings()
     check_token_strength(settings.admin_token)
-    state = AppState(settings=settings, submissions=SubmissionStore.in_home(settings.home))
+    state = AppState(settings=settings, submissions=open_submissions(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,11 +75,7 @@ def create_app(settings: Settings | None = None, *, index: ProjectIndex | None =
 def _load(state: AppState, index: ProjectIndex | None) -> None:
     settings = state.settings
     try:
-        idx = index or ProjectIndex(
-            settings.home, model=settings.model,
-            query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
-            close_match=settings.close_match, encoder_options=settings.encoder_options,
-        )
+        idx = index or open_index(settings)  # SQLite in ERFA_HOME, or PostgreSQL with ERFA_DATABASE_URL
         idx.load()
         _withdraw_undecided(state.submissions, idx)
         if settings.demo and idx.count() == 0:

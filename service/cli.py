@@ -18,19 +18,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from erfa.index import LIST_FILTERS, FilterError, Filters, Hit, ModelError, ProjectIndex
+from erfa.index.pgschema import SchemaError
 from erfa.index.sqlite import StoreUnreadable
+from erfa.index.store import StoreUnavailable
 from erfa.service import presenter
+from erfa.service.database import open_index, open_submissions, register as register_db
 from erfa.service.settings import Settings
 from erfa.service.sync import register as register_sync
 from erfa.service.writes import upsert_and_prune
 
 
 def _index(settings: Settings) -> ProjectIndex:
-    return ProjectIndex(
-        settings.home, model=settings.model,
-        query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
-        close_match=settings.close_match, encoder_options=settings.encoder_options,
-    )
+    return open_index(settings)  # SQLite in ERFA_HOME, or PostgreSQL with ERFA_DATABASE_URL
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -210,14 +209,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     """
     from erfa.index.atomic import atomic_file
     from erfa.index.backup import export
-    from erfa.index.submissions import SubmissionStore
 
     if args.file != "-" and Path(args.file).suffix.lower() in _TABLE_SUFFIXES:
         print(f"erfa: {args.file}: nothing exported: `erfa export` writes a JSON Lines backup (every record and "
               f"submission, for `erfa import`), not a {Path(args.file).suffix.lower()} table. "
               f"Name the file {Path(args.file).with_suffix('.jsonl').name}", file=sys.stderr)
         return 2
-    idx, subs = _index(settings), SubmissionStore.in_home(settings.home)
+    idx, subs = _index(settings), open_submissions(settings)
     if args.file == "-":
         count = export(idx, subs, sys.stdout)
     else:
@@ -235,10 +233,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from erfa.index.backup import BackupError, import_file
-    from erfa.index.submissions import SubmissionStore
 
     try:
-        s = import_file(Path(args.file), _index(settings), SubmissionStore.in_home(settings.home),
+        s = import_file(Path(args.file), _index(settings), open_submissions(settings),
                         progress=sys.stderr.isatty())
     except BackupError as exc:
         print(f"erfa: nothing imported:\n{exc}", file=sys.stderr)
@@ -369,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_serve)
 
     register_sync(sub)  # `erfa sync`: fetch the official sources, apply what changed (service/sync.py)
+    register_db(sub)  # `erfa db upgrade|status`: the PostgreSQL schema (service/database.py)
     return p
 
 
@@ -389,6 +387,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"erfa: {exc}", file=sys.stderr)
         return 2
     except StoreUnreadable as exc:  # a damaged data file: say which and what to do, not a traceback
+        print(f"erfa: {exc}", file=sys.stderr)
+        return 1
+    except (StoreUnavailable, SchemaError) as exc:  # PostgreSQL down, or its schema not this erfa's
         print(f"erfa: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ loading, ``get_index`` answers 503 and the pages ask ``loaded_index`` instead.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from erfa.index import Filters, ProjectIndex
+from erfa.index.store import StoreUnavailable
 from erfa.index.submissions import SubmissionStore
 from erfa.service.auth import token_matches
 from erfa.service.errors import invalid, unprocessable
@@ -49,7 +51,10 @@ def loaded_index(request: Request) -> ProjectIndex | None:
     """The index, brought up to date with other processes' writes; None while loading."""
     idx = state(request).index
     if idx is not None:
-        idx.refresh()
+        try:
+            idx.refresh()
+        except StoreUnavailable:  # the database went away mid catch-up: answer from the last snapshot (issue 11)
+            log.warning("catching up failed: the database is unreachable", extra={"event": "store_unreachable"})
     return idx
 
 
@@ -59,6 +64,37 @@ def get_index(request: Request) -> ProjectIndex:
     if idx is None:
         raise HTTPException(503, detail=state(request).error or "erfa is still loading the model and index; retry in a few seconds")
     return idx
+
+
+# How long a read that names a generation (read-your-writes) may wait for this replica to reach it.
+CATCH_UP_WAIT = 1.0
+
+
+def caught_up(
+    idx: Annotated[ProjectIndex, Depends(get_index)],
+    min_generation: Annotated[int | None, Query(ge=0, description=(
+        "Read your writes: answer only once this server has caught up with this generation "
+        "(the `generation` a write returned); 409 if it has not within a second"))] = None,
+) -> ProjectIndex:
+    """The index, at least at ``min_generation``. With several replicas a client's next
+    read may reach one that has not polled the database since the client's write; naming
+    the write's generation makes that replica catch up first (or say it could not)."""
+    if min_generation is None or idx.generation >= min_generation:
+        return idx
+    deadline = time.monotonic() + CATCH_UP_WAIT
+    while True:
+        try:
+            idx.refresh(min_interval=0)
+        except StoreUnavailable:
+            break
+        if idx.generation >= min_generation or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    if idx.generation >= min_generation:
+        return idx
+    raise HTTPException(409, headers={"Retry-After": "1"}, detail=(
+        f"this server answers from generation {idx.generation}, not yet {min_generation}: retry in a moment "
+        "(a generation from another database never arrives)"))
 
 
 def get_submissions(request: Request) -> SubmissionStore:
@@ -106,6 +142,7 @@ def need(q: Annotated[str, Query(min_length=1, max_length=MAX_NEED, description=
 
 
 IndexDep = Annotated[ProjectIndex, Depends(get_index)]
+CaughtUpIndexDep = Annotated[ProjectIndex, Depends(caught_up)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SubmissionsDep = Annotated[SubmissionStore, Depends(get_submissions)]
 FiltersDep = Annotated[Filters, Depends(filter_params)]

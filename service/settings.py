@@ -109,6 +109,17 @@ def _network(name: str, value: str) -> str:
     return str(net.network_address) if net.num_addresses == 1 else str(net)
 
 
+def _database_url(raw: object, info: ValidationInfo) -> str | None:
+    """A PostgreSQL URL; anything else would fail later with a driver's message instead of this one."""
+    if raw is None:
+        return None
+    url = str(raw).strip()
+    if not re.match(r"postgres(ql)?://", url):
+        raise ValueError(f"{_var(info)} must be a PostgreSQL URL like postgresql://erfa:PASSWORD@db.example:5432/erfa "
+                         "(unset it to use the embedded SQLite store)")
+    return url
+
+
 def _with_self(sources: list[str]) -> list[str]:
     return sources if "'self'" in sources else ["'self'", *sources]
 
@@ -162,6 +173,10 @@ class Settings(BaseSettings):
     ort_spin: Flag = False  # ONNX Runtime's busy-waiting pool; off measured the same p50 and a lower p99
     # Unpacked size of an XLSX workbook that ingest still opens (ingest/limits.py).
     max_xlsx_bytes: Annotated[int, _whole(1)] = MAX_XLSX_BYTES
+    # -- several machines (issue 11) ------------------------------------------------------------
+    # postgresql://user:password@host:5432/erfa: PostgreSQL + pgvector holds records, the embedding
+    # cache and submissions (docs/deploy.md). Unset: the embedded SQLite store in ERFA_HOME.
+    database_url: Annotated[str | None, BeforeValidator(_database_url)] = None
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from erfa.service.deps import state
+import time
+
+from erfa.service.deps import loaded_index, state
 
 router = APIRouter(tags=["health"])
 
@@ -18,6 +20,7 @@ class Status(BaseModel):
     status: str
     projects: int | None = None
     model: str | None = None
+    generation: int | None = None
     detail: str | None = None
 
 
@@ -29,10 +32,20 @@ def healthz() -> Status:
 
 @router.get("/readyz", response_model=Status, responses={503: {"model": Status}})
 def readyz(request: Request) -> JSONResponse:
-    """Search can be served: the model and the index are loaded."""
+    """Search can be served: the model and the index are loaded.
+
+    ``status`` "stale" (still 200: searches are answered) says the database has been
+    unreachable since the last poll, so answers come from the last snapshot (``generation``).
+    """
     st = state(request)
-    if st.index is None:
+    idx = loaded_index(request)  # polls the store (at most once a second), so staleness shows here
+    if idx is None:
         body = Status(status="failed" if st.error else "loading", detail=st.error)
         return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
-    body = Status(status="ready", projects=st.index.count(), model=st.index.encoder.model_id)
+    body = Status(status="ready", projects=idx.count(), model=idx.encoder.model_id, generation=idx.generation)
+    since = getattr(idx.store, "unreachable_since", None)  # PgStore's; the embedded store has no server to lose
+    if since is not None:
+        body.status = "stale"
+        body.detail = (f"the database has been unreachable for {time.time() - since:.0f} s: "
+                       f"answering from the snapshot of generation {body.generation}")
     return JSONResponse(body.model_dump(exclude_none=True))

@@ -78,4 +78,5 @@ def _ingest_file(idx: ProjectIndex, path: Path, format: str | None, source: str 
     log.info("file ingested", extra={"event": "ingest", "format": result.format, "added": s.added, "updated": s.updated,
                                      "rejected": len(result.rejected), "deleted": s.deleted})
     return WriteSummary(added=s.added, updated=s.updated, unchanged=s.unchanged, deleted=s.deleted, ids=s.ids,
-                        rejected=[Rejection(row=r.row, reason=r.reason) for r in result.rejected], format=result.format)
+                        rejected=[Rejection(row=r.row, reason=r.reason) for r in result.rejected], format=result.format,
+                        generation=idx.generation)

@@ -75,11 +75,14 @@ class WriteSummary(BaseModel):
     deleted: int = 0
     rejected: list[Rejection] = Field(default_factory=list)
     ids: list[str] = Field(default_factory=list, description="Ids of the records added or updated")
+    generation: int | None = Field(None, description=(
+        "The store's generation once this write is searchable here; pass it as `min_generation` to read your writes"))
     format: str | None = None
 
 
 class DeleteResponse(BaseModel):
     deleted: str
+    generation: int | None = Field(None, description="Pass it as `min_generation` to read your writes")
 
 
 def not_found(project_id: str) -> HTTPException:
@@ -117,7 +120,7 @@ def post_projects(
         raise unprocessable(*(invalid(["body", r.row - 1], r.reason) for r in read.rejected))
     s = idx.upsert(read.records)
     log.info("projects written", extra={"event": "write", "added": s.added, "updated": s.updated})
-    return WriteSummary(added=s.added, updated=s.updated, unchanged=s.unchanged, ids=s.ids)
+    return WriteSummary(added=s.added, updated=s.updated, unchanged=s.unchanged, ids=s.ids, generation=idx.generation)
 
 
 @router.delete("/projects/{project_id}", response_model=DeleteResponse, tags=["admin"], dependencies=[AdminDep],
@@ -127,4 +130,4 @@ def delete_project(idx: IndexDep, project_id: ProjectId) -> DeleteResponse:
     if idx.delete([project_id]) == 0:
         raise not_found(project_id)
     log.info("project deleted", extra={"event": "delete", "id": project_id})
-    return DeleteResponse(deleted=project_id)
+    return DeleteResponse(deleted=project_id, generation=idx.generation)

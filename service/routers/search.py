@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from erfa.index import MAX_WINDOW
-from erfa.service.deps import FiltersDep, IndexDep, NeedDep
+from erfa.service.deps import CaughtUpIndexDep, FiltersDep, NeedDep
 from erfa.service.presenter import PartnersResponse, SearchResponse, partners_response, search_response
 
 router = APIRouter(tags=["search"])
@@ -14,7 +14,7 @@ router = APIRouter(tags=["search"])
 
 @router.get("/search", response_model=SearchResponse)
 def search(
-    idx: IndexDep,
+    idx: CaughtUpIndexDep,
     q: NeedDep,
     filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -25,6 +25,6 @@ def search(
 
 
 @router.get("/partners", response_model=PartnersResponse)
-def partners(idx: IndexDep, q: NeedDep, filters: FiltersDep, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> PartnersResponse:
+def partners(idx: CaughtUpIndexDep, q: NeedDep, filters: FiltersDep, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> PartnersResponse:
     """Organisations with the most relevant experience of the need: whom to ask."""
     return partners_response(idx.partners(q, limit=limit, filters=filters))

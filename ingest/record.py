@@ -159,6 +159,10 @@ class Record(BaseModel):
     organisation: OptStr = Field(default=None, description="The owning public body.")
     organisation_number: OptStr = Field(
         default=None, description="The owner's number in a public registry (Norway's Enhetsregisteret, Sweden's organisationsnummer), where the source gives it: how to reach the body, never a person.")
+    website: OptStr = Field(
+        default=None, description="The owning organisation's own web site (http/https), where the source or the submitter gives it: how to reach the body, never a person.")
+    contact: OptStr = Field(
+        default=None, max_length=200, description="A functional contact of the organisation (a team mailbox or a role, e.g. 'digitalisering@fjordvik.kommune.no'); set only when its submitter agreed to publish it.")
     owner_type: OptStr = Field(default=None, description="municipality, region, state agency, state company, health trust, ...")
     partners: StrList = Field(default_factory=list, description="Associated organisations.")
     country: OptStr = Field(default=None, description="ISO 3166-1 alpha-2, e.g. NO, SE, DK, FI.")
@@ -192,7 +196,7 @@ class Record(BaseModel):
     def _text_capped(cls, v: str | None, info: ValidationInfo) -> str | None:
         return _cap_text(v, info)
 
-    @field_validator("link", mode="after")
+    @field_validator("link", "website", mode="after")
     @classmethod
     def _web_link(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None:

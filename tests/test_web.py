@@ -15,6 +15,7 @@ from erfa.ingest import vocab
 from erfa.service import i18n
 from erfa.service.api import create_app
 from erfa.service.settings import Settings
+from tests._ops import TOKEN
 from tests.test_index import CORPUS, rec
 
 Make = Callable[..., ProjectIndex]
@@ -207,7 +208,8 @@ def test_pages_say_so_while_the_index_is_loading(make_index: Make, tmp_path: Pat
 
 
 # -- submission form ----------------------------------------------------------------------
-def test_submit_page_has_labelled_fields_and_its_messages(client: TestClient) -> None:
+def test_submit_page_has_labelled_fields_and_its_messages(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(admin_token=TOKEN)  # with no moderator the page says submissions are closed (tests/test_moderation.py)
     html = client.get("/submit", params={"lang": "sv"}).text
     assert "<h1>Anmäl projekt</h1>" in html and 'data-endpoint="/submissions"' in html
     for name in ("title", "organisation", "description", "purpose", "country", "municipality", "sector", "status",
@@ -221,7 +223,8 @@ def test_submit_page_has_labelled_fields_and_its_messages(client: TestClient) ->
     assert "Meld inn prosjekt" in client.get("/submit", params={"lang": "nb"}).text
 
 
-def test_the_forms_target_accepts_what_the_form_sends(client: TestClient) -> None:
+def test_the_forms_target_accepts_what_the_form_sends(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(admin_token=TOKEN)
     body = {"title": "Tolkning av protokoll", "organisation": "Fjordby kommun", "country": "SE", "sector": "hr",
             "status": "pilot", "start_year": 2024, "link": "https://fjordby.example/x"}
     r = client.post("/submissions", json=body)
@@ -359,7 +362,8 @@ def test_pages_name_a_serbian_project_in_the_page_language(make_index: Make, tmp
         html = c.get("/", params={"q": "chatbot building permits", "lang": "sv"}).text
         assert re.search(r'name="country" value="RS"[^>]*>\s*<label[^>]*>Serbien ', html)
         assert ">RS<" not in html and "· RS" not in html
-    form = TestClient(create_app(Settings(home=tmp_path / "h2", demo=False, rate_limit=0), index=make_index())).get(
+    form = TestClient(create_app(Settings(home=tmp_path / "h2", demo=False, rate_limit=0, admin_token=TOKEN),
+                                 index=make_index())).get(
         "/submit", params={"lang": "nn"}).text
     options = re.findall(r'<option value="([A-Z]{2})">([^<]+)</option>', form)
     assert options[:5] == [("NO", "Noreg"), ("SE", "Sverige"), ("DK", "Danmark"), ("FI", "Finland"), ("IS", "Island")]

@@ -46,6 +46,8 @@ class ProjectIn(BaseModel):
     start_year: int | str | None = None
     end_year: int | str | None = None
     link: Annotated[str | None, Field(max_length=2000)] = None
+    website: Annotated[str | None, Field(max_length=2000, description="The organisation's own web site")] = None
+    contact: Annotated[str | None, Field(max_length=200, description="A functional contact (team mailbox or role), never a person")] = None
     tags: Annotated[list[Annotated[str, Field(max_length=200)]] | str | None, Field(max_length=200)] = None
     language: Annotated[str | None, Field(max_length=3)] = None
     updated_at: Annotated[str | None, Field(max_length=40)] = None

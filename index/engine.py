@@ -360,6 +360,33 @@ class ProjectIndex:
             "unindexed": sorted(rowids[r] for r in set(rowids) - owners),
         }
 
+    def organisation_contact(self, record_id: str) -> tuple[str | None, str | None]:
+        """(web site, registry number) of a project's organisation, from any record of that body.
+
+        A registry often gives the site or number on one project and not the next; the
+        project page should link the site whenever the data knows it (issue 12). The
+        record's own values win, then the commonest among the records of the same body
+        (same country, spellings merged as for partners). (None, None) for an unknown id.
+        """
+        snap = self._snapshot()
+        rowid = snap.ids.get(record_id)
+        if rowid is None:
+            return None, None
+        own = snap.records[rowid]
+        if not own.organisation or (own.website and own.organisation_number):
+            return own.website, own.organisation_number
+        key = snap.meta.org_key_of(rowid)
+        sites: Counter[str] = Counter()
+        numbers: Counter[str] = Counter()
+        for other_id, other in snap.records.items():
+            if ((other.website or other.organisation_number) and other.organisation and other.country == own.country
+                    and snap.meta.org_key_of(other_id) == key):
+                sites.update([other.website] if other.website else [])
+                numbers.update([other.organisation_number] if other.organisation_number else [])
+        site = own.website or (max(sorted(sites), key=sites.__getitem__) if sites else None)
+        number = own.organisation_number or (max(sorted(numbers), key=numbers.__getitem__) if numbers else None)
+        return site, number
+
     def search(self, query: str, *, limit: int = 10, offset: int = 0, filters: Filters | None = None,
                mode: str = "hybrid") -> SearchPage:
         """Rank projects for a need. ``mode`` is one of MODES; only "hybrid" is for users."""

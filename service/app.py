@@ -24,7 +24,7 @@ from erfa.service.database import open_index, open_submissions
 from erfa.service.deps import AppState
 from erfa.service.docs import install_docs
 from erfa.service.errors import install_errors
-from erfa.service.routers import feeds, health, ingest, projects, search, submissions
+from erfa.service.routers import admin, feeds, health, ingest, projects, search, submissions
 from erfa.service.security import install_security
 from erfa.service.settings import Settings
 from erfa.service.web import install_web
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, *, index: ProjectIndex | None =
         app.include_router(router)
     install_docs(app)  # /docs without a CDN or inline scripts
     install_web(app)  # HTML pages at /, /project/{id}, /submit, /embed and /static
+    app.include_router(admin.router)  # the moderation pages at /admin (sign-in, queue, edit, decide, history)
     if settings.cors_origins:  # the <erfa-search> widget on the listed portals may read the API
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"], max_age=600)
     return app

@@ -24,6 +24,7 @@ from erfa.index.store import StoreUnavailable
 from erfa.service import presenter
 from erfa.service.database import open_index, open_submissions, register as register_db
 from erfa.service.settings import Settings
+from erfa.service.moderation_cli import register as register_submissions
 from erfa.service.sync import register as register_sync
 from erfa.service.writes import upsert_and_prune
 
@@ -366,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_serve)
 
     register_sync(sub)  # `erfa sync`: fetch the official sources, apply what changed (service/sync.py)
+    register_submissions(sub)  # `erfa submissions list|show|edit|approve|reject` (service/moderation_cli.py)
     register_db(sub)  # `erfa db upgrade|status`: the PostgreSQL schema (service/database.py)
     return p
 

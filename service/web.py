@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from babel.dates import format_date
 from babel.numbers import format_decimal
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
@@ -45,7 +46,7 @@ API_PREFIXES = frozenset({"search", "partners", "projects", "submissions", "inge
 # Facet groups in the order the filter panel shows them.
 FACET_ORDER = ("country", "status", "sector", "owner_type", "language")
 SUBMIT_FIELDS = ("title", "organisation", "description", "purpose", "country", "municipality", "sector", "status",
-                 "start_year", "end_year", "link")
+                 "start_year", "end_year", "link", "website", "contact")
 
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
@@ -282,23 +283,48 @@ def project_page(request: Request, project_id: str) -> Response:
         similar = idx.similar(project_id, limit=SIMILAR)
     except KeyError:  # deleted between the two reads
         similar = []
-    return render(request, page, "project.html", r=record, similar=similar, q=query.q,
+    # the organisation's site and registry number, from this record or any other of the same body (issue 12)
+    org_site, registry_id = idx.organisation_contact(record.id)
+    return render(request, page, "project.html", r=record, similar=similar, q=query.q, org_site=org_site,
+                  registry_id=registry_id,
                   back_url=page.url("/", {"q": query.q}) if query.q else None,
                   partners_url=page.url("/", {"q": record.title, "view": "partners"}))
 
 
 @router.get("/submit", response_class=HTMLResponse)
 def submit_page(request: Request) -> Response:
-    """The form that proposes a project; it posts JSON to POST /submissions (pending until approved)."""
+    """The form that proposes a project; it posts JSON to POST /submissions (pending until approved).
+
+    With no admin token nobody can moderate, so the page says submissions are closed instead."""
     page = Page(request, parse(request))
+    if not get_settings(request).admin_token:
+        return render(request, page, "submit.html", closed=True)
     # Nordic countries first (erfa's users), then the rest by their name in the interface language.
     named = [(c, page.label("country", c)) for c in i18n.COUNTRIES]
     countries = named[:len(i18n.NORDIC)] + sorted(named[len(i18n.NORDIC):], key=lambda c: c[1].casefold())
     keys = ("err_required", "err_year", "err_end_before_start", "err_link", "err_too_long", "err_invalid", "err_rate",
-            "err_server", "sending", "send", *(f"s_{f}" for f in SUBMIT_FIELDS))
-    return render(request, page, "submit.html", countries=countries, strings={k: page.t(k) for k in keys},
+            "err_server", "sending", "send", "link_completed", "submit_closed", *(f"s_{f}" for f in SUBMIT_FIELDS))
+    return render(request, page, "submit.html", closed=False, countries=countries, strings={k: page.t(k) for k in keys},
                   sectors=[(s, page.label("sector", s)) for s in vocab.SECTORS],
                   statuses=[(s, page.label("status", s)) for s in vocab.STATUSES])
+
+
+@router.get("/submit/status/{token}", response_class=HTMLResponse)
+def submission_status_page(request: Request, token: str) -> Response:
+    """The submitter's private status page: pending, published (with a link) or rejected (with the reason)."""
+    from erfa.service.routers.submissions import status_of
+
+    page = Page(request, parse(request))
+    sub = get_submissions(request).by_status_token(token)
+    if sub is None:
+        response = render(request, page, "message.html", 404, title=page.t("st_unknown_title"), message=page.t("st_unknown"))
+    else:
+        s = status_of(sub)
+        response = render(request, page, "submission_status.html", s=s, received=format_date(sub.created_at, "long", locale=page.lang),
+                          decided=format_date(sub.decided_at, "long", locale=page.lang) if sub.decided_at else None)
+    response.headers["Cache-Control"] = "no-store"  # the token is in the path: nothing of this page may be kept
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
 
 
 @router.get("/embed", response_class=HTMLResponse)

@@ -12,7 +12,33 @@
   var status = document.getElementById("form-status");
   var button = document.getElementById("submit-button");
   var YEAR = /^\d{4}$/;
-  var LINK = /^https?:\/\/\S+$/;
+  var LINK = /^https?:\/\/[^\s\/.]+\.[^\s]+$|^https?:\/\/localhost\S*$/i;
+  var SCHEME = /^[a-z][a-z0-9+.\-]*:(?!\d)/i;
+  var LINKS = ["link", "website"];
+
+  /* "fjordvik.kommune.no/ki" becomes "https://fjordvik.kommune.no/ki" (issue 12): completed, shown
+     under the field for the user to confirm, never refused. The server completes the same way. */
+  function completed(v) {
+    if (!v || SCHEME.test(v)) return v;
+    if (v.indexOf("//") === 0) return "https:" + v;
+    return /^[^\s\/]+\.[^\s\/.]{2,}/.test(v) ? "https://" + v : v;
+  }
+
+  function complete(name) {
+    var input = form.elements[name];
+    var note = document.getElementById(input.id + "-note");
+    var before = input.value.trim();
+    var after = completed(before);
+    if (after !== before) {
+      input.value = after;
+      if (note) note.textContent = S.link_completed.replace("{link}", after);
+    } else if (note && !before) {
+      note.textContent = "";
+    }
+  }
+  LINKS.forEach(function (name) {
+    form.elements[name].addEventListener("blur", function () { complete(name); });
+  });
 
   function value(name) { return (form.elements[name].value || "").trim(); }
   function label(name) { return S["s_" + name] || name; }
@@ -23,8 +49,9 @@
     form.querySelectorAll(".field").forEach(function (f) {
       f.classList.remove("field--error");
       var err = f.querySelector(".field__error");
-      err.hidden = true; err.textContent = "";
+      if (err) { err.hidden = true; err.textContent = ""; }
       var input = f.querySelector("input, textarea, select");
+      if (!err || !input) return;
       input.removeAttribute("aria-invalid");
       var hint = document.getElementById(input.id + "-hint");
       if (hint) input.setAttribute("aria-describedby", hint.id); else input.removeAttribute("aria-describedby");
@@ -42,7 +69,10 @@
     });
     if (!errors.start_year && !errors.end_year && value("start_year") && value("end_year") &&
         +value("end_year") < +value("start_year")) errors.end_year = S.err_end_before_start;
-    if (value("link") && !LINK.test(value("link"))) errors.link = S.err_link;
+    LINKS.forEach(function (n) {
+      complete(n);
+      if (value(n) && !LINK.test(value(n))) errors[n] = S.err_link;
+    });
     return errors;
   }
 
@@ -56,7 +86,7 @@
       var type = d.type || "";
       if (type === "missing" || type === "string_too_short") errors[name] = S.err_required.replace("{field}", label(name));
       else if (type === "string_too_long") errors[name] = S.err_too_long;
-      else if (name === "link") errors[name] = S.err_link;
+      else if (name === "link" || name === "website") errors[name] = S.err_link;
       else if (name === "end_year" && /before/.test(d.msg || "")) errors[name] = S.err_end_before_start;
       else if (/_year$/.test(name)) errors[name] = S.err_year;
       else errors[name] = S.err_invalid;
@@ -91,11 +121,26 @@
     var body = {};
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name) return;
+      if (el.type === "checkbox") { body[el.name] = el.checked; return; }
       var v = el.value.trim();
       if (!v) return;
       body[el.name] = /_year$/.test(el.name) ? parseInt(v, 10) : v;
     });
     return body;
+  }
+
+  /* The addresses as stored (https:// added where it was missing), for the submitter to confirm. */
+  function showLinks(data) {
+    var dl = document.getElementById("receipt-links-list");
+    dl.textContent = "";
+    LINKS.forEach(function (n) {
+      if (!data[n]) return;
+      var dt = document.createElement("dt"); dt.textContent = label(n);
+      var dd = document.createElement("dd");
+      var a = document.createElement("a"); a.href = data[n]; a.textContent = data[n]; a.rel = "noopener noreferrer";
+      dd.appendChild(a); dl.appendChild(dt); dl.appendChild(dd);
+    });
+    document.getElementById("receipt-links").hidden = !dl.childNodes.length;
   }
 
   function busy(on) {
@@ -121,6 +166,10 @@
       if (res.status === 201) {
         document.getElementById("submit-form-area").hidden = true;
         document.getElementById("receipt-id").textContent = res.body.id || "";
+        var statusLink = document.getElementById("receipt-status");
+        statusLink.href = res.body.status_url || "";
+        statusLink.textContent = res.body.status_url || "";
+        showLinks(res.body.data || {});
         var receipt = document.getElementById("receipt");
         receipt.hidden = false;
         receipt.focus();
@@ -128,6 +177,8 @@
       } else if (res.status === 422) {
         var errs = fromServer(res.body.detail);
         if (Object.keys(errs).length) show(errs); else status.textContent = S.err_invalid;
+      } else if (res.status === 503 && /closed/.test(String(res.body.detail || ""))) {
+        status.textContent = S.submit_closed;
       } else if (res.status === 429) {
         status.textContent = S.err_rate;
       } else {

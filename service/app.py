@@ -20,7 +20,7 @@ from erfa.index import ProjectIndex
 from erfa.index.submissions import SubmissionStore
 from erfa.service.auth import check_token_strength
 from erfa.service.demo import seed_demo
-from erfa.service.database import open_index, open_submissions
+from erfa.service.database import follow, open_index, open_submissions
 from erfa.service.deps import AppState
 from erfa.service.docs import install_docs
 from erfa.service.errors import install_errors
@@ -82,6 +82,9 @@ def _load(state: AppState, index: ProjectIndex | None) -> None:
         if settings.demo and idx.count() == 0:
             seed_demo(idx)
         state.index = idx
+        if settings.database_url and index is None:  # a replica: follow the database from a thread (issue 11)
+            follow(idx)
+            state.following = True
         log.info("ready: %d projects, model %s", idx.count(), idx.encoder.model_id)
     except Exception as exc:  # reported through /readyz; the process stays up to say why
         log.exception("loading failed")

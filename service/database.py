@@ -14,16 +14,22 @@ neither psycopg nor pgvector (`pip install 'erfa[postgres]'` brings them).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from erfa.index import ProjectIndex
+from erfa.index.store import StoreUnavailable
 from erfa.index.submissions import SubmissionStore
 
 if TYPE_CHECKING:
     from erfa.index.store import RecordStore
     from erfa.service.settings import Settings
+
+log = logging.getLogger("erfa.service")
 
 _MISSING = ("ERFA_DATABASE_URL is set, but the PostgreSQL driver is not installed: "
             "pip install 'erfa[postgres]' (psycopg and pgvector)")
@@ -115,3 +121,31 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     s = sub.add_parser("db", help="PostgreSQL schema: `erfa db upgrade` applies pending migrations, `erfa db status` shows them")
     s.add_argument("action", choices=("upgrade", "status"))
     s.set_defaults(func=cmd_db)
+
+
+# -- replicas -------------------------------------------------------------------------------
+POLL_SECONDS = 1.0  # how often a replica asks the database for its generation (the issue's "at most once a second")
+
+
+def follow(idx: ProjectIndex, *, every: float = POLL_SECONDS) -> threading.Thread:
+    """Keep ``idx`` up to date with the database from a thread of its own.
+
+    A replica that polled only when a request came would leave an idle replica stale and
+    make the unlucky request pay the catch-up; this thread polls once per ``every`` and
+    catches up while requests keep reading the previous snapshot. A database that cannot
+    be reached is logged by the store (``unreachable_since``, /readyz says stale), never fatal.
+    """
+    def run() -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                idx.refresh(min_interval=0)
+            except StoreUnavailable:
+                pass  # the store has recorded since when; the next round tries again
+            except Exception:  # a bug must not stop the replica from following for ever
+                log.exception("catching up with the database failed")
+            time.sleep(max(0.0, every - (time.monotonic() - started)))
+
+    thread = threading.Thread(target=run, name="erfa-follow", daemon=True)
+    thread.start()
+    return thread

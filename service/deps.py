@@ -36,6 +36,7 @@ class AppState:
     submissions: SubmissionStore
     index: ProjectIndex | None = None
     error: str | None = None
+    following: bool = False  # a thread keeps the index up to date (service/database.py), not the requests
 
 
 def state(request: Request) -> AppState:
@@ -50,7 +51,7 @@ def get_settings(request: Request) -> Settings:
 def loaded_index(request: Request) -> ProjectIndex | None:
     """The index, brought up to date with other processes' writes; None while loading."""
     idx = state(request).index
-    if idx is not None:
+    if idx is not None and not state(request).following:
         try:
             idx.refresh()
         except StoreUnavailable:  # the database went away mid catch-up: answer from the last snapshot (issue 11)

@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from erfa.index import FilterError
 from erfa.index.sqlite import is_disk_full
+from erfa.index.store import StoreUnavailable
 
 log = logging.getLogger("erfa.service")
 
@@ -139,6 +140,13 @@ async def database_busy(request: Request, exc: sqlite3.OperationalError) -> JSON
                           request_id=request_id(request), headers={"Retry-After": "5"})
 
 
+async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+    """PostgreSQL cannot be reached (restart, failover): nothing was written; retry shortly (issue 11)."""
+    log.warning("database unreachable", extra={"event": "store_unreachable", "request_id": request_id(request)})
+    return error_response(503, "the database cannot be reached right now, so nothing was saved; retry in a few seconds",
+                          request_id=request_id(request), headers={"Retry-After": "5"})
+
+
 async def disk_full(request: Request, exc: OSError | sqlite3.Error) -> JSONResponse:
     """507 Insufficient Storage: the write did not happen (each store rolls back), and the
     client should not retry at once; the operator must free space."""
@@ -170,4 +178,5 @@ def install_errors(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(sqlite3.OperationalError, database_busy)  # type: ignore[arg-type]
     app.add_exception_handler(OSError, os_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StoreUnavailable, store_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, unexpected)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from erfa.index.organisations import merge_keys, same_body, org_key
+from erfa.index.organisations import Directory, org_key
 from erfa.ingest import Record
 from erfa.ingest.vocab import OWNER_TYPES, SECTORS, STATUSES
 
@@ -66,17 +66,14 @@ class Metadata:
         self.position = {int(r): i for i, r in enumerate(self.rowids)}
         self.live = np.ones(len(self.rowids), dtype=bool)
         self.columns = {f: np.array([getattr(r, f) or "" for r in records], dtype=object) for f in FACET_FIELDS}
-        # organisations merged per country: "Stockholms stad" and "Stockholm stad" are one body
-        self.org_keys = np.empty(len(records), dtype=object)
-        self._canon: dict[str, dict[str, str]] = {}
-        by_country: dict[str, list[int]] = {}
-        for i, r in enumerate(records):
-            by_country.setdefault(r.country or "", []).append(i)
-        for country, idxs in by_country.items():
-            canon = self._canon[country] = merge_keys(records[i].organisation for i in idxs if records[i].organisation)
-            for i in idxs:
-                name = records[i].organisation
-                self.org_keys[i] = canon[org_key(name)] if name else ""
+        # organisations merged per country, across spellings and languages ("Kristiansand kommune" =
+        # "Kristiansand Municipality"): every name filed first, then each row keyed by its body's root
+        self.orgs = Directory()
+        for r in records:
+            if r.organisation:
+                self.orgs.add(r.organisation, r.country or "", r.organisation_number, r.language)
+        self.org_keys = np.array([self.orgs.key(r.organisation, r.country or "") if r.organisation else ""
+                                  for r in records], dtype=object)
         self.start = np.array([r.start_year or 0 for r in records], dtype=np.int32)
         self.end = np.array([r.end_year or r.start_year or 0 for r in records], dtype=np.int32)
 
@@ -95,19 +92,15 @@ class Metadata:
         other.position.update({int(r): n + i for i, r in enumerate(rowids)})
         other.columns = {f: np.concatenate([self.columns[f], np.array([getattr(r, f) or "" for r in records] or [], dtype=object)])
                          for f in FACET_FIELDS}
-        other._canon = dict(self._canon)
-        keys = []
+        other.orgs = self.orgs.copy()
         for r in records:
-            if not r.organisation:
-                keys.append("")
-                continue
-            country = r.country or ""
-            canon = other._canon[country] = dict(other._canon.get(country, {}))
-            key = org_key(r.organisation)
-            if key not in canon:  # a new spelling joins the body it is one letter from, if any
-                canon[key] = next((c for c in dict.fromkeys(canon.values()) if same_body(key, c)), key)
-            keys.append(canon[key])
-        other.org_keys = np.concatenate([self.org_keys, np.array(keys, dtype=object)])
+            if r.organisation:
+                other.orgs.add(r.organisation, r.country or "", r.organisation_number, r.language)
+        keys = [other.orgs.key(r.organisation, r.country or "") if r.organisation else "" for r in records]
+        org_keys = self.org_keys
+        for country, old, new in other.orgs.merged:  # a new name joined two known bodies: rekey the old rows
+            org_keys = np.where((org_keys == old) & (self.columns["country"] == country), new, org_keys)
+        other.org_keys = np.concatenate([org_keys, np.array(keys, dtype=object)])
         other.start = np.concatenate([self.start, np.array([r.start_year or 0 for r in records], dtype=np.int32)])
         other.end = np.concatenate([self.end, np.array([r.end_year or r.start_year or 0 for r in records], dtype=np.int32)])
         return other
@@ -140,8 +133,9 @@ class Metadata:
                 raise FilterError(f, f"{f}: unknown value {', '.join(map(repr, bad))}; allowed: {allowed_text}")
             m &= np.isin(self.columns[f], wanted)
         if filters.organisation:
+            bodies = {k for o in filters.organisation for k in self.orgs.resolve(o)}
             keys = {org_key(o) for o in filters.organisation}
-            m &= np.array([k in keys or any(k.startswith(w) or w in k for w in keys) for k in self.org_keys], dtype=bool)
+            m &= np.array([k in bodies or any(k.startswith(w) or w in k for w in keys) for k in self.org_keys], dtype=bool)
         if filters.year_from is not None or filters.year_to is not None:
             lo = filters.year_from if filters.year_from is not None else 0
             hi = filters.year_to if filters.year_to is not None else 9999
@@ -168,3 +162,7 @@ class Metadata:
 
     def org_key_of(self, rowid: int) -> str:
         return str(self.org_keys[self.position[int(rowid)]])
+
+    def org_name(self, key: str, country: str | None) -> str | None:
+        """The name a body (``key`` from `org_key_of`) uses itself (organisations.Directory.display)."""
+        return self.orgs.display(key, country or "")

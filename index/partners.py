@@ -1,20 +1,56 @@
 """Whom to ask: organisations ranked by the experience their projects show for a need.
 
-Grouping (one key per body per country, `Metadata.org_key_of`), weights (how well
-each project matches, how far it got, how recent it is) and the fallback when no
-project stands out are kept here, apart from project search, because they change
-for different reasons (issue 12 reworks them)."""
+Kept apart from project search because it changes for different reasons (issue 12):
+
+- *which projects count*: the need's best results, one per project (twins collapsed,
+  index/twins.py), every close match plus the best few when nothing stands out: an
+  organisation list is never empty while the results hold experience, and
+  ``close_match: false`` says that the experience is only the nearest there is;
+- *how much each counts*: relevance first (how close the project is to the best result,
+  in units of the need's score spread), then how far it got and how recent it is;
+- *who owns it*: one key per body (`Metadata.org_key_of`: spellings, languages and
+  registry numbers merged, index/organisations.py), shown under the body's own name;
+- *why*: each partner carries a `Reason` (its projects by status and its closest one),
+  worded by the service in the reader's language.
+
+The parameters were chosen on the dev split of the real-data set with an
+organisation-level reading of its labels (index/evaluate_partners.py, models.md).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections import Counter
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from erfa.index import ranking
 from erfa.index.facets import Filters
-from erfa.index.searcher import CANDIDATES, Hit, Searcher, hits, standout
+from erfa.index.searcher import CANDIDATES, Hit, Ranking, Searcher, hits, standout
 from erfa.index.snapshot import Snapshot
 
-PARTNER_DEPTH = 60  # projects considered when ranking organisations
+PARTNER_DEPTH = 60  # results looked at when ranking organisations
+# Projects that count besides the close matches: the best EXPERIENCE_DEPTH results, each weighed by
+# exp(-(best score - its score) / the spread of the need's scores), so a result far below the best
+# counts for little. Limiting them further to within 2, 3 or 4 spreads of the best, or counting
+# 3, 5 or 20, was measured and did worse on dev (models.md, "Whom to ask").
+EXPERIENCE_DEPTH = 10
+EXPERIENCE_SPREAD = math.inf
+# When close matches cannot be judged (an uncalibrated model, a corpus under 50 passages) the
+# scores' spread says little either: only results within one spread of the best count, as before.
+UNJUDGED_SPREAD = 1.0
+# How much status and recency count beside relevance: a project's weight is
+# relevance * (1 - STATUS_SHARE + STATUS_SHARE * status weight * recency weight).
+STATUS_SHARE = 0.3
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an organisation is on the list, as data: the service words it per language."""
+
+    projects: int  # its projects among those that count
+    statuses: dict[str, int]  # status code ("" = unknown) -> how many of them
+    closest: Hit  # its best-ranked project
+    close_match: bool | None  # the closest one is a close match itself (None: not judged)
 
 
 @dataclass(frozen=True)
@@ -26,13 +62,22 @@ class Partner:
     projects: list[Hit]
     website: str | None
     registry_id: str | None = None  # organisation number, where the data gives one
+    reason: Reason | None = None
+    key: str = ""  # the body's key (`Metadata.org_key_of`)
 
 
 @dataclass(frozen=True)
 class PartnersPage:
     query: str
     close_match: bool | None
-    partners: list[Partner]
+    partners: list[Partner] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Params:
+    depth: int = EXPERIENCE_DEPTH
+    spread: float = EXPERIENCE_SPREAD
+    status_share: float = STATUS_SHARE
 
 
 def rank_partners(searcher: Searcher, snap: Snapshot, query: str, *, limit: int = 10,
@@ -41,44 +86,66 @@ def rank_partners(searcher: Searcher, snap: Snapshot, query: str, *, limit: int 
     well, how far they got and how recently."""
     mask = snap.meta.mask(filters or Filters())
     ranked = searcher.rank(snap, query, max(CANDIDATES, PARTNER_DEPTH), mask)
-    page = ranked.order[:PARTNER_DEPTH]
-    threshold = searcher.threshold()
-    keep: list[int] = []
-    if ranked.close is not None and ranked.query is not None and threshold is not None:
-        # projects that stand out as matches themselves count as experience ...
-        keep = [r for r in page if standout(snap, ranked.query, ranked.sims.get(r, 0.0)) >= threshold]
-    if not keep and page and ranked.query is not None:
-        # ... and when none does, the few that are as close as the best one (within one standard deviation
-        # of the need's scores) still say who has come closest; close_match: false tells the difference
-        spread = snap.space.spread(ranked.query)
-        best = ranked.sims.get(page[0], 0.0)
-        keep = [r for r in page if ranked.sims.get(r, 0.0) >= best - spread][: ranking.PARTNER_FALLBACK]
-    found = hits(snap, query, keep, ranked.scores, ranked.sims)
-    if not found:
-        return PartnersPage(query, ranked.close, [])
-    top = max(found[0][1].score, 1e-6)
-    groups: dict[tuple[str, str], list[Hit]] = {}
-    for rowid, h in found:
-        if h.record.organisation:
-            groups.setdefault((h.record.country or "", snap.meta.org_key_of(rowid)), []).append(h)
-    partners = [_partner(projects, top) for projects in groups.values()]
-    partners.sort(key=lambda p: (-p.score, p.organisation))
+    partners = organisations(snap, query, ranked, searcher.threshold())
     return PartnersPage(query, ranked.close, partners[:limit])
 
 
-def _partner(projects: list[Hit], top: float) -> Partner:
-    score = sum(
-        max(0.0, h.score / top) * ranking.status_weight(h.record.status) * ranking.recency_weight(h.record.start_year, h.record.end_year)
-        for h in projects
-    )
-    names = [h.record.organisation for h in projects if h.record.organisation]
-    # the commonest spelling; on a tie, not SHOUTED, then the longest, then a fixed order
-    name = max(set(names), key=lambda n: (names.count(n), not n.isupper(), len(n), n))
-    links = [h.record.link for h in projects if h.record.link and urlparse(h.record.link).path in ("", "/")]
-    numbers = [h.record.organisation_number for h in projects if h.record.organisation_number]
-    first = projects[0].record
+def counted(snap: Snapshot, ranked: Ranking, threshold: float | None, params: Params = Params()) -> dict[int, float]:
+    """rowid -> relevance in (0, 1] of the projects that count as experience."""
+    page = ranked.order[:PARTNER_DEPTH]  # one per project already (Searcher.rank collapses twins)
+    if not page:
+        return {}
+    best = ranked.scores[page[0]]
+    spread = snap.space.spread(ranked.query) if ranked.query is not None else 0.0
+    spread = spread or 0.05
+    within = params.spread if ranked.close is not None else UNJUDGED_SPREAD
+    out: dict[int, float] = {}
+    for i, r in enumerate(page):
+        gap = (best - ranked.scores[r]) / spread
+        close = (threshold is not None and ranked.query is not None and ranked.close is not None
+                 and standout(snap, ranked.query, ranked.sims.get(r, 0.0)) >= threshold)
+        if close or (i < params.depth and gap <= within):
+            out[r] = math.exp(-gap)
+    return out
+
+
+def organisations(snap: Snapshot, query: str, ranked: Ranking, threshold: float | None,
+                  params: Params = Params()) -> list[Partner]:
+    """Every organisation owning a project that counts, best first."""
+    weights = counted(snap, ranked, threshold, params)
+    found = hits(snap, query, list(weights), ranked.scores, ranked.sims)
+    groups: dict[tuple[str, str], list[tuple[int, Hit]]] = {}
+    for rowid, h in found:
+        if h.record.organisation:
+            groups.setdefault((h.record.country or "", snap.meta.org_key_of(rowid)), []).append((rowid, h))
+    partners = [_partner(snap, key, projects, weights, ranked, threshold, params) for key, projects in groups.items()]
+    partners.sort(key=lambda p: (-p.score, p.organisation))
+    return partners
+
+
+def _partner(snap: Snapshot, body: tuple[str, str], projects: list[tuple[int, Hit]], weights: dict[int, float],
+             ranked: Ranking, threshold: float | None, params: Params) -> Partner:
+    score = 0.0
+    for rowid, h in projects:
+        r = h.record
+        quality = ranking.status_weight(r.status) * ranking.recency_weight(r.start_year, r.end_year)
+        score += weights[rowid] * (1 - params.status_share + params.status_share * quality)
+    country, key = body
+    records = [h.record for _, h in projects] + [t for _, h in projects for t in h.twins]
+    names = [r.organisation for r in records if r.organisation]
+    # the name the body uses itself (organisations.Directory.display); else the commonest spelling seen
+    name = snap.meta.org_name(key, country) or max(set(names), key=lambda n: (names.count(n), not n.isupper(), len(n), n))
+    links = [r.link for r in records if r.link and urlparse(r.link).path in ("", "/")]
+    numbers = [r.organisation_number for r in records if r.organisation_number]
+    first_row, first = projects[0]
+    is_close = None
+    if threshold is not None and ranked.query is not None and ranked.close is not None:
+        is_close = bool(standout(snap, ranked.query, ranked.sims.get(first_row, 0.0)) >= threshold)
+    statuses = Counter(h.record.status or "" for _, h in projects)
     return Partner(
-        organisation=name, country=first.country, owner_type=first.owner_type, score=round(score, 4), projects=projects,
-        website=max(set(links), key=links.count) if links else None,
+        organisation=name, country=first.record.country, owner_type=first.record.owner_type, score=round(score, 4),
+        projects=[h for _, h in projects], website=max(set(links), key=links.count) if links else None,
         registry_id=max(set(numbers), key=numbers.count) if numbers else None,
+        reason=Reason(len(projects), dict(statuses.most_common()), first, is_close), key=key,
     )
+

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from erfa.index import ranking
+from erfa.index import ranking, twins
 from erfa.index.encoder import Encoder
 from erfa.index.facets import Filters
 from erfa.index.snapshot import SLOTS, Snapshot
@@ -34,6 +34,7 @@ class Hit:
     snippet: str
     similarity: float = 0.0  # cosine of the best passage: comparable across queries
     marks: list[tuple[int, int]] = field(default_factory=list)  # query words in the snippet
+    twins: list[Record] = field(default_factory=list)  # other sources' records of the same project (index/twins.py)
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ class Searcher:
             cov = snap.keywords.coverage(need, language)
             pos = snap.meta.position
             scores = {r: v + ranking.COVERAGE_WEIGHT * float(cov[pos[r]]) ** ranking.COVERAGE_POWER for r, v in scores.items()}
-        order = sorted(scores, key=lambda r: (-scores[r], r))
+        order = twins.collapse(sorted(scores, key=lambda r: (-scores[r], r)), snap.twins)  # one result per project
         close = None
         threshold = self.threshold() if shipped else None
         if threshold is not None and len(snap.vectors) >= ranking.CLOSE_MATCH_MIN_PASSAGES:
@@ -158,8 +159,9 @@ class Searcher:
         vec = np.mean(parts, axis=0)
         vec /= np.linalg.norm(vec) or 1.0
         sims = dense(snap, vec, limit + 1 + ranking.SIMILAR_SLACK, None, penalise=True)
-        sims.pop(rowid, None)
-        order = list(sims)[:limit]
+        for r in (rowid, *snap.twins.get(rowid, ())):  # never itself, nor its own record in another source
+            sims.pop(r, None)
+        order = twins.collapse(list(sims), snap.twins)[:limit]
         return [h for _, h in hits(snap, snap.records[rowid].title, order, sims, sims)]
 
 
@@ -207,7 +209,8 @@ def hits(snap: Snapshot, query: str, order: Sequence[int], scores: dict[int, flo
         if rec is None:
             continue
         text, marks = snippet(query, _snippet_source(rec))
-        out.append((int(rid), Hit(rec, float(scores[rid]), text, float(sims.get(rid, 0.0)), marks)))
+        others = [snap.records[t] for t in snap.twins.get(int(rid), ()) if t in snap.records]
+        out.append((int(rid), Hit(rec, float(scores[rid]), text, float(sims.get(rid, 0.0)), marks, others)))
     return out
 
 

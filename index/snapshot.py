@@ -16,12 +16,12 @@ from __future__ import annotations
 import pickle
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from erfa.index import ranking
+from erfa.index import ranking, twins
 from erfa.index.atomic import atomic_file
 from erfa.index.facets import Metadata
 from erfa.index.keywords import KeywordIndex
@@ -37,7 +37,7 @@ SLOTS = 64  # FAISS id = rowid * SLOTS + passage number; a record has at most SL
 # statistics drift from the base's, so they are kept small.
 COMPACT_SHARE = 0.02
 COMPACT_MIN = 256
-_FORMAT = 2  # of the derived-structures file; a different one is rebuilt, not read
+_FORMAT = 3  # of the derived-structures file; a different one is rebuilt, not read
 
 
 def passages_of(record: Record) -> list[str]:
@@ -71,6 +71,7 @@ class Snapshot:
     base_rows: int  # rows in the checkpoint; rows past it are the deltas
     slots: np.ndarray  # every live passage's vector id ...
     slot_rows: np.ndarray  # ... and its record's rowid: a filter's allowed ids in one vectorised step
+    twins: twins.Twins = field(default_factory=dict)  # rowid -> the other records of the same project (index/twins.py)
 
     def allowed_slots(self, rowids: np.ndarray) -> np.ndarray:
         """The vector ids of these records' passages (what a filtered search may return)."""
@@ -108,7 +109,7 @@ def build(generation: int, model_id: str, dim: int, stored: Sequence[StoredRecor
     rowids = [s.rowid for s in stored]
     records = [s.record for s in stored]
     slots, slot_rows = _slots(passages)
-    return Snapshot(
+    snap = Snapshot(
         generation=generation, model_id=model_id, space=space, vectors=LayeredVectors(base),
         keywords=KeywordIndex(rowids, [keyword_text(r) for r in records], [r.language for r in records]),
         meta=Metadata(rowids, records), records=dict(zip(rowids, records)), ids={r.id: s for s, r in zip(rowids, records)},
@@ -116,6 +117,19 @@ def build(generation: int, model_id: str, dim: int, stored: Sequence[StoredRecor
         brevity={s.rowid: p for s in stored if (p := ranking.brevity_penalty(s.record.description, s.record.purpose))},
         languages=Counter(langs), base_rows=len(rowids), slots=slots, slot_rows=slot_rows,
     )
+    return replace(snap, twins=_twins(snap))
+
+
+def _twins(snap: Snapshot, touched: set[tuple[str, str]] | None = None) -> twins.Twins:
+    """Twin groups among the bodies in ``touched`` (every body when None)."""
+    meta = snap.meta
+    bodies = twins.bodies_of(meta.org_keys, meta.columns["country"], meta.rowids, meta.live, touched)
+    return twins.find(bodies, snap.records, snap.passage_vectors)
+
+
+def _bodies(meta: Metadata, records: dict[int, Record], rowids: Sequence[int]) -> set[tuple[str, str]]:
+    """(country, organisation key) of these records: the bodies whose twins a write may change."""
+    return {(records[r].country or "", meta.org_key_of(r)) for r in rowids if r in meta.position and r in records}
 
 
 def _slots(passages: dict[int, list[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -163,13 +177,19 @@ def advance(snap: Snapshot, generation: int, changed: Sequence[StoredRecord], re
             brevity[s.rowid] = p
     keep = ~np.isin(snap.slot_rows, np.asarray(replaced, np.int64))
     new_slots, new_rows = _slots(new_passages)
-    return replace(
+    new = replace(
         snap, generation=generation, vectors=vectors,
         slots=np.concatenate([snap.slots[keep], new_slots]), slot_rows=np.concatenate([snap.slot_rows[keep], new_rows]),
         keywords=snap.keywords.with_rows(rowids, [keyword_text(r) for r in recs], [r.language for r in recs]),
         meta=snap.meta.with_rows(rowids, recs, gone), records=records, ids=id_map, passages=passages,
         brevity=brevity, languages=+languages,
     )
+    # twins: every body a written or deleted record belonged to, or now belongs to, is looked at again
+    touched = _bodies(snap.meta, snap.records, replaced) | _bodies(new.meta, records, rowids)
+    meta = new.meta
+    rows = np.flatnonzero(meta.live & np.isin(meta.org_keys, [k for _, k in touched]))
+    again = {int(meta.rowids[i]) for i in rows if (str(meta.columns["country"][i]), str(meta.org_keys[i])) in touched}
+    return replace(new, twins=twins.update(snap.twins, again | set(replaced), _twins(new, touched) if touched else {}))
 
 
 # -- the checkpoint on disk ---------------------------------------------------------
@@ -186,7 +206,8 @@ def save(snap: Snapshot, home: Path) -> None:
     snap.space.save(space_path, snap.generation)
     derived = {"format": _FORMAT, "generation": snap.generation, "model_id": snap.model_id, "keywords": snap.keywords,
                "meta": snap.meta, "records": snap.records, "ids": snap.ids, "passages": snap.passages,
-               "brevity": snap.brevity, "languages": snap.languages, "slots": snap.slots, "slot_rows": snap.slot_rows}
+               "brevity": snap.brevity, "languages": snap.languages, "slots": snap.slots, "slot_rows": snap.slot_rows,
+               "twins": snap.twins}
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
@@ -220,4 +241,4 @@ def load(home: Path, model_id: str, params: ranking.SpaceParams = ranking.SPACE)
     return Snapshot(generation=meta.generation, model_id=model_id, space=space[0], vectors=LayeredVectors(base),
                     keywords=d["keywords"], meta=d["meta"], records=d["records"], ids=d["ids"], passages=d["passages"],
                     brevity=d["brevity"], languages=d["languages"], base_rows=len(d["meta"].rowids),
-                    slots=d["slots"], slot_rows=d["slot_rows"])
+                    slots=d["slots"], slot_rows=d["slot_rows"], twins=d["twins"])

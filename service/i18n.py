@@ -211,6 +211,11 @@ _S: dict[str, tuple[str, str, str, str]] = {
     "website": ("Nettside", "Nettstad", "Webbplats", "Web site"),
     "org_number": ("Organisasjonsnummer", "Organisasjonsnummer", "Organisationsnummer", "Organisation number"),
     "partners_count": ("{n} organisasjoner", "{n} organisasjonar", "{n} organisationer", "{n} organisations"),
+    "reason_one": ("1 prosjekt", "1 prosjekt", "1 projekt", "1 project"),
+    "reason_many": ("{n} prosjekter", "{n} prosjekt", "{n} projekt", "{n} projects"),
+    "reason_no_status": ("uten status", "utan status", "utan status", "without status"),
+    "reason_closest": ("nærmest: {title}", "nærast: {title}", "närmast: {title}", "closest: {title}"),
+    "also_in": ("Også registrert i", "Også registrert i", "Finns också i", "Also listed in"),
     # -- submit ------------------------------------------------------------------------
     "submit_title": ("Meld inn prosjekt", "Meld inn prosjekt", "Anmäl projekt", "Submit a project"),
     "submit_intro": ("Kjenner du et KI-prosjekt i offentlig sektor som mangler her? Meld det inn. En administrator går "

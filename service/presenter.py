@@ -13,7 +13,17 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from erfa.index import FACET_FIELDS, Hit, PartnersPage, SearchPage
+from erfa.index.partners import Reason
+from erfa.service import i18n
 from erfa.index.engine import FACET_DEPTH
+
+
+class Twin(BaseModel):
+    id: str
+    source: str
+    title: str
+    language: str | None
+    link: str | None
 
 
 class SearchResult(BaseModel):
@@ -32,6 +42,8 @@ class SearchResult(BaseModel):
     snippet: str = Field(description="The part of the description that best explains the match.")
     marks: list[tuple[int, int]] = Field(default_factory=list, description="[start, end) character ranges of the query's words in the snippet.")
     link: str | None
+    twins: list[Twin] = Field(default_factory=list, description="The same project as held by other sources (another "
+                              "registry, another language): shown once, under its best-ranked record.")
 
 
 class SearchResponse(BaseModel):
@@ -63,6 +75,15 @@ class Contact(BaseModel):
     registry_id: str | None = Field(None, description="Organisation number in a public registry, where the data gives one.")
 
 
+class ReasonOut(BaseModel):
+    projects: int = Field(description="The organisation's projects among the results that count as experience.")
+    statuses: dict[str, int] = Field(description="How many of them have each status ('' = not given).")
+    closest_id: str = Field(description="Its best-ranked project.")
+    closest_title: str
+    close_match: bool | None = Field(None, description="Whether that project is a close match itself (null: not judged).")
+    text: str = Field(description="The same in one English line; the web page words it in the reader's language.")
+
+
 class PartnerOut(BaseModel):
     organisation: str
     country: str | None
@@ -71,6 +92,7 @@ class PartnerOut(BaseModel):
     projects: list[SearchResult]
     link: str | None
     contact: Contact
+    reason: ReasonOut | None = Field(None, description="Why the organisation is on the list: its projects by status and its closest one.")
 
 
 class PartnersResponse(BaseModel):
@@ -85,6 +107,7 @@ def result(hit: Hit) -> SearchResult:
         id=r.id, title=r.title, organisation=r.organisation, country=r.country, language=r.language,
         owner_type=r.owner_type, sector=r.sector, status=r.status, start_year=r.start_year, end_year=r.end_year,
         score=round(hit.score, 6), similarity=round(hit.similarity, 4), snippet=hit.snippet, marks=hit.marks, link=r.link,
+        twins=[Twin(id=t.id, source=t.source, title=t.title, language=t.language, link=t.link) for t in hit.twins],
     )
 
 
@@ -102,6 +125,24 @@ def partners_response(page: PartnersPage) -> PartnersResponse:
     return PartnersResponse(query=page.query, close_match=page.close_match, partners=[
         PartnerOut(organisation=p.organisation, country=p.country, owner_type=p.owner_type, score=p.score,
                    projects=[result(h) for h in p.projects], link=p.website,
-                   contact=Contact(website=p.website, registry_id=p.registry_id))
+                   contact=Contact(website=p.website, registry_id=p.registry_id),
+                   reason=_reason(p.reason))
         for p in page.partners
     ])
+
+
+def _reason(reason: Reason | None) -> ReasonOut | None:
+    if reason is None:
+        return None
+    first = reason.closest.record
+    return ReasonOut(projects=reason.projects, statuses=reason.statuses, closest_id=first.id, closest_title=first.title,
+                     close_match=reason.close_match, text=reason_text("en", reason))
+
+
+def reason_text(lang: str, reason: Reason) -> str:
+    """One line on why an organisation ranks where it does: "2 projects (1 in use, 1 pilot) –
+    closest: KartAi", in the reader's language."""
+    count = i18n.t(lang, "reason_one") if reason.projects == 1 else i18n.t(lang, "reason_many", n=reason.projects)
+    statuses = ", ".join(f"{n} {i18n.label(lang, 'status', code).lower() if code else i18n.t(lang, 'reason_no_status')}"
+                         for code, n in reason.statuses.items())
+    return f"{count} ({statuses}) – {i18n.t(lang, 'reason_closest', title=reason.closest.record.title)}"

@@ -33,6 +33,7 @@ CHROMIUM = Path(os.environ.get("ERFA_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 START_TIMEOUT = 180  # s: model load and demo indexing on a slow CI machine
+ADMIN_TOKEN = "browser-test-admin-token-0123456789"  # signs in on /admin (tests/browser/test_moderation.py)
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
@@ -94,7 +95,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory, model_home: Path) -> Itera
 
     env = {**os.environ, "ERFA_CORS_ORIGINS": portal, "ERFA_FRAME_ANCESTORS": portal, "ERFA_RATE_LIMIT": "0",
            "ERFA_LOG_LEVEL": "warning", "ERFA_DEMO": "1"}
-    env.pop("ERFA_ADMIN_TOKEN", None)
+    env["ERFA_ADMIN_TOKEN"] = ADMIN_TOKEN  # with no token the submission form says submissions are closed
     try:
         with running_server(home, env=env, timeout=START_TIMEOUT, log=home / "serve.log") as server:
             (site / "portal.html").write_text(PORTAL_PAGE.replace("{ERFA}", server.url), encoding="utf-8")

@@ -389,3 +389,14 @@ def test_erfa_submissions_list_show_edit_approve_reject(encoder: object, model_h
     as_json = _erfa(home, "submissions", "list", "--status", "all", "--json")
     assert '"total": 2' in as_json.stdout
 
+
+
+def test_sign_in_attempts_are_limited_per_client(app_for: Callable[..., TestClient]) -> None:
+    c = app_for()
+    codes = []
+    for _ in range(11):
+        codes.append(c.post("/admin/sign-in?lang=en", data={"token": "wrong", "csrf": csrf_of(c.get("/admin").text)},
+                            follow_redirects=False).status_code)
+    assert codes[:10] == [401] * 10 and codes[10] == 429
+    last = c.post("/admin/sign-in?lang=en", data={"token": TOKEN, "csrf": csrf_of(c.get("/admin").text)})
+    assert last.status_code == 429 and "Too many attempts" in last.text and int(last.headers["Retry-After"]) > 0

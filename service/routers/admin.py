@@ -54,7 +54,6 @@ EDIT_FIELDS = ("title", "organisation", "description", "purpose", "country", "mu
 TEXTAREAS = frozenset({"description", "purpose"})
 
 _sessions_lock = threading.Lock()
-_limiter = RateLimiter()
 
 
 # -- plumbing ----------------------------------------------------------------------------
@@ -67,8 +66,16 @@ def sessions(request: Request) -> Sessions:
             found = getattr(st, "erfa_sessions", None)
             if found is None:
                 found = Sessions(get_settings(request).home)
+                st.erfa_sign_in_limiter = RateLimiter()
                 st.erfa_sessions = found
     return found
+
+
+def sign_in_limiter(request: Request) -> RateLimiter:
+    """Sign-in attempts per client, per app (its buckets live in this process's memory)."""
+    sessions(request)
+    limiter: RateLimiter = request.app.state.erfa_sign_in_limiter
+    return limiter
 
 
 def secure(request: Request) -> bool:
@@ -195,7 +202,7 @@ def sign_in(request: Request, form: FormDep) -> Response:
     if not same_origin(request) or not store.login_csrf_ok(pre, form.get("csrf")):  # type: ignore[arg-type]
         return sign_in_page(request, page, 403, error=page.t("adm_csrf"))
     client = request.client.host if request.client else "unknown"
-    if _limiter.take("admin-sign-in", client, SIGN_IN_PER_WINDOW / SIGN_IN_WINDOW_S, SIGN_IN_PER_WINDOW):
+    if sign_in_limiter(request).take("admin-sign-in", client, SIGN_IN_PER_WINDOW / SIGN_IN_WINDOW_S, SIGN_IN_PER_WINDOW):
         response = sign_in_page(request, page, 429, error=page.t("adm_too_many"))
         response.headers["Retry-After"] = str(SIGN_IN_WINDOW_S // SIGN_IN_PER_WINDOW)
         return response

@@ -73,6 +73,8 @@ class SimilarResponse(BaseModel):
 class Contact(BaseModel):
     website: str | None = Field(None, description="The organisation's own web site, where the data gives one.")
     registry_id: str | None = Field(None, description="Organisation number in a public registry, where the data gives one.")
+    contact: str | None = Field(
+        None, description="A functional contact (a team mailbox or a role, never a person) its submitter agreed to publish.")
 
 
 class ReasonOut(BaseModel):
@@ -125,7 +127,7 @@ def partners_response(page: PartnersPage) -> PartnersResponse:
     return PartnersResponse(query=page.query, close_match=page.close_match, partners=[
         PartnerOut(organisation=p.organisation, country=p.country, owner_type=p.owner_type, score=p.score,
                    projects=[result(h) for h in p.projects], link=p.website,
-                   contact=Contact(website=p.website, registry_id=p.registry_id),
+                   contact=Contact(website=p.website, registry_id=p.registry_id, contact=getattr(p, "contact", None)),
                    reason=_reason(p.reason))
         for p in page.partners
     ])

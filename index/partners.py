@@ -64,6 +64,7 @@ class Partner:
     registry_id: str | None = None  # organisation number, where the data gives one
     reason: Reason | None = None
     key: str = ""  # the body's key (`Metadata.org_key_of`)
+    contact: str | None = None  # a functional contact its projects publish (only with the submitter's consent)
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,9 @@ def _partner(snap: Snapshot, body: tuple[str, str], projects: list[tuple[int, Hi
     names = [r.organisation for r in records if r.organisation]
     # the name the body uses itself (organisations.Directory.display); else the commonest spelling seen
     name = snap.meta.org_name(key, country) or max(set(names), key=lambda n: (names.count(n), not n.isupper(), len(n), n))
-    links = [r.link for r in records if r.link and urlparse(r.link).path in ("", "/")]
+    # the body's own web site where a record gives one (issue 12), else a project link that is a site's root
+    links = [r.website for r in records if r.website] or [r.link for r in records if r.link and urlparse(r.link).path in ("", "/")]
+    contacts = [r.contact for r in records if r.contact]
     numbers = [r.organisation_number for r in records if r.organisation_number]
     first_row, first = projects[0]
     is_close = None
@@ -147,5 +150,6 @@ def _partner(snap: Snapshot, body: tuple[str, str], projects: list[tuple[int, Hi
         projects=[h for _, h in projects], website=max(set(links), key=links.count) if links else None,
         registry_id=max(set(numbers), key=numbers.count) if numbers else None,
         reason=Reason(len(projects), dict(statuses.most_common()), first, is_close), key=key,
+        contact=max(set(contacts), key=lambda c: (contacts.count(c), c)) if contacts else None,
     )
 

@@ -145,7 +145,7 @@ def test_partners_name_organisations_with_their_projects_and_registry_number(mak
         top = body["partners"][0]
         assert top["organisation"] == "Fjordby kommune"  # not the SHOUTED spelling
         assert {p["id"] for p in top["projects"]} == {"t-1", "t-2"}  # one body, two spellings
-        assert top["contact"] == {"website": "https://fjordby.kommune.no/", "registry_id": "944000001"}
+        assert top["contact"] == {"website": "https://fjordby.kommune.no/", "registry_id": "944000001", "contact": None}
         assert all(p["organisation"] != "Tromsø kommune" for p in body["partners"])
         bad = c.get("/partners", params={"q": "chatbot", "status": "finished"})
         assert bad.status_code == 422 and "implemented" in bad.text

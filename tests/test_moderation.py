@@ -400,3 +400,13 @@ def test_sign_in_attempts_are_limited_per_client(app_for: Callable[..., TestClie
     assert codes[:10] == [401] * 10 and codes[10] == 429
     last = c.post("/admin/sign-in?lang=en", data={"token": TOKEN, "csrf": csrf_of(c.get("/admin").text)})
     assert last.status_code == 429 and "Too many attempts" in last.text and int(last.headers["Retry-After"]) > 0
+
+
+def test_partners_show_the_organisations_site_and_consented_contact(app_for: Callable[..., TestClient]) -> None:
+    c = app_for()
+    sid = c.post("/submissions", json={**FORM, "website": "fjellbygd.kommune.no/om-oss"}).json()["id"]
+    c.post(f"/submissions/{sid}/approve", headers=AUTH)
+    partners = c.get("/partners", params={"q": "oppdage lekkasjer i vannledninger med sensordata"}).json()["partners"]
+    mine = next(p for p in partners if p["organisation"] == "Fjellbygd kommune")
+    assert mine["contact"] == {"website": "https://fjellbygd.kommune.no/om-oss", "registry_id": None,
+                               "contact": "digitalisering@fjellbygd.kommune.no"}

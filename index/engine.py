@@ -331,6 +331,10 @@ class ProjectIndex:
         return len(snap.records) if snap is not None else self.store.count()
 
     def get(self, record_id: str) -> Record | None:
+        """The record as search shows it (with any inferred sector), else as stored."""
+        snap = self._snap
+        if snap is not None and (rowid := snap.ids.get(record_id)) is not None:
+            return snap.records[rowid]
         stored = self.store.get(record_id)
         return stored.record if stored else None
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from erfa.index import ranking, twins
+from erfa.index import sectors
 from erfa.index.atomic import atomic_file
 from erfa.index.facets import Metadata
 from erfa.index.keywords import KeywordIndex
@@ -69,6 +70,7 @@ class Snapshot:
     brevity: dict[int, float]  # rowid -> score penalty of a record that says (almost) nothing beyond its title
     languages: Counter[str]  # passages per record language: what the space was fitted on drifts from this
     base_rows: int  # rows in the checkpoint; rows past it are the deltas
+    sector_votes: sectors.SectorVotes | None  # who votes for the sector of a record its source gave none
     slots: np.ndarray  # every live passage's vector id ...
     slot_rows: np.ndarray  # ... and its record's rowid: a filter's allowed ids in one vectorised step
     twins: twins.Twins = field(default_factory=dict)  # rowid -> the other records of the same project (index/twins.py)
@@ -104,10 +106,13 @@ def build(generation: int, model_id: str, dim: int, stored: Sequence[StoredRecor
     vecs = _stack([t for _, t in order], raw, dim)
     space = LanguageSpace.fit(vecs, langs, params)
     base = VectorIndex(dim)
+    docs = space.documents(vecs, langs)
     if order:
-        base.upsert(np.concatenate([slot_ids(r, len(ps)) for r, ps in passages.items()]), space.documents(vecs, langs))
+        base.upsert(np.concatenate([slot_ids(r, len(ps)) for r, ps in passages.items()]), docs)
     rowids = [s.rowid for s in stored]
-    records = [s.record for s in stored]
+    record_vecs = _record_vectors(docs, [len(passages[r]) for r in rowids])
+    votes = sectors.SectorVotes.of([s.record for s in stored], record_vecs)
+    records = sectors.with_sectors([s.record for s in stored], record_vecs, votes)
     slots, slot_rows = _slots(passages)
     snap = Snapshot(
         generation=generation, model_id=model_id, space=space, vectors=LayeredVectors(base),
@@ -115,7 +120,7 @@ def build(generation: int, model_id: str, dim: int, stored: Sequence[StoredRecor
         meta=Metadata(rowids, records), records=dict(zip(rowids, records)), ids={r.id: s for s, r in zip(rowids, records)},
         passages={r: len(ps) for r, ps in passages.items()},
         brevity={s.rowid: p for s in stored if (p := ranking.brevity_penalty(s.record.description, s.record.purpose))},
-        languages=Counter(langs), base_rows=len(rowids), slots=slots, slot_rows=slot_rows,
+        languages=Counter(langs), base_rows=len(rowids), slots=slots, slot_rows=slot_rows, sector_votes=votes,
     )
     return replace(snap, twins=_twins(snap))
 
@@ -130,6 +135,14 @@ def _twins(snap: Snapshot, touched: set[tuple[str, str]] | None = None) -> twins
 def _bodies(meta: Metadata, records: dict[int, Record], rowids: Sequence[int]) -> set[tuple[str, str]]:
     """(country, organisation key) of these records: the bodies whose twins a write may change."""
     return {(records[r].country or "", meta.org_key_of(r)) for r in rowids if r in meta.position and r in records}
+
+
+def _record_vectors(docs: np.ndarray, counts: Sequence[int]) -> np.ndarray:
+    """One unit vector per record: the mean of its passages' (consecutive rows of ``docs``)."""
+    if not len(counts):
+        return np.empty((0, docs.shape[1]), np.float32)
+    sums = np.add.reduceat(docs, np.cumsum([0, *counts[:-1]]), axis=0)
+    return (sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def _slots(passages: dict[int, list[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -155,13 +168,14 @@ def advance(snap: Snapshot, generation: int, changed: Sequence[StoredRecord], re
     langs = [s.record.language for s in changed for _ in new_passages[s.rowid]]
     languages.update(langs)
     dim = snap.vectors.dim
+    docs = snap.space.documents(_stack(texts, raw, dim), langs) if texts else np.empty((0, dim), np.float32)
     vectors = snap.vectors.changed(
         np.concatenate([slot_ids(r, SLOTS) for r in replaced]) if replaced else np.empty(0, np.int64),
-        np.concatenate(ids) if ids else np.empty(0, np.int64),
-        snap.space.documents(_stack(texts, raw, dim), langs) if texts else np.empty((0, dim), np.float32),
+        np.concatenate(ids) if ids else np.empty(0, np.int64), docs,
     )
     rowids = [s.rowid for s in changed]
-    recs = [s.record for s in changed]
+    recs = sectors.with_sectors([s.record for s in changed], _record_vectors(docs, [len(new_passages[r]) for r in rowids]),
+                                snap.sector_votes)
     records, id_map = dict(snap.records), dict(snap.ids)
     passages, brevity = dict(snap.passages), dict(snap.brevity)
     for r in replaced:
@@ -169,8 +183,8 @@ def advance(snap: Snapshot, generation: int, changed: Sequence[StoredRecord], re
         id_map.pop(old.id, None)
         passages.pop(r, None)
         brevity.pop(r, None)
-    for s in changed:
-        records[s.rowid] = s.record
+    for s, rec in zip(changed, recs):
+        records[s.rowid] = rec
         id_map[s.record.id] = s.rowid
         passages[s.rowid] = len(new_passages[s.rowid])
         if p := ranking.brevity_penalty(s.record.description, s.record.purpose):
@@ -207,6 +221,7 @@ def save(snap: Snapshot, home: Path) -> None:
     derived = {"format": _FORMAT, "generation": snap.generation, "model_id": snap.model_id, "keywords": snap.keywords,
                "meta": snap.meta, "records": snap.records, "ids": snap.ids, "passages": snap.passages,
                "brevity": snap.brevity, "languages": snap.languages, "slots": snap.slots, "slot_rows": snap.slot_rows,
+               "sector_votes": snap.sector_votes,
                "twins": snap.twins}
 
     def write(tmp: Path) -> None:
@@ -241,4 +256,5 @@ def load(home: Path, model_id: str, params: ranking.SpaceParams = ranking.SPACE)
     return Snapshot(generation=meta.generation, model_id=model_id, space=space[0], vectors=LayeredVectors(base),
                     keywords=d["keywords"], meta=d["meta"], records=d["records"], ids=d["ids"], passages=d["passages"],
                     brevity=d["brevity"], languages=d["languages"], base_rows=len(d["meta"].rowids),
+                    sector_votes=d.get("sector_votes"),
                     slots=d["slots"], slot_rows=d["slot_rows"], twins=d["twins"])

@@ -157,6 +157,8 @@ _S: dict[str, tuple[str, str, str, str]] = {
     "since": ("fra {start}", "frå {start}", "från {start}", "since {start}"),
     "until": ("til {end}", "til {end}", "till {end}", "until {end}"),
     "sector": ("Sektor", "Sektor", "Sektor", "Sector"),
+    "sector_inferred": ("anslått ut fra lignende prosjekter", "anslått ut frå liknande prosjekt",
+                        "uppskattad utifrån liknande projekt", "estimated from similar projects"),
     "owner_type": ("Type virksomhet", "Type verksemd", "Typ av organisation", "Type of organisation"),
     "municipality": ("Kommune", "Kommune", "Kommun", "Municipality"),
     "region": ("Region/fylke", "Region/fylke", "Region/län", "Region"),

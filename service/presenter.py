@@ -34,6 +34,8 @@ class SearchResult(BaseModel):
     language: str | None
     owner_type: str | None = None
     sector: str | None = None
+    sector_inferred: bool = Field(False, description="True when the source gave no sector and erfa inferred it from "
+                                  "the project's nearest neighbours that have one (models.md).")
     status: str | None = None
     start_year: int | None = None
     end_year: int | None = None
@@ -107,7 +109,8 @@ def result(hit: Hit) -> SearchResult:
     r = hit.record
     return SearchResult(
         id=r.id, title=r.title, organisation=r.organisation, country=r.country, language=r.language,
-        owner_type=r.owner_type, sector=r.sector, status=r.status, start_year=r.start_year, end_year=r.end_year,
+        owner_type=r.owner_type, sector=r.sector, sector_inferred=r.sector_inferred, status=r.status,
+        start_year=r.start_year, end_year=r.end_year,
         score=round(hit.score, 6), similarity=round(hit.similarity, 4), snippet=hit.snippet, marks=hit.marks, link=r.link,
         twins=[Twin(id=t.id, source=t.source, title=t.title, language=t.language, link=t.link) for t in hit.twins],
     )

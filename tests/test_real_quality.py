@@ -79,3 +79,18 @@ def test_close_match_cut_off_chosen_on_dev_carries_over_to_test(judged: dict[str
     rates = ev.rates(test, threshold)
     assert rates.unflagged_with >= 0.85, rates
     assert rates.flagged_without > 1 - rates.unflagged_with, rates
+
+
+@pytest.mark.parametrize("corpus", ["nordic", "european"])
+def test_inferred_sectors_agree_with_the_sources_own(judged: dict[str, tuple[ev.Task, ProjectIndex]], corpus: str) -> None:
+    """Each record a source gave a sector, hidden and voted on by its neighbours (leave one
+    out): the share right where a sector is given, and how often one is (models.md)."""
+    idx = next(i for t, i in judged.values() if t.corpus.lower().startswith(corpus))
+    snap = idx._snapshot()
+    votes = snap.sector_votes
+    assert votes is not None, "a real corpus has enough records with a sector to vote"
+    got = votes.infer(votes.vectors.astype("float32"), exclude_self=True)
+    given = [(g, truth) for g, truth in zip(got, votes.labels) if g]
+    assert len(given) / len(got) >= 0.75 and sum(g == t for g, t in given) / len(given) >= 0.75
+    unlabelled = [r for r in snap.records.values() if r.sector_inferred or not r.sector]
+    assert unlabelled and sum(r.sector_inferred for r in unlabelled) / len(unlabelled) >= 0.5

@@ -91,7 +91,8 @@ def test_post_projects_is_all_or_nothing(client: TestClient) -> None:
 
 
 def test_delete_removes_from_search_and_unknown_ids_get_404(client: TestClient) -> None:
-    assert client.delete("/projects/test-1", headers=AUTH).json() == {"deleted": "test-1"}
+    gone = client.delete("/projects/test-1", headers=AUTH).json()
+    assert gone["deleted"] == "test-1" and gone["generation"] > 0  # the generation: for read-your-writes (issue 11)
     assert client.get("/projects/test-1").status_code == 404
     ids = [h["id"] for h in client.get("/search", params={"q": "chatbot byggesak"}).json()["results"]]
     assert "test-1" not in ids

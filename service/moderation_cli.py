@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from erfa.index.submissions import FORM_FIELDS, STATUSES, StaleSubmission, Submission, SubmissionError, SubmissionStore
 from erfa.ingest import RecordError
+from erfa.service.database import open_submissions
 
 if TYPE_CHECKING:
     from erfa.service.settings import Settings
@@ -22,11 +23,8 @@ INT_FIELDS = frozenset({"start_year", "end_year"})
 
 
 def _store(settings: "Settings") -> SubmissionStore:
-    try:  # PostgreSQL when ERFA_DATABASE_URL says so (service/database.py), else the SQLite file
-        from erfa.service.database import open_submissions  # type: ignore[attr-defined]
-    except ImportError:
-        return SubmissionStore.in_home(settings.home)
-    return open_submissions(settings)  # type: ignore[no-any-return]
+    """PostgreSQL when ERFA_DATABASE_URL says so, else the SQLite file beside the records."""
+    return open_submissions(settings)
 
 
 def _out(sub: Submission) -> dict[str, Any]:

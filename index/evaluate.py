@@ -199,7 +199,10 @@ def evaluate(task: Task, index: ProjectIndex, modes: Iterable[str] = MODES) -> d
             if mode == "dense":
                 ranked = plain.rank(q.text)  # type: ignore[union-attr]
             else:
-                ranked = [h.record.id for h in index.search(q.text, limit=K, mode=mode).hits]
+                # a result shows its twins (the same project in other sources) with it: the labels grade
+                # each source's record on its own, so the ids it shows count, in the order shown
+                ranked = [i for h in index.search(q.text, limit=K, mode=mode).hits
+                          for i in (h.record.id, *(t.id for t in h.twins))][:K]
             groups["all"].add(ranked, q.relevant)
             groups[q.language].add(ranked, q.relevant)
         out[mode] = {g: s.means() for g, s in sorted(groups.items())}

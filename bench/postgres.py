@@ -309,11 +309,10 @@ def write_report(r: dict, out: Path) -> None:
          "## How freshness is measured", "",
          "A thread polls the primary's generation every 5 ms and notes when each one appears (its commit, within 5 ms); "
          "a thread per replica polls `/readyz` every 10 ms, which reports the generation the replica answers from. "
-         "A replica's follower thread polls the database once a second (service/database.py), then catches up with "
-         "only the rows changed since, so the lag is up to one poll interval plus the catch-up (and, as measured here, "
-         "plus the /readyz answer queueing behind the clients' searches): about 0.5 s on average, and a p99 a little "
-         "over one second when the two cores are saturated. The target needs a poll interval below one second minus "
-         "the catch-up, which the issue's 'at most once a second' rules out.", "",
+         "A replica's follower thread (service/database.py) is woken by the writer's NOTIFY when the commit lands "
+         "and otherwise polls the database once a second (a hot standby hears no notifications), then catches up "
+         "with only the rows changed since: the lag is the catch-up (plus, as measured here, the /readyz answer "
+         "queueing behind the clients' searches), or up to one poll interval on a standby.", "",
          "## Notes", "",
          "- Two cores serve everything here: PostgreSQL, both replicas, both ingest jobs (each embedding its projects "
          "with the model) and the 20 clients; the load run's latency is mostly queueing for those two cores, which "

@@ -131,7 +131,9 @@ def follow(idx: ProjectIndex, *, every: float = POLL_SECONDS) -> threading.Threa
     """Keep ``idx`` up to date with the database from a thread of its own.
 
     A replica that polled only when a request came would leave an idle replica stale and
-    make the unlucky request pay the catch-up; this thread polls once per ``every`` and
+    make the unlucky request pay the catch-up; this thread wakes when a writer's commit is
+    announced (LISTEN/NOTIFY on the primary) and otherwise polls once per ``every`` (a hot
+    standby hears no notifications), and
     catches up while requests keep reading the previous snapshot. A database that cannot
     be reached is logged by the store (``unreachable_since``, /readyz says stale), never fatal.
     """
@@ -144,7 +146,12 @@ def follow(idx: ProjectIndex, *, every: float = POLL_SECONDS) -> threading.Threa
                 pass  # the store has recorded since when; the next round tries again
             except Exception:  # a bug must not stop the replica from following for ever
                 log.exception("catching up with the database failed")
-            time.sleep(max(0.0, every - (time.monotonic() - started)))
+            wait = getattr(idx.store, "wait_for_change", None)  # PostgreSQL: woken by a writer's NOTIFY
+            left = max(0.0, every - (time.monotonic() - started))
+            if wait is not None:
+                wait(left)
+            else:
+                time.sleep(left)
 
     thread = threading.Thread(target=run, name="erfa-follow", daemon=True)
     thread.start()

@@ -87,7 +87,8 @@ class Searcher:
 
     def matches(self, snap: Snapshot, ranked: Ranking, mask: np.ndarray | None) -> list[int]:
         """Every project that is a close match, however deep: those whose best passage
-        (less any brevity penalty) reaches the score the cut-off stands for."""
+        (less any brevity penalty) reaches the score the cut-off stands for; a project two
+        sources hold counts once, as it is shown."""
         threshold = self.threshold()
         if threshold is None or ranked.query is None:
             return []
@@ -97,7 +98,7 @@ class Searcher:
         best: dict[int, float] = {}
         for s, i in zip(scores.tolist(), (ids // SLOTS).tolist()):
             best[i] = max(s, best.get(i, s))
-        return [r for r, s in best.items() if s - snap.brevity.get(r, 0.0) >= cut]
+        return twins.collapse([r for r, s in best.items() if s - snap.brevity.get(r, 0.0) >= cut], snap.twins)
 
     def rank(self, snap: Snapshot, query: str, depth: int, mask: np.ndarray | None, mode: str = "hybrid") -> Ranking:
         """The ranking pipeline (models.md, "Ranking"): the need without generic AI words,

@@ -38,7 +38,7 @@ SLOTS = 64  # FAISS id = rowid * SLOTS + passage number; a record has at most SL
 # statistics drift from the base's, so they are kept small.
 COMPACT_SHARE = 0.02
 COMPACT_MIN = 256
-_FORMAT = 3  # of the derived-structures file; a different one is rebuilt, not read
+_FORMAT = 4  # of the derived-structures file; a different one is rebuilt, not read
 
 
 def passages_of(record: Record) -> list[str]:
@@ -256,5 +256,5 @@ def load(home: Path, model_id: str, params: ranking.SpaceParams = ranking.SPACE)
     return Snapshot(generation=meta.generation, model_id=model_id, space=space[0], vectors=LayeredVectors(base),
                     keywords=d["keywords"], meta=d["meta"], records=d["records"], ids=d["ids"], passages=d["passages"],
                     brevity=d["brevity"], languages=d["languages"], base_rows=len(d["meta"].rowids),
-                    sector_votes=d.get("sector_votes"),
+                    sector_votes=d["sector_votes"],
                     slots=d["slots"], slot_rows=d["slot_rows"], twins=d["twins"])

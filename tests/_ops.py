@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from erfa.index.encoder import default_model_dir
 from erfa.ingest import Record
 from erfa.service import testing as harness
 from erfa.service.testing import Server, erfa_cmd  # noqa: F401  (erfa_cmd: for the tests)
+
+if TYPE_CHECKING:
+    import pytest
 
 TOKEN = "test-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -104,3 +108,22 @@ def wait_for(pred: Callable[[], bool], timeout: float = 30, step: float = 0.1) -
 
 def record(source_id: str, title: str, description: str, **kw: object) -> Record:
     return Record.build("test", source_id, title=title, description=description, **kw)
+
+
+class _SameCutOff(dict):
+    """A calibration table (ranking.CLOSE_MATCH) that gives every model one cut-off."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def get(self, key: object, default: object = None) -> float:
+        return self.value
+
+
+def set_close_match(monkeypatch: "pytest.MonkeyPatch", standout: float) -> None:
+    """Make ``standout`` the close-match cut-off for whatever model the test uses
+    (99: nothing stands out; -99: everything does)."""
+    from erfa.index import ranking
+
+    monkeypatch.setattr(ranking, "CLOSE_MATCH", _SameCutOff(standout))

@@ -21,6 +21,7 @@ from erfa.service import i18n
 from erfa.service.api import create_app
 from erfa.service.routers.feeds import CSV_COLUMNS, FEED_FALLBACK, feed_size, safe_cell
 from erfa.service.settings import Settings
+from tests._ops import set_close_match
 from tests.test_index import rec
 
 A = "{http://www.w3.org/2005/Atom}"
@@ -123,17 +124,6 @@ def test_the_feed_applies_the_filters_and_limit(client: TestClient) -> None:
     assert one.findtext(A + "id") != root.findtext(A + "id")  # another search, another feed
 
 
-class _Always(dict):
-    """A calibration table that gives every model the same cut-off (as in test_web.py)."""
-
-    def __init__(self, value: float) -> None:
-        super().__init__()
-        self.value = value
-
-    def get(self, key: object, default: object = None) -> float:
-        return self.value
-
-
 def test_feed_size_follows_the_close_matches() -> None:
     assert feed_size(20, None) == 20  # not judged: the best 20
     assert feed_size(20, 3) == 3 and feed_size(2, 3) == 2  # the close matches, at most limit
@@ -142,11 +132,11 @@ def test_feed_size_follows_the_close_matches() -> None:
 
 def test_the_feed_lists_the_close_matches_or_says_none_stands_out(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ranking, "CLOSE_MATCH_MIN_PASSAGES", 0)  # judge even this small corpus
-    monkeypatch.setattr(ranking, "CLOSE_MATCH", _Always(99.0))  # nothing stands out this far
+    set_close_match(monkeypatch, 99.0)  # nothing stands out this far
     none = parse_feed(client.get("/feed.atom", params={"q": NEED, "lang": "sv"}).content)
     assert len(none.findall(A + "entry")) == FEED_FALLBACK < len(CORPUS)
     assert none.findtext(A + "subtitle") == i18n.t("sv", "feed_subtitle_none")
-    monkeypatch.setattr(ranking, "CLOSE_MATCH", _Always(-99.0))  # everything stands out
+    set_close_match(monkeypatch, -99.0)  # everything stands out
     every = parse_feed(client.get("/feed.atom", params={"q": NEED, "lang": "sv"}).content)
     assert len(every.findall(A + "entry")) == len(CORPUS)
     assert every.findtext(A + "subtitle") == i18n.t("sv", "feed_subtitle")

@@ -15,7 +15,7 @@ from erfa.ingest import vocab
 from erfa.service import i18n
 from erfa.service.api import create_app
 from erfa.service.settings import Settings
-from tests._ops import TOKEN
+from tests._ops import TOKEN, set_close_match
 from tests.test_index import CORPUS, rec
 
 Make = Callable[..., ProjectIndex]
@@ -137,33 +137,18 @@ def test_bad_filters_give_a_message_not_a_json_error(client: TestClient) -> None
     assert "The filter cannot be used:" in r.text and "Years must be between 1900 and 2100." in r.text
 
 
-class _Always(dict):
-    """A calibration table that gives every model the same cut-off."""
-
-    def __init__(self, value: float) -> None:
-        super().__init__()
-        self.value = value
-
-    def get(self, key: object, default: object = None) -> float:
-        return self.value
-
-
-def _cut_off(monkeypatch: pytest.MonkeyPatch, value: float) -> None:
-    monkeypatch.setattr(ranking, "CLOSE_MATCH", _Always(value))
-
-
 def test_no_close_match_is_said_honestly(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ranking, "CLOSE_MATCH_MIN_PASSAGES", 0)  # judge even this five-project corpus
-    _cut_off(monkeypatch, 99.0)  # no match stands out this far
+    set_close_match(monkeypatch, 99.0)  # no match stands out this far
     for lang, text in (("nb", "Ingen nære treff"), ("nn", "Ingen nære treff"), ("sv", "Inga nära träffar"), ("en", "No close match")):
         assert text in client.get("/", params={"q": "snømåking", "lang": lang}).text
     assert i18n.t("sv", "no_close") in client.get("/embed", params={"q": "snømåking", "lang": "sv"}).text
-    _cut_off(monkeypatch, -1.0)
+    set_close_match(monkeypatch, -1.0)
     assert "No close match" not in client.get("/", params={"q": "snømåking", "lang": "en"}).text
 
 
 def test_partner_view_lists_organisations_and_their_projects(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    _cut_off(monkeypatch, -1.0)
+    set_close_match(monkeypatch, -1.0)
     html = client.get("/", params={"q": "chatbot for byggesaker", "view": "partners", "lang": "nb"}).text
     assert "Organisasjoner med erfaring" in html and 'aria-current="page">Organisasjoner med erfaring' in html
     assert "Askøy kommune" in html and "Relevante prosjekter" in html

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from erfa.index.submissions import FORM_FIELDS, STATUSES, StaleSubmission, Submission, SubmissionError, SubmissionStore
 from erfa.ingest import RecordError
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from erfa.service.settings import Settings
 
 INT_FIELDS = frozenset({"start_year", "end_year"})
+T = TypeVar("T")
 
 
 def _store(settings: "Settings") -> SubmissionStore:
@@ -112,15 +114,11 @@ def cmd_edit(args: argparse.Namespace, settings: "Settings") -> int:
 def cmd_approve(args: argparse.Namespace, settings: "Settings") -> int:
     from erfa.service.cli import _index
 
-    store = _store(settings)
-    try:
-        sub, record = store.approve(args.id, _index(settings), who="admin", expected_revision=args.revision)
-    except KeyError:
-        print(f"erfa: no submission with id {args.id!r}", file=sys.stderr)
+    done = _decide(args.id, lambda store: store.approve(args.id, _index(settings), who="admin",
+                                                        expected_revision=args.revision), settings)
+    if done is None:
         return 1
-    except (StaleSubmission, SubmissionError) as exc:
-        print(f"erfa: {exc}", file=sys.stderr)
-        return 1
+    sub, record = done
     print(f"{sub.id}: approved; searchable as {record.id}")
     return 0
 
@@ -132,17 +130,23 @@ def cmd_reject(args: argparse.Namespace, settings: "Settings") -> int:
     if not reason:
         print("erfa: --reason must say why (the submitter sees it)", file=sys.stderr)
         return 2
-    store = _store(settings)
-    try:
-        sub = store.reject(args.id, reason, _index(settings), who="admin", expected_revision=args.revision)
-    except KeyError:
-        print(f"erfa: no submission with id {args.id!r}", file=sys.stderr)
-        return 1
-    except (StaleSubmission, SubmissionError) as exc:
-        print(f"erfa: {exc}", file=sys.stderr)
+    sub = _decide(args.id, lambda store: store.reject(args.id, reason, _index(settings), who="admin",
+                                                      expected_revision=args.revision), settings)
+    if sub is None:
         return 1
     print(f"{sub.id}: rejected")
     return 0
+
+
+def _decide(submission_id: str, decision: Callable[[SubmissionStore], T], settings: "Settings") -> T | None:
+    """Run an approval or rejection; None (and a one-line reason on stderr) when it cannot be."""
+    try:
+        return decision(_store(settings))
+    except KeyError:
+        print(f"erfa: no submission with id {submission_id!r}", file=sys.stderr)
+    except (StaleSubmission, SubmissionError) as exc:
+        print(f"erfa: {exc}", file=sys.stderr)
+    return None
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

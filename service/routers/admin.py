@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -381,19 +382,8 @@ def approve(request: Request, submission_id: str, form: FormDep) -> Response:
     idx = loaded_index(request)
     if idx is None:
         return refused(request, page, 503, "loading")
-    try:
-        done, record = get_submissions(request).approve(sub.id, idx, who="admin", expected_revision=_revision(form))
-    except StaleSubmission:
-        return submission_page(request, page, session, get_submissions(request).get(sub.id) or sub, status=409,
-                               notice="stale")
-    except SubmissionError:
-        return submission_page(request, page, session, sub, status=409, notice="decided")
-    except Exception as exc:
-        if is_disk_full(exc):
-            return refused(request, page, 507, "adm_disk_full")
-        raise
-    log.info("submission approved", extra={"event": "approve", "submission": done.id, "id": record.id})
-    return redirect(page, f"/admin/submissions/{quote(sub.id)}", done="approved")
+    return _decide(request, page, session, sub, "approved",
+                   lambda store: store.approve(sub.id, idx, who="admin", expected_revision=_revision(form)))
 
 
 @router.post("/submissions/{submission_id}/reject")
@@ -409,20 +399,29 @@ def reject(request: Request, submission_id: str, form: FormDep) -> Response:
     if not reason or len(reason) > 2000:
         key = "adm_reason_missing" if not reason else "err_too_long"
         return submission_page(request, page, session, sub, status=422, reject_error=page.t(key))
+    return _decide(request, page, session, sub, "rejected",
+                   lambda store: store.reject(sub.id, reason, loaded_index(request), who="admin",
+                                              expected_revision=_revision(form)))
+
+
+def _decide(request: Request, page: Page, session: Session, sub: Submission, done: str,
+            decision: Callable[[SubmissionStore], object]) -> Response:
+    """Carry out an approval or rejection; what a moderator sees when it cannot be: the
+    submission changed since they loaded it (409, shown afresh), someone decided it
+    already (409), or the disk is full (507)."""
+    store = get_submissions(request)
     try:
-        get_submissions(request).reject(sub.id, reason, loaded_index(request), who="admin",
-                                        expected_revision=_revision(form))
+        decision(store)
     except StaleSubmission:
-        return submission_page(request, page, session, get_submissions(request).get(sub.id) or sub, status=409,
-                               notice="stale")
+        return submission_page(request, page, session, store.get(sub.id) or sub, status=409, notice="stale")
     except SubmissionError:
         return submission_page(request, page, session, sub, status=409, notice="decided")
     except Exception as exc:
         if is_disk_full(exc):
             return refused(request, page, 507, "adm_disk_full")
         raise
-    log.info("submission rejected", extra={"event": "reject", "submission": sub.id})
-    return redirect(page, f"/admin/submissions/{quote(sub.id)}", done="rejected")
+    log.info(f"submission {done}", extra={"event": done, "submission": sub.id})
+    return redirect(page, f"/admin/submissions/{quote(sub.id)}", done=done)
 
 
 # -- the log -----------------------------------------------------------------------------

@@ -106,8 +106,24 @@ class Metadata:
         return other
 
     def allowed_values(self, field_name: str) -> list[str]:
-        present = {v for v in self.columns[field_name][self.live] if v}
-        return sorted(present | set(KNOWN_VALUES.get(field_name, ())))
+        return sorted(self.present(field_name) | set(KNOWN_VALUES.get(field_name, ())))
+
+    def present(self, field_name: str) -> set[str]:
+        """The values live rows hold, computed once per Metadata (a write makes a new one):
+        a set over 100k rows costs milliseconds, too much for every search."""
+        cache = self.__dict__.setdefault("_present", {})
+        if field_name not in cache:
+            cache[field_name] = {v for v in self.columns[field_name][self.live] if v}
+        return cache[field_name]
+
+    def rows_with(self, field_name: str, values: frozenset[str]) -> np.ndarray:
+        """Boolean mask of the rows whose ``field_name`` is one of ``values``, kept per
+        Metadata: a search asks for the same few language sets again and again."""
+        cache = self.__dict__.setdefault("_rows_with", {})
+        key = (field_name, values)
+        if key not in cache:
+            cache[key] = np.isin(self.columns[field_name], list(values))
+        return cache[key]
 
     def live_rows(self) -> np.ndarray | None:
         """The rows no write has replaced or deleted; None when that is all of them."""
@@ -156,7 +172,7 @@ class Metadata:
         for f in FACET_FIELDS:
             c = Counter(v for v in self.columns[f][rows] if v)
             if every_value:
-                c.update({v: 0 for v in set(self.columns[f][self.live]) - set(c) if v})
+                c.update({v: 0 for v in self.present(f) - set(c)})
             out[f] = dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
         return out
 

@@ -135,7 +135,7 @@ class Searcher:
         if shipped and weights.keyword:
             kw_mask = live
             if ranking.KEYWORD_SAME_LANGUAGE:  # shared stems across languages are noise, not evidence
-                same = np.isin(snap.meta.columns["language"], list(written_like(language, translated=len(texts) > 1)))
+                same = snap.meta.rows_with("language", frozenset(written_like(language, translated=len(texts) > 1)))
                 kw_mask = same if live is None else live & same
             kw_scores, kw_ids = snap.keywords.search(" ".join(texts), language, depth, kw_mask, rare_share=ranking.RARE_SHARE)
             keyword = {int(r): float(v) for r, v in zip(kw_ids, kw_scores)}

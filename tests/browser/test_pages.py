@@ -358,3 +358,32 @@ def test_api_docs_render_offline_under_their_csp(page: Page, servers: Servers) -
     expect(page.locator(".swagger-ui .opblock-summary-path", has_text="/search").first).to_be_visible(timeout=20_000)
     assert not refused, refused
     assert not [u for u in outside if not u.startswith(("data:", "blob:"))], outside
+
+
+def test_the_counts_say_how_many_close_matches_and_every_country_can_be_chosen(page: Page, servers: Servers) -> None:
+    """Issue 13, item 1: 'N close matches' instead of 'of 1000', facets counted over them, and a
+    country none of them is from still listed (greyed, at 0) and selectable."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{servers.erfa}/search?q={quote(SWEDISH_NEED)}")  # the API, for the figures the page must show
+    api = page.evaluate("JSON.parse(document.body.innerText)")
+    page.goto(f"{servers.erfa}/?q={quote(SWEDISH_NEED)}&lang=en")
+    summary = page.locator("#results-summary").inner_text()
+    assert " of 1000" not in summary and " of " not in summary
+    if api["matches"]:
+        assert f"{api['matches']} close matches" in summary
+        expect(page.locator(".filters__panel .hint").first).to_contain_text(f"Counts are over the {api['matches']} close matches")
+    empty = page.locator(".check--none input[name=country]")
+    zero = [c for c, n in api["facets"]["country"].items() if n == 0]
+    assert empty.count() == len(zero) > 0, "every country of the registry is listed, those with no match at 0"
+    label = page.locator(".check--none label").first
+    color = label.evaluate("e => getComputedStyle(e).color")
+    assert color == "rgb(75, 85, 99)", f"a value with no match is greyed: {color}"
+    bad = _axe_violations(page, "counts/en")
+    assert not bad, "\n".join(bad)
+    value = empty.first.get_attribute("value")
+    name = page.locator(f".check--none label[for='{empty.first.get_attribute('id')}']").inner_text().split(" (")[0]
+    empty.first.check()  # selectable: with JavaScript the filter applies at once
+    page.wait_for_url(re.compile(rf"country={value}"))
+    expect(page.locator(f"input[type=checkbox][name=country][value={value}]")).to_be_checked()
+    metas = page.locator(".result-list > li > .meta").all_inner_texts()
+    assert metas and all(name in m for m in metas), (page.url, name, metas)  # that country's projects, though none was close

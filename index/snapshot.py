@@ -38,7 +38,7 @@ SLOTS = 64  # FAISS id = rowid * SLOTS + passage number; a record has at most SL
 # statistics drift from the base's, so they are kept small.
 COMPACT_SHARE = 0.02
 COMPACT_MIN = 256
-_FORMAT = 4  # of the derived-structures file; a different one is rebuilt, not read
+_FORMAT = 5  # of the derived-structures file; a different one is rebuilt, not read
 
 
 def passages_of(record: Record) -> list[str]:

@@ -109,7 +109,9 @@ def bodies_of(org_keys: np.ndarray, countries: np.ndarray, rowids: np.ndarray, l
               only: set[tuple[str, str]] | None = None) -> list[list[int]]:
     """The live rowids of each body (country, organisation key), optionally only some bodies."""
     out: dict[tuple[str, str], list[int]] = {}
-    for i in np.flatnonzero(live):
+    # a write touches a few bodies: look at their rows only, found in one vectorised pass
+    candidates = live if only is None else live & np.isin(org_keys, list({k for _, k in only}))
+    for i in np.flatnonzero(candidates):
         key = str(org_keys[i])
         if not key:
             continue

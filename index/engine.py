@@ -159,7 +159,7 @@ class ProjectIndex:
         records written and the rowids deleted since, whoever wrote them. Past the size a
         delta should have, or when the languages have drifted from the space's fit, a
         fresh build is cheaper and better."""
-        if self.store.count_changes_since(snap.generation) > max(snapshot.COMPACT_MIN, snapshot.COMPACT_SHARE * snap.base_rows):
+        if self.store.count_changes_since(snap.generation) > snap.delta_limit:
             return self._rebuild()
         gen, changed, removed = self.store.changes_since(snap.generation)
         if gen == snap.generation:
@@ -247,13 +247,17 @@ class ProjectIndex:
         # Embed before taking the write lock (issue 11): other writers commit meanwhile, and the
         # locked pass below finds these vectors in the store's cache, embedding only what changed since.
         ahead = self.store.plan(records)
-        _, embedded = self._vectors_of({text_hash(t): t for r in ahead.added + ahead.updated for t in passages_of(r)}, progress=progress)
+        early = {text_hash(t): t for r in ahead.added + ahead.updated for t in passages_of(r)}
+        _, embedded = self._vectors_of(early, progress=progress)
         with self.store.writing():
             plan = self.store.plan(records)
             changed = [r if r.updated_at else r.model_copy(update={"updated_at": utcnow()}) for r in plan.added + plan.updated]
             summary = UpsertSummary(len(plan.added), len(plan.updated), len(plan.unchanged), embedded=embedded)
             if changed:
-                summary.embedded += self._vectors_of({text_hash(t): t for r in changed for t in passages_of(r)}, progress=False)[1]
+                # only texts the first pass did not cover (another writer changed the plan meanwhile):
+                # the rest are cached already, and reading them back would double a bulk ingest's I/O
+                late = {h: t for r in changed for t in passages_of(r) if (h := text_hash(t)) not in early}
+                summary.embedded += self._vectors_of(late, progress=False)[1]
                 self.store.upsert(changed)
                 self._after_write(len(changed))
                 summary.ids = [r.id for r in changed]

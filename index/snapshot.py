@@ -83,8 +83,14 @@ class Snapshot:
     def delta_rows(self) -> int:
         return len(self.meta.rowids) - self.base_rows
 
+    @property
+    def delta_limit(self) -> float:
+        """How many rows the deltas may hold before a fresh build is due (and how large a
+        catch-up may be before building is cheaper than advancing)."""
+        return max(COMPACT_MIN, COMPACT_SHARE * self.base_rows)
+
     def wants_checkpoint(self) -> bool:
-        return self.delta_rows > max(COMPACT_MIN, COMPACT_SHARE * self.base_rows)
+        return self.delta_rows > self.delta_limit
 
     def passage_vectors(self, rowid: int) -> list[np.ndarray]:
         """The stored vectors of one project's passages (none if it is not in this snapshot)."""

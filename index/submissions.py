@@ -35,7 +35,6 @@ submitter ticked the consent box (``contact_consent``).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import secrets
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from erfa.index.sqlite import SqliteFile
+from erfa.index.store import text_hash
 from erfa.ingest.record import Record, RecordError, make_id, utcnow
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class StaleSubmission(SubmissionError):
 
 def token_hash(token: str) -> str:
     """What is stored of a status token: enough to find the submission, useless as a link."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return text_hash(token)
 
 
 @dataclass(frozen=True)

@@ -285,6 +285,17 @@ def _shown(page: Page, value: Any) -> str:
     return str(value)
 
 
+def _checked_submission(request: Request, form: FormData, submission_id: str) -> tuple[Page, Session, Submission] | Response:
+    """What every decision form starts with: a signed-in, CSRF-checked POST about a submission that exists."""
+    page, session = _checked_post(request, form)
+    if isinstance(session, Response):
+        return session
+    sub = _load(request, page, submission_id)
+    if isinstance(sub, Response):
+        return sub
+    return page, session, sub
+
+
 def _load(request: Request, page: Page, submission_id: str) -> Submission | Response:
     sub = get_submissions(request).get(submission_id) if len(submission_id) <= 100 else None
     if sub is None:
@@ -341,12 +352,10 @@ def _edit_errors(page: Page, exc: ValidationError | RecordError) -> dict[str, st
 @router.post("/submissions/{submission_id}/edit")
 def edit(request: Request, submission_id: str, form: FormDep) -> Response:
     """Save a moderator's corrections to a pending submission (kept in its history)."""
-    page, session = _checked_post(request, form)
-    if isinstance(session, Response):
-        return session
-    sub = _load(request, page, submission_id)
-    if isinstance(sub, Response):
-        return sub
+    checked = _checked_submission(request, form, submission_id)
+    if isinstance(checked, Response):
+        return checked
+    page, session, sub = checked
     values: dict[str, Any] = {f: str(form.get(f) or "").strip() for f in EDIT_FIELDS}
     values[CONSENT] = form.get(CONSENT) == "yes"
     missing = {f: page.t("err_required", field=page.t(f"s_{f}")) for f in ("title", "organisation") if not values[f]}
@@ -373,12 +382,10 @@ def edit(request: Request, submission_id: str, form: FormDep) -> Response:
 @router.post("/submissions/{submission_id}/approve")
 def approve(request: Request, submission_id: str, form: FormDep) -> Response:
     """Publish: the record goes into search in the same step as the decision, or neither happens."""
-    page, session = _checked_post(request, form)
-    if isinstance(session, Response):
-        return session
-    sub = _load(request, page, submission_id)
-    if isinstance(sub, Response):
-        return sub
+    checked = _checked_submission(request, form, submission_id)
+    if isinstance(checked, Response):
+        return checked
+    page, session, sub = checked
     idx = loaded_index(request)
     if idx is None:
         return refused(request, page, 503, "loading")
@@ -389,12 +396,10 @@ def approve(request: Request, submission_id: str, form: FormDep) -> Response:
 @router.post("/submissions/{submission_id}/reject")
 def reject(request: Request, submission_id: str, form: FormDep) -> Response:
     """Decline with a reason, which the submitter sees on their status page."""
-    page, session = _checked_post(request, form)
-    if isinstance(session, Response):
-        return session
-    sub = _load(request, page, submission_id)
-    if isinstance(sub, Response):
-        return sub
+    checked = _checked_submission(request, form, submission_id)
+    if isinstance(checked, Response):
+        return checked
+    page, session, sub = checked
     reason = " ".join(str(form.get("reason") or "").split())
     if not reason or len(reason) > 2000:
         key = "adm_reason_missing" if not reason else "err_too_long"

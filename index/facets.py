@@ -150,8 +150,9 @@ class Metadata:
             m &= np.isin(self.columns[f], wanted)
         if filters.organisation:
             bodies = {k for o in filters.organisation for k in self.orgs.resolve(o)}
-            keys = {org_key(o) for o in filters.organisation}
-            m &= np.array([k in bodies or any(k.startswith(w) or w in k for w in keys) for k in self.org_keys], dtype=bool)
+            keys = {k for o in filters.organisation if (k := org_key(o))}  # "..." names no body: it matches none
+            m &= np.array([bool(k) and (k in bodies or any(k.startswith(w) or w in k for w in keys))
+                           for k in self.org_keys], dtype=bool)
         if filters.year_from is not None or filters.year_to is not None:
             lo = filters.year_from if filters.year_from is not None else 0
             hi = filters.year_to if filters.year_to is not None else 9999

@@ -162,7 +162,13 @@ def name_keys(name: str) -> list[str]:
     if (len(words) >= 4 and re.fullmatch(r"[A-ZÆØÅÄÖ]{2,5}", words[-1]) and words[-1].casefold() not in _LEGAL_FORMS
             and not rest.isupper() and not re.search(r",| - ", rest)):
         keys += [_key(rest, places), words[-1].casefold()]
-    return list(dict.fromkeys(k for k in keys if k))
+    # a key with no letter or digit ("&", "/") names nothing
+    return list(dict.fromkeys(k for k in keys if any(c.isalnum() for c in k)))
+
+
+def names_a_body(name: str) -> bool:
+    """False for a name nothing can be keyed from ("...", "§", "«»"): no body to file it under."""
+    return bool(name_keys(name))
 
 
 def same_body(a: str, b: str) -> bool:
@@ -268,9 +274,14 @@ class Directory:
 
     def add(self, name: str, country: str = "", number: str | None = None, language: str | None = None) -> str:
         """File ``name`` (of a body in ``country``; ``number`` its registry number) and
-        return the canonical key of its body."""
+        return the canonical key of its body; "" when the name gives no key (no body)."""
         table = aliases()
         keys = name_keys(name)
+        if not keys:
+            # nothing in the name can be keyed ("...", "§", "«»"): it names no body, so it is
+            # filed nowhere (not even under its registry number, where it would become the
+            # body's shown name), is never a partner and joins no twins (issue 18)
+            return ""
         nodes = [self._node(country, k) for k in keys]
         for k in keys:
             if (own := table.own_key.get((country, k))) is not None:
@@ -278,7 +289,7 @@ class Directory:
         if number:
             nodes.append(self._node(country, "#" + number))
         plain = _key(name, table.places)
-        if ":" not in plain and _PAREN.search(name) is None:
+        if plain and ":" not in plain and _PAREN.search(name) is None:
             # a name that is only a place is that place's municipality ("Helsinki" = "City of Helsinki")
             self._bare.add((country, plain))
             if (country, f"municipality:{plain}") in self.parent:
@@ -296,10 +307,11 @@ class Directory:
 
     def key(self, name: str, country: str = "") -> str:
         """The canonical key ``name`` resolves to, without filing it."""
-        for k in name_keys(name):
+        keys = name_keys(name)
+        for k in keys:
             if (country, k) in self.parent:
                 return self._find((country, k))[1]
-        return org_key(name)
+        return org_key(name) if keys else ""
 
     def resolve(self, name: str) -> set[str]:
         """Canonical keys ``name`` may mean in any country (the organisation filter)."""

@@ -117,8 +117,9 @@ def organisations(snap: Snapshot, query: str, ranked: Ranking, threshold: float 
     found = hits(snap, query, list(weights), ranked.scores, ranked.sims)
     groups: dict[tuple[str, str], list[tuple[int, Hit]]] = {}
     for rowid, h in found:
-        if h.record.organisation:
-            groups.setdefault((h.record.country or "", snap.meta.org_key_of(rowid)), []).append((rowid, h))
+        # a name that gives no body key ("...", "§") names nobody to ask
+        if h.record.organisation and (key := snap.meta.org_key_of(rowid)):
+            groups.setdefault((h.record.country or "", key), []).append((rowid, h))
     partners = [_partner(snap, key, projects, weights, ranked, threshold, params) for key, projects in groups.items()]
     partners.sort(key=lambda p: (-p.score, p.organisation))
     return partners

@@ -134,6 +134,8 @@ def import_file(path: Path, index: ProjectIndex, submissions: SubmissionStore, *
     """Restore an export into a data directory (usually a fresh one); all-or-nothing validation."""
     with Path(path).open(encoding="utf-8") as f:
         records, subs = read_export(iter(f), str(path))
+    if refused := index.refusals(records):  # all or nothing, like the file's own checks (issue 18)
+        raise BackupError("\n".join(f"{path}: record {i!r}: {why}" for i, why in sorted(refused.items())[:50]))
     summary = ImportSummary(records=len(records), submissions=len(subs))
     if records:
         up = index.upsert(records, progress=progress)

@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,11 @@ import numpy as np
 from erfa.index import ranking, snapshot
 from erfa.index.encoder import DEFAULT_MODEL, Encoder
 from erfa.index.facets import Filters
+from erfa.index.organisations import names_a_body
 from erfa.index.partners import PARTNER_DEPTH, Partner, PartnersPage, rank_partners
 from erfa.index.searcher import CANDIDATES, FACET_DEPTH, MAX_WINDOW, MODES, Hit, SearchPage, Searcher
 from erfa.index.snapshot import SLOTS, Snapshot, passages_of
-from erfa.index.store import RecordStore, Store, text_hash
+from erfa.index.store import RecordStore, Store, StoredRecord, text_hash
 from erfa.index.translate import Translator, shared as shared_translator
 from erfa.ingest.record import Record, utcnow
 
@@ -55,6 +56,10 @@ class UpsertSummary:
     embedded: int = 0
     seconds: float = 0.0
     ids: list[str] = field(default_factory=list)
+    # record id -> why the index could not take it in; nothing of it was written (issue 18)
+    refused: dict[str, str] = field(default_factory=dict)
+    # record id -> what was written differently from what the record says (an organisation naming no body)
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 class ProjectIndex:
@@ -140,6 +145,7 @@ class ProjectIndex:
         if saved is None:
             log.info("no usable checkpoint in %s: building the index from the store", self.home)
             return self._rebuild()
+        self._report_quarantine(saved, {})
         return self._catch_up(saved)
 
     def _rebuild(self, *, wait: bool = False) -> Snapshot:
@@ -150,9 +156,29 @@ class ProjectIndex:
         gen, stored = self.store.read_all()
         texts = {text_hash(t): t for s in stored for t in passages_of(s.record)}
         raw, _ = self._vectors_of(texts, progress=None)
-        snap = snapshot.build(gen, enc.model_id, enc.dim, stored, raw)
+
+        def attempt(part: Sequence[StoredRecord]) -> Snapshot:
+            return snapshot.build(gen, enc.model_id, enc.dim, part, raw)
+
+        try:
+            snap = attempt(stored)
+        except Exception:
+            bad = snapshot.failing(stored, attempt)
+            if not bad:
+                raise
+            snap = replace(attempt([s for s in stored if s.rowid not in bad]), quarantined=bad)
+        self._report_quarantine(snap, {})
         self._checkpoint(snap, wait=wait)
         return snap
+
+    @staticmethod
+    def _report_quarantine(snap: Snapshot, before: Mapping[int, tuple[str, str]]) -> None:
+        """Name every stored record search is serving without, once per snapshot that finds it."""
+        for rowid, (record_id, reason) in snap.quarantined.items():
+            if rowid not in before:
+                log.error("record %r is stored but left out of search: %s; correct it (erfa ingest, POST /projects) "
+                          "or delete it (erfa delete %s)", record_id, reason, record_id,
+                          extra={"event": "quarantined", "id": record_id})
 
     def _catch_up(self, snap: Snapshot) -> Snapshot:
         """``snap`` advanced by every change the store holds after its generation: the
@@ -166,12 +192,44 @@ class ProjectIndex:
             return snap
         texts = {text_hash(t): t for s in changed for t in passages_of(s.record)}
         raw, _ = self._vectors_of(texts, progress=None)
-        new = snapshot.advance(snap, gen, changed, removed, raw)
+        new = self._advance_past_poison(snap, gen, changed, removed, raw)
         if new.space.stale(new.languages, ranking.SPACE_DRIFT, ranking.SPACE_REFIT_BELOW):
             return self._rebuild()
         if new.wants_checkpoint():
             self._compact_later()
         return new
+
+    def _advance_past_poison(self, snap: Snapshot, gen: int, changed: Sequence[StoredRecord], removed: Sequence[int],
+                             raw: dict[str, np.ndarray]) -> Snapshot:
+        """`snapshot.advance`, leaving out (and naming) any written record it cannot take in.
+
+        Writes through `upsert` are checked before they commit, but another process (an
+        older erfa, a replica's primary, a hand edit) may have stored one: it must not
+        freeze this process at its generation (issue 18). A record left out is treated as
+        deleted here, so no stale version of it is served either.
+        """
+        def attempt(part: Sequence[StoredRecord]) -> Snapshot:
+            return snapshot.advance(snap, gen, part, removed, raw)
+
+        touched = {*removed, *(s.rowid for s in changed)}
+        kept = {r: q for r, q in snap.quarantined.items() if r not in touched}
+        try:
+            new = attempt(changed)
+            bad: dict[int, tuple[str, str]] = {}
+        except Exception:
+            bad = snapshot.failing(changed, attempt)
+            if not bad:
+                raise
+            new = snapshot.advance(snap, gen, [s for s in changed if s.rowid not in bad], [*removed, *bad], raw)
+        new = replace(new, quarantined={**kept, **bad})
+        self._report_quarantine(new, snap.quarantined)
+        return new
+
+    @property
+    def quarantined(self) -> dict[str, str]:
+        """Stored records search serves without, id -> why (shown by /readyz)."""
+        snap = self._snap
+        return dict(snap.quarantined.values()) if snap is not None else {}
 
     def refresh(self, min_interval: float = 1.0) -> None:
         """Pick up writes made by another process (e.g. `erfa ingest` beside `erfa serve`);
@@ -247,12 +305,21 @@ class ProjectIndex:
         # Embed before taking the write lock (issue 11): other writers commit meanwhile, and the
         # locked pass below finds these vectors in the store's cache, embedding only what changed since.
         ahead = self.store.plan(records)
+        # Refused at the door, before anything is embedded or committed (issue 18): a record the
+        # derived structures cannot take in would fail every later snapshot, on every replica.
+        if refused := snapshot.admit(ahead.added + ahead.updated):
+            records = [r for r in records if r.id not in refused]
+            ahead = self.store.plan(records)
+        notes = {r.id: f"organisation {r.organisation!r} names no body (nothing but punctuation or symbols): "
+                       "stored without one, so it is never shown as a partner"
+                 for r in ahead.added + ahead.updated if r.organisation and not names_a_body(r.organisation)}
         early = {text_hash(t): t for r in ahead.added + ahead.updated for t in passages_of(r)}
         _, embedded = self._vectors_of(early, progress=progress)
         with self.store.writing():
             plan = self.store.plan(records)
             changed = [r if r.updated_at else r.model_copy(update={"updated_at": utcnow()}) for r in plan.added + plan.updated]
-            summary = UpsertSummary(len(plan.added), len(plan.updated), len(plan.unchanged), embedded=embedded)
+            summary = UpsertSummary(len(plan.added), len(plan.updated), len(plan.unchanged), embedded=embedded,
+                                    refused=refused, notes=notes)
             if changed:
                 # only texts the first pass did not cover (another writer changed the plan meanwhile):
                 # the rest are cached already, and reading them back would double a bulk ingest's I/O
@@ -263,6 +330,11 @@ class ProjectIndex:
                 summary.ids = [r.id for r in changed]
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def refusals(self, records: Sequence[Record]) -> dict[str, str]:
+        """The records `upsert` would refuse, id -> why; for callers that write all or nothing."""
+        plan = self.store.plan(records)
+        return snapshot.admit(plan.added + plan.updated)
 
     def delete(self, record_ids: Sequence[str]) -> int:
         with self.store.writing():

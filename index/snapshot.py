@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pickle
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -74,6 +74,8 @@ class Snapshot:
     slots: np.ndarray  # every live passage's vector id ...
     slot_rows: np.ndarray  # ... and its record's rowid: a filter's allowed ids in one vectorised step
     twins: twins.Twins = field(default_factory=dict)  # rowid -> the other records of the same project (index/twins.py)
+    # stored records no structure could take in, left out of search and named (issue 18): rowid -> (id, reason)
+    quarantined: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def allowed_slots(self, rowids: np.ndarray) -> np.ndarray:
         """The vector ids of these records' passages (what a filtered search may return)."""
@@ -129,6 +131,50 @@ def build(generation: int, model_id: str, dim: int, stored: Sequence[StoredRecor
         languages=Counter(langs), base_rows=len(rowids), slots=slots, slot_rows=slot_rows, sector_votes=votes,
     )
     return replace(snap, twins=_twins(snap))
+
+
+def _stand_in_vectors(records: Sequence[Record], dim: int) -> dict[str, np.ndarray]:
+    """A unit vector per passage, fixed by its text: what `admit` builds with instead of
+    the model's, which the derived structures do not depend on for taking a record in."""
+    out: dict[str, np.ndarray] = {}
+    for r in records:
+        for t in passages_of(r):
+            h = text_hash(t)
+            v = np.random.default_rng(int(h[:16], 16)).standard_normal(dim).astype(np.float32)
+            out[h] = v / np.linalg.norm(v)
+    return out
+
+
+def failing(items: Sequence[StoredRecord], attempt: Callable[[Sequence[StoredRecord]], object]) -> dict[int, tuple[str, str]]:
+    """The records ``attempt`` (a build or an advance over some of them) cannot take:
+    rowid -> (record id, reason). Found by halving, so one bad record among 100k costs
+    about two builds' worth of work, not one build per record."""
+    try:
+        attempt(items)
+        return {}
+    except Exception as exc:  # noqa: BLE001 - which record, and why, is what we are here to find
+        if len(items) == 1:
+            return {items[0].rowid: (items[0].record.id, f"erfa cannot index this record ({type(exc).__name__}: {exc})")}
+    mid = len(items) // 2
+    found = {**failing(items[:mid], attempt), **failing(items[mid:], attempt)}
+    # each half goes in alone but not together: refuse the lot rather than guess which
+    return found or {s.rowid: (s.record.id, "erfa cannot index these records together; write them one at a time "
+                                            "to find which") for s in items}
+
+
+def admit(records: Sequence[Record], dim: int = 8) -> dict[str, str]:
+    """The records every derived structure (passages, language space, vectors, keywords,
+    facets, organisations, sectors, twins) cannot take in, id -> reason.
+
+    Called before a write commits (issue 18): a record that makes `build` or `advance`
+    raise would otherwise be committed and then fail every later snapshot, on every
+    replica, until someone deleted it by hand. The batch is built as a small snapshot
+    of its own with stand-in vectors (the structures do not depend on the model's for
+    taking a record in), so the ordinary case costs one small build and no model.
+    """
+    stored = [StoredRecord(i + 1, r) for i, r in enumerate(records)]
+    bad = failing(stored, lambda part: build(0, "admission", dim, part, _stand_in_vectors([s.record for s in part], dim)))
+    return dict(bad.values())
 
 
 def _twins(snap: Snapshot, touched: set[tuple[str, str]] | None = None) -> twins.Twins:
@@ -228,7 +274,7 @@ def save(snap: Snapshot, home: Path) -> None:
                "meta": snap.meta, "records": snap.records, "ids": snap.ids, "passages": snap.passages,
                "brevity": snap.brevity, "languages": snap.languages, "slots": snap.slots, "slot_rows": snap.slot_rows,
                "sector_votes": snap.sector_votes,
-               "twins": snap.twins}
+               "twins": snap.twins, "quarantined": snap.quarantined}
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
@@ -263,4 +309,4 @@ def load(home: Path, model_id: str, params: ranking.SpaceParams = ranking.SPACE)
                     keywords=d["keywords"], meta=d["meta"], records=d["records"], ids=d["ids"], passages=d["passages"],
                     brevity=d["brevity"], languages=d["languages"], base_rows=len(d["meta"].rowids),
                     sector_votes=d["sector_votes"],
-                    slots=d["slots"], slot_rows=d["slot_rows"], twins=d["twins"])
+                    slots=d["slots"], slot_rows=d["slot_rows"], twins=d["twins"], quarantined=d.get("quarantined", {}))

@@ -382,7 +382,8 @@ class SubmissionStore(SqliteFile):
                 record = to_record(current.id, current.data)
                 self._decide(con, current.id, "approved", reason=None, record_id=record.id)
                 self._log(con, current.id, who, "approved", {"record_id": record.id})
-                index.upsert([record])
+                if refused := index.upsert([record]).refused:  # rolls the decision back with the reason
+                    raise SubmissionError(f"submission {submission_id!r} cannot be approved: {refused[record.id]}")
         except BaseException:
             if sub.status != "approved":
                 self._unlist(index, [record_id(sub.id)])

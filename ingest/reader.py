@@ -53,6 +53,16 @@ class ReadResult:
     records: list[Record] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    file: str = ""
+    rows: dict[str, int] = field(default_factory=dict)  # record id -> its row, to name it in a later rejection
+
+    def reject(self, reasons: Mapping[str, str]) -> None:
+        """Move the records a later step refused (record id -> reason) to the rejected rows."""
+        if not reasons:
+            return
+        self.rejected.extend(Rejected(self.file, self.rows.get(i, 0), why) for i, why in reasons.items())
+        self.rejected.sort(key=lambda r: r.row)
+        self.records = [r for r in self.records if r.id not in reasons]
 
 
 def read_file(path: Path, format: str | None = None, default_source: str | None = None, *,
@@ -89,8 +99,8 @@ def collect(outcomes: Iterable[Outcome], file: str, format: str) -> ReadResult:
     row's source and source_id, becomes a rejection naming its row; notes are kept. A file,
     an API request and a submission therefore agree on what a valid project is.
     """
-    result = ReadResult(format=format)
-    first_row: dict[str, int] = {}
+    result = ReadResult(format=format, file=file)
+    first_row = result.rows
     for number, outcome in outcomes:
         if isinstance(outcome, RecordError):
             result.rejected.append(Rejected(file, number, str(outcome)))

@@ -26,7 +26,7 @@ from erfa.service.database import open_index, open_submissions, register as regi
 from erfa.service.settings import Settings
 from erfa.service.moderation_cli import register as register_submissions
 from erfa.service.sync import register as register_sync
-from erfa.service.writes import upsert_and_prune
+from erfa.service.writes import refuse_unindexable, upsert_and_prune
 
 
 def _index(settings: Settings) -> ProjectIndex:
@@ -51,11 +51,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             print(f"erfa: {path}: {exc.strerror or exc}", file=sys.stderr)
             failed += 1
             continue
+        refuse_unindexable(idx, result)
         for bad in result.rejected:
             print(f"{bad.file}:{bad.row}: rejected: {bad.reason}", file=sys.stderr)
         for note in result.notes:
             print(f"{note.file}:{note.row}: warning: {note.text}", file=sys.stderr)
         summary = upsert_and_prune(idx, result.records, prune=args.prune, progress=sys.stderr.isatty() or args.progress)
+        for record_id, note in summary.notes.items():
+            print(f"{path}:{result.rows.get(record_id, 0)}: warning: {note}", file=sys.stderr)
         seconds = time.perf_counter() - started
         rate = f", {summary.embedded / summary.seconds:.1f} docs/s embedded" if summary.embedded else ""
         pruned = f", {summary.deleted} deleted" if args.prune else ""

@@ -10,6 +10,16 @@ from collections.abc import Sequence
 
 from erfa.index import ProjectIndex, UpsertSummary
 from erfa.ingest import Record
+from erfa.ingest.reader import ReadResult
+
+
+def refuse_unindexable(idx: ProjectIndex, result: ReadResult) -> None:
+    """Turn the rows the index cannot take in into the file's rejected rows, with the reason.
+
+    Every door (a file, a sync, a POST) then reports them as it reports any invalid row, and
+    a sync sees a file with rejected rows, on which it never deletes (issue 18).
+    """
+    result.reject(idx.refusals(result.records))
 
 
 def upsert_and_prune(idx: ProjectIndex, records: Sequence[Record], *, prune: bool, progress: bool = False) -> UpsertSummary:

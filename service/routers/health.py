@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 import time
 
@@ -22,6 +22,8 @@ class Status(BaseModel):
     model: str | None = None
     generation: int | None = None
     detail: str | None = None
+    quarantined: dict[str, str] | None = Field(None, description=(
+        "Stored records search is serving without because erfa cannot index them, id -> why: correct or delete them"))
 
 
 @router.get("/healthz", response_model=Status, response_model_exclude_none=True)
@@ -42,7 +44,8 @@ def readyz(request: Request) -> JSONResponse:
     if idx is None:
         body = Status(status="failed" if st.error else "loading", detail=st.error)
         return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
-    body = Status(status="ready", projects=idx.count(), model=idx.encoder.model_id, generation=idx.generation)
+    body = Status(status="ready", projects=idx.count(), model=idx.encoder.model_id, generation=idx.generation,
+                  quarantined=idx.quarantined or None)
     since = getattr(idx.store, "unreachable_since", None)  # PgStore's; the embedded store has no server to lose
     if since is not None:
         body.status = "stale"

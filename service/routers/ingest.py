@@ -19,7 +19,7 @@ from erfa.ingest import FORMATS, FormatError, read_file
 from erfa.service.deps import AdminDep, IndexDep, SettingsDep
 from erfa.service.errors import AUTH_RESPONSES, invalid, problem, unprocessable
 from erfa.service.routers.projects import Rejection, WriteSummary
-from erfa.service.writes import upsert_and_prune
+from erfa.service.writes import refuse_unindexable, upsert_and_prune
 
 log = logging.getLogger("erfa.service")
 
@@ -74,6 +74,7 @@ def _ingest_file(idx: ProjectIndex, path: Path, format: str | None, source: str 
         log.warning("upload could not be read", extra={"event": "ingest_unreadable", "error": type(exc).__name__})
         raise unreadable(f"the file cannot be read as {format or 'any supported format'} ({type(exc).__name__}); "
                          f"supported formats: {', '.join(FORMATS)}") from None
+    refuse_unindexable(idx, result)
     s = upsert_and_prune(idx, result.records, prune=prune)
     log.info("file ingested", extra={"event": "ingest", "format": result.format, "added": s.added, "updated": s.updated,
                                      "rejected": len(result.rejected), "deleted": s.deleted})

@@ -16,6 +16,7 @@ from erfa.ingest import Record, read_items
 from erfa.service.deps import AdminDep, IndexDep, ProjectId
 from erfa.service.errors import AUTH_RESPONSES, invalid, problem, unprocessable
 from erfa.service.presenter import SimilarResponse, similar_response
+from erfa.service.writes import refuse_unindexable
 
 log = logging.getLogger("erfa.service")
 
@@ -118,6 +119,7 @@ def post_projects(
 ) -> WriteSummary:
     """Add or replace projects (admin). All or nothing: if any item is invalid, none is written."""
     read = read_items([i.model_dump(exclude_none=True) for i in body.root], source)
+    refuse_unindexable(idx, read)
     if read.rejected:
         raise unprocessable(*(invalid(["body", r.row - 1], r.reason) for r in read.rejected))
     s = idx.upsert(read.records)

@@ -8,45 +8,61 @@ read, upserted (the index itself skips unchanged records and cached texts) and p
 
 What a scheduled job must never do is damage the index because the network had a bad
 day. So a source's change is applied only when its download is whole (the bytes
-Content-Length promised, within the size cap and the time limit) and the file parses
-into at least one record; a 5xx, a refused connection, a cut-off body or an unreadable
-file reports a failure for that source, changes nothing, keeps the stored validators
-(so the next run downloads again), and the other sources still run. A file that would
-remove more than half of a sizeable source is held back too, as that is far more often
-a broken export than a registry that really shrank (`--force` applies it).
+Content-Length promised, within the size cap and one wall-clock deadline for the whole
+download) and every row of the file reads: a 5xx, a refused connection, a redirect off
+the configured host, a cut-off body, a file that ends in the middle of a row, a rejected
+row or an unreadable file reports a failure for that source, changes nothing, keeps the
+stored validators (so the next run downloads again), and the other sources still run.
+A file that would shrink a sizeable source to less than half of what erfa holds of it,
+or of the largest size it had in its recent history, is held back too: a registry
+rarely halves, an export that broke half-way (or a little more each run) looks exactly
+like that. `--force` applies such a shrink, and the valid rows of a file with rejected
+rows, but it never removes records on a file that had rejected rows and never applies
+a file cut mid-row: records must not be deleted on the word of a damaged file.
 
-The per-source state (ETag, Last-Modified, sha256 of the last body applied, times) is
-`sync.json` in the data directory, replaced atomically. The sources themselves are a
-TOML file (`sources.toml` beside this module is the default); its `schedule` is a note
-for the operator's timer (systemd OnCalendar syntax, see docs/sync.md): erfa does not
-schedule anything itself.
+The per-source state (ETag, Last-Modified, sha256 of the last body applied, times, and
+the sizes of the last HISTORY_LEN files applied) is `sync.json` in the data directory,
+replaced atomically. The sources themselves are a TOML file (`sources.toml` beside this
+module is the default); its `schedule` is a note for the operator's timer (systemd
+OnCalendar syntax, see docs/sync.md): erfa does not schedule anything itself.
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import email.message
 import fcntl
+import functools
 import hashlib
 import http.client
+import io
 import json
 import os
 import re
+import socket
+import ssl
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import IO, Any
 
 from erfa.index import ProjectIndex
 from erfa.index.atomic import atomic_file
 from erfa.ingest import FORMATS, FormatError, read_file
+from erfa.ingest.decode import read_text
 from erfa.ingest.limits import MAX_XLSX_BYTES
+from erfa.ingest.rows import json_loads, sniff_delimiter
 from erfa.service.settings import Settings
 from erfa.service.writes import upsert_and_prune
 
@@ -55,13 +71,20 @@ STATE_FILE = "sync.json"
 # The PSTW workbook is 3.5 MB and Digdir's CSV 84 KB; 64 MiB only stops a runaway or
 # hostile response before it fills the disk. `max_mb` in the sources file overrides.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-# Per socket operation and for the whole download: a server that drips bytes cannot hold
-# a timer run for ever. `timeout` in the sources file overrides.
+# One wall-clock deadline for a source's whole download (connect, TLS, headers, every
+# redirect and every read): a server that drips bytes cannot hold a timer run, and
+# sync.lock, for ever. `timeout` in the sources file overrides.
 DEFAULT_TIMEOUT = 120.0
-# Refuse (without --force) a file that would delete more than this share of a source that
-# holds at least SHRINK_MIN records: a truncated export looks exactly like that.
+# Refuse (without --force) a file that would delete more than this share of the records
+# erfa holds of a source, or that lists fewer than this share of the largest size the
+# source had in its last HISTORY_LEN applied files, once that size is at least SHRINK_MIN:
+# a truncated export looks exactly like that, and one that loses a little more each run
+# must not get past a guard that only looks at the run before.
 SHRINK_SHARE = 0.5
 SHRINK_MIN = 10
+HISTORY_LEN = 10
+# The CSV formats, whose last row cut_row checks against the header's width.
+_CSV_FORMATS = frozenset({"erfa-csv", "digdir-csv", "pstw-csv", "aiwatch-csv"})
 USER_AGENT = "erfa-sync/0.1 (public-sector AI project search; conditional GET)"
 _CHUNK = 64 * 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -86,7 +109,9 @@ class Source:
     schedule: str | None = None  # for the operator's timer (OnCalendar); not used by erfa
     enabled: bool = True
     max_bytes: int = DEFAULT_MAX_BYTES
-    timeout: float = DEFAULT_TIMEOUT
+    timeout: float = DEFAULT_TIMEOUT  # seconds for the whole download, redirects included
+    # Hosts ("host" or "host:port", lower case) a redirect may lead to besides the URL's own.
+    allow_hosts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -94,7 +119,7 @@ class Report:
     """What happened to one source; `line()` is what the operator reads in the journal."""
 
     name: str
-    outcome: str  # "changed", "unchanged", "failed", "skipped", "dry-run"
+    outcome: str  # "changed", "unchanged", "partial", "failed", "skipped", "dry-run"
     http: int | None = None
     detail: str = ""
     records: int = 0
@@ -108,7 +133,8 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return self.outcome != "failed"
+        """False for a failure, and for a forced partial apply: that source is still not in sync."""
+        return self.outcome not in ("failed", "partial")
 
     def line(self) -> str:
         status = f"HTTP {self.http}" if self.http else "no response"
@@ -119,6 +145,11 @@ class Report:
             return f"{self.name}: FAILED ({status}): {self.detail}; nothing changed {took}"
         if self.outcome == "unchanged":
             return f"{self.name}: {status}, unchanged: {self.detail} {took}"
+        if self.outcome == "partial":
+            rows = "row" if self.rejected == 1 else "rows"
+            return (f"{self.name}: PARTIAL ({status}): {self.records} valid records applied: {self.added} added, "
+                    f"{self.updated} updated, {self.unchanged} unchanged; {self.rejected} rejected {rows} skipped, "
+                    f"nothing removed; fix the source, the next run downloads it again {took}")
         verb = "would be " if self.outcome == "dry-run" else ""
         return (f"{self.name}: {status}, {self.records} records: {self.added} {verb}added, {self.updated} "
                 f"{verb}updated, {self.unchanged} unchanged, {self.removed} {verb}removed, "
@@ -138,7 +169,7 @@ def load_sources(path: Path) -> list[Source]:
     entries = data.get("source")
     if not isinstance(entries, list) or not entries:
         raise SourcesError(f"{path}: no [[source]] entries")
-    known = {"name", "url", "format", "source", "schedule", "enabled", "max_mb", "timeout"}
+    known = {"name", "url", "format", "source", "schedule", "enabled", "max_mb", "timeout", "allow_hosts"}
     sources: list[Source] = []
     for n, entry in enumerate(entries, 1):
         where = f"{path}: [[source]] #{n}"
@@ -174,8 +205,28 @@ def load_sources(path: Path) -> list[Source]:
             raise SourcesError(f"{where}: 'max_mb' must be a positive number of MiB")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise SourcesError(f"{where}: 'timeout' must be a positive number of seconds")
-        sources.append(Source(name, url, fmt, source, schedule, enabled, int(max_mb * 2**20), float(timeout)))
+        allow_hosts = entry.get("allow_hosts", [])
+        if not isinstance(allow_hosts, list):
+            raise SourcesError(f"{where}: 'allow_hosts' must be a list such as [\"cdn.example.org\"]")
+        for host in allow_hosts:
+            if not isinstance(host, str) or _host_key(host) is None:
+                raise SourcesError(f"{where}: 'allow_hosts' entries must be a host or host:port, "
+                                   f"such as \"cdn.example.org\" or \"cdn.example.org:8443\" (got {host!r})")
+        sources.append(Source(name, url, fmt, source, schedule, enabled, int(max_mb * 2**20), float(timeout),
+                              tuple(h.strip().lower() for h in allow_hosts)))
     return sources
+
+
+def _host_key(host: str) -> tuple[str, int | None] | None:
+    """An allow_hosts entry as (host, port); None when it is not a bare host[:port]."""
+    try:
+        parts = urllib.parse.urlsplit("//" + host.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname or parts.username or parts.password or parts.path or parts.query or parts.fragment:
+        return None
+    return parts.hostname.lower(), port
 
 
 # -- per-source state ----------------------------------------------------------------------
@@ -204,6 +255,34 @@ def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+def remembered(history: object, records: int, *, forced: bool) -> list[dict[str, Any]]:
+    """The size history after a file of ``records`` records was applied: the last HISTORY_LEN sizes.
+
+    A forced apply is the operator saying "the registry really is this size now", so it
+    starts the history afresh; otherwise the shrink guard would refuse every later run
+    against the size the operator has just overruled. Entries that are not a
+    ``{"records": int}`` (a hand-edited or older sync.json) are dropped.
+    """
+    kept = [] if forced else _sizes(history)
+    kept.append({"at": _now(), "records": records})
+    return kept[-HISTORY_LEN:]
+
+
+def _sizes(history: object) -> list[dict[str, Any]]:
+    if not isinstance(history, list):
+        return []
+    return [h for h in history if isinstance(h, dict) and isinstance(h.get("records"), int)
+            and not isinstance(h.get("records"), bool)]
+
+
+def _largest_recent(stored: dict[str, Any]) -> dict[str, Any] | None:
+    """The history entry with the most records (a sync.json from before the history: its last size)."""
+    sizes = _sizes(stored.get("history"))
+    if not sizes and isinstance(stored.get("records"), int):
+        sizes = [{"at": stored.get("changed_at"), "records": stored["records"]}]
+    return max(sizes, key=lambda h: h["records"], default=None)
+
+
 # -- fetching ------------------------------------------------------------------------------
 
 class FetchError(Exception):
@@ -223,20 +302,186 @@ class Fetched:
     sha256: str | None = None
 
 
+class _Deadline:
+    """One wall-clock budget for a whole download, enforced even against a server that drips.
+
+    A socket timeout bounds each read, not the download: a server sending one byte a
+    second never trips it. So every socket the download opens (redirects included) is
+    registered here, connects with at most the time left, and a timer thread shuts them
+    all down when the budget is spent; the read that was waiting then returns, and the
+    download fails as "took longer than". Name resolution is left to the resolver's own
+    timeout, since a lookup cannot be interrupted from another thread.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._done = False
+        self._guard = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        self._timer.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        with self._guard:
+            self._done = True
+        self._timer.cancel()
+
+    @property
+    def message(self) -> str:
+        return f"the download took longer than {self.seconds:g} s (timeout)"
+
+    def connect(self, address: tuple[str, int], timeout: object = None,
+                source_address: tuple[str, int] | None = None) -> socket.socket:
+        """socket.create_connection for http.client, bounded by the time left and registered."""
+        left = self.end - time.monotonic()
+        if left <= 0 or self.expired:
+            raise TimeoutError(self.message)
+        per_read = timeout if isinstance(timeout, (int, float)) else left
+        sock = socket.create_connection(address, min(float(per_read), left), source_address)
+        with self._guard:
+            if not self.expired:
+                self._sockets.append(sock)
+                return sock
+        sock.close()
+        raise TimeoutError(self.message)
+
+    def _expire(self) -> None:
+        with self._guard:
+            if self._done:
+                return
+            self.expired = True
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)  # wakes a recv() blocked in the fetching thread
+                except OSError:  # already closed
+                    pass
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = deadline.connect  # type: ignore[assignment]
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = deadline.connect  # type: ignore[assignment]
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_HTTPConnection, deadline=self.deadline), req)  # type: ignore[arg-type]
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+        self.tls = ssl.create_default_context()
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_HTTPSConnection, deadline=self.deadline),  # type: ignore[arg-type]
+                            req, context=self.tls)
+
+
+def redirect_problem(src: Source, url: str) -> str | None:
+    """Why a redirect of ``src``'s download to ``url`` is refused, or None when it may be followed.
+
+    Only http(s), never from https down to http, and only to the host and port of the
+    configured URL or one listed in ``allow_hosts``: a registry's file should not quietly
+    come from somewhere else, and a redirect must not make erfa probe other ports or
+    services. A default port counts as no port, so http://host -> https://host is allowed.
+    """
+    try:
+        new, own = urllib.parse.urlsplit(url), urllib.parse.urlsplit(src.url)
+        key, own_key = _origin(new), _origin(own)
+    except ValueError:
+        return "not a valid URL"
+    if new.scheme not in ("http", "https"):
+        return "only http and https are followed"
+    if own.scheme == "https" and new.scheme == "http":
+        return "it goes from https to http"
+    allowed = {own_key} | {_host_key(h) for h in src.allow_hosts}
+    if key in allowed:
+        return None
+    host = f"[{key[0]}]" if ":" in key[0] else key[0]
+    where = f"{host}:{key[1]}" if key[1] is not None else host
+    return f"{where} is not the host of the configured URL (list it in the source's allow_hosts to allow it)"
+
+
+def _origin(parts: urllib.parse.SplitResult) -> tuple[str, int | None]:
+    port = parts.port  # ValueError for a port out of range
+    if port == {"http": 80, "https": 443}.get(parts.scheme):
+        port = None
+    return (parts.hostname or "").lower(), port
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only where redirect_problem allows; any other is the source's failure."""
+
+    def __init__(self, src: Source) -> None:
+        super().__init__()
+        self.src = src
+
+    def http_error_302(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                       headers: email.message.Message) -> Any:
+        location = headers.get("Location") or headers.get("URI")
+        if location:
+            target = urllib.parse.urljoin(req.full_url, location)
+            problem = redirect_problem(self.src, target)
+            if problem:
+                fp.close()
+                raise FetchError(f"refused a redirect to {target}: {problem}", code)
+        return super().http_error_302(req, fp, code, msg, headers)  # type: ignore[arg-type]
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+def _opener(src: Source, deadline: _Deadline) -> urllib.request.OpenerDirector:
+    """http(s) only: no ftp, file or data handler is installed, whatever a server answers."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), _HTTPHandler(deadline),
+                    _HTTPSHandler(deadline), urllib.request.HTTPDefaultErrorHandler(), _Redirects(src),
+                    urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
+
+
 def fetch(src: Source, previous: dict[str, Any], into: Path) -> Fetched:
     """GET ``src.url``, conditional on ``previous``'s validators, into a temporary file in ``into``.
 
+    The whole download, redirects included, has ``src.timeout`` seconds of wall-clock time.
     Raises FetchError for anything but a whole 200 body or a 304 to a conditional request.
     """
+    with _Deadline(src.timeout) as deadline:
+        try:
+            return _download(src, previous, into, deadline)
+        except FetchError as exc:
+            if deadline.expired:
+                raise FetchError(deadline.message, exc.status) from None
+            raise
+
+
+def _download(src: Source, previous: dict[str, Any], into: Path, deadline: _Deadline) -> Fetched:
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if previous.get("etag"):
         headers["If-None-Match"] = previous["etag"]
     if previous.get("last_modified"):
         headers["If-Modified-Since"] = previous["last_modified"]
     request = urllib.request.Request(src.url, headers=headers)
-    deadline = time.monotonic() + src.timeout
     try:
-        response = urllib.request.urlopen(request, timeout=src.timeout)
+        response = _opener(src, deadline).open(request, timeout=src.timeout)
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code == 304 and ("If-None-Match" in headers or "If-Modified-Since" in headers):
@@ -264,10 +509,13 @@ def fetch(src: Source, previous: dict[str, Any], into: Path) -> Fetched:
                     size += len(chunk)
                     if size > src.max_bytes:
                         raise FetchError(f"the download passed the {src.max_bytes:,}-byte cap (max_mb)", status)
-                    if time.monotonic() > deadline:
-                        raise FetchError(f"the download took longer than {src.timeout:g} s (timeout)", status)
+                    if deadline.expired:
+                        raise FetchError(deadline.message, status)
                     digest.update(chunk)
                     out.write(chunk)
+            # A body read to the connection's end looks whole when the deadline closed it.
+            if deadline.expired:
+                raise FetchError(deadline.message, status)
             if length is not None and size != length:
                 raise FetchError(f"the download was cut short: {size:,} of {length:,} bytes", status)
         except (OSError, http.client.HTTPException) as exc:  # IncompleteRead of a chunked body, resets
@@ -300,7 +548,9 @@ def sync(sources: Sequence[Source], home: Path, open_index: Callable[[], Project
     ``open_index`` is called only when some file changed, so a run where everything
     answers 304 never loads the index. ``only`` picks sources by name, including
     disabled ones (an operator asking for one by name means it). ``force`` ignores the
-    stored validators and hash and applies even a large removal. ``max_xlsx_bytes`` is
+    stored validators and hash, applies even a large removal, and applies the valid rows
+    of a file with rejected rows without removing anything (never a file cut mid-row;
+    see _apply). ``max_xlsx_bytes`` is
     the reader's unpacked-workbook cap (Settings.max_xlsx_bytes), as for `erfa ingest`.
     """
     home.mkdir(parents=True, exist_ok=True)
@@ -360,9 +610,19 @@ def _sync_one(src: Source, state: dict[str, dict[str, Any]], home: Path, get_ind
 
 def _apply(src: Source, got: Fetched, state: dict[str, dict[str, Any]], checked: dict[str, Any],
            get_index: Callable[[], ProjectIndex], *, dry_run: bool, force: bool, max_xlsx_bytes: int) -> Report:
+    """Read the downloaded file and apply it, unless it is damaged or shrinks the source too far.
+
+    Records are deleted only on the word of a file in which every row read: a rejected
+    row may be a row the registry still lists, and a file cut mid-row lacks every row
+    after the cut. ``force`` applies the valid rows of a file with rejected rows (no
+    removal, no stored hash, so the source stays reported as not in sync) and a large
+    shrink, but never a file that ends mid-row: that is a broken download or export,
+    and its last row is damaged whatever else is right with it.
+    """
     assert got.path is not None
     try:
         result = read_file(got.path, format=src.format, default_source=src.source, max_xlsx_bytes=max_xlsx_bytes)
+        cut = None if src.format == "pstw-xlsx" else cut_row(read_text(got.path)[0], src.format)
     except FormatError as exc:  # a cut-off XLSX or JSON lands here; its temp name means nothing to anyone
         fix = f" ({exc.fix})" if exc.fix else ""
         return Report(src.name, "failed", got.status, f"the file could not be read as {src.format}: {exc.problem}{fix}")
@@ -371,7 +631,20 @@ def _apply(src: Source, got: Fetched, state: dict[str, dict[str, Any]], checked:
     problems = [f"{src.name}:{bad.row}: rejected: {bad.reason}" for bad in result.rejected]
     problems += [f"{src.name}:{note.row}: warning: {note.text}" for note in result.notes]
     records = result.records
-    fail = Report(src.name, "failed", got.status, rejected=len(result.rejected), problems=problems)
+    rejected = len(result.rejected)
+    fail = Report(src.name, "failed", got.status, rejected=rejected, problems=problems)
+    if cut is not None:
+        row = "line" if src.format == "erfa-jsonl" else "row"
+        fail.detail = (f"the file ends in the middle of {row} {cut}: it was cut off (in transit or when the source "
+                       f"exported it), so the {row}s after it are missing; nothing is applied, not even with --force. "
+                       "The next run downloads it again; if the source serves it so, tell its publisher")
+        return fail
+    if rejected and not force:
+        rows = "1 row of the file was" if rejected == 1 else f"{rejected:,} rows of the file were"
+        fail.detail = (f"{rows} rejected (listed above); a sync applies a file only when every row reads, since a "
+                       "rejected row's record would otherwise be removed. Fix the source and the next run applies "
+                       "it, or run with --force to add and update the valid rows without removing anything")
+        return fail
     if not records:
         fail.detail = "no record could be read from the file (sync never empties a source)"
         return fail
@@ -379,25 +652,92 @@ def _apply(src: Source, got: Fetched, state: dict[str, dict[str, Any]], checked:
     if src.source and found != [src.source]:
         fail.detail = f"the file holds records of source(s) {', '.join(found)}, the sources file says {src.source!r}"
         return fail
+    partial = rejected > 0  # only reached with --force
     idx = get_index()
     keep = {r.id for r in records}
     removing = {s: idx.store.ids_of_source(s) for s in found}
-    gone = sum(len(ids - keep) for ids in removing.values())
+    gone = 0 if partial else sum(len(ids - keep) for ids in removing.values())
     held = sum(len(ids) for ids in removing.values())
-    if not force and held >= SHRINK_MIN and gone > SHRINK_SHARE * held:
-        fail.detail = (f"the file would remove {gone:,} of the {held:,} records of this source; that looks like a "
-                       "broken export (run with --force if the registry really shrank)")
-        return fail
+    if not force:
+        shrink = _shrinks(len(records), gone, held, _largest_recent(state.get(src.name, {})))
+        if shrink:
+            fail.detail = shrink
+            return fail
     if dry_run:
         plan = idx.store.plan(records)
         return Report(src.name, "dry-run", got.status, records=len(records), added=len(plan.added),
                       updated=len(plan.updated), unchanged=len(plan.unchanged), removed=gone,
-                      rejected=len(result.rejected), problems=problems)
-    summary = upsert_and_prune(idx, records, prune=True, progress=False)
-    state[src.name] = {**checked, "sha256": got.sha256, "changed_at": _now(), "records": len(records)}
+                      rejected=rejected, problems=problems)
+    summary = upsert_and_prune(idx, records, prune=not partial, progress=False)
+    if partial:  # the index does not hold what the URL serves: keep the old state, so the next run retries
+        return Report(src.name, "partial", got.status, records=len(records), added=summary.added,
+                      updated=summary.updated, unchanged=summary.unchanged, rejected=rejected, problems=problems)
+    history = remembered(state.get(src.name, {}).get("history"), len(records), forced=force)
+    state[src.name] = {**checked, "sha256": got.sha256, "changed_at": _now(), "records": len(records),
+                       "history": history}
     return Report(src.name, "changed", got.status, records=len(records), added=summary.added,
                   updated=summary.updated, unchanged=summary.unchanged, removed=summary.deleted,
-                  rejected=len(result.rejected), problems=problems)
+                  rejected=rejected, problems=problems)
+
+
+def _shrinks(records: int, gone: int, held: int, largest: dict[str, Any] | None) -> str | None:
+    """Why applying a file of ``records`` records would shrink its source too far, or None.
+
+    Two witnesses: what erfa holds of the source (``held``, of which ``gone`` would be
+    removed), and the largest size in the source's recent history, so that an export
+    losing a little more each run is caught once it is below half of what it was.
+    """
+    advice = "that looks like a broken export (run with --force if the registry really shrank)"
+    if held >= SHRINK_MIN and gone > SHRINK_SHARE * held:
+        return f"the file would remove {gone:,} of the {held:,} records of this source; {advice}"
+    if largest is not None and largest["records"] >= SHRINK_MIN and records < SHRINK_SHARE * largest["records"]:
+        when = f" ({largest['at']})" if isinstance(largest.get("at"), str) else ""
+        listed = "1 record" if records == 1 else f"{records:,} records"
+        return (f"the file lists {listed}; this source had {largest['records']:,} in a recent sync{when}, "
+                f"and a source is not shrunk below {SHRINK_SHARE:.0%} of that without --force; {advice}")
+    return None
+
+
+def cut_row(text: str, fmt: str) -> int | None:
+    """The row (CSV) or line (JSON Lines) at which ``text`` ends mid-row, or None.
+
+    A whole CSV or JSON Lines file ends with a line break after its last row. One that
+    does not, and whose last row is short of the header's columns (a CSV cut inside a
+    cell, quoted or not) or is not a JSON value (a JSON Lines file cut inside a line), was
+    cut off: the reader may well accept what is left of that row, and the rows after it
+    are missing. A CSV cut inside its last row's last cell leaves a row that looks whole;
+    then only the shrink guard is left to notice. Row numbers count as the reader's do.
+    """
+    if not text or text.endswith(("\n", "\r")):
+        return None
+    if fmt == "erfa-jsonl":
+        lines = text.splitlines()  # as jsonl_rows numbers them
+        if not lines[-1].strip():
+            return None
+        try:
+            json_loads(lines[-1])
+        except ValueError:
+            return len(lines)
+        return None
+    if fmt not in _CSV_FORMATS:
+        return None
+    header: int | None = None
+    last: tuple[int, int] | None = None  # (row number, cells)
+    try:
+        # Not strict: a quote left open by the cut ends the last row instead of raising.
+        lines = io.StringIO(text, newline="").readlines()  # as csv_rows splits them
+        for number, cells in enumerate(csv.reader(lines, delimiter=sniff_delimiter(text)), 1):
+            if not any(cell.strip() for cell in cells):
+                continue
+            if header is None:
+                header = len(cells)
+            else:
+                last = (number, len(cells))
+    except csv.Error:  # a runaway cell: the reader has already rejected the row
+        return None
+    if header is not None and last is not None and last[1] < header:
+        return last[0]
+    return None
 
 
 @contextmanager
@@ -424,12 +764,13 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                    help="sync only this source (repeatable; also runs a source with enabled = false)")
     s.add_argument("--dry-run", action="store_true", help="download and read, report what would change, write nothing")
     s.add_argument("--force", action="store_true",
-                   help="download even when ETag or hash say unchanged, and apply even a file that removes most records")
+                   help="download even when ETag or hash say unchanged, apply even a file that shrinks a source by "
+                        "more than half, and add/update the valid rows of a file with rejected rows (removing nothing)")
     s.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings, *, index: ProjectIndex | None = None) -> int:
-    """`erfa sync`: one line per source on stdout (failures on stderr); 0 only if every source is fine.
+    """`erfa sync`: one line per source on stdout (failures on stderr); 0 only if every source is in sync.
 
     ``index`` lets tests share a loaded model; the CLI opens the index from ``settings``.
     """
@@ -467,5 +808,5 @@ def run(args: argparse.Namespace, settings: Settings, *, index: ProjectIndex | N
     return 0 if all(r.ok for r in reports) else 1
 
 
-__all__ = ["DEFAULT_SOURCES", "FetchError", "Report", "Source", "SourcesError", "SyncBusy", "fetch",
-           "load_sources", "register", "run", "sync"]
+__all__ = ["DEFAULT_SOURCES", "HISTORY_LEN", "FetchError", "Report", "Source", "SourcesError", "SyncBusy", "cut_row",
+           "fetch", "load_sources", "redirect_problem", "register", "remembered", "run", "sync"]

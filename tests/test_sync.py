@@ -3,7 +3,8 @@
 The server is http.server in a thread, serving files the tests write (a small overview in
 Digdir's CSV format, with our own invented projects) and, for the `shared` test, the real
 files from ../shared/data. It records the request headers, so a test can prove that the
-conditional request was made, and it can answer 500 or cut a body short on demand.
+conditional request was made, and it can answer 500, cut a body short, drip bytes or
+redirect on demand. A second server (`elsewhere`) stands for another port of the same host.
 """
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import csv
 import hashlib
 import io
 import json
+import fcntl
 import socket
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -25,7 +29,8 @@ from erfa.index import Encoder, ProjectIndex
 from erfa.index.engine import passages_of
 from erfa.ingest import make_id
 from erfa.service.settings import Settings
-from erfa.service.sync import DEFAULT_SOURCES, STATE_FILE, Report, Source, SourcesError, load_sources, register, run, sync
+from erfa.service.sync import (DEFAULT_SOURCES, HISTORY_LEN, STATE_FILE, Report, Source, SourcesError, fetch,
+                               load_sources, redirect_problem, register, remembered, run, sync)
 from tests._shared import shared_data_dir
 from tests.test_index import CountingEncoder
 
@@ -56,15 +61,35 @@ def digdir_csv(projects: dict[str, tuple[str, str, str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+def many_projects(n: int) -> dict[str, tuple[str, str, str]]:
+    """``n`` small invented projects; the comma makes the CSV writer quote each description."""
+    return {str(i): (f"Etat {i}", f"Prosjekt nummer {i}", f"Et lite prosjekt om tema {i}, med egne data.")
+            for i in range(1, n + 1)}
+
+
+def erfa_jsonl(projects: dict[str, tuple[str, str, str]], source: str = "vestland") -> bytes:
+    return "".join(json.dumps({"source": source, "source_id": pid, "title": title, "description": description,
+                               "organisation": org}, ensure_ascii=False) + "\n"
+                   for pid, (org, title, description) in projects.items()).encode("utf-8")
+
+
+# A dripping response sends one byte this often, and gives up after DRIP_FOR seconds, so that
+# even the code that had no wall-clock deadline finishes the test (and fails its timing).
+DRIP_EVERY = 0.05
+DRIP_FOR = 6.0
+
+
 @dataclass
 class Served:
     """What the test server serves, how, and what it was asked."""
 
     files: dict[str, bytes] = field(default_factory=dict)
-    mode: dict[str, str] = field(default_factory=dict)  # path -> "ok" | "500" | "truncate"
+    mode: dict[str, str] = field(default_factory=dict)  # path -> "ok" | "500" | "truncate" | "drip" | "drip-headers"
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> Location of a 302
     etags: bool = True
     seen: list[dict[str, str]] = field(default_factory=list)
     base: str = ""
+    stop: threading.Event = field(default_factory=threading.Event)  # ends drips when the test is over
 
     def etag(self, path: str) -> str:
         return '"' + hashlib.sha256(self.files[path]).hexdigest()[:16] + '"'
@@ -82,6 +107,12 @@ def _handler(served: Served) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             served.seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+            if self.path in served.redirects:
+                self.send_response(302)
+                self.send_header("Location", served.redirects[self.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             mode = served.mode.get(self.path, "ok")
             body = served.files.get(self.path)
             if mode == "500" or body is None:
@@ -94,6 +125,9 @@ def _handler(served: Served) -> type[BaseHTTPRequestHandler]:
                 self.send_response(304)
                 self.send_header("ETag", etag)
                 self.end_headers()
+                return
+            if mode in ("drip", "drip-headers"):
+                self.drip(body, headers_too=mode == "drip-headers")
                 return
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
@@ -110,19 +144,54 @@ def _handler(served: Served) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def drip(self, body: bytes, *, headers_too: bool) -> None:
+            """One byte every DRIP_EVERY s: each read is quick, the download never ends."""
+            head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            if not headers_too:
+                self.wfile.write(head)
+                head = b""
+            given_up = time.monotonic() + DRIP_FOR
+            try:
+                for byte in head + body:
+                    if served.stop.is_set() or time.monotonic() > given_up:
+                        break
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(DRIP_EVERY)
+            except OSError:  # the client hung up, as it should
+                pass
+            self.close_connection = True
+
     return Handler
 
 
-@pytest.fixture
-def served() -> Iterator[Served]:
+@contextmanager
+def serving() -> Iterator[Served]:
+    """A server on 127.0.0.1 and a free port, for the length of the block."""
     state = Served()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     state.base = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    try:
+        yield state
+    finally:
+        state.stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    with serving() as state:
+        yield state
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[Served]:
+    """Another server on the same host: another port is another host as far as redirects go."""
+    with serving() as state:
+        yield state
 
 
 @pytest.fixture
@@ -155,6 +224,28 @@ def state_of(idx: ProjectIndex) -> dict[str, dict[str, object]]:
 
 def no_partial_downloads(idx: ProjectIndex) -> bool:
     return not list(idx.home.glob(".sync-*"))
+
+
+def no_index() -> ProjectIndex:
+    raise AssertionError("a download that failed must not open the index")
+
+
+def lock_is_free(home: Path) -> bool:
+    with open(home / "sync.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
+
+
+def sources_file(tmp_path: Path, *sources: Source) -> Path:
+    """A sources file for `run`, so a test sees the exit status and the lines an operator sees."""
+    path = tmp_path / "sources.toml"
+    path.write_text("".join(f'[[source]]\nname = "{s.name}"\nurl = "{s.url}"\nformat = "{s.format}"\n'
+                            f'source = "{s.source}"\n\n' for s in sources), encoding="utf-8")
+    return path
 
 
 @pytest.mark.model
@@ -309,6 +400,199 @@ def test_a_file_that_would_empty_most_of_a_source_is_held_back(served: Served, i
 
 
 @pytest.mark.model
+def test_a_csv_cut_mid_row_applies_nothing_even_with_force_and_is_downloaded_again(
+        served: Served, index: ProjectIndex) -> None:
+    """Issue 18.3: a whole response holding a CSV cut mid-row gave "removed, rejected", exit 0.
+
+    Cut in an unquoted title, the last row still reads as a record (with a cut title and no
+    description); cut in a quoted description, it is rejected. Either way the rows after the
+    cut are missing, so applying the file would delete them: nothing may be applied.
+    """
+    projects = many_projects(12)
+    served.files["/oversikt.csv"] = digdir_csv(projects)
+    run_sync(index, digdir_source(served))
+    before, state_before = snapshot(index), state_of(index)
+    edited = {**projects, "3": (projects["3"][0], projects["3"][1], "Prosjektet har fått en ny beskrivelse.")}
+    whole = digdir_csv(edited)
+    for inside in (b"Prosjekt nummer 9", b"tema 9, med"):  # row 10: project 9 (the header is row 1)
+        served.files["/oversikt.csv"] = whole[: whole.index(inside) + len(inside) - 4]
+        for force in (False, True):
+            report, = run_sync(index, digdir_source(served), force=force)
+            assert report.outcome == "failed", report.line()
+            assert "ends in the middle of row 10" in report.detail and "cut off" in report.detail, report.line()
+            assert snapshot(index) == before and state_of(index) == state_before and no_partial_downloads(index)
+
+    served.files["/oversikt.csv"] = whole  # the next run downloads again (nothing was stored) and applies
+    fixed, = run_sync(index, digdir_source(served))
+    assert (fixed.outcome, fixed.updated, fixed.unchanged, fixed.removed) == ("changed", 1, 11, 0), fixed.line()
+
+
+@pytest.mark.model
+def test_a_jsonl_file_with_a_broken_line_is_refused_and_force_applies_only_its_valid_rows(
+        served: Served, index: ProjectIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 18.3: a JSON Lines file ending in a broken line was applied ("2 removed, 1 rejected")
+    and its hash stored. A rejected row blocks the sync; --force may add and update the valid
+    rows but never removes anything on such a file, and never stores its hash."""
+    src = Source("vestland", served.base + "/vestland.jsonl", "erfa-jsonl", "vestland")
+    served.files["/vestland.jsonl"] = erfa_jsonl(PROJECTS)
+    first, = run_sync(index, src)
+    assert (first.outcome, first.added) == ("changed", 4), first.line()
+    before, state_before = snapshot(index), state_of(index)
+    edited = {**PROJECTS, "1": (PROJECTS["1"][0], PROJECTS["1"][1], "Chatboten svarer nå også om ferdigattest.")}
+    args = argparse.Namespace(sources=str(sources_file(tmp_path, src)), only=[], dry_run=False, force=False)
+    forced = argparse.Namespace(**{**vars(args), "force": True})
+
+    # Cut in its last line: the file ends mid-line, and --force does not apply a cut file.
+    cut = erfa_jsonl({k: edited[k] for k in ("1", "2", "3")}) + erfa_jsonl({"4": edited["4"]})[:40]
+    served.files["/vestland.jsonl"] = cut
+    for how in (args, forced):
+        assert run(how, Settings(home=index.home), index=index) == 1
+        err = capsys.readouterr().err
+        assert "vestland:4: rejected: not valid JSON" in err
+        assert "vestland: FAILED (HTTP 200): the file ends in the middle of line 4" in err and "nothing changed" in err
+        assert snapshot(index) == before and state_of(index) == state_before
+
+    # A whole file with a broken line (2) and without project 4: refused; --force applies 1 and 3 only.
+    lines = erfa_jsonl({k: edited[k] for k in ("1", "2", "3")}).decode().splitlines(keepends=True)
+    served.files["/vestland.jsonl"] = (lines[0] + '{"source_id": "2", "title": }\n' + lines[2]).encode()
+    assert run(args, Settings(home=index.home), index=index) == 1
+    err = capsys.readouterr().err
+    assert "vestland:2: rejected: not valid JSON" in err
+    assert "vestland: FAILED (HTTP 200): 1 row of the file was rejected" in err and "--force" in err
+    assert snapshot(index) == before and state_of(index) == state_before
+    assert run(forced, Settings(home=index.home), index=index) == 1
+    err = capsys.readouterr().err
+    assert ("vestland: PARTIAL (HTTP 200): 2 valid records applied: 0 added, 1 updated, 1 unchanged; "
+            "1 rejected row skipped, nothing removed") in err, err
+    assert index.count() == 4 and state_of(index) == state_before  # 2 and 4 stay; the hash is not stored
+    changed = index.get(make_id("vestland", "1"))
+    assert changed is not None and changed.description == edited["1"][2]
+
+    served.files["/vestland.jsonl"] = erfa_jsonl({k: edited[k] for k in ("1", "2", "3")})
+    assert run(args, Settings(home=index.home), index=index) == 0
+    assert "3 records: 0 added, 0 updated, 3 unchanged, 1 removed, 0 rejected" in capsys.readouterr().out
+    assert state_of(index)["vestland"]["sha256"] != state_before["vestland"]["sha256"]
+
+
+@pytest.mark.model
+def test_a_source_shrinking_over_several_runs_is_held_back_against_its_largest_recent_size(
+        served: Served, index: ProjectIndex) -> None:
+    """Issue 18.3: 18 -> 10 -> 6 -> 3 -> 1 rows over four runs deleted 17 of 18 records, because each
+    run was compared with the last one only. The guard compares with the largest size in the
+    source's recent history and with what erfa holds of it; --force starts the history afresh."""
+    projects = many_projects(18)
+
+    def serve(n: int) -> None:
+        served.files["/oversikt.csv"] = digdir_csv({k: projects[k] for k in list(projects)[:n]})
+
+    reports = []
+    for n in (18, 10, 6, 3, 1):
+        serve(n)
+        reports += run_sync(index, digdir_source(served))
+    assert [(r.outcome, r.removed) for r in reports] == \
+        [("changed", 0), ("changed", 8), ("failed", 0), ("failed", 0), ("failed", 0)]
+    # 6 would remove only 4 of the 10 erfa holds: the history is what catches it.
+    assert "the file lists 6 records; this source had 18 in a recent sync" in reports[2].detail, reports[2].line()
+    assert "--force" in reports[2].detail
+    assert "remove 9 of the 10" in reports[4].detail and index.count() == 10
+    assert [h["records"] for h in state_of(index)["digdir"]["history"]] == [18, 10]  # type: ignore[index]
+
+    # Without its history (sync.json deleted), what erfa holds of the source still guards it.
+    (index.home / STATE_FILE).unlink()
+    serve(3)
+    held, = run_sync(index, digdir_source(served))
+    assert held.outcome == "failed" and "remove 7 of the 10" in held.detail and index.count() == 10
+
+    # The operator confirms the registry shrank: --force applies it and is the new baseline.
+    serve(6)
+    forced, = run_sync(index, digdir_source(served), force=True)
+    assert (forced.outcome, forced.removed) == ("changed", 4) and index.count() == 6
+    serve(5)
+    after, = run_sync(index, digdir_source(served))
+    assert (after.outcome, after.removed) == ("changed", 1), after.line()
+    assert [h["records"] for h in state_of(index)["digdir"]["history"]] == [6, 5]  # type: ignore[index]
+
+
+def test_the_size_history_is_bounded_and_force_starts_it_afresh() -> None:
+    history: list[dict[str, object]] = []
+    for n in range(1, 3 * HISTORY_LEN):
+        history = remembered(history, n, forced=False)
+    assert len(history) == HISTORY_LEN and history[-1]["records"] == 3 * HISTORY_LEN - 1
+    assert [h["records"] for h in remembered(history, 4, forced=True)] == [4]
+    assert remembered([{"records": "junk"}, {"x": 1}, 7], 3, forced=False)[0]["records"] == 3  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("mode", ["drip", "drip-headers"])
+def test_a_dripping_server_fails_at_the_deadline_and_the_lock_is_released(
+        served: Served, tmp_path: Path, mode: str) -> None:
+    """Issue 18.4: a source with `timeout = 5` dripping a byte a second held sync.lock for 40 s.
+
+    Every read returns in time, so only a wall-clock deadline over the whole download (the
+    headers included) stops it.
+    """
+    served.files["/slow.csv"] = digdir_csv(PROJECTS)
+    served.mode["/slow.csv"] = mode
+    home = tmp_path / "home"
+    started = time.monotonic()
+    report, = sync([replace(digdir_source(served, "/slow.csv"), timeout=1.0)], home, no_index)
+    took = time.monotonic() - started
+    assert report.outcome == "failed" and "took longer than 1 s (timeout)" in report.detail, report.line()
+    assert took < 2.5, f"the 1 s deadline took {took:.1f} s"
+    assert lock_is_free(home) and not (home / STATE_FILE).exists() and not list(home.glob(".sync-*"))
+
+
+def test_redirects_are_followed_only_over_http_to_the_configured_host_and_port(
+        served: Served, elsewhere: Served, tmp_path: Path) -> None:
+    """Issue 18.4: redirects were followed to other ports of the host and attempted to ftp://."""
+    body = digdir_csv(PROJECTS)
+    served.files["/oversikt.csv"] = elsewhere.files["/oversikt.csv"] = body
+    served.redirects["/moved"] = "/oversikt.csv"
+    served.redirects["/other-port"] = elsewhere.base + "/oversikt.csv"
+    served.redirects["/ftp"] = "ftp://127.0.0.1/oversikt.csv"
+    home = tmp_path / "home"
+    port = elsewhere.base.rsplit(":", 1)[1]
+
+    def source(name: str) -> Source:
+        return replace(digdir_source(served, "/" + name), name=name)
+
+    other, ftp = sync([source("other-port"), source("ftp")], home, no_index)
+    assert other.outcome == "failed" and other.http == 302, other.line()
+    assert f"refused a redirect to {elsewhere.base}/oversikt.csv: 127.0.0.1:{port} is not" in other.detail
+    assert "allow_hosts" in other.detail
+    assert ftp.outcome == "failed" and "refused a redirect to ftp://127.0.0.1/oversikt.csv: only http" in ftp.detail
+    assert elsewhere.seen == [] and lock_is_free(home) and not (home / STATE_FILE).exists()
+
+    for src, server in ((source("moved"), served), (replace(source("other-port"), allow_hosts=(f"127.0.0.1:{port}",)),
+                                                     elsewhere)):
+        got = fetch(src, {}, tmp_path)
+        assert got.status == 200 and got.path is not None and got.path.read_bytes() == body
+        assert server.seen[-1]["path"] == "/oversikt.csv"
+        got.path.unlink()
+
+
+def test_which_redirects_are_allowed() -> None:
+    """The rule the handler applies to every hop, including the cases a local test cannot serve."""
+    https = Source("x", "https://data.example.no/a.csv", "digdir-csv")
+    plain = Source("x", "http://data.example.no/a.csv", "digdir-csv", allow_hosts=("cdn.example.org", "[::1]:8443"))
+    assert redirect_problem(https, "https://DATA.example.no:443/b.csv") is None
+    assert redirect_problem(plain, "https://data.example.no/b.csv") is None  # http -> https on the same host
+    assert redirect_problem(plain, "https://cdn.example.org/b.csv") is None
+    assert redirect_problem(plain, "http://[::1]:8443/b.csv") is None
+    refused = {
+        (https, "http://data.example.no/b.csv"): "from https to http",
+        (https, "https://data.example.no:8443/b.csv"): "data.example.no:8443 is not",
+        (https, "https://evil.example.no/b.csv"): "evil.example.no is not",
+        (https, "file:///etc/passwd"): "only http",
+        (plain, "ftp://cdn.example.org/b.csv"): "only http",
+        (plain, "https://cdn.example.org:8443/b.csv"): "cdn.example.org:8443 is not",
+        (plain, "https://[::1]/b.csv"): "[::1] is not",
+    }
+    for (src, url), message in refused.items():
+        problem = redirect_problem(src, url)
+        assert problem is not None and message in problem, (url, problem)
+
+
+@pytest.mark.model
 def test_dry_run_reports_and_writes_nothing(served: Served, index: ProjectIndex, counting: CountingEncoder) -> None:
     served.files["/oversikt.csv"] = digdir_csv(PROJECTS)
     report, = run_sync(index, digdir_source(served), dry_run=True)
@@ -326,12 +610,20 @@ def test_sources_files_are_checked_before_anything_is_fetched(tmp_path: Path) ->
         'name = "x"\nformat = "digdir-csv"': "no 'url'",
         'name = "x y"\nurl = "https://a/b"\nformat = "digdir-csv"': "'name' must be",
         'name = "x"\nurl = "https://a/b"\nformat = "digdir-csv"\nshedule = "daily"': "unknown key(s) shedule",
+        'name = "x"\nurl = "https://a/b"\nformat = "digdir-csv"\nallow_hosts = "cdn.a"': "'allow_hosts' must be a list",
+        'name = "x"\nurl = "https://a/b"\nformat = "digdir-csv"\nallow_hosts = ["https://cdn.a/"]':
+            "'allow_hosts' entries must be a host or host:port",
+        'name = "x"\nurl = "https://a/b"\nformat = "digdir-csv"\ntimeout = 0': "'timeout' must be a positive",
     }
     for n, (entry, message) in enumerate(bad.items()):
         path = tmp_path / f"bad{n}.toml"
         path.write_text(f"[[source]]\n{entry}\n", encoding="utf-8")
         with pytest.raises(SourcesError, match=message.replace("(", r"\(").replace(")", r"\)")):
             load_sources(path)
+    hosts = tmp_path / "hosts.toml"
+    hosts.write_text('[[source]]\nname = "a"\nurl = "https://a/b"\nformat = "digdir-csv"\n'
+                     'allow_hosts = ["CDN.example.org", "[::1]:8443"]\n', encoding="utf-8")
+    assert load_sources(hosts)[0].allow_hosts == ("cdn.example.org", "[::1]:8443")
     twice = tmp_path / "twice.toml"
     twice.write_text('[[source]]\nname = "a"\nurl = "https://a/b"\nformat = "digdir-csv"\n' * 2, encoding="utf-8")
     with pytest.raises(SourcesError, match="used twice"):

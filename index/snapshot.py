@@ -13,6 +13,8 @@ never a mixed state.
 """
 from __future__ import annotations
 
+import json
+import logging
 import pickle
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,8 +31,10 @@ from erfa.index.keywords import KeywordIndex
 from erfa.index.space import LanguageSpace
 from erfa.index.store import StoredRecord, text_hash
 from erfa.index.text import split_passages
-from erfa.index.vectors import IndexMeta, LayeredVectors, VectorIndex
+from erfa.index.vectors import IndexMeta, LayeredVectors, VectorIndex, file_checksum
 from erfa.ingest.record import Record
+
+log = logging.getLogger("erfa.index")
 
 SLOTS = 64  # FAISS id = rowid * SLOTS + passage number; a record has at most SLOTS passages
 # A checkpoint folds the deltas back into the base once they hold this share of the
@@ -263,10 +267,15 @@ def _paths(home: Path) -> tuple[Path, Path, Path]:
     return home / "vectors.faiss", home / "space.npz", home / "derived.pkl"
 
 
+def _manifest(home: Path) -> Path:
+    return home / "checkpoint.json"
+
+
 def save(snap: Snapshot, home: Path) -> None:
     """Write a snapshot with no deltas as the checkpoint. The space and the derived
-    structures first, the vectors and their meta last: generations that disagree
-    after a crash make `load` refuse the set."""
+    structures first, the vectors and their meta next, the manifest with every file's
+    checksum last: generations that disagree after a crash, or a file damaged on disk
+    later, make `load` refuse the set."""
     assert snap.delta_rows == 0 and not len(snap.vectors.delta), "only a fresh build is a checkpoint"
     vectors_path, space_path, derived_path = _paths(home)
     snap.space.save(space_path, snap.generation)
@@ -282,23 +291,56 @@ def save(snap: Snapshot, home: Path) -> None:
 
     atomic_file(derived_path, write)
     base = snap.vectors.base
-    base.save(vectors_path, IndexMeta(snap.generation, snap.model_id, base.dim, len(base)))
+    base.save(vectors_path, IndexMeta(snap.generation, snap.model_id, base.dim, len(base)))  # checksummed in its meta
+    manifest = {"generation": snap.generation, "checksums": {p.name: file_checksum(p) for p in (space_path, derived_path)}}
+    atomic_file(_manifest(home), lambda tmp: tmp.write_text(json.dumps(manifest), encoding="utf-8"))
+
+
+def _intact(home: Path) -> bool:
+    """Do the space and derived files still hold the bytes the manifest recorded? Every
+    checkpoint file is checked alike (the FAISS file by its own meta), so damage to any
+    of them costs a rebuild from the store's cached vectors, logged, never a start-up
+    that fails (issue 18: a damaged space.npz kept the server from ever becoming ready)."""
+    try:
+        manifest = json.loads(_manifest(home).read_text(encoding="utf-8"))
+        sums = manifest["checksums"]
+    except FileNotFoundError:
+        log.info("%s has no checkpoint manifest (first start, or written by an earlier erfa): building the index "
+                 "from the store", home)
+        return False
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("the checkpoint manifest %s is damaged (%s): rebuilding the index from the store", _manifest(home), exc)
+        return False
+    for path in _paths(home)[1:]:
+        try:
+            actual = file_checksum(path)
+        except OSError as exc:
+            log.warning("checkpoint file %s cannot be read (%s): rebuilding the index from the store", path, exc)
+            return False
+        if sums.get(path.name) != actual:
+            log.warning("checkpoint file %s does not match its checksum (damaged on disk): rebuilding the index "
+                        "from the store", path)
+            return False
+    return True
 
 
 def load(home: Path, model_id: str, params: ranking.SpaceParams = ranking.SPACE) -> Snapshot | None:
-    """The saved checkpoint, or None when any part is missing, stale or of another model.
+    """The saved checkpoint, or None when any part is missing, damaged, stale or of another model.
 
     The derived file is a pickle of erfa's own structures in erfa's own data directory
     (like the FAISS file, whoever can write there controls the service anyway)."""
     vectors_path, space_path, derived_path = _paths(home)
+    if not _intact(home):
+        return None
     loaded, space = VectorIndex.load(vectors_path), LanguageSpace.load(space_path)
-    if loaded is None or space is None or not derived_path.is_file():
+    if loaded is None or space is None:
         return None
     base, meta = loaded
     try:
         with open(derived_path, "rb") as f:
             d = pickle.load(f)
-    except Exception:  # damaged or from another erfa version: rebuilt from the store
+    except Exception as exc:  # damaged or from another erfa version: rebuilt from the store
+        log.warning("checkpoint file %s cannot be read (%s): rebuilding the index from the store", derived_path, exc)
         return None
     if not isinstance(d, dict) or d.get("format") != _FORMAT:
         return None

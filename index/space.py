@@ -41,6 +41,7 @@ never re-embeds.
 from __future__ import annotations
 
 import io
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields, replace
@@ -50,6 +51,7 @@ import numpy as np
 
 from erfa.index.atomic import atomic_file
 
+log = logging.getLogger("erfa.index")
 UNKNOWN = "?"  # records with no detected language form their own group
 # Written languages close enough that one's mean stands in for another's.
 FAMILIES: tuple[frozenset[str], ...] = (frozenset({"nb", "nn", "no", "da", "sv"}),)
@@ -220,7 +222,10 @@ class LanguageSpace:
                             z["components"], tuple(int(c) for c in z["counts"]), z["score_mean"],
                             z["score_cov"], _params(z["params"]))
                 return space, int(z["generation"])
-        except (OSError, ValueError, KeyError):
+        except Exception as exc:  # noqa: BLE001 - BadZipFile, EOFError, zlib.error...: any damage means "rebuild"
+            if path.exists():
+                log.warning("%s cannot be read (%s: %s): rebuilding the index from the store", path,
+                            type(exc).__name__, exc)
             return None
 
 

@@ -418,9 +418,13 @@ class VectorIndex:
                     raw = faiss.read_index(str(path), faiss.IO_FLAG_ONDISK_SAME_DIR)
             else:
                 raw = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
-        except (OSError, ValueError, TypeError, RuntimeError):
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+            log.warning("%s cannot be read (%s: %s): rebuilding it from the stored vectors", path, type(exc).__name__,
+                        str(exc).strip().splitlines()[-1] if str(exc).strip() else "")
             return None
         if raw.d != meta.dim or raw.ntotal != meta.count:
+            log.warning("%s holds %d vectors of %d dimensions, its meta says %d of %d: rebuilding it from the stored "
+                        "vectors", path, raw.ntotal, raw.d, meta.count, meta.dim)
             return None
         files = [path]
         if isinstance(raw, faiss.IndexIVF):

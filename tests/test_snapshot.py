@@ -181,3 +181,40 @@ def test_a_store_file_from_before_catch_up_opens(make_index: Make, demo_records:
     assert idx.count() == 1 and idx.search(r.title, limit=1).hits[0].record.id == r.id
     idx.delete([r.id])
     assert idx.count() == 0 and idx.store.changes_since(1)[2] != []
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_truncate, _flip, lambda p: p.write_bytes(b""), lambda p: p.write_bytes(b"PK\x03\x04")],
+                         ids=["truncated", "one-byte-flipped", "empty", "zip-header-only"])
+@pytest.mark.parametrize("name", ["space.npz", "derived.pkl", "vectors.faiss", "checkpoint.json"])
+def test_any_damaged_checkpoint_file_is_rebuilt_from_the_cache_and_logged(
+        make_index: Make, caplog: pytest.LogCaptureFixture, name: str, damage: Callable[[Path], None]) -> None:
+    """Issue 18: a damaged space.npz (BadZipFile, EOFError) kept the server from ever becoming
+    ready. Every checkpoint file is checked alike: checksum, rebuild from the cache, log."""
+    from tests.test_index import CORPUS
+
+    idx = make_index()
+    idx.upsert(CORPUS)
+    idx.load()
+    assert snapshot.load(idx.home, idx.encoder.model_id) is not None
+    damage(idx.home / name)
+    encoded = idx.encoder.encode_passages
+    calls: list[int] = []
+    idx.encoder.encode_passages = lambda texts, **kw: calls.append(len(texts)) or encoded(texts, **kw)  # type: ignore[method-assign]
+    try:
+        again = make_index(idx.home).load()
+    finally:
+        del idx.encoder.encode_passages
+    assert again.count() == len(CORPUS) and ranking_of(again, NEEDS[0]) == ranking_of(idx, NEEDS[0])
+    assert not calls, "rebuilt from the store's cached vectors, not re-embedded"
+    assert any(name in r.getMessage() and "rebuild" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert snapshot.load(idx.home, idx.encoder.model_id) is not None, "the rebuild saved a sound checkpoint again"

@@ -64,7 +64,7 @@ from erfa.ingest.decode import read_text
 from erfa.ingest.limits import MAX_XLSX_BYTES
 from erfa.ingest.rows import json_loads, sniff_delimiter
 from erfa.service.settings import Settings
-from erfa.service.writes import upsert_and_prune
+from erfa.service.writes import refuse_unindexable, upsert_and_prune
 
 DEFAULT_SOURCES = Path(__file__).with_name("sources.toml")
 STATE_FILE = "sync.json"
@@ -628,6 +628,8 @@ def _apply(src: Source, got: Fetched, state: dict[str, dict[str, Any]], checked:
         return Report(src.name, "failed", got.status, f"the file could not be read as {src.format}: {exc.problem}{fix}")
     except OSError as exc:
         return Report(src.name, "failed", got.status, f"the file could not be read: {exc.strerror or exc}")
+    if cut is None:  # a row the index cannot take in is a rejected row like any other: nothing is removed on it
+        refuse_unindexable(get_index(), result)
     problems = [f"{src.name}:{bad.row}: rejected: {bad.reason}" for bad in result.rejected]
     problems += [f"{src.name}:{note.row}: warning: {note.text}" for note in result.notes]
     records = result.records

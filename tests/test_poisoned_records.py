@@ -347,3 +347,22 @@ def test_a_postgres_replica_leaves_a_poisoned_record_out_and_keeps_following(
     replica.refresh(min_interval=0)
     assert replica.generation == replica.store.generation() and list(replica.quarantined) == ["test-bad"]
     assert "test-6" in [h.record.id for h in replica.search("drone bridge inspection", limit=3).hits]
+
+
+def test_sync_counts_a_row_the_index_refuses_as_rejected_and_removes_nothing(tmp_path: Path, make_index: Make,
+                                                                             poisoned: None) -> None:
+    from erfa.service.sync import Source, sync
+    from tests.test_sync import PROJECTS, erfa_jsonl, serving
+
+    idx = make_index()
+    with serving() as served:
+        src = Source("vestland", served.base + "/vestland.jsonl", "erfa-jsonl", "vestland")
+        served.files["/vestland.jsonl"] = erfa_jsonl(PROJECTS)
+        first, = sync([src], idx.home, lambda: idx)
+        assert (first.outcome, first.added) == ("changed", 4)
+        # project 4 gone from the file, project 2 now names the organisation the index cannot take
+        served.files["/vestland.jsonl"] = erfa_jsonl({**{k: PROJECTS[k] for k in "13"}, "2": (POISON, *PROJECTS["2"][1:])})
+        second, = sync([src], idx.home, lambda: idx)
+    assert second.outcome == "failed" and second.rejected == 1
+    assert any("rejected: erfa cannot index this record" in p for p in second.problems)
+    assert idx.count() == 4  # nothing removed on a file with a rejected row

@@ -14,10 +14,16 @@ Unexpected failures are logged server-side with a request id that the client als
 gets, so an operator can find the trace from a user's report. A full disk is not
 unexpected: every write handler answers it with 507 and a sentence saying what
 happened, and the operator gets one log line to alert on (``event=disk_full``).
+
+Every body is valid JSON (RFC 8259), whatever the client sent: Python's parser accepts
+``NaN`` and ``Infinity``, which JSON has no numbers for, so a value that fails validation
+because of one is refused with a message saying so and never echoed, and the builder
+writes any non-finite number that reaches it as ``null`` rather than failing.
 """
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,13 +35,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from erfa.index import FilterError
-from erfa.index.sqlite import is_disk_full
+from erfa.index.sqlite import StoreUnreadable, is_disk_full
 from erfa.index.store import StoreUnavailable
 
 log = logging.getLogger("erfa.service")
 
 _ECHO_LIMIT = 100  # longest input value repeated back in a validation error
 INTERNAL = "internal error; the operator can find it in the log by this request id"
+NOT_A_NUMBER = ("NaN, Infinity and -Infinity are not numbers in JSON (RFC 8259): send a finite number, "
+                "or leave the field out")
 
 # OpenAPI descriptions of the error bodies, for the routes' ``responses=``.
 PROBLEM: dict[str, Any] = {"description": "What is wrong, in `detail`",
@@ -57,7 +65,28 @@ def error_response(status: int, detail: Any, *, request_id: str | None = None,
     body: dict[str, Any] = {"detail": detail}
     if request_id:
         body["request_id"] = request_id
-    return JSONResponse(jsonable_encoder(body), status_code=status, headers=dict(headers or {}) or None)
+    return JSONResponse(_finite(jsonable_encoder(body)), status_code=status, headers=dict(headers or {}) or None)
+
+
+def _non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _finite(value: Any) -> Any:
+    """The body with every NaN or infinity as null: JSON cannot carry them, and the error must still go out."""
+    if _non_finite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def full_disk(exc: BaseException) -> bool:
+    """A full disk, also behind a store that could not even be opened because of it."""
+    return is_disk_full(exc) or (isinstance(exc, StoreUnreadable) and exc.__cause__ is not None
+                                 and is_disk_full(exc.__cause__))
 
 
 def invalid(loc: Sequence[str | int], msg: str) -> dict[str, Any]:
@@ -79,14 +108,18 @@ def _printable(value: Any) -> Any:
 
 
 def _clean_error(err: dict[str, Any]) -> dict[str, Any]:
+    value = err.get("input")
+    if _non_finite(value):  # NaN or Infinity in the body: say that, whatever the field's type made pydantic say
+        return {"loc": [_printable(p) for p in err.get("loc", ())], "msg": _field_message(err, NOT_A_NUMBER),
+                "type": "json_invalid"}
     out: dict[str, Any] = {"loc": [_printable(p) for p in err.get("loc", ())], "msg": _printable(_message(err)),
                            "type": err.get("type", "value_error")}
-    value = err.get("input")
     if isinstance(value, (int, float, bool)) or (isinstance(value, str) and len(value) <= _ECHO_LIMIT):
         out["input"] = _printable(value)
     ctx = err.get("ctx")
     if isinstance(ctx, dict):
-        safe = {k: _printable(v) for k, v in ctx.items() if isinstance(v, (int, float, str, bool)) and k != "error"}
+        safe = {k: _printable(v) for k, v in ctx.items()
+                if isinstance(v, (int, float, str, bool)) and not _non_finite(v) and k != "error"}
         if safe:
             out["ctx"] = safe
     return out
@@ -107,6 +140,11 @@ def _message(err: dict[str, Any]) -> str:
         where = f"{loc[-1]}: " if loc else ""
         return (f"{where}the text holds a lone surrogate (an escape like \\ud800 without its pair), which is not "
                 "valid Unicode; send the text as UTF-8")
+    return _field_message(err, msg)
+
+
+def _field_message(err: dict[str, Any], msg: str) -> str:
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "body", "path", "header")]
     return f"{loc[-1]}: {msg}" if loc and not msg.startswith(loc[-1]) else msg
 
 
@@ -160,6 +198,11 @@ async def os_error(request: Request, exc: OSError) -> JSONResponse:
     return await (disk_full(request, exc) if is_disk_full(exc) else unexpected(request, exc))
 
 
+async def store_unreadable(request: Request, exc: StoreUnreadable) -> JSONResponse:
+    """A store opened on first use (the moderators' sessions) that a full disk kept from being created: 507."""
+    return await (disk_full(request, exc) if full_disk(exc) else unexpected(request, exc))
+
+
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Last resort: a 500 with an id to quote, the trace stays in the server log."""
     return internal_error(exc, request_id(request))
@@ -179,4 +222,5 @@ def install_errors(app: FastAPI) -> None:
     app.add_exception_handler(sqlite3.OperationalError, database_busy)  # type: ignore[arg-type]
     app.add_exception_handler(OSError, os_error)  # type: ignore[arg-type]
     app.add_exception_handler(StoreUnavailable, store_unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(StoreUnreadable, store_unreadable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, unexpected)

@@ -42,6 +42,7 @@ log = logging.getLogger("erfa.index")
 
 T = TypeVar("T")
 CONNECT_TIMEOUT = 3  # seconds; libpq's minimum useful value is 2
+NUL = "\x00"  # the one character PostgreSQL text cannot hold: an id with it names nothing stored
 NOTIFY_CHANNEL = "erfa_generation"  # writers announce each new generation here (wait_for_change)
 LISTEN_RETRY = 60.0  # seconds before trying LISTEN again where it failed (a hot standby refuses it)
 MAX_IDLE = 4  # connections kept open per process between uses
@@ -185,6 +186,9 @@ class PgStore:
         return self._read(lambda con: _one(con, "SELECT count(*) FROM records"))
 
     def get(self, record_id: str) -> StoredRecord | None:
+        if NUL in record_id:  # PostgreSQL text cannot hold one (it refuses the query): no stored id has it
+            return None
+
         def run(con: psycopg.Connection) -> StoredRecord | None:
             row = con.execute("SELECT rowid, data FROM records WHERE id = %s", (record_id,)).fetchone()
             return _stored(row) if row else None
@@ -294,7 +298,7 @@ class PgStore:
         """Delete records in one transaction; returns (generation, id -> former rowid)."""
         with self._transaction() as con:
             removed = {str(i): int(r) for i, r in con.execute(
-                "DELETE FROM records WHERE id = ANY(%s) RETURNING id, rowid", (list(record_ids),))}
+                "DELETE FROM records WHERE id = ANY(%s) RETURNING id, rowid", ([i for i in record_ids if NUL not in i],))}
             if not removed:
                 return _one(con, "SELECT value FROM generation"), removed
             gen = _bump(con)

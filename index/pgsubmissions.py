@@ -24,9 +24,9 @@ from typing import Any
 import psycopg
 
 from erfa.index import pgschema
-from erfa.index.pgstore import _UNAVAILABLE, _Pool, connect, describe
+from erfa.index.pgstore import _UNAVAILABLE, NUL, _Pool, connect, describe
 from erfa.index.store import StoreUnavailable
-from erfa.index.submissions import SubmissionStore
+from erfa.index.submissions import Submission, SubmissionStore
 
 
 class _Rows(list[tuple[Any, ...]]):
@@ -105,6 +105,17 @@ class PgSubmissionStore(SubmissionStore):
                 yield _Qmark(self._pool, con)
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"{describe(self._pool.url)}: {str(exc).strip()}") from exc
+
+    # An id holding a NUL byte names no submission (PostgreSQL text cannot hold one and refuses
+    # the query): unknown, as SQLite answers, instead of a DataError. Status tokens are hashed first.
+    def get(self, submission_id: str) -> Submission | None:
+        return None if NUL in submission_id else super().get(submission_id)
+
+    @staticmethod
+    def _locked(con: Any, submission_id: str) -> Submission:
+        if NUL in submission_id:
+            raise KeyError(submission_id)
+        return SubmissionStore._locked(con, submission_id)
 
     def close(self) -> None:
         self._pool.discard_idle()

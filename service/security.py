@@ -8,6 +8,15 @@ One pure-ASGI middleware, outside FastAPI's routing, so that it sees every reque
 * per-client rate limits (429 with ``Retry-After``): token buckets in memory, one for
   everything and a stricter one for public submissions; probes and static files are
   exempt, and so is a request with the valid admin token;
+* one limit on guessing the admin token (``TokenGuard``): a wrong token counts against
+  the client whichever way it came (``Authorization: Bearer`` on any route, the /admin
+  sign-in form), 10 per 15 minutes; past that even the right token is answered 429 until
+  the window has refilled, so neither a route nor the rate-limit exemption above lets
+  anyone guess faster;
+* ids in a path hold no control characters (``PlainId``): a NUL byte is refused before
+  it reaches a store (PostgreSQL cannot even compare text holding one);
+* ``HEAD`` on the probes (/healthz, /readyz): answered as GET, without the body, for
+  load balancers that check with HEAD;
 * security headers on every response: one Content-Security-Policy (built here, also
   for ``/embed`` with the operator's ``frame_ancestors``), ``X-Content-Type-Options``,
   ``Referrer-Policy: no-referrer`` (the need is in the URL; it must not travel on to
@@ -28,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 import traceback
 import uuid
@@ -41,6 +51,7 @@ from fastapi import FastAPI, HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from pydantic import AfterValidator
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,6 +63,7 @@ from erfa.service.settings import Settings
 access_log = logging.getLogger("erfa.access")
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/favicon.ico"})
+PROBES = frozenset({"/healthz", "/readyz"})  # also answer HEAD
 EXEMPT_PREFIXES = ("/static/",)
 UPLOAD_PATHS = frozenset({"/ingest"})
 SUBMIT = ("POST", "/submissions")
@@ -123,6 +135,92 @@ class RateLimiter:
         while len(self._buckets) > self._max:
             self._buckets.popitem(last=False)
         return wait
+
+    def wait(self, bucket: str, client: str, per_second: float, capacity: float) -> float:
+        """Seconds until ``take`` would allow this client once more (0: now); takes nothing."""
+        found = self._buckets.get((bucket, client))
+        if found is None:
+            return 0.0
+        tokens = min(capacity, found[0] + (self._clock() - found[1]) * per_second)
+        return 0.0 if tokens >= 1 else (1 - tokens) / per_second
+
+
+# -- admin-token guesses ------------------------------------------------------------------
+TOKEN_TRIES, TOKEN_WINDOW_S = 10, 900  # wrong admin tokens per client, refilled over 15 minutes
+_VERDICTS = "erfa.token_verdicts"  # scope key: what this request's tokens were found to be
+
+
+class TokenGuard:
+    """Wrong admin tokens per client, one count for every way the token is checked.
+
+    ``verdict`` is "ok", "wrong" (counted) or "blocked" (this client has used up its tries:
+    not even compared, so a blocked client learns nothing, also not from the right token).
+    Remembered per request, so the middleware's check and the route's count once. In the
+    event loop and in route threads alike: a lost update between two threads can at worst
+    forgive one guess.
+    """
+
+    def __init__(self, settings: Settings, limiter: RateLimiter | None = None) -> None:
+        self.settings = settings
+        self.limiter = limiter or RateLimiter()
+
+    def verdict(self, scope: Scope, given: str) -> str:
+        seen: dict[str, str] = scope.setdefault(_VERDICTS, {})
+        if given not in seen:
+            expected = self.settings.admin_token
+            if self.retry_after(scope):
+                seen[given] = "blocked"
+            elif expected and token_matches(given, expected):
+                seen[given] = "ok"
+            else:
+                self.limiter.take("admin-token", _client(scope), TOKEN_TRIES / TOKEN_WINDOW_S, TOKEN_TRIES)
+                seen[given] = "wrong"
+        return seen[given]
+
+    def retry_after(self, scope: Scope) -> int:
+        """Whole seconds until this client may try a token again (0: it may now)."""
+        wait = self.limiter.wait("admin-token", _client(scope), TOKEN_TRIES / TOKEN_WINDOW_S, TOKEN_TRIES)
+        return max(1, math.ceil(wait)) if wait else 0
+
+
+def token_guard(request: Request) -> TokenGuard:
+    guard: TokenGuard = request.app.state.erfa_token_guard
+    return guard
+
+
+def admin_token_ok(request: Request, given: str) -> bool:
+    """For a route that takes the admin token: True if it is right, False if wrong (counted),
+    429 with Retry-After while this client has used up its tries."""
+    guard = token_guard(request)
+    verdict = guard.verdict(request.scope, given)
+    if verdict == "blocked":
+        retry = guard.retry_after(request.scope) or 1
+        raise HTTPException(429, headers={"Retry-After": str(retry)}, detail=(
+            f"too many wrong admin tokens from this client (at most {TOKEN_TRIES} per {TOKEN_WINDOW_S // 60} minutes); "
+            f"retry in {retry} s"))
+    return verdict == "ok"
+
+
+def _client(scope: Scope) -> str:
+    return str((scope.get("client") or ("unknown", 0))[0])
+
+
+# -- ids in paths ---------------------------------------------------------------------------
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def has_control(text: str) -> bool:
+    """A control character (a NUL byte, a newline, ...): no id erfa hands out holds one."""
+    return _CONTROL.search(text) is not None
+
+
+def _plain(value: str) -> str:
+    if has_control(value):
+        raise ValueError("an id never holds control characters such as a NUL byte")
+    return value
+
+
+PlainId = AfterValidator(_plain)  # in a path parameter's Annotated: 422 before any store is asked
 
 
 # -- metrics --------------------------------------------------------------------------
@@ -230,11 +328,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class SecurityMiddleware:
-    def __init__(self, app: ASGIApp, settings: Settings, metrics: Metrics, limiter: RateLimiter) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, metrics: Metrics, limiter: RateLimiter,
+                 guard: TokenGuard) -> None:
         self.app = app
         self.settings = settings
         self.metrics = metrics
         self.limiter = limiter
+        self.guard = guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -247,12 +347,17 @@ class SecurityMiddleware:
         path: str = scope["path"]
         status = {"code": 0, "started": False}
         limit = self.settings.max_upload_bytes if path in UPLOAD_PATHS else self.settings.max_body_bytes
+        head = method == "HEAD" and path in PROBES
+        if head:  # routed as the GET it asks about (on a copy: the server must still know it answers a HEAD)
+            scope = {**scope, "method": "GET"}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = int(message["status"])
                 status["started"] = True
                 message["headers"] = self._headers(scope, list(message.get("headers", [])), rid)
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         refusal = self._refuse(scope, method, path, limit)
@@ -320,11 +425,12 @@ class SecurityMiddleware:
         return error_response(429, f"{msg}; retry in {retry} s", headers={"Retry-After": str(retry)})
 
     def _is_admin(self, scope: Scope) -> bool:
+        """The right admin token, from a client that has not used up its tries (a wrong one is counted)."""
         token = self.settings.admin_token
         auth = _header(scope, b"authorization")
         if not token or not auth or not auth.lower().startswith("bearer "):
             return False
-        return token_matches(auth[7:].strip(), token)
+        return self.guard.verdict(scope, auth[7:].strip()) == "ok"
 
     def _headers(self, scope: Scope, headers: list[tuple[bytes, bytes]], rid: str) -> list[tuple[bytes, bytes]]:
         present = {k.lower() for k, _ in headers}
@@ -372,7 +478,9 @@ class SecurityMiddleware:
 def install_security(app: FastAPI, settings: Settings) -> None:
     """Add the middleware and /metrics to an app (call once, in create_app)."""
     metrics = Metrics(app)
-    app.add_middleware(SecurityMiddleware, settings=settings, metrics=metrics, limiter=RateLimiter())
+    guard = TokenGuard(settings)
+    app.state.erfa_token_guard = guard  # the routes' admin check and the sign-in form count with it too
+    app.add_middleware(SecurityMiddleware, settings=settings, metrics=metrics, limiter=RateLimiter(), guard=guard)
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

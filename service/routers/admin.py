@@ -10,45 +10,69 @@ what.
 Security: the admin token is typed once into the sign-in form and exchanged for a session
 (``service/sessions.py``: signed, HttpOnly, SameSite=Strict, Secure over HTTPS, idle and
 absolute expiry). Every form carries a CSRF token checked on every POST, and a POST whose
-``Origin`` is another site is refused before that. Sign-in attempts are rate-limited per
-client. Pages are never cached and never indexed.
+``Origin`` is another site is refused before that. A wrong token at the sign-in form counts
+against the client's tries together with wrong bearer tokens on the API (``TokenGuard`` in
+service/security.py). Pages are never cached and never indexed. A full disk, also on the
+first page that creates the session store, gets the 507 page, never a 500.
 """
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from babel.dates import format_datetime
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from erfa.index.sqlite import is_disk_full
 from erfa.index.submissions import (
     CONSENT, STATUSES, Decision, StaleSubmission, Submission, SubmissionError, SubmissionStore, to_record,
 )
 from erfa.ingest import RecordError, vocab
 from erfa.service import i18n
-from erfa.service.auth import token_matches
 from erfa.service.deps import get_settings, get_submissions, loaded_index
+from erfa.service.errors import full_disk
 from erfa.service.routers.submissions import SubmissionEdit
-from erfa.service.security import RateLimiter
+from erfa.service.security import has_control, token_guard
 from erfa.service.sessions import PRE_SESSION_AGE, Session, Sessions
 from erfa.service.web import Page, parse, render
 
 log = logging.getLogger("erfa.service")
 
-router = APIRouter(prefix="/admin", include_in_schema=False)
+
+class _AdminRoute(APIRoute):
+    """A moderation page whose write found the disk full (a decision, a session's first use) shows the
+    507 page in the moderator's language instead of an error in JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                if full_disk(exc):
+                    log.error("disk full: a moderation page could not be saved",
+                              extra={"event": "disk_full", "path": request.url.path, "error": str(exc)[:200]})
+                    return refused(request, page_of(request), 507, "adm_disk_full")
+                raise
+
+        return guarded
+
+
+router = APIRouter(prefix="/admin", include_in_schema=False, route_class=_AdminRoute)
 
 COOKIE, SECURE_COOKIE = "erfa_admin", "__Host-erfa_admin"  # __Host-: Secure, path /, this host only
 PRE_COOKIE, SECURE_PRE_COOKIE = "erfa_admin_signin", "__Host-erfa_admin_signin"
-SIGN_IN_PER_WINDOW, SIGN_IN_WINDOW_S = 10, 900  # attempts per client, refilled over 15 minutes
 QUEUE_PAGE = 50
 HISTORY_PAGE = 100
+MAX_OFFSET = 1_000_000  # deeper than any queue; a 20-digit offset is refused (422), never handed to the store
+Offset = Annotated[int, Query(le=MAX_OFFSET)]  # a negative one is read as 0
 # The edit form, in the order the public form shows the fields.
 EDIT_FIELDS = ("title", "organisation", "description", "purpose", "country", "municipality", "sector", "status",
                "start_year", "end_year", "link", "website", "contact")
@@ -67,16 +91,8 @@ def sessions(request: Request) -> Sessions:
             found = getattr(st, "erfa_sessions", None)
             if found is None:
                 found = Sessions(get_settings(request).home)
-                st.erfa_sign_in_limiter = RateLimiter()
                 st.erfa_sessions = found
     return found
-
-
-def sign_in_limiter(request: Request) -> RateLimiter:
-    """Sign-in attempts per client, per app (its buckets live in this process's memory)."""
-    sessions(request)
-    limiter: RateLimiter = request.app.state.erfa_sign_in_limiter
-    return limiter
 
 
 def secure(request: Request) -> bool:
@@ -159,7 +175,7 @@ def _checked_post(request: Request, form: FormData) -> tuple[Page, Session | Res
 
 # -- sign in and out ---------------------------------------------------------------------
 @router.get("")
-def admin_home(request: Request, status: str = "pending", offset: int = 0) -> Response:
+def admin_home(request: Request, status: str = "pending", offset: Offset = 0) -> Response:
     """The queue for a signed-in moderator, else the sign-in form."""
     page = page_of(request)
     settings = get_settings(request)
@@ -202,13 +218,14 @@ def sign_in(request: Request, form: FormDep) -> Response:
     pre = request.cookies.get(cookie_name(request, PRE_COOKIE, SECURE_PRE_COOKIE))
     if not same_origin(request) or not store.login_csrf_ok(pre, form.get("csrf")):  # type: ignore[arg-type]
         return sign_in_page(request, page, 403, error=page.t("adm_csrf"))
-    client = request.client.host if request.client else "unknown"
-    if sign_in_limiter(request).take("admin-sign-in", client, SIGN_IN_PER_WINDOW / SIGN_IN_WINDOW_S, SIGN_IN_PER_WINDOW):
-        response = sign_in_page(request, page, 429, error=page.t("adm_too_many"))
-        response.headers["Retry-After"] = str(SIGN_IN_WINDOW_S // SIGN_IN_PER_WINDOW)
-        return response
     given = str(form.get("token") or "").strip()
-    if not given or not token_matches(given, settings.admin_token):
+    guard = token_guard(request)  # one count with the API's bearer tokens
+    verdict = guard.verdict(request.scope, given)
+    if verdict == "blocked":
+        response = sign_in_page(request, page, 429, error=page.t("adm_too_many"))
+        response.headers["Retry-After"] = str(guard.retry_after(request.scope) or 1)
+        return response
+    if verdict != "ok":
         log.warning("admin sign-in refused", extra={"event": "auth_failed", "path": request.url.path})
         return sign_in_page(request, page, 401, error=page.t("adm_wrong_token"))
     cookie, _ = store.open(settings.admin_token)
@@ -297,7 +314,8 @@ def _checked_submission(request: Request, form: FormData, submission_id: str) ->
 
 
 def _load(request: Request, page: Page, submission_id: str) -> Submission | Response:
-    sub = get_submissions(request).get(submission_id) if len(submission_id) <= 100 else None
+    plain = len(submission_id) <= 100 and not has_control(submission_id)  # a NUL byte never reaches the store
+    sub = get_submissions(request).get(submission_id) if plain else None
     if sub is None:
         return show(request, page, "message.html", 404, title=page.t("adm_no_such_title"), message=page.t("adm_no_such"))
     return sub
@@ -371,10 +389,6 @@ def edit(request: Request, submission_id: str, form: FormDep) -> Response:
                                notice="stale")
     except SubmissionError:
         return submission_page(request, page, session, sub, status=409, notice="decided")
-    except Exception as exc:
-        if is_disk_full(exc):
-            return refused(request, page, 507, "adm_disk_full")
-        raise
     log.info("submission edited", extra={"event": "edit", "submission": sub.id})
     return redirect(page, f"/admin/submissions/{quote(sub.id)}", done="saved")
 
@@ -413,7 +427,7 @@ def _decide(request: Request, page: Page, session: Session, sub: Submission, don
             decision: Callable[[SubmissionStore], object]) -> Response:
     """Carry out an approval or rejection; what a moderator sees when it cannot be: the
     submission changed since they loaded it (409, shown afresh), someone decided it
-    already (409), or the disk is full (507)."""
+    already (409), or the disk is full (507, from _AdminRoute)."""
     store = get_submissions(request)
     try:
         decision(store)
@@ -421,17 +435,13 @@ def _decide(request: Request, page: Page, session: Session, sub: Submission, don
         return submission_page(request, page, session, store.get(sub.id) or sub, status=409, notice="stale")
     except SubmissionError:
         return submission_page(request, page, session, sub, status=409, notice="decided")
-    except Exception as exc:
-        if is_disk_full(exc):
-            return refused(request, page, 507, "adm_disk_full")
-        raise
     log.info(f"submission {done}", extra={"event": done, "submission": sub.id})
     return redirect(page, f"/admin/submissions/{quote(sub.id)}", done=done)
 
 
 # -- the log -----------------------------------------------------------------------------
 @router.get("/history")
-def history(request: Request, offset: int = 0) -> Response:
+def history(request: Request, offset: Offset = 0) -> Response:
     """Every decision, newest first: what the moderators did, and when."""
     page = page_of(request)
     if not get_settings(request).admin_token:

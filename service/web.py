@@ -31,6 +31,7 @@ from erfa.ingest import vocab
 from erfa.service import i18n
 from erfa.service.deps import MAX_NEED, get_settings, get_submissions, loaded_index
 from erfa.service.errors import http_error
+from erfa.service.security import has_control
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -166,9 +167,11 @@ class Page:
         return self.url("/project/" + quote(record_id, safe=""), {"q": q} if q else None)
 
     def switch_url(self, lang: str) -> str:
-        """This page in another language."""
+        """This page in another language: a path on erfa, never a protocol-relative URL. A request
+        for ``//evil.example/x`` must not link to ``//evil.example/x?lang=nb``, another site, so
+        the path starts with exactly one slash (a backslash counts: browsers read it as one)."""
         pairs = [(k, v) for k, v in self.request.query_params.multi_items() if k != "lang"] + [("lang", lang)]
-        return self.request.url.path + "?" + urlencode(pairs)
+        return "/" + self.request.url.path.lstrip("/\\") + "?" + urlencode(pairs)
 
     def years(self, start: int | None, end: int | None) -> str:
         return years(self.lang, start, end)
@@ -276,7 +279,7 @@ def project_page(request: Request, project_id: str) -> Response:
     idx = loaded_index(request)
     if idx is None:
         return loading(request, page)
-    record = idx.get(project_id) if len(project_id) <= 200 else None
+    record = idx.get(project_id) if len(project_id) <= 200 and not has_control(project_id) else None
     if record is None:
         return render(request, page, "message.html", 404, title=page.t("not_found_title"), message=page.t("not_found"))
     try:
@@ -315,7 +318,7 @@ def submission_status_page(request: Request, token: str) -> Response:
     from erfa.service.routers.submissions import status_of
 
     page = Page(request, parse(request))
-    sub = get_submissions(request).by_status_token(token)
+    sub = None if has_control(token) else get_submissions(request).by_status_token(token)
     if sub is None:
         response = render(request, page, "message.html", 404, title=page.t("st_unknown_title"), message=page.t("st_unknown"))
     else:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from erfa.index import ranking, snapshot
+from erfa.index import ranking, snapshot, twins
 from erfa.index.encoder import DEFAULT_MODEL, Encoder
 from erfa.index.facets import Filters
 from erfa.index.organisations import names_a_body
@@ -412,6 +412,17 @@ class ProjectIndex:
         if snap is not None and (rowid := snap.ids.get(record_id)) is not None:
             return snap.records[rowid]
         stored = self.store.get(record_id)
+    def project(self, record_id: str) -> tuple[Record, list[Record]] | None:
+        """A project as its page shows it: the record with what only its copies in other
+        registries give (link, years, sector: `twins.merged`), and those copies."""
+        snap = self._snapshot()
+        rowid = snap.ids.get(record_id)
+        if rowid is None:
+            record = self.get(record_id)
+            return (record, []) if record is not None else None
+        copies = [snap.records[t] for t in snap.twins.get(rowid, ()) if t in snap.records]
+        return twins.merged(snap.records[rowid], copies), copies
+
         return stored.record if stored else None
 
     def records(self) -> Iterator[Record]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from erfa.index.organisations import Directory, org_key
+from erfa.index.twins import Group, groups_of_row, title_keys
 from erfa.ingest import Record
 from erfa.ingest.vocab import OWNER_TYPES, SECTORS, STATUSES
 
@@ -20,6 +21,11 @@ FACET_FIELDS = ("country", "language", "owner_type", "sector", "status")
 # The filters that take a list of values (the facets, and organisation names).
 LIST_FILTERS = (*FACET_FIELDS, "organisation")
 KNOWN_VALUES: dict[str, tuple[str, ...]] = {"owner_type": OWNER_TYPES, "sector": SECTORS, "status": STATUSES}
+
+
+def _title_keys(records: Sequence[Record]) -> np.ndarray:
+    """One row of `twins.title_keys` per record (where its twins may be found by title)."""
+    return np.array([title_keys(r.title) for r in records] or np.empty((0, 3)), dtype=object).reshape(-1, 3)
 
 
 class FilterError(ValueError):
@@ -74,6 +80,7 @@ class Metadata:
                 self.orgs.add(r.organisation, r.country or "", r.organisation_number, r.language)
         self.org_keys = np.array([self.orgs.key(r.organisation, r.country or "") if r.organisation else ""
                                   for r in records], dtype=object)
+        self.titles = _title_keys(records)
         self.start = np.array([r.start_year or 0 for r in records], dtype=np.int32)
         self.end = np.array([r.end_year or r.start_year or 0 for r in records], dtype=np.int32)
 
@@ -101,6 +108,7 @@ class Metadata:
         for country, old, new in other.orgs.merged:  # a new name joined two known bodies: rekey the old rows
             org_keys = np.where((org_keys == old) & (self.columns["country"] == country), new, org_keys)
         other.org_keys = np.concatenate([org_keys, np.array(keys, dtype=object)])
+        other.titles = np.concatenate([self.titles, _title_keys(records)])
         other.start = np.concatenate([self.start, np.array([r.start_year or 0 for r in records], dtype=np.int32)])
         other.end = np.concatenate([self.end, np.array([r.end_year or r.start_year or 0 for r in records], dtype=np.int32)])
         return other
@@ -176,6 +184,11 @@ class Metadata:
                 c.update({v: 0 for v in self.present(f) - set(c)})
             out[f] = dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
         return out
+
+    def groups_of(self, rowid: int) -> list[Group]:
+        """Where a record's twins may be (index/twins.py): its body and its title keys."""
+        i = self.position[int(rowid)]
+        return groups_of_row(str(self.org_keys[i]), self.titles[i], str(self.columns["country"][i]))
 
     def org_key_of(self, rowid: int) -> str:
         return str(self.org_keys[self.position[int(rowid)]])

@@ -209,8 +209,8 @@ def hits(snap: Snapshot, query: str, order: Sequence[int], scores: dict[int, flo
         rec = snap.records.get(int(rid))
         if rec is None:
             continue
+        rec, others = twins.shown(rec, [snap.records[t] for t in snap.twins.get(int(rid), ()) if t in snap.records])
         text, marks = snippet(query, _snippet_source(rec))
-        others = [snap.records[t] for t in snap.twins.get(int(rid), ()) if t in snap.records]
         out.append((int(rid), Hit(rec, float(scores[rid]), text, float(sims.get(rid, 0.0)), marks, others)))
     return out
 

@@ -42,7 +42,7 @@ SLOTS = 64  # FAISS id = rowid * SLOTS + passage number; a record has at most SL
 # statistics drift from the base's, so they are kept small.
 COMPACT_SHARE = 0.02
 COMPACT_MIN = 256
-_FORMAT = 5  # of the derived-structures file; a different one is rebuilt, not read
+_FORMAT = 6  # of the derived-structures file; a different one is rebuilt, not read
 
 
 def passages_of(record: Record) -> list[str]:
@@ -181,16 +181,33 @@ def admit(records: Sequence[Record], dim: int = 8) -> dict[str, str]:
     return dict(bad.values())
 
 
-def _twins(snap: Snapshot, touched: set[tuple[str, str]] | None = None) -> twins.Twins:
-    """Twin groups among the bodies in ``touched`` (every body when None)."""
+def _twins(snap: Snapshot, only: set[twins.Group] | None = None) -> twins.Twins:
+    """Twin groups among the candidate groups in ``only`` (every group when None)."""
     meta = snap.meta
-    bodies = twins.bodies_of(meta.org_keys, meta.columns["country"], meta.rowids, meta.live, touched)
-    return twins.find(bodies, snap.records, snap.passage_vectors)
+    groups = twins.candidate_groups(meta.org_keys, meta.titles, meta.columns["country"], meta.rowids, meta.live, only)
+    return twins.find(((kind, rows) for (kind, _, _), rows in groups.items()), snap.records, snap.passage_vectors)
 
 
-def _bodies(meta: Metadata, records: dict[int, Record], rowids: Sequence[int]) -> set[tuple[str, str]]:
-    """(country, organisation key) of these records: the bodies whose twins a write may change."""
-    return {(records[r].country or "", meta.org_key_of(r)) for r in rowids if r in meta.position and r in records}
+def _twins_after(old: Snapshot, new: Snapshot, written: Sequence[int], replaced: Sequence[int]) -> twins.Twins:
+    """``old``'s twin map brought up to a write, looking again only where it can have changed.
+
+    A write changes which records are each other's closest only inside the groups (bodies,
+    titles) its records were or are in: every record there is looked at again, with every
+    member of its old twin group (dropped whole by `twins.update`) and every other group
+    those records are in, whose joins did not change and are found again. A write costs
+    what it touches, not the corpus.
+    """
+    meta = new.meta
+    changed: set[twins.Group] = {g for r in replaced if r in old.meta.position for g in old.meta.groups_of(r)}
+    changed.update(g for r in written for g in meta.groups_of(r))
+    found = twins.candidate_groups(meta.org_keys, meta.titles, meta.columns["country"], meta.rowids, meta.live, changed)
+    touched = {*written, *replaced, *(r for rows in found.values() for r in rows)}
+    touched |= {m for r in list(touched) for m in old.twins.get(r, ())}
+    groups = changed | {g for r in touched if r in meta.position and meta.live[meta.position[r]] for g in meta.groups_of(r)}
+    again = _twins(new, groups) if groups else {}
+    # a group found that holds no touched record is unchanged, and may be only part of an old one
+    again = {r: t for r, t in again.items() if r in touched or touched.intersection(t)}
+    return twins.update(old.twins, touched, again)
 
 
 def _record_vectors(docs: np.ndarray, counts: Sequence[int]) -> np.ndarray:
@@ -254,12 +271,7 @@ def advance(snap: Snapshot, generation: int, changed: Sequence[StoredRecord], re
         meta=snap.meta.with_rows(rowids, recs, gone), records=records, ids=id_map, passages=passages,
         brevity=brevity, languages=+languages,
     )
-    # twins: every body a written or deleted record belonged to, or now belongs to, is looked at again
-    touched = _bodies(snap.meta, snap.records, replaced) | _bodies(new.meta, records, rowids)
-    meta = new.meta
-    rows = np.flatnonzero(meta.live & np.isin(meta.org_keys, [k for _, k in touched]))
-    again = {int(meta.rowids[i]) for i in rows if (str(meta.columns["country"][i]), str(meta.org_keys[i])) in touched}
-    return replace(new, twins=twins.update(snap.twins, again | set(replaced), _twins(new, touched) if touched else {}))
+    return replace(new, twins=_twins_after(snap, new, rowids, replaced))
 
 
 # -- the checkpoint on disk ---------------------------------------------------------

@@ -609,8 +609,18 @@ LANGUAGE: dict[str, tuple[str, str, str, str]] = {
     "pl": ("Polsk", "Polsk", "Polska", "Polish"),
     "et": ("Estisk", "Estisk", "Estniska", "Estonian"),
 }
+# Where a record came from (Record.source): the registries' own names, not erfa's codes (issue 19).
+SOURCE: dict[str, tuple[str, str, str, str]] = {
+    "digdir": ("Digdirs oversikt over KI-prosjekter", "Digdir si oversikt over KI-prosjekt",
+               "Digdirs översikt över AI-projekt i Norge", "Digdir's overview of AI projects in Norway"),
+    "pstw": ("Public Sector Tech Watch (EU)",) * 4,
+    "ipsx": ("Innovative Public Services Explorer (JRC)",) * 4,
+    "aiwatch": ("AI Watch (JRC)",) * 4,
+    "submission": ("Meldt inn til erfa", "Meldt inn til erfa", "Inskickat till erfa", "Submitted to erfa"),
+    "demo": ("erfas demodata", "demodata i erfa", "erfas demodata", "erfa's demo data"),
+}
 LABELS: Final[Mapping[str, dict[str, tuple[str, str, str, str]]]] = {
-    "status": STATUS, "owner_type": OWNER_TYPE, "sector": SECTOR, "language": LANGUAGE,
+    "status": STATUS, "owner_type": OWNER_TYPE, "sector": SECTOR, "language": LANGUAGE, "source": SOURCE,
 }
 # Strings the <erfa-search> widget needs; static/erfa-widget.js carries a copy, kept equal by a test.
 WIDGET_KEYS: Final = ("question", "search_button", "searching", "n_results", "no_close", "widget_error",

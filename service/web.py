@@ -279,9 +279,10 @@ def project_page(request: Request, project_id: str) -> Response:
     idx = loaded_index(request)
     if idx is None:
         return loading(request, page)
-    record = idx.get(project_id) if len(project_id) <= 200 and not has_control(project_id) else None
-    if record is None:
+    found = idx.project(project_id) if len(project_id) <= 200 and not has_control(project_id) else None
+    if found is None:
         return render(request, page, "message.html", 404, title=page.t("not_found_title"), message=page.t("not_found"))
+    record, twins = found  # the record with what only its copies in other registries give, and those copies
     try:
         similar = idx.similar(project_id, limit=SIMILAR)
     except KeyError:  # deleted between the two reads
@@ -289,7 +290,7 @@ def project_page(request: Request, project_id: str) -> Response:
     # the organisation's site and registry number, from this record or any other of the same body (issue 12)
     org_site, registry_id = idx.organisation_contact(record.id)
     return render(request, page, "project.html", r=record, similar=similar, q=query.q, org_site=org_site,
-                  registry_id=registry_id,
+                  registry_id=registry_id, twins=twins,
                   back_url=page.url("/", {"q": query.q}) if query.q else None,
                   partners_url=page.url("/", {"q": record.title, "view": "partners"}))
 

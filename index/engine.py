@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from erfa.index import ranking, snapshot, twins
+from erfa.index import marker, ranking, snapshot, twins
 from erfa.index.encoder import DEFAULT_MODEL, Encoder
 from erfa.index.facets import Filters
 from erfa.index.organisations import names_a_body
@@ -96,7 +96,7 @@ class ProjectIndex:
         self.batch_size = batch_size
         # True: the process's shared Apertium pipelines; False/None: needs are searched as written
         translator_ = shared_translator() if translator is True else (translator or None)
-        self.searcher = Searcher(lambda: self.encoder, translator_, self.close_match_standout)
+        self.searcher = Searcher(lambda: self.encoder, translator_, self.close_match_standout, self.close_match_marker)
         self._snap: Snapshot | None = None
         self._model_lock = threading.Lock()
         self._index_lock = threading.RLock()  # who may replace the snapshot
@@ -118,6 +118,11 @@ class ProjectIndex:
         return self._close_match if self._close_match is not None else ranking.CLOSE_MATCH.get(self.encoder.model_id)
 
     # -- the snapshot's life ---------------------------------------------------------
+    def close_match_marker(self) -> marker.Marker | None:
+        """The fitted close-match marker of this model (index/marker.py); None when an operator
+        set a standout cut-off (ERFA_CLOSE_MATCH), which then marks alone."""
+        return None if self._close_match is not None else marker.for_model(self.encoder.model_id)
+
     def load(self) -> "ProjectIndex":
         """Load model and index now (the service calls this before reporting ready)."""
         self._snapshot()

@@ -4,11 +4,11 @@ the store, so a request costs the encoder plus in-memory work."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from erfa.index import ranking, twins
+from erfa.index import marker, ranking, twins
 from erfa.index.encoder import Encoder
 from erfa.index.facets import Filters
 from erfa.index.snapshot import SLOTS, Snapshot
@@ -35,6 +35,7 @@ class Hit:
     similarity: float = 0.0  # cosine of the best passage: comparable across queries
     marks: list[tuple[int, int]] = field(default_factory=list)  # query words in the snippet
     twins: list[Record] = field(default_factory=list)  # other sources' records of the same project (index/twins.py)
+    close_match: bool | None = None  # this result is a close match (index/marker.py); None: not judged
 
 
 @dataclass(frozen=True)
@@ -60,17 +61,29 @@ class Ranking:
     sims: dict[int, float]
     query: np.ndarray | None
     close: bool | None
+    # what the close-match marker (index/marker.py) weighs beside the scores: each reading's own
+    # vector in the space (the need as written, its Bokmål reading), the keyword scores, and the
+    # share of the need's words each project contains (rows in keyword-index order)
+    readings: tuple[np.ndarray, ...] = ()
+    keyword: dict[int, float] = field(default_factory=dict)
+    coverage: np.ndarray | None = None
+    marked: frozenset[int] = frozenset()  # the close matches among the first results (rowids)
+    languages: frozenset[str] = frozenset()  # record languages written like the need (`written_like`)
+    need_words: int = 0
 
 
 class Searcher:
     """Ranks needs against snapshots. ``encoder`` is called only when a need must be
-    encoded (the model loads on first use); ``threshold`` gives the close-match cut-off."""
+    encoded (the model loads on first use); ``fitted_marker`` gives the model's close-match
+    marker (index/marker.py), else ``threshold`` the standout cut-off that marks instead."""
 
     def __init__(self, encoder: Callable[[], Encoder], translator: Translator | None,
-                 threshold: Callable[[], float | None]) -> None:
+                 threshold: Callable[[], float | None],
+                 fitted_marker: Callable[[], marker.Marker | None] = lambda: None) -> None:
         self._encoder = encoder
         self._translator = translator
-        self.threshold = threshold
+        self.threshold = threshold  # standout cut-off: marks where no fitted marker applies
+        self._marker = fitted_marker
 
     def search(self, snap: Snapshot, query: str, *, limit: int = 10, offset: int = 0,
                filters: Filters | None = None, mode: str = "hybrid") -> SearchPage:
@@ -79,26 +92,18 @@ class Searcher:
         ranked = self.rank(snap, query, max(CANDIDATES, offset + limit), mask, mode)
         page = ranked.order[offset : offset + limit]
         total = len(ranked.order) if mode == "keyword" else min(n_allowed, MAX_WINDOW)
-        matched = self.matches(snap, ranked, mask) if ranked.close is not None else None
+        matched = self.matches(ranked) if ranked.close is not None else None
         over = matched if matched else ranked.order[:FACET_DEPTH]
-        return SearchPage(query, total, [h for _, h in hits(snap, query, page, ranked.scores, ranked.sims)], ranked.close,
+        marked = ranked.marked if ranked.close is not None else None
+        return SearchPage(query, total, [h for _, h in hits(snap, query, page, ranked.scores, ranked.sims, marked)],
+                          ranked.close,
                           snap.meta.counts(over, every_value=True), None if matched is None else len(matched),
                           "matches" if matched else "top")
 
-    def matches(self, snap: Snapshot, ranked: Ranking, mask: np.ndarray | None) -> list[int]:
-        """Every project that is a close match, however deep: those whose best passage
-        (less any brevity penalty) reaches the score the cut-off stands for; a project two
-        sources hold counts once, as it is shown."""
-        threshold = self.threshold()
-        if threshold is None or ranked.query is None:
-            return []
-        cut = snap.space.cut_off(ranked.query, threshold, len(snap.vectors))
-        allowed = None if mask is None else snap.allowed_slots(snap.meta.rowids[mask])
-        scores, ids = snap.vectors.within(ranked.query, cut, allowed)
-        best: dict[int, float] = {}
-        for s, i in zip(scores.tolist(), (ids // SLOTS).tolist()):
-            best[i] = max(s, best.get(i, s))
-        return twins.collapse([r for r, s in best.items() if s - snap.brevity.get(r, 0.0) >= cut], snap.twins)
+    @staticmethod
+    def matches(ranked: Ranking) -> list[int]:
+        """The close matches, in ranking order (one per project: the order is collapsed)."""
+        return [r for r in ranked.order if r in ranked.marked]
 
     def rank(self, snap: Snapshot, query: str, depth: int, mask: np.ndarray | None, mode: str = "hybrid") -> Ranking:
         """The ranking pipeline (models.md, "Ranking"): the need without generic AI words,
@@ -123,6 +128,7 @@ class Searcher:
         raw = self._encoder().encode_queries(texts)
         combined = raw[0] + weights.translation * raw[1] if len(raw) > 1 else raw[0]
         qvec = snap.space.query(combined / (np.linalg.norm(combined) or 1.0), language)
+        readings = tuple(snap.space.query(v / (np.linalg.norm(v) or 1.0), language) for v in raw)
         allowed = None if mask is None else snap.meta.rowids[mask]
         sims = dense(snap, qvec, depth, allowed, penalise=shipped)
         if shipped and ranking.FEEDBACK_DEPTH and weights.feedback and sims:
@@ -132,6 +138,8 @@ class Searcher:
             qvec = (moved / (np.linalg.norm(moved) or 1.0)).astype(np.float32)
             sims = dense(snap, qvec, depth, allowed, penalise=True)
         scores = dict(sims)
+        keyword: dict[int, float] = {}
+        cov = None
         if shipped and weights.keyword:
             kw_mask = live
             if ranking.KEYWORD_SAME_LANGUAGE:  # shared stems across languages are noise, not evidence
@@ -146,11 +154,29 @@ class Searcher:
             pos = snap.meta.position
             scores = {r: v + ranking.COVERAGE_WEIGHT * float(cov[pos[r]]) ** ranking.COVERAGE_POWER for r, v in scores.items()}
         order = twins.collapse(sorted(scores, key=lambda r: (-scores[r], r)), snap.twins)  # one result per project
-        close = None
-        threshold = self.threshold() if shipped else None
-        if threshold is not None and len(snap.vectors) >= ranking.CLOSE_MATCH_MIN_PASSAGES:
-            close = bool(sims) and standout(snap, qvec, max(sims.values())) >= threshold
-        return Ranking(order, scores, sims, qvec, close)
+        ranked = Ranking(order, scores, sims, qvec, None, readings, keyword, cov,
+                         languages=frozenset(written_like(language, translated=len(texts) > 1)),
+                         need_words=len(query.split()))
+        if not shipped or len(snap.vectors) < ranking.CLOSE_MATCH_MIN_PASSAGES:
+            return ranked
+        marked = self.mark(snap, ranked)
+        return ranked if marked is None else replace(ranked, close=bool(marked), marked=marked)
+
+    def mark(self, snap: Snapshot, ranked: Ranking) -> frozenset[int] | None:
+        """The close matches among the first `marker.DEPTH` results; None when this model's
+        marks were never fitted and no cut-off was set (close matches are then unknown).
+
+        The fitted marker (index/marker.py) weighs every signal; an operator's
+        ERFA_CLOSE_MATCH, or a model without a fitted marker, marks by standout alone."""
+        rows = ranked.order[: marker.DEPTH]
+        fitted = self._marker()
+        if fitted is not None:
+            marks = fitted.marks(marker.features(snap, ranked, rows, ranked.need_words))
+            return frozenset(r for r, m in zip(rows, marks.tolist()) if m)
+        threshold = self.threshold()
+        if threshold is None or ranked.query is None:
+            return None
+        return frozenset(r for r in rows if standout(snap, ranked.query, ranked.sims.get(r, -1.0)) >= threshold)
 
     def similar(self, snap: Snapshot, rowid: int, *, limit: int = 10) -> list[Hit]:
         """Neighbours of a stored project from its stored vectors: no re-encoding."""
@@ -202,8 +228,9 @@ def _cosines(snap: Snapshot, qvec: np.ndarray, rowids: Sequence[int]) -> dict[in
 
 
 def hits(snap: Snapshot, query: str, order: Sequence[int], scores: dict[int, float],
-         sims: dict[int, float]) -> list[tuple[int, Hit]]:
-    """(rowid, hit) in ``order``, from the snapshot's own records."""
+         sims: dict[int, float], marked: frozenset[int] | None = None) -> list[tuple[int, Hit]]:
+    """(rowid, hit) in ``order``, from the snapshot's own records; ``marked``: the close
+    matches (None: not judged)."""
     out = []
     for rid in order:
         rec = snap.records.get(int(rid))
@@ -211,7 +238,8 @@ def hits(snap: Snapshot, query: str, order: Sequence[int], scores: dict[int, flo
             continue
         rec, others = twins.shown(rec, [snap.records[t] for t in snap.twins.get(int(rid), ()) if t in snap.records])
         text, marks = snippet(query, _snippet_source(rec))
-        out.append((int(rid), Hit(rec, float(scores[rid]), text, float(sims.get(rid, 0.0)), marks, others)))
+        close = None if marked is None else int(rid) in marked
+        out.append((int(rid), Hit(rec, float(scores[rid]), text, float(sims.get(rid, 0.0)), marks, others, close)))
     return out
 
 

@@ -71,6 +71,7 @@ _S: dict[str, tuple[str, str, str, str]] = {
                       "Visar {start}–{end} av {total}, de mest relevanta först.",
                       "Showing {start}–{end} of {total}, most relevant first."),
     # -- counts that tell the truth (issue 13, item 1) --
+    "close_mark": ("Nært treff", "Nært treff", "Nära träff", "Close match"),
     "results_matches": ("Viser {start}–{end}, de mest relevante først. {matches} nære treff.",
                         "Viser {start}–{end}, dei mest relevante først. {matches} nære treff.",
                         "Visar {start}–{end}, de mest relevanta först. {matches} nära träffar.",
@@ -624,7 +625,7 @@ LABELS: Final[Mapping[str, dict[str, tuple[str, str, str, str]]]] = {
 }
 # Strings the <erfa-search> widget needs; static/erfa-widget.js carries a copy, kept equal by a test.
 WIDGET_KEYS: Final = ("question", "search_button", "searching", "n_results", "no_close", "widget_error",
-                      "all_results", "opens_new_tab")
+                      "all_results", "opens_new_tab", "close_mark", "also_in")
 
 
 def _col(lang: str) -> int:
@@ -687,6 +688,7 @@ def widget_strings() -> dict[str, dict[str, Any]]:
     """What the widget needs per language: its sentences and the labels results show."""
     return {lang: {**{k: _S[k][_col(lang)] for k in WIDGET_KEYS},
                    "status": {code: row[_col(lang)] for code, row in STATUS.items()},
+                   "source": {code: row[_col(lang)] for code, row in SOURCE.items()},
                    "country": {code: country(lang, code) for code in COUNTRIES}}
             for lang in LANGS}
 

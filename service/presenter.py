@@ -45,7 +45,10 @@ class SearchResult(BaseModel):
     marks: list[tuple[int, int]] = Field(default_factory=list, description="[start, end) character ranges of the query's words in the snippet.")
     link: str | None
     twins: list[Twin] = Field(default_factory=list, description="The same project as held by other sources (another "
-                              "registry, another language): shown once, under its best-ranked record.")
+                              "registry, another language): shown once, under the record of the registry that keeps it "
+                              "best (its link, years and sector taken from any of them).")
+    close_match: bool | None = Field(None, description="This result is a close match: it does what the need describes, "
+                                     "as far as erfa can tell (models.md, 'Close matches'); null when not judged.")
 
 
 class SearchResponse(BaseModel):
@@ -57,8 +60,8 @@ class SearchResponse(BaseModel):
     )
     results: list[SearchResult]
     matches: int | None = Field(
-        None, description="How many projects (after filters) are close matches, however deep they rank; null when "
-        "close_match is null.")
+        None, description="How many of the first results (after filters) are close matches: the results whose "
+        "close_match is true; null when close_match is null.")
     facets: dict[str, dict[str, int]] = Field(
         default_factory=dict, description=f"Counts per value of {', '.join(FACET_FIELDS)} over the close matches, or over "
         f"the best {FACET_DEPTH} results when there are none (see facets_over); every value present in the registry is "
@@ -133,6 +136,7 @@ def partners_response(page: PartnersPage) -> PartnersResponse:
                    contact=Contact(website=p.website, registry_id=p.registry_id, contact=getattr(p, "contact", None)),
                    reason=_reason(p.reason))
         for p in page.partners
+        close_match=hit.close_match,
     ])
 
 

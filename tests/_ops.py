@@ -123,7 +123,9 @@ class _SameCutOff(dict):
 
 def set_close_match(monkeypatch: "pytest.MonkeyPatch", standout: float) -> None:
     """Make ``standout`` the close-match cut-off for whatever model the test uses
-    (99: nothing stands out; -99: everything does)."""
-    from erfa.index import ranking
+    (99: nothing stands out; -99: everything does): the fitted marker (index/marker.py) is
+    set aside, so results are marked by that standout alone, as for an uncalibrated model."""
+    from erfa.index import marker, ranking
 
     monkeypatch.setattr(ranking, "CLOSE_MATCH", _SameCutOff(standout))
+    monkeypatch.setattr(marker, "for_model", lambda model_id: None)

@@ -1,13 +1,12 @@
-"""Totals and facets that tell the truth (issue 13, item 1): the number of close matches
-is every project that clears the cut-off, however deep it ranks; facets count those
-(or the best results when none is close) and list every value the registry holds."""
+"""Totals and facets that tell the truth (issue 13, item 1; issue 19): the number of close
+matches is the number of results marked as close matches; facets count those (or the best
+results when none is close) and list every value the registry holds."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from erfa.index import ProjectIndex, twins
+from erfa.index import ProjectIndex, marker
 from erfa.index.facets import FACET_FIELDS, Filters
 from erfa.service.app import create_app
 from erfa.service.settings import Settings
@@ -16,40 +15,28 @@ NEEDS = ["chatbot som svarar på frågor om bygglov", "prognose for snømåking 
          "maskinoversettelse av saksdokumenter"]
 
 
-def brute_force_matches(idx: ProjectIndex, need: str, filters: Filters | None = None) -> set[int]:
-    """Every project whose best passage (less its brevity penalty) reaches the cut-off,
-    scored one by one: what the range search must agree with."""
-    snap = idx._snapshot()
-    mask = snap.meta.mask(filters or Filters())
-    ranked = idx.searcher.rank(snap, need, 100, mask)
-    cut = snap.space.cut_off(ranked.query, idx.close_match_standout(), len(snap.vectors))
-    allowed = set(snap.records) if mask is None else set(snap.meta.rowids[mask].tolist())
-    out = set()
-    for rowid in allowed:
-        best = max(float(np.dot(v, ranked.query)) for v in snap.passage_vectors(rowid))
-        if best - snap.brevity.get(rowid, 0.0) >= cut:
-            out.add(rowid)
-    return set(twins.collapse(sorted(out), snap.twins))  # a project two sources hold counts once
-
-
 @pytest.mark.parametrize("need", NEEDS)
-def test_matches_are_every_project_over_the_cut_off(demo_index: ProjectIndex, need: str) -> None:
-    page = demo_index.search(need, limit=3)
-    expected = brute_force_matches(demo_index, need)
-    assert page.matches == len(expected)
-    assert page.close_match == (len(expected) > 0), "close_match and the count of close matches must agree"
-    if expected:
+def test_the_count_of_close_matches_is_the_marked_results(demo_index: ProjectIndex, need: str) -> None:
+    """Issue 19: each result says whether it is a close match, and the page's count is
+    exactly the results so marked (among the first `marker.DEPTH`), so it can be checked."""
+    page = demo_index.search(need, limit=marker.DEPTH)
+    marked = [h for h in page.hits if h.close_match]
+    assert all(h.close_match is not None for h in page.hits)
+    assert page.matches == len(marked)
+    assert page.close_match == (len(marked) > 0), "close_match and the count of close matches must agree"
+    if marked:
         assert page.facets_over == "matches"
-        countries = [demo_index._snapshot().records[r].country for r in expected]
+        countries = [h.record.country for h in marked]
         assert page.facets["country"] == {c: countries.count(c) for c in page.facets["country"]}
+    first = demo_index.search(need, limit=3)
+    assert [h.close_match for h in first.hits] == [h.close_match for h in page.hits[:3]], "marks do not depend on the page"
 
 
 def test_filtered_matches_count_only_what_the_filter_allows(demo_index: ProjectIndex) -> None:
     need, only = NEEDS[0], Filters(country=["SE"])
-    page = demo_index.search(need, filters=only)
-    expected = brute_force_matches(demo_index, need, only)
-    assert page.matches == len(expected)
-    assert all(demo_index._snapshot().records[r].country == "SE" for r in expected)
+    page = demo_index.search(need, filters=only, limit=marker.DEPTH)
+    assert page.matches == sum(bool(h.close_match) for h in page.hits)
+    assert all(h.record.country == "SE" for h in page.hits)
 
 
 def test_facets_list_every_value_in_the_registry(demo_index: ProjectIndex) -> None:

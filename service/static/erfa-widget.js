@@ -28,12 +28,22 @@
     "widget_error": "Kunne ikke hente treff fra erfa. Prøv igjen senere.",
     "all_results": "Se alle treff i erfa",
     "opens_new_tab": "(åpnes i ny fane)",
+    "close_mark": "Nært treff",
+    "also_in": "Også registrert i",
     "status": {
      "planned": "Planlagt",
      "in_development": "Under utvikling",
      "pilot": "Pilot",
      "implemented": "I bruk",
      "discontinued": "Avsluttet"
+    },
+    "source": {
+     "digdir": "Digdirs oversikt over KI-prosjekter",
+     "pstw": "Public Sector Tech Watch (EU)",
+     "ipsx": "Innovative Public Services Explorer (JRC)",
+     "aiwatch": "AI Watch (JRC)",
+     "submission": "Meldt inn til erfa",
+     "demo": "erfas demodata"
     },
     "country": {
      "NO": "Norge",
@@ -89,12 +99,22 @@
     "widget_error": "Kunne ikkje hente treff frå erfa. Prøv igjen seinare.",
     "all_results": "Sjå alle treff i erfa",
     "opens_new_tab": "(blir opna i ny fane)",
+    "close_mark": "Nært treff",
+    "also_in": "Også registrert i",
     "status": {
      "planned": "Planlagd",
      "in_development": "Under utvikling",
      "pilot": "Pilot",
      "implemented": "I bruk",
      "discontinued": "Avslutta"
+    },
+    "source": {
+     "digdir": "Digdir si oversikt over KI-prosjekt",
+     "pstw": "Public Sector Tech Watch (EU)",
+     "ipsx": "Innovative Public Services Explorer (JRC)",
+     "aiwatch": "AI Watch (JRC)",
+     "submission": "Meldt inn til erfa",
+     "demo": "demodata i erfa"
     },
     "country": {
      "NO": "Noreg",
@@ -150,12 +170,22 @@
     "widget_error": "Det gick inte att hämta träffar från erfa. Försök igen senare.",
     "all_results": "Se alla träffar i erfa",
     "opens_new_tab": "(öppnas i ny flik)",
+    "close_mark": "Nära träff",
+    "also_in": "Finns också i",
     "status": {
      "planned": "Planerat",
      "in_development": "Under utveckling",
      "pilot": "Pilot",
      "implemented": "I drift",
      "discontinued": "Avslutat"
+    },
+    "source": {
+     "digdir": "Digdirs översikt över AI-projekt i Norge",
+     "pstw": "Public Sector Tech Watch (EU)",
+     "ipsx": "Innovative Public Services Explorer (JRC)",
+     "aiwatch": "AI Watch (JRC)",
+     "submission": "Inskickat till erfa",
+     "demo": "erfas demodata"
     },
     "country": {
      "NO": "Norge",
@@ -211,12 +241,22 @@
     "widget_error": "Could not fetch results from erfa. Try again later.",
     "all_results": "See all results in erfa",
     "opens_new_tab": "(opens in a new tab)",
+    "close_mark": "Close match",
+    "also_in": "Also listed in",
     "status": {
      "planned": "Planned",
      "in_development": "In development",
      "pilot": "Pilot",
      "implemented": "In use",
      "discontinued": "Discontinued"
+    },
+    "source": {
+     "digdir": "Digdir's overview of AI projects in Norway",
+     "pstw": "Public Sector Tech Watch (EU)",
+     "ipsx": "Innovative Public Services Explorer (JRC)",
+     "aiwatch": "AI Watch (JRC)",
+     "submission": "Submitted to erfa",
+     "demo": "erfa's demo data"
     },
     "country": {
      "NO": "Norway",
@@ -294,6 +334,7 @@
     "li:last-child{border-bottom:0}",
     ".title{font-weight:600;font-size:1.02em}",
     ".meta{color:#4b5563;font-size:.88em;margin:.1em 0 0}",
+    ".close{display:inline-block;margin-left:.4em;padding:0 .45em;border:1px solid currentColor;border-radius:999px;color:#0d5e2f;background:#e7f5ec;font-size:.8em;font-weight:600}",
     ".snippet{margin:.2em 0 0;font-size:.92em}",
     "mark{background:#fff0a8;color:inherit}",
     ".more{margin:.5em 0 0;font-weight:600;font-size:.92em}",
@@ -453,6 +494,7 @@
         if (r.language) a.setAttribute("lang", r.language);
         a.appendChild(el("span", { "class": "vh" }, " " + S.opens_new_tab));
         title.appendChild(a);
+        if (r.close_match) title.appendChild(el("span", { "class": "close" }, S.close_mark));
         li.appendChild(title);
         var meta = [r.organisation, S.country[r.country] || r.country, S.status[r.status] || r.status, years(r)]
           .filter(function (x) { return x; }).join(" · ");
@@ -461,6 +503,17 @@
           var p = snippet(r.snippet, r.marks);
           if (r.language) p.setAttribute("lang", r.language);
           li.appendChild(p);
+        }
+        if (r.twins && r.twins.length) {
+          var also = el("p", { "class": "meta" }, S.also_in + ": ");
+          r.twins.forEach(function (t, i) {
+            var ta = el("a", { href: self._link("/project/" + encodeURIComponent(t.id), { q: q }), target: "_blank", rel: "noopener" },
+                        S.source[t.source] || t.source);
+            if (t.language) ta.setAttribute("lang", t.language);
+            also.appendChild(ta);
+            if (i < r.twins.length - 1) also.appendChild(document.createTextNode(", "));
+          });
+          li.appendChild(also);
         }
         ol.appendChild(li);
       });

@@ -12,8 +12,9 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
+from erfa.ingest import orgnames
 from erfa.ingest.limits import MAX_TEXT_CHARS, short
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -234,6 +235,27 @@ class Record(BaseModel):
         if not re.fullmatch(r"[A-Za-z]{2}", v):
             raise ValueError(f"country {v!r} must be a two-letter ISO code such as NO or SE")
         return v.upper()
+
+    @model_validator(mode="after")
+    def _organisation_cleaned(self, info: ValidationInfo) -> "Record":
+        """The organisation as a name people can use (ingest/orgnames.py), at every door and for
+        stored records too: "Unknown" or an empty name is no organisation, a team mailbox in
+        the name becomes the contact and a web address the web site (where none is given),
+        a person's address and the registry's "| City, Country" leave the name."""
+        if self.organisation is None:
+            return self
+        cleaned = orgnames.clean(self.organisation)
+        if cleaned.name == self.organisation and cleaned.contact is None and cleaned.website is None:
+            return self
+        self.organisation = cleaned.name
+        if cleaned.contact and not self.contact:
+            self.contact = cleaned.contact
+        if cleaned.website and not self.website:
+            self.website = cleaned.website
+        notes = (info.context or {}).get("notes")
+        if isinstance(notes, list):
+            notes.extend(cleaned.notes)
+        return self
 
     @classmethod
     def build(cls, source: str, source_id: object, **fields: object) -> "Record":

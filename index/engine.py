@@ -33,7 +33,7 @@ import numpy as np
 from erfa.index import marker, ranking, snapshot, twins
 from erfa.index.encoder import DEFAULT_MODEL, Encoder
 from erfa.index.facets import Filters
-from erfa.index.organisations import names_a_body
+from erfa.index.organisations import no_body_reason
 from erfa.index.partners import PARTNER_DEPTH, Partner, PartnersPage, rank_partners
 from erfa.index.searcher import CANDIDATES, FACET_DEPTH, MAX_WINDOW, MODES, Hit, SearchPage, Searcher
 from erfa.index.snapshot import SLOTS, Snapshot, passages_of
@@ -315,9 +315,7 @@ class ProjectIndex:
         if refused := snapshot.admit(ahead.added + ahead.updated):
             records = [r for r in records if r.id not in refused]
             ahead = self.store.plan(records)
-        notes = {r.id: f"organisation {r.organisation!r} names no body (nothing but punctuation or symbols): "
-                       "stored without one, so it is never shown as a partner"
-                 for r in ahead.added + ahead.updated if r.organisation and not names_a_body(r.organisation)}
+        notes = {r.id: why for r in ahead.added + ahead.updated if r.organisation and (why := no_body_reason(r.organisation))}
         early = {text_hash(t): t for r in ahead.added + ahead.updated for t in passages_of(r)}
         _, embedded = self._vectors_of(early, progress=progress)
         with self.store.writing():

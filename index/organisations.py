@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from erfa.ingest.orgnames import several_bodies
+
 ALIASES_FILE = Path(__file__).with_name("org_aliases.toml")
 
 # Legal-form suffixes that do not change which body is meant.
@@ -38,7 +40,26 @@ _LEGAL_FORMS = frozenset({"as", "asa", "ab", "hf", "rhf", "iks", "sf", "kf", "oy
                           "mbh", "kg", "ag", "spa", "srl", "sas", "sa", "bv", "nv", "aps", "a/s"})
 _PAREN = re.compile(r"\(([^)]*)\)")
 _FOLD = str.maketrans({"ø": "o", "æ": "ae", "ß": "ss", "đ": "d", "ð": "d", "þ": "th", "ł": "l"})
-_COUNTRY_NAMES = r"(?:norway|sweden|denmark|finland|iceland)"
+# Countries (folded) a registry writes beside a body's name: "Research Council of Norway",
+# "Federal Statistical Office Germany", "... of the Republic of Estonia". Keys are per country,
+# so dropping the country never joins bodies of two countries.
+_COUNTRY_NAMES = (r"(?:(?:the )?(?:republic of )?(?:norway|sweden|denmark|finland|iceland|estonia|latvia|lithuania|germany|"
+                  r"netherlands|belgium|france|italy|spain|portugal|greece|austria|switzerland|poland|czechia|"
+                  r"czech republic|slovakia|slovenia|croatia|hungary|romania|bulgaria|ireland|malta|cyprus|luxembourg|"
+                  r"united kingdom|uk))")
+# The country's adjective or name before a body's name: "Estonian Road Administration" = "Road
+# Administration", "German Federal Foreign Office" = "Federal Foreign Office", "Spanish Government"
+# = "Government of Spain" (measured on the four registries, models.md).
+_NATIONAL = re.compile(r"^(?:the )?(?:royal )?(?:norwegian|swedish|danish|finnish|icelandic|estonian|estonia|latvian|"
+                       r"lithuanian|german|dutch|netherlands|belgian|french|italian|spanish|portuguese|greek|hellenic|"
+                       r"austrian|swiss|polish|czech|slovak|slovenian|croatian|hungarian|romanian|bulgarian|irish|"
+                       r"british|uk|maltese|cypriot|luxembourgish) (?=\w+ \w)")
+# Spelling variants that name the same thing ("Centre of Registers" = "Center of Registers").
+_VARIANTS = ((re.compile(r"\bcentre\b"), "center"), (re.compile(r"\borganisation\b"), "organization"),
+             (re.compile(r"\bprogramme\b"), "program"), (re.compile(r" & "), " and "))
+# Words that join the parts of a name without telling bodies apart: "Politecnico di Milano" =
+# "Politecnico of Milano", "Technical University of Munich" = "Technical University Munich".
+_CONNECTIVES = re.compile(r" (?:of the|of|the|di|de|del|della|degli|du|des|da|do) ")
 
 # Body types, each a family of equivalent words across nb, nn, sv, da, fi and en.
 # (kind, pattern with a named group "place"); tried in order, first match wins.
@@ -99,7 +120,10 @@ def _plain(text: str) -> str:
     while prev != text:
         prev, text = text, _SUFFIXES.sub("", text)
     text = re.sub(r"^the ", "", text)
-    return re.sub(rf" (?:(?:in|of) )?{_COUNTRY_NAMES}$", "", text)
+    for pattern, variant in _VARIANTS:
+        text = pattern.sub(variant, text)
+    text = re.sub(rf" (?:(?:in|of) )?{_COUNTRY_NAMES}$", "", text)
+    return _NATIONAL.sub("", text)
 
 
 def _typed(text: str, places: dict[str, str]) -> str | None:
@@ -124,7 +148,7 @@ def _key(name: str, places: dict[str, str]) -> str:
     if sep and "(" not in head and not re.search(r"\b(?:and|og|och)\b|,", rest):
         text = head  # "Statnett, the Norwegian electricity ... operator" is Statnett
     text = _plain(_PAREN.sub(" ", text))
-    return _typed(text, places) or text
+    return _typed(text, places) or _CONNECTIVES.sub(" ", f" {text} ").strip()
 
 
 def _acronym(inner: str) -> str | None:
@@ -151,7 +175,12 @@ def org_key(name: str) -> str:
 def name_keys(name: str) -> list[str]:
     """Every key one name gives, `org_key` first: the long form beside its acronym, a
     trailing acronym ("Finnish Patent and Registration Office PRH"), a bracketed short
-    name ("Swedish Tax Agency (Skatteverket)")."""
+    name ("Swedish Tax Agency (Skatteverket)"). None for a list or a collective ("Aalborg
+    Municipality and Rødovre Municipality", "About 120 different municipalities",
+    `erfa.ingest.orgnames.several_bodies`): it names no one body, so nothing is filed
+    under it, no spelling of a real body merges into it and it is never a partner."""
+    if several_bodies(name):
+        return []
     places = aliases().places
     keys = [org_key(name), _key(name, places)]
     bracket = _PAREN.search(name)
@@ -167,13 +196,26 @@ def name_keys(name: str) -> list[str]:
 
 
 def names_a_body(name: str) -> bool:
-    """False for a name nothing can be keyed from ("...", "§", "«»"): no body to file it under."""
+    """False for a name nothing can be keyed from ("...", "§", "«»") and for a list of bodies:
+    no one body to file it under."""
     return bool(name_keys(name))
 
 
+def no_body_reason(name: str) -> str | None:
+    """Why ``name`` is filed under no body (for the ingest report), or None when it names one."""
+    if names_a_body(name):
+        return None
+    if several_bodies(name):
+        return (f"organisation {name!r} names several bodies (a list or a group): kept as the project's "
+                "organisation text, never shown as a partner")
+    return (f"organisation {name!r} names no body (nothing but punctuation or symbols): stored without one, "
+            "so it is never shown as a partner")
+
+
 def same_body(a: str, b: str) -> bool:
-    """One edit apart and long enough that one edit cannot make a different body; typed
-    keys ("municipality:kristiansand") must share the type, and the place is compared."""
+    """One edit (or two neighbouring letters swapped: "Univesrity", "Entreprise") apart and
+    long enough that one edit cannot make a different body; typed keys
+    ("municipality:kristiansand") must share the type, and the place is compared."""
     if a == b:
         return True
     ka, _, pa = a.rpartition(":")
@@ -183,6 +225,10 @@ def same_body(a: str, b: str) -> bool:
     a, b = pa, pb
     if min(len(a), len(b)) < 10 or abs(len(a) - len(b)) > 1:
         return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]:
+            return True
     if len(a) > len(b):
         a, b = b, a
     i = 0
@@ -319,6 +365,11 @@ class Directory:
         table = aliases()
         return {self._find(node)[1] for node in self.parent
                 if node[1] in keys or table.own_key.get(node) in keys}
+
+    def names_of(self, key: str, country: str = "") -> list[str]:
+        """Every spelling seen of the body ``key`` (a canonical key) in ``country``: what a
+        directory of web sites is looked up by (index/bodies_directory.py)."""
+        return list(self.names.get(self._find((country, key)), {}))
 
     def display(self, key: str, country: str = "") -> str | None:
         """The name a body uses itself: the alias table's, else the most native-looking

@@ -33,6 +33,7 @@ import numpy as np
 from erfa.index import marker, ranking, snapshot, twins
 from erfa.index.encoder import DEFAULT_MODEL, Encoder
 from erfa.index.facets import Filters
+from erfa.index import bodies_directory
 from erfa.index.organisations import no_body_reason
 from erfa.index.partners import PARTNER_DEPTH, Partner, PartnersPage, rank_partners
 from erfa.index.searcher import CANDIDATES, FACET_DEPTH, MAX_WINDOW, MODES, Hit, SearchPage, Searcher
@@ -496,7 +497,8 @@ class ProjectIndex:
 
     def partners(self, query: str, *, limit: int = 10, filters: Filters | None = None) -> PartnersPage:
         """Organisations ranked by relevant experience (see `partners`)."""
-        return rank_partners(self.searcher, self._snapshot(), query, limit=limit, filters=filters)
+        return rank_partners(self.searcher, self._snapshot(), query, limit=limit, filters=filters,
+                             directory=bodies_directory.cached(self.home))
 
     def close(self) -> None:
         if self._compaction is not None:

@@ -7,6 +7,7 @@ returns, field for field, and a new field reaches both at once.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Literal
 
@@ -82,6 +83,23 @@ class Contact(BaseModel):
         None, description="A functional contact (a team mailbox or a role, never a person) its submitter agreed to publish.")
 
 
+class ReachOut(BaseModel):
+    kind: Literal["website", "project_link"] = Field(
+        description="'website': the organisation's own web site; 'project_link': none is known, so the page of one of "
+        "its projects (or of that project's twin in another registry).")
+    url: str
+    source: str = Field(description="Where it comes from: 'record' (one of these projects gives the organisation's site), "
+                        "'body_record' (another project of the same body does), 'wikidata' or 'enhetsregisteret' (the "
+                        "directory `erfa sync` fills from those public registers), 'project_root' (a project link that is "
+                        "a site's root), 'project' or 'twin' (the page of one of these projects, or of its twin in "
+                        "another registry), 'body_project' (the page of another project of the same body).")
+    confidence: float | None = Field(None, description="For 'wikidata' and 'enhetsregisteret': how surely the register's "
+                                     "entity is this body (1.0 registry number, 0.95 its name, 0.85 a name it also goes "
+                                     "by; nothing below 0.8 is ever stored or shown). null for what the data itself says.")
+    matched: str | None = Field(None, description="The name the register matched, for 'wikidata' and 'enhetsregisteret'.")
+    project_id: str | None = Field(None, description="For a project link: the project whose page it is.")
+
+
 class ReasonOut(BaseModel):
     projects: int = Field(description="The organisation's projects among the results that count as experience.")
     statuses: dict[str, int] = Field(description="How many of them have each status ('' = not given).")
@@ -99,6 +117,8 @@ class PartnerOut(BaseModel):
     projects: list[SearchResult]
     link: str | None
     contact: Contact
+    reach: ReachOut | None = Field(None, description="How to reach the organisation: its web site, else a project page; "
+                                   "with where it comes from and, for a register's match, how sure it is.")
     reason: ReasonOut | None = Field(None, description="Why the organisation is on the list: its projects by status and its closest one.")
 
 
@@ -134,7 +154,7 @@ def partners_response(page: PartnersPage) -> PartnersResponse:
         PartnerOut(organisation=p.organisation, country=p.country, owner_type=p.owner_type, score=p.score,
                    projects=[result(h) for h in p.projects], link=p.website,
                    contact=Contact(website=p.website, registry_id=p.registry_id, contact=getattr(p, "contact", None)),
-                   reason=_reason(p.reason))
+                   reach=ReachOut(**dataclasses.asdict(p.reach)) if p.reach else None, reason=_reason(p.reason))
         for p in page.partners
         close_match=hit.close_match,
     ])

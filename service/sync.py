@@ -49,16 +49,19 @@ import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from erfa.index import ProjectIndex
+from erfa.index import ProjectIndex, bodies_directory
 from erfa.index.atomic import atomic_file
+from erfa.index.bodies_directory import CONFIDENCE, BodiesDirectory, Body, Entry, match_enhet, match_wikidata
+from erfa.index.organisations import Directory
 from erfa.ingest import FORMATS, FormatError, read_file
 from erfa.ingest.decode import read_text
 from erfa.ingest.limits import MAX_XLSX_BYTES
@@ -88,6 +91,12 @@ _CSV_FORMATS = frozenset({"erfa-csv", "digdir-csv", "pstw-csv", "aiwatch-csv"})
 USER_AGENT = "erfa-sync/0.1 (public-sector AI project search; conditional GET)"
 _CHUNK = 64 * 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Directory sources (`kind = "wikidata"` / `"enhetsregisteret"`) make one request per batch of
+# names or per organisation number; a run stops short of more than this (`max_requests`), so a
+# large index cannot turn a timer run into a flood of requests to a public service.
+DIRECTORY_KINDS = ("wikidata", "enhetsregisteret")
+DEFAULT_MAX_REQUESTS = 200
+WIKIDATA_BATCH = 25  # names per SPARQL query: with 3-5 language tags each, the GET stays well under 8 KB
 
 
 class SourcesError(ValueError):
@@ -112,6 +121,11 @@ class Source:
     timeout: float = DEFAULT_TIMEOUT  # seconds for the whole download, redirects included
     # Hosts ("host" or "host:port", lower case) a redirect may lead to besides the URL's own.
     allow_hosts: tuple[str, ...] = ()
+    # "records" (a registry's file of projects) or a directory of bodies' web sites: "wikidata"
+    # (a SPARQL endpoint) or "enhetsregisteret" (Norway's register of legal entities), see _sync_directory
+    kind: str = "records"
+    countries: tuple[str, ...] = ()  # directory kinds: the bodies of these countries (ISO codes); () = all
+    max_requests: int = DEFAULT_MAX_REQUESTS  # directory kinds: requests one run may make
 
 
 @dataclass
@@ -145,6 +159,8 @@ class Report:
             return f"{self.name}: FAILED ({status}): {self.detail}; nothing changed {took}"
         if self.outcome == "unchanged":
             return f"{self.name}: {status}, unchanged: {self.detail} {took}"
+        if self.outcome == "directory":
+            return f"{self.name}: {status}, {self.detail} {took}"
         if self.outcome == "partial":
             rows = "row" if self.rejected == 1 else "rows"
             return (f"{self.name}: PARTIAL ({status}): {self.records} valid records applied: {self.added} added, "
@@ -169,7 +185,8 @@ def load_sources(path: Path) -> list[Source]:
     entries = data.get("source")
     if not isinstance(entries, list) or not entries:
         raise SourcesError(f"{path}: no [[source]] entries")
-    known = {"name", "url", "format", "source", "schedule", "enabled", "max_mb", "timeout", "allow_hosts"}
+    known = {"name", "url", "format", "source", "schedule", "enabled", "max_mb", "timeout", "allow_hosts", "kind",
+             "countries", "max_requests"}
     sources: list[Source] = []
     for n, entry in enumerate(entries, 1):
         where = f"{path}: [[source]] #{n}"
@@ -193,8 +210,25 @@ def load_sources(path: Path) -> list[Source]:
             raise SourcesError(f"{where}: 'url' must be an http(s) URL (got {url!r})")
         if enabled and not url:
             raise SourcesError(f"{where}: no 'url'; set it, or 'enabled = false'")
-        if fmt not in FORMATS:
+        kind = entry.get("kind", "records")
+        if kind not in ("records", *DIRECTORY_KINDS):
+            raise SourcesError(f"{where}: 'kind' must be \"records\" (the default), "
+                               f"{' or '.join(repr(k) for k in DIRECTORY_KINDS)} (got {kind!r})")
+        if kind != "records":
+            if fmt is not None or entry.get("source") is not None:
+                raise SourcesError(f"{where}: a {kind} source fills the directory of web sites, not records: "
+                                   "it takes no 'format' or 'source'")
+            fmt = "directory-json"
+        elif fmt not in FORMATS:
             raise SourcesError(f"{where}: 'format' must be one of {', '.join(FORMATS)} (got {fmt!r})")
+        countries = entry.get("countries", [])
+        if (kind == "records" and "countries" in entry) or not isinstance(countries, list) or not all(
+                isinstance(c, str) and re.fullmatch(r"[A-Za-z]{2}", c) for c in countries):
+            raise SourcesError(f"{where}: 'countries' is for directory sources, a list of ISO codes such as [\"NO\", \"SE\"]")
+        max_requests = entry.get("max_requests", DEFAULT_MAX_REQUESTS)
+        if (kind == "records" and "max_requests" in entry) or isinstance(max_requests, bool) \
+                or not isinstance(max_requests, int) or max_requests <= 0:
+            raise SourcesError(f"{where}: 'max_requests' is for directory sources, a positive whole number")
         source, schedule = entry.get("source"), entry.get("schedule")
         if source is not None and (not isinstance(source, str) or not source.strip()):
             raise SourcesError(f"{where}: 'source' must be a non-empty string")
@@ -213,7 +247,8 @@ def load_sources(path: Path) -> list[Source]:
                 raise SourcesError(f"{where}: 'allow_hosts' entries must be a host or host:port, "
                                    f"such as \"cdn.example.org\" or \"cdn.example.org:8443\" (got {host!r})")
         sources.append(Source(name, url, fmt, source, schedule, enabled, int(max_mb * 2**20), float(timeout),
-                              tuple(h.strip().lower() for h in allow_hosts)))
+                              tuple(h.strip().lower() for h in allow_hosts), kind,
+                              tuple(c.upper() for c in countries), max_requests))
     return sources
 
 
@@ -586,6 +621,8 @@ def sync(sources: Sequence[Source], home: Path, open_index: Callable[[], Project
 def _sync_one(src: Source, state: dict[str, dict[str, Any]], home: Path, get_index: Callable[[], ProjectIndex],
               *, dry_run: bool, force: bool, max_xlsx_bytes: int) -> Report:
     """One source; updates ``state[src.name]`` only when the index holds what the URL serves."""
+    if src.kind in DIRECTORY_KINDS:
+        return _sync_directory(src, state, home, get_index, dry_run=dry_run)
     stored = state.get(src.name, {})
     # Validators and hash belong to one URL: after an edit of the sources file, download afresh.
     previous = stored if (stored.get("url") == src.url and not force) else {}
@@ -680,6 +717,131 @@ def _apply(src: Source, got: Fetched, state: dict[str, dict[str, Any]], checked:
     return Report(src.name, "changed", got.status, records=len(records), added=summary.added,
                   updated=summary.updated, unchanged=summary.unchanged, removed=summary.deleted,
                   rejected=rejected, problems=problems)
+
+
+# -- the directory of bodies' web sites -----------------------------------------------------------
+
+def _bodies(idx: ProjectIndex, countries: Sequence[str]) -> list[Body]:
+    """The bodies the index holds (as partners are keyed: organisations.Directory over every
+    record), each with every spelling seen and the registry numbers its records carry."""
+    records = [r for r in idx.records() if r.organisation and r.country and (not countries or r.country in countries)]
+    orgs = Directory()
+    for r in records:
+        orgs.add(r.organisation or "", r.country or "", r.organisation_number, r.language)
+    numbers: dict[tuple[str, str], set[str]] = {}
+    for r in records:
+        key = orgs.key(r.organisation or "", r.country or "")
+        if key:
+            numbers.setdefault((r.country or "", key), set()).update([r.organisation_number] if r.organisation_number else [])
+    return [Body(country, tuple(sorted(orgs.names_of(key, country))), tuple(sorted(nums)))
+            for (country, key), nums in sorted(numbers.items()) if orgs.names_of(key, country)]
+
+
+def _get_json(src: Source, url: str, home: Path) -> Any:
+    """GET ``url`` under ``src``'s rules (size cap, one deadline, redirects only to its host): the same
+    `fetch` as a registry's file, so a directory source is held to what every source is."""
+    got = fetch(replace(src, url=url), {}, home)
+    assert got.path is not None
+    try:
+        return json.loads(got.path.read_bytes())
+    except ValueError as exc:
+        raise FetchError(f"the answer to {url} is not JSON: {exc}", got.status) from None
+    finally:
+        got.path.unlink(missing_ok=True)
+
+
+def _sync_directory(src: Source, state: dict[str, dict[str, Any]], home: Path, get_index: Callable[[], ProjectIndex],
+                    *, dry_run: bool) -> Report:
+    """Ask a public register for the web sites of the index's bodies and file what it answers
+    (index/bodies_directory.py): matched by name and country or by registry number, with the
+    match's confidence; nothing below bodies_directory.MIN_CONFIDENCE, nothing ambiguous. Any
+    failed request fails the source and changes nothing: one run is the register's whole answer,
+    replacing what it said before."""
+    bodies = _bodies(get_index(), src.countries)
+    old = BodiesDirectory.load(home)
+    checked = bodies_directory.now()
+    try:
+        if src.kind == "wikidata":
+            entries, detail, requests = _ask_wikidata(src, bodies, home, checked)
+        else:
+            entries, detail, requests = _ask_enhetsregisteret(src, bodies, old, home, checked)
+    except FetchError as exc:
+        return Report(src.name, "failed", exc.status, str(exc))
+    except _TooMany as exc:
+        return Report(src.name, "failed", None, str(exc))
+    if not dry_run:
+        old.replaced(src.kind, entries).save(home)
+        state[src.name] = {"url": src.url, "checked_at": checked, "entries": len(entries), "requests": requests}
+    verb = "would be filed" if dry_run else "filed"
+    return Report(src.name, "directory", 200 if requests else None,
+                  f"{detail}; {len(entries)} {verb} ({sum(1 for e in entries if e.website)} with a web site)",
+                  records=len(entries))
+
+
+class _TooMany(Exception):
+    """A directory run would make more requests than the source's max_requests."""
+
+
+def _ask_wikidata(src: Source, bodies: Sequence[Body], home: Path, checked: str) -> tuple[list[Entry], str, int]:
+    batches: list[tuple[str, list[Body]]] = []
+    for country in sorted({b.country for b in bodies}):
+        batch: list[Body] = []
+        for body in (b for b in bodies if b.country == country):
+            if batch and sum(len(b.names) for b in batch) + len(body.names) > WIKIDATA_BATCH:
+                batches.append((country, batch))
+                batch = []
+            batch.append(body)
+        if batch:
+            batches.append((country, batch))
+    if len(batches) > src.max_requests:
+        raise _TooMany(f"{len(bodies):,} bodies need {len(batches):,} SPARQL requests, over max_requests = "
+                       f"{src.max_requests}: raise it, or narrow 'countries'")
+    answers = []
+    for country, batch in batches:
+        query = bodies_directory.sparql_query(country, [n for b in batch for n in b.names])
+        answers.append(_get_json(src, src.url + ("&" if "?" in src.url else "?")
+                                 + urllib.parse.urlencode({"query": query, "format": "json"}), home))
+    outcome = match_wikidata(bodies, answers, checked)
+    by_kind = Counter(e.match for e in outcome.entries)
+    detail = (f"{outcome.asked:,} bodies asked in {len(batches)} requests: {len(outcome.entries):,} matched "
+              f"({by_kind['number']} by registry number, {by_kind['exact']} by name, {by_kind['alias']} by another "
+              f"name they go by), {len(outcome.ambiguous)} ambiguous and {len(outcome.contradicted)} with a "
+              f"contradicting registry number left out, {outcome.without_site} without a web site or number")
+    return outcome.entries, detail, len(batches)
+
+
+def _ask_enhetsregisteret(src: Source, bodies: Sequence[Body], directory: BodiesDirectory, home: Path,
+                          checked: str) -> tuple[list[Entry], str, int]:
+    """Norway's bodies by organisation number: the numbers their records carry (a sure match),
+    and those Wikidata gave a matched body (as sure as that match)."""
+    wanted: dict[str, tuple[str, float, str]] = {}  # number -> (body name, confidence, match)
+    for body in bodies:
+        if body.country == "NO":
+            for number in body.numbers:
+                if re.fullmatch(r"\d{9}", number):
+                    wanted[number] = (body.names[0], CONFIDENCE["number"], "number")
+    for e in directory.all():
+        if e.source == "wikidata" and e.country == "NO" and e.registry_id and re.fullmatch(r"\d{9}", e.registry_id):
+            wanted.setdefault(e.registry_id, (e.name, e.confidence, e.match))
+    if len(wanted) > src.max_requests:
+        raise _TooMany(f"{len(wanted):,} organisation numbers to look up, over max_requests = {src.max_requests}: raise it")
+    entries: list[Entry] = []
+    missing = 0
+    for number, (name, confidence, match) in sorted(wanted.items()):
+        url = f"{src.url.rstrip('/')}/{number}"
+        try:
+            enhet = _get_json(src, url, home)
+        except FetchError as exc:
+            if exc.status in (404, 410):  # not (or no longer) in the register: nothing to file
+                missing += 1
+                continue
+            raise
+        entry = match_enhet(name, number, enhet if isinstance(enhet, dict) else {}, confidence, match, url, checked)
+        if entry is not None:
+            entries.append(entry)
+    detail = (f"{len(wanted):,} organisation numbers looked up ({missing} not in the register), "
+              f"{len(entries)} with a web site")
+    return entries, detail, len(wanted)
 
 
 def _shrinks(records: int, gone: int, held: int, largest: dict[str, Any] | None) -> str | None:

@@ -179,3 +179,165 @@ def test_real_registries_spellings_of_one_body_merge_and_show_its_own_name() -> 
     assert d.display(d.key("Kristiansand Municipality", "NO"), "NO") == "Kristiansand kommune"
     assert d.display(d.key("Trondheim Municipality", "NO"), "NO") == "Trondheim kommune"
     assert d.display(d.key("Swedish Tax Agency", "SE"), "SE") == "Skatteverket"
+
+
+# -- organisations people can reach (issue 19 item 4) ---------------------------------------
+from erfa.ingest.orgnames import clean, several_bodies  # noqa: E402
+
+
+@pytest.mark.parametrize("raw", ["Unknown", "unknown", " UNKNOWN ", "Ukjent", "Okänd", "Ukendt", "Tuntematon", "N/A",
+                                 "not specified", "", "  "])
+def test_a_name_that_says_nobody_is_known_is_no_organisation(raw: str) -> None:
+    assert clean(raw).name is None
+    rec = Record.build("t", "1", title="Prosjekt", organisation=raw, country="NO")
+    assert rec.organisation is None
+
+
+@pytest.mark.parametrize("raw, name, contact", [
+    ("University Hospital Olomouc, contact antonin.hlavinka@fnol.cz", "University Hospital Olomouc", None),  # a person
+    ("Fjordvik kommune (digitalisering@fjordvik.kommune.no)", "Fjordvik kommune", "digitalisering@fjordvik.kommune.no"),
+    ("Fjordvik kommune, e-post: post@fjordvik.kommune.no", "Fjordvik kommune", "post@fjordvik.kommune.no"),
+    ("Fjordvik kommune, tlf. +47 22 33 44 55", "Fjordvik kommune", None),
+])
+def test_an_email_or_phone_leaves_the_name_and_only_a_team_mailbox_becomes_the_contact(
+        raw: str, name: str, contact: str | None) -> None:
+    rec = Record.build("t", "1", title="Prosjekt", organisation=raw, country="NO")
+    assert rec.organisation == name and rec.contact == contact and "@" not in (rec.organisation or "")
+    assert rec.notes  # the ingest report says what moved, or that a person's address was dropped
+    # a record stored before this rule reads clean too (the index is rebuilt from stored records)
+    stored = Record.stored({**rec.model_dump(), "organisation": raw, "contact": None})
+    assert stored.organisation == name and stored.contact == contact
+
+
+@pytest.mark.parametrize("raw, name", [
+    ("UPMC | Waterford, Ireland", "UPMC"),
+    ("Champalimaud Centre for the Unknown | Lisbon, Portugal", "Champalimaud Centre for the Unknown"),
+    ("CitizenLab, Belgium", "CitizenLab"),
+    ("Karolinska Institutet in Sweden", "Karolinska Institutet"),
+    ("ETAPAS project: SINTEF-Prokom", "SINTEF-Prokom"),
+    ("ETAPAS project: Fondazione Don Gnocchi (Italy)", "Fondazione Don Gnocchi"),
+    ("Netherlands Food and Consumer Product Safety Authority (NVW", "Netherlands Food and Consumer Product Safety Authority"),
+    ("The Water Development Department, The Water Development Department, Cyprus", "The Water Development Department"),
+    ("Ministry of Public Administration,", "Ministry of Public Administration"),
+    ("Hansel Ltd.", "Hansel Ltd."), ("Milvum B.V.", "Milvum B.V."),  # an abbreviation keeps its full stop
+    ("Statnett, the Norwegian electricity transmission system operator",
+     "Statnett, the Norwegian electricity transmission system operator"),
+])
+def test_registries_extras_leave_the_name(raw: str, name: str) -> None:
+    assert clean(raw).name == name
+
+
+def test_a_web_address_as_the_name_becomes_the_web_site() -> None:
+    rec = Record.build("t", "1", title="Prosjekt", organisation="https://www.harvey.ai/", country="GB")
+    assert rec.organisation == "harvey.ai" and rec.website == "https://www.harvey.ai/"
+    assert clean("Boost.ai").name == "Boost.ai"  # a company named like a domain keeps its name
+
+
+@pytest.mark.parametrize("name", [
+    "About 120 different municipalities in the Netherlands", "Various municipalities in Estonia", "6 municipalities",
+    "Danish Municipalities", "Aalborg, Viborg and Skive Municipalities", "Aalborg Municipality and Rødovre Municipality",
+    "Municipality of Deventer, Municipality of Goirle", "Municipality of Amersfoort and Dordrecht",
+    "Helsinki, Skansa and others", "Kortrijk, Kuurne, and Lendelde", "UK Home Office & others",
+    "Ministry of Justice and Security, Ministry of the Interior and Kingdom Relations", "Police, NFI",
+    "Norway’s central register and Norway's tax authority", "Fjordby kommune; Nabovik kommune",
+    "six hospitals (Uppsala, Umeå, Linköping, Malmö/Lund, Gothenburg and Stockholm)",
+])
+def test_lists_and_collectives_name_no_body(name: str) -> None:
+    assert several_bodies(name) and name_keys(name) == []
+    assert clean(name).name == name  # kept as the project's organisation text
+    d = Directory()
+    assert d.add(name, "NL") == "" and d.add("Fjordby kommune", "NL") != ""
+
+
+@pytest.mark.parametrize("name", [
+    "Ministry of Education, Science and Sport", "Police and Border Guard Board", "Tax and Customs Board",
+    "Statnett, the Norwegian electricity transmission system operator", "Free and Hanseatic City of Hamburg",
+    "Brønnøysund Register Centre under the Ministry of Trade, Industry and Fisheries", "Foreign, Commonwealth & Development Office (FCDO)",
+    "The European Consortium of Innovative Universities (ECIU)", "General Directorate of Local Authorities",
+    "Finnish Government Shared Services Centre for Finance and HR", "FORWISS, University of Passau",
+    "Central Agency of Social Security Bodies (ACOSS)", "Norges vassdrags- og energidirektorat", "Arbeids- og velferdsetaten (NAV)",
+    "SPMS - Shared Services of the Ministry of Health, EPE", "Bournemouth, Christchurch & Poole Council",
+])
+def test_a_bodys_own_name_with_commas_and_ands_stays_one_body(name: str) -> None:
+    assert not several_bodies(name) and name_keys(name)
+
+
+@pytest.mark.parametrize("names", [
+    ("Estonian Road Administration", "Road Administration"),
+    ("German Federal Statistical Office", "Federal Statistical Office Germany", "Federal Statistical Office (StBA)"),
+    ("Ministry of Infrastructure and Water Management of the Netherlands", "Ministry of Infrastructure and Water Management"),
+    ("Center of Registers and Information Systems", "Centre of Registers and Information Systems (RIK)"),
+    ("HM Revenue & Customs", "HM Revenue and Customs (HMRC)"),
+    ("Politecnico di Milano", "Politecnico of Milano"), ("Technical University of Munich", "Technical University Munich"),
+    ("Netherlands Enterprise Agency", "Netherlands Entreprise Agency"),  # two letters swapped
+    ("Ministry of Transport", "Ministry of Transport and Communication", "Samferdselsdepartementet"),  # alias table
+])
+def test_spellings_measured_on_the_registries_join(names: tuple[str, ...]) -> None:
+    assert one_body(*names), [name_keys(n) for n in names]
+
+
+def test_partners_never_show_unknown_lists_or_emails_and_every_row_says_how_to_reach_it(
+        make_index: Callable[..., ProjectIndex]) -> None:
+    chatbot = "Innbyggerne får svar døgnet rundt på spørsmål om byggesøknader fra en chatbot"
+    kari = "Kari er en chatbot som lokale myndigheter bruker til å svare innbyggere om tjenester"
+    leaks = "Sensorer i vannledningene varsler lekkasjer før de blir til brudd"
+    idx = make_index()
+
+    def rec(source: str, sid: str, org: str, about: str, country: str = "NO", **kw: object) -> Record:
+        return Record.build(source, sid, title=f"Prosjekt {sid}", description=f"{about}.", organisation=org,
+                            country=country, language="nb", **kw)
+
+    idx.upsert([
+        rec("t", "1", "Unknown", chatbot, link="https://example.org/ukjent"),
+        rec("t", "2", "Fjordby kommune and Nabovik kommune", chatbot + " i to kommuner", link="https://example.org/felles"),
+        rec("t", "3", "Fjordby kommune, contact ola.nordmann@fjordby.kommune.no", chatbot + " i Fjordby"),  # no link ...
+        rec("t", "4", "Fjordby Municipality", "Vi varsler snøbrøyting ut fra værdata", website="fjordby.kommune.no"),  # ... a site
+        rec("u", "5", "ETAPAS project: SINTEF-Prokom", kari, link="https://etapas.example.eu/usecases/kari/"),
+        rec("v", "6", "ETAPAS Project: SINTEF-Prokom", kari + " i Sverige", country="SE",
+            link="https://etapas.example.eu/usecases/kari"),
+        rec("t", "7", "Bergby kommune", leaks),  # no link here ...
+        rec("t", "8", "Bergby kommune", "Vi leser av vannmålere automatisk", link="https://bergby.kommune.no/vann"),  # ... here
+    ])
+    seen = []
+    for need in ("chatbot som svarer om byggesøknader", "Kari chatbot for lokale myndigheter", "lekkasjer i vannledninger"):
+        partners = idx.partners(need, limit=20).partners
+        seen += partners
+        names = [p.organisation for p in partners]
+        assert names and not [n for n in names if not n or n == "Unknown" or "@" in n or " and " in n], names
+        assert all(p.reach is not None for p in partners)
+    fjordby = next(p for p in seen if p.organisation == "Fjordby kommune")
+    assert fjordby.reach is not None and (fjordby.reach.kind, fjordby.reach.source) == ("website", "body_record")
+    assert fjordby.website == "https://fjordby.kommune.no"
+    sintef = [p for p in seen if p.organisation == "SINTEF-Prokom"]  # filed under Norway and Sweden: one row
+    assert len(sintef) == 1 and {h.record.id for h in sintef[0].projects} == {"u-5", "v-6"}
+    bergby = next(p for p in seen if p.organisation == "Bergby kommune")
+    assert bergby.reach is not None and (bergby.reach.kind, bergby.reach.source, bergby.reach.project_id) == (
+        "project_link", "body_project", "t-8")
+
+
+def test_one_key_in_two_countries_without_a_shared_project_stays_two_bodies(make_index: Callable[..., ProjectIndex]) -> None:
+    idx = make_index()
+    idx.upsert([Record.build("t", "1", title="Skattechatbot", description="En chatbot svarer på spørsmål om skatt.",
+                             organisation="NAV", country="NO", link="https://nav.example.no/a"),
+                Record.build("t", "2", title="Adóchatbot", description="En chatbot svarer på spørsmål om skatt og avgift.",
+                             organisation="NAV", country="HU", link="https://nav.example.hu/b")])
+    partners = idx.partners("chatbot om skatt", limit=10).partners
+    assert sorted(p.country or "" for p in partners if p.organisation == "NAV") == ["HU", "NO"]
+
+
+@pytest.mark.shared
+def test_real_registries_names_are_clean_and_one_body_has_one_key() -> None:
+    from erfa.index.corpora import AIWATCH, DIGDIR, IPSX, PSTW, _records
+
+    shared = shared_data_dir()
+    records = [r for f in (DIGDIR, PSTW, AIWATCH, IPSX) for r in _records(shared, f)]
+    names = {(r.country or "", r.organisation) for r in records if r.organisation}
+    assert not [n for _, n in names if "@" in n or n.casefold() == "unknown" or n.startswith("http")]
+    assert not [n for _, n in names if n != n.strip(" ,;:|")]
+    d = Directory()
+    for country, name in names:
+        d.add(name, country)
+    assert len({d.key(n, "NL") for n in ("NVWA", "Netherlands Food and Consumer Product Safety Authority",
+                                         "Dutch Food and Consumer Product Safety Authority (NVWA)")}) == 1
+    assert d.key("About 120 different municipalities in the Netherlands", "NL") == ""
+    assert ("NO", "SINTEF-Prokom") in names and ("SE", "SINTEF-Prokom") in names

@@ -136,6 +136,7 @@ def result(hit: Hit) -> SearchResult:
         start_year=r.start_year, end_year=r.end_year,
         score=round(hit.score, 6), similarity=round(hit.similarity, 4), snippet=hit.snippet, marks=hit.marks, link=r.link,
         twins=[Twin(id=t.id, source=t.source, title=t.title, language=t.language, link=t.link) for t in hit.twins],
+        close_match=hit.close_match,
     )
 
 
@@ -156,7 +157,6 @@ def partners_response(page: PartnersPage) -> PartnersResponse:
                    contact=Contact(website=p.website, registry_id=p.registry_id, contact=getattr(p, "contact", None)),
                    reach=ReachOut(**dataclasses.asdict(p.reach)) if p.reach else None, reason=_reason(p.reason))
         for p in page.partners
-        close_match=hit.close_match,
     ])
 
 

@@ -9,6 +9,12 @@ only). This is what a Nordic deployment of erfa holds.
 *European*: the Norwegian overview plus the whole PSTW export (1,964 cases, mostly in
 English): the case where the language barrier hides most of the answers.
 
+*Full*: all four registries whole, exactly as ../shared/data/README.md loads them (the
+overview, PSTW, AI Watch T6 and IPS-X's AI cases: 2,972 records). It is what a user who
+loads everything holds, and the only corpus where PSTW, IPS-X and AI Watch copy each
+other's cases from every country, so it is the one "one project, one row" is judged on
+(tests/relevance/real/full_twins.json).
+
 Only the files are read here; which records are relevant to which need lives in
 tests/relevance/real/*.jsonl, written by people reading the texts.
 """
@@ -44,7 +50,12 @@ def european_corpus(shared: Path) -> list[Record]:
     return _records(shared, DIGDIR) + _records(shared, PSTW)
 
 
-CORPORA: dict[str, Callable[[Path], list[Record]]] = {"nordic": nordic_corpus, "european": european_corpus}
+def full_corpus(shared: Path) -> list[Record]:
+    return _records(shared, DIGDIR) + _records(shared, PSTW) + _records(shared, AIWATCH) + _records(shared, IPSX)
+
+
+CORPORA: dict[str, Callable[[Path], list[Record]]] = {"nordic": nordic_corpus, "european": european_corpus,
+                                                      "full": full_corpus}
 
 
 def available(shared: Path | None) -> bool:

@@ -10,8 +10,11 @@ ranking to its recorded figures. The rankers:
 - ``neutral``: dense search in the language-neutral space (index/space.py), nothing else;
 - ``hybrid``: the shipped ranking (index/searcher.py `Searcher.rank`).
 
-The real-data tasks (tests/relevance/real) come in dev and test splits over two corpora;
-every parameter in index/ranking.py is chosen on dev, test is only reported.
+The real-data tasks (tests/relevance/real) come in dev and test splits over three corpora;
+every parameter in index/ranking.py is chosen on dev, test is only reported. The twin
+groups labelled on the full corpus (full_twins.json) judge "one project, one row": how
+many of them the index joins (twin_joins) and how often a top 10 still shows one project
+twice (repeats_in_top).
 """
 from __future__ import annotations
 
@@ -58,6 +61,7 @@ class Task:
     queries: list[Query]
     construction: str = ""
     corpus: str = ""  # tasks with the same corpus share one index
+    twins: list[list[str]] = field(default_factory=list)  # labelled twin groups among the records (full_twins.json)
 
 
 @dataclass
@@ -93,18 +97,33 @@ def demo_task(corpus: Path, labels: Path) -> Task:
     return Task("demo", records, queries, "erfa's demo corpus and its graded labels (tests/relevance); not used to choose anything", "demo")
 
 
+def twin_groups(labels: Path) -> list[list[str]]:
+    """The twin groups labelled on the full corpus (none when the file is absent)."""
+    path = labels / "full_twins.json"
+    return json.loads(path.read_text(encoding="utf-8"))["groups"] if path.is_file() else []
+
+
+def _within(groups: Sequence[Sequence[str]], ids: set[str]) -> list[list[str]]:
+    """The groups as far as a corpus holds them: the full corpus's labels serve its subsets too."""
+    return [kept for g in groups if len(kept := [i for i in g if i in ids]) > 1]
+
+
 def real_tasks(shared: Path, labels: Path, splits: Sequence[str] = ("dev", "test")) -> list[Task]:
-    """The Nordic and European tasks, one per split (tests/relevance/real/README.md)."""
+    """The Nordic, European and full tasks, one per split (tests/relevance/real/README.md)."""
     tasks = []
+    groups = twin_groups(labels)
     for corpus, build in CORPORA.items():
         records = build(shared)
         needs = [n for f in sorted(labels.glob(f"{corpus}_*.jsonl")) for n in _jsonl(f)]
+        if not needs:
+            continue  # a corpus nobody has labelled yet would only cost an index
+        twins = _within(groups, {r.id for r in records})
         for split in splits:
             queries = [Query(n["qid"], n["query"], n["language"], {k: int(v) for k, v in n["relevant"].items()})
                        for n in needs if n["split"] == split]
             tasks.append(Task(f"{corpus.capitalize()} ({split})", records, queries,
                               f"{len(records)} records; {len(queries)} needs, {sum(not q.answerable for q in queries)} with no answer",
-                              corpus))
+                              corpus, twins))
     return tasks
 
 
@@ -143,11 +162,30 @@ def norquad_task(path: Path) -> Task:
 
 
 # -- running --------------------------------------------------------------------------
+Vectors = dict[str, np.ndarray]  # text hash -> the model's raw passage vector
+
+
+def cached(index: ProjectIndex) -> Vectors:
+    """Every passage vector of the index's records, from its embedding cache: the full
+    corpus holds every text of the other two, so they need not embed anything again."""
+    enc = index.encoder
+    hashes = [text_hash(t) for stored in index.store.all() for t in passages_of(stored.record)]
+    return index.store.cached_vectors(enc.model_id, hashes, enc.dim)
+
+
+def _seeded(home: Path, encoder: Encoder, vectors: Vectors | None) -> ProjectIndex:
+    idx = ProjectIndex(home, encoder=encoder)
+    if vectors:
+        idx.store.cache_vectors(encoder.model_id, list(vectors.items()))
+    return idx
+
+
 @contextmanager
-def indexed(task: Task, encoder: Encoder) -> Iterator[ProjectIndex]:
-    """The task's records in a scratch index, removed afterwards."""
+def indexed(task: Task, encoder: Encoder, vectors: Vectors | None = None) -> Iterator[ProjectIndex]:
+    """The task's records in a scratch index, removed afterwards; ``vectors`` seed its
+    embedding cache (only texts not among them are embedded)."""
     with tempfile.TemporaryDirectory(prefix=f"erfa-eval-{task.corpus or 'task'}-") as home:
-        idx = ProjectIndex(Path(home), encoder=encoder)
+        idx = _seeded(Path(home), encoder, vectors)
         try:
             idx.upsert(task.records)
             yield idx
@@ -155,9 +193,10 @@ def indexed(task: Task, encoder: Encoder) -> Iterator[ProjectIndex]:
             idx.close()
 
 
-def index_task(task: Task, encoder: Encoder, home: Path) -> ProjectIndex:
-    """The task's records in an index at ``home`` (kept: the caller owns the folder)."""
-    idx = ProjectIndex(home, encoder=encoder)
+def index_task(task: Task, encoder: Encoder, home: Path, vectors: Vectors | None = None) -> ProjectIndex:
+    """The task's records in an index at ``home`` (kept: the caller owns the folder);
+    ``vectors`` seed its embedding cache as in `indexed`."""
+    idx = _seeded(home, encoder, vectors)
     idx.upsert(task.records)
     return idx
 
@@ -207,6 +246,62 @@ def evaluate(task: Task, index: ProjectIndex, modes: Iterable[str] = MODES) -> d
             groups[q.language].add(ranked, q.relevant)
         out[mode] = {g: s.means() for g, s in sorted(groups.items())}
     return out
+
+
+# -- one project, one row ---------------------------------------------------------------
+def _pairs(groups: Iterable[Iterable[str]]) -> set[frozenset[str]]:
+    return {frozenset((a, b)) for g in groups for a in g for b in g if a < b}
+
+
+def found_twins(index: ProjectIndex) -> list[list[str]]:
+    """The index's own twin groups (index/twins.py), as record ids."""
+    snap = index._snapshot()
+    groups = {tuple(sorted((r, *others))) for r, others in snap.twins.items()}
+    return [sorted(snap.records[r].id for r in g if r in snap.records) for g in sorted(groups)]
+
+
+@dataclass
+class TwinJoins:
+    precision: float  # share of the pairs the index joins that are labelled twins
+    recall: float  # share of the labelled twin pairs the index joins
+    found: int  # pairs joined
+    labelled: int  # pairs labelled (both records in the index)
+
+
+def twin_joins(index: ProjectIndex, groups: Sequence[Sequence[str]]) -> TwinJoins:
+    """Pairwise precision and recall of the index's twin map against labelled groups.
+    Pairs, not groups: a group of three joined as two is partly right, and a pair
+    wrongly joined costs precision whatever its group's size."""
+    ids = set(index._snapshot().ids)
+    gold = _pairs(_within(groups, ids))
+    got = _pairs(found_twins(index))
+    hit = len(gold & got)
+    return TwinJoins(hit / len(got) if got else 1.0, hit / len(gold) if gold else 1.0, len(got), len(gold))
+
+
+@dataclass
+class Repeats:
+    rows: int  # rows of the top k showing a project a row above already showed
+    needs: int  # needs with at least one such row
+    of: int  # needs searched
+
+
+def repeats_in_top(task: Task, index: ProjectIndex, groups: Sequence[Sequence[str]], k: int = K) -> Repeats:
+    """How often the shipped ranking's top ``k`` shows one project twice: a row repeats
+    when its record, or a twin it shows with it, is in a labelled group an earlier row
+    showed. What a user sees as the same case listed again, whatever the twin map says."""
+    group_of = {i: n for n, g in enumerate(groups) for i in g}
+    rows = needs = 0
+    for q in task.queries:
+        seen: set[int] = set()
+        repeated = 0
+        for h in index.search(q.text, limit=k).hits:
+            shown = {group_of[i] for i in (h.record.id, *(t.id for t in h.twins)) if i in group_of}
+            repeated += bool(shown & seen)
+            seen |= shown
+        rows += repeated
+        needs += bool(repeated)
+    return Repeats(rows, needs, len(task.queries))
 
 
 # -- close match ----------------------------------------------------------------------
@@ -273,25 +368,52 @@ class Report:
     suggested_threshold: float | None  # calibrated on the dev splits
 
 
-def report(tasks: Sequence[Task], encoder: Encoder, threshold: float | None = None) -> Report:
-    """Every task's table, then the close-match rates; tasks sharing a corpus share one index."""
-    parts, ndcg, points = [], {}, {}
+def twin_markdown(rows: Sequence[tuple[str, TwinJoins, dict[str, Repeats]]]) -> str:
+    """The "one project, one row" table (models.md; tests/test_real_quality.py reads it back)."""
+    lines = ["**One project, one row** — twin groups labelled by reading (tests/relevance/real/full_twins.json); "
+             "pairwise precision and recall of the index's twin map; rows of the shipped top 10 that show a project "
+             "a row above already showed", "",
+             "| corpus | labelled pairs | joined pairs | twin precision | twin recall | repeats in top 10 (dev) | repeats in top 10 (test) |",
+             "|---|---|---|---|---|---|---|"]
+    for corpus, joins, reps in rows:
+        cells = [f"{r.rows} row{'s' * (r.rows != 1)}, {r.needs} of {r.of} needs" if (r := reps.get(s)) else "–"
+                 for s in ("dev", "test")]
+        lines.append(f"| {corpus} | {joins.labelled} | {joins.found} | {joins.precision:.3f} | {joins.recall:.3f} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def report(tasks: Sequence[Task], encoder: Encoder, threshold: float | None = None,
+           vectors: Vectors | None = None) -> Report:
+    """Every task's table, then twins and the close-match rates; tasks sharing a corpus share
+    one index, and the largest corpus is indexed first so the others reuse its vectors
+    (``vectors``, e.g. `cached` from a kept index, spare even that one embedding)."""
+    tables, ndcg, points = {}, {}, {}
     by_corpus: dict[str, list[Task]] = defaultdict(list)
     for task in tasks:
         by_corpus[task.corpus or task.name].append(task)
-    for group in by_corpus.values():
-        with indexed(group[0], encoder) as idx:
+    vectors = dict(vectors or {})
+    twin_rows: dict[str, tuple[str, TwinJoins, dict[str, Repeats]]] = {}
+    for corpus, group in sorted(by_corpus.items(), key=lambda c: -len(c[1][0].records)):
+        with indexed(group[0], encoder, vectors) as idx:
+            vectors.update(cached(idx))
             for task in group:
                 res = evaluate(task, idx)
                 ndcg[task.name] = res["hybrid"]["all"]["ndcg@10"]
-                parts.append(markdown(task, res))
+                tables[task.name] = markdown(task, res)
                 if any(not q.answerable for q in task.queries):
                     points[task.name] = standouts(task, idx)
+            if group[0].twins:
+                reps = {t.name.rsplit("(", 1)[-1].rstrip(")"): repeats_in_top(t, idx, t.twins) for t in group}
+                twin_rows[corpus] = (corpus.capitalize(), twin_joins(idx, group[0].twins), reps)
+    parts = [tables[t.name] for t in tasks]
+    if twin_rows:
+        parts.append(twin_markdown([twin_rows[c] for c in by_corpus if c in twin_rows]))
     dev = [p for name, pts in points.items() if "(dev)" in name for p in pts]
     suggested = calibrate(dev) if dev else None
     if threshold is None:
         threshold = ranking.CLOSE_MATCH.get(encoder.model_id, suggested or 0.0)
-    cals = {name: rates(pts, threshold) for name, pts in points.items()}
+    cals = {t.name: rates(points[t.name], threshold) for t in tasks if t.name in points}
     if cals:
         lines = ["", f"Close match at standout >= **{threshold}** (calibrated on the dev splits: the highest cut-off "
                      f"leaving {KEEP_ANSWERABLE:.0%} of their answerable needs unflagged"

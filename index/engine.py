@@ -118,12 +118,12 @@ class ProjectIndex:
         close match; None for a model that was never calibrated (see ranking.CLOSE_MATCH)."""
         return self._close_match if self._close_match is not None else ranking.CLOSE_MATCH.get(self.encoder.model_id)
 
-    # -- the snapshot's life ---------------------------------------------------------
     def close_match_marker(self) -> marker.Marker | None:
         """The fitted close-match marker of this model (index/marker.py); None when an operator
         set a standout cut-off (ERFA_CLOSE_MATCH), which then marks alone."""
         return None if self._close_match is not None else marker.for_model(self.encoder.model_id)
 
+    # -- the snapshot's life ---------------------------------------------------------
     def load(self) -> "ProjectIndex":
         """Load model and index now (the service calls this before reporting ready)."""
         self._snapshot()
@@ -416,6 +416,8 @@ class ProjectIndex:
         if snap is not None and (rowid := snap.ids.get(record_id)) is not None:
             return snap.records[rowid]
         stored = self.store.get(record_id)
+        return stored.record if stored else None
+
     def project(self, record_id: str) -> tuple[Record, list[Record]] | None:
         """A project as its page shows it: the record with what only its copies in other
         registries give (link, years, sector: `twins.merged`), and those copies."""
@@ -426,8 +428,6 @@ class ProjectIndex:
             return (record, []) if record is not None else None
         copies = [snap.records[t] for t in snap.twins.get(rowid, ()) if t in snap.records]
         return twins.merged(snap.records[rowid], copies), copies
-
-        return stored.record if stored else None
 
     def records(self) -> Iterator[Record]:
         """Every stored record, in insertion order (for export and audits)."""

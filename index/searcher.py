@@ -185,8 +185,15 @@ class Searcher:
             raise KeyError(rowid)
         vec = np.mean(parts, axis=0)
         vec /= np.linalg.norm(vec) or 1.0
-        sims = dense(snap, vec, limit + 1 + ranking.SIMILAR_SLACK, None, penalise=True)
-        for r in (rowid, *snap.twins.get(rowid, ())):  # never itself, nor its own record in another source
+        own = (rowid, *snap.twins.get(rowid, ()))  # never itself, nor its own record in another source
+        depth = limit + len(own) + ranking.SIMILAR_SLACK
+        sims = dense(snap, vec, depth, None, penalise=True)
+        if ranking.SIMILAR_FEEDBACK_DEPTH:  # one round of feedback, as for a need (models.md, "Similar projects")
+            best = [r for r in sims if r not in own][: ranking.SIMILAR_FEEDBACK_DEPTH]
+            if best:
+                moved = vec + ranking.SIMILAR_FEEDBACK_WEIGHT * np.mean([v for r in best for v in snap.passage_vectors(r)], axis=0)
+                sims = dense(snap, (moved / (np.linalg.norm(moved) or 1.0)).astype(np.float32), depth, None, penalise=True)
+        for r in own:
             sims.pop(r, None)
         order = twins.collapse(list(sims), snap.twins)[:limit]
         return [h for _, h in hits(snap, snap.records[rowid].title, order, sims, sims)]

@@ -35,7 +35,7 @@ import numpy as np
 from erfa.index import ranking
 from erfa.index.bodies_directory import BodiesDirectory, Entry
 from erfa.index.facets import Filters
-from erfa.index.searcher import CANDIDATES, Hit, Ranking, Searcher, hits, standout
+from erfa.index.searcher import CANDIDATES, Hit, Ranking, Searcher, hits
 from erfa.index.snapshot import Snapshot
 from erfa.ingest.record import Record
 
@@ -121,11 +121,11 @@ def rank_partners(searcher: Searcher, snap: Snapshot, query: str, *, limit: int 
     registers (`erfa sync`), consulted for bodies whose records give none."""
     mask = snap.meta.mask(filters or Filters())
     ranked = searcher.rank(snap, query, max(CANDIDATES, PARTNER_DEPTH), mask)
-    partners = organisations(snap, query, ranked, searcher.threshold(), directory=directory)
+    partners = organisations(snap, query, ranked, directory=directory)
     return PartnersPage(query, ranked.close, partners[:limit])
 
 
-def counted(snap: Snapshot, ranked: Ranking, threshold: float | None, params: Params = Params()) -> dict[int, float]:
+def counted(snap: Snapshot, ranked: Ranking, params: Params = Params()) -> dict[int, float]:
     """rowid -> relevance in (0, 1] of the projects that count as experience."""
     page = ranked.order[:PARTNER_DEPTH]  # one per project already (Searcher.rank collapses twins)
     if not page:
@@ -137,25 +137,23 @@ def counted(snap: Snapshot, ranked: Ranking, threshold: float | None, params: Pa
     out: dict[int, float] = {}
     for i, r in enumerate(page):
         gap = (best - ranked.scores[r]) / spread
-        close = (threshold is not None and ranked.query is not None and ranked.close is not None
-                 and standout(snap, ranked.query, ranked.sims.get(r, 0.0)) >= threshold)
-        if close or (i < params.depth and gap <= within):
+        if r in ranked.marked or (i < params.depth and gap <= within):  # a close match (index/marker.py) counts
             out[r] = math.exp(-gap)
     return out
 
 
-def organisations(snap: Snapshot, query: str, ranked: Ranking, threshold: float | None,
-                  params: Params = Params(), directory: BodiesDirectory | None = None) -> list[Partner]:
+def organisations(snap: Snapshot, query: str, ranked: Ranking, params: Params = Params(),
+                  directory: BodiesDirectory | None = None) -> list[Partner]:
     """Every organisation owning a project that counts, best first."""
-    weights = counted(snap, ranked, threshold, params)
-    found = hits(snap, query, list(weights), ranked.scores, ranked.sims)
+    weights = counted(snap, ranked, params)
+    found = hits(snap, query, list(weights), ranked.scores, ranked.sims, ranked.marked if ranked.close is not None else None)
     groups: dict[tuple[str, str], list[tuple[int, Hit]]] = {}
     for rowid, h in found:
         # a name that gives no body key ("...", "§", a list of bodies) names nobody to ask
         if h.record.organisation and (key := snap.meta.org_key_of(rowid)):
             groups.setdefault((h.record.country or "", key), []).append((rowid, h))
     groups = _across_countries(groups)
-    partners = [_partner(snap, key, projects, weights, ranked, threshold, params, directory)
+    partners = [_partner(snap, key, projects, weights, ranked, params, directory)
                 for key, projects in groups.items()]
     partners.sort(key=lambda p: (-p.score, p.organisation))
     return partners
@@ -206,7 +204,7 @@ def _first_body(members: list[tuple[str, str]], projects: list[tuple[int, Hit]])
 
 
 def _partner(snap: Snapshot, body: tuple[str, str], projects: list[tuple[int, Hit]], weights: dict[int, float],
-             ranked: Ranking, threshold: float | None, params: Params, directory: BodiesDirectory | None = None) -> Partner:
+             ranked: Ranking, params: Params, directory: BodiesDirectory | None = None) -> Partner:
     score = 0.0
     for rowid, h in projects:
         r = h.record
@@ -225,9 +223,7 @@ def _partner(snap: Snapshot, body: tuple[str, str], projects: list[tuple[int, Hi
     registry_id = (_commonest(numbers) or _body_facts(snap).get((country, key), _NO_FACTS)[1]
                    or (entry.registry_id if entry else None))
     first_row, first = projects[0]
-    is_close = None
-    if threshold is not None and ranked.query is not None and ranked.close is not None:
-        is_close = bool(standout(snap, ranked.query, ranked.sims.get(first_row, 0.0)) >= threshold)
+    is_close = None if ranked.close is None else first_row in ranked.marked
     statuses = Counter(h.record.status or "" for _, h in projects)
     return Partner(
         organisation=name, country=first.record.country, owner_type=first.record.owner_type, score=round(score, 4),

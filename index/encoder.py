@@ -11,7 +11,9 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,17 @@ def default_model_dir(home: Path) -> Path:
 
 BACKENDS = ("auto", "onnx", "torch")
 QUERY_CACHE_SIZE = 1024
+# The most tokens the model reads of one query, its "<s>", "query:" prompt and "</s>" included
+# (so 60 word pieces of the need itself: ~300 characters of Scandinavian prose, the first two
+# or three sentences); passages keep the model's own limit (512). Why (issue 18): a need may
+# be 1,000 characters (service/deps.py), and a script the vocabulary barely knows is cut into
+# a word piece per character, so one need could cost a 512-token run, up to 30 times what a
+# typical need costs (attention grows with the square of the length). Every need in the
+# relevance sets is under 30 tokens, so the cap changes no ranking there; 64 rather than 128
+# halves what a long need still costs, which is what an ordinary search waits for under
+# attack (bench/FAIRNESS.md).
+QUERY_MAX_TOKENS = 64
+_QUERY_CAP: ContextVar[int | None] = ContextVar("erfa_query_cap", default=None)  # set by Encoder._encode_capped
 
 
 class Encoder:
@@ -71,6 +84,7 @@ class Encoder:
         threads: int | None = None,
         spin: bool = False,
         query_cache: int = QUERY_CACHE_SIZE,
+        query_tokens: int = QUERY_MAX_TOKENS,
     ) -> None:
         _quiet_libraries()
         backend = backend.strip().lower()
@@ -100,6 +114,7 @@ class Encoder:
             self.max_tokens = int(self._st.max_seq_length or 512)
             own = dict(getattr(self._st, "prompts", {}) or {})
         e5 = "e5" in self.model_id.lower()
+        self.query_tokens = max(8, min(query_tokens, self.max_tokens))  # the cap above, never past the model's own
         self.query_prompt = _pick(query_prompt, own.get("query"), "query: " if e5 else "")
         self.passage_prompt = _pick(passage_prompt, own.get("passage") or own.get("document"), "passage: " if e5 else "")
         self._lock = threading.Lock()  # one encode at a time: on 2 cores a second one only slows the first
@@ -168,19 +183,29 @@ class Encoder:
         (that is what /search makes); batches go straight to the model.
         """
         if len(texts) != 1 or not self._cache_size:
-            return self._encode(texts, self.query_prompt, batch_size=32)
+            return self._encode_capped(texts)
         key = texts[0]
         with self._cache_lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit[None, :].copy()
-        vec = self._encode(texts, self.query_prompt, batch_size=32)
+        vec = self._encode_capped(texts)
         with self._cache_lock:
             self._cache[key] = vec[0].copy()
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return vec
+
+    def _encode_capped(self, texts: Sequence[str]) -> np.ndarray:
+        """Queries through ``_encode`` with the cap in force. The cap travels in a context
+        variable rather than an argument so ``_encode`` keeps the signature the benches and
+        tests call it with (uncapped: passages, or a bench's raw model runs)."""
+        token = _QUERY_CAP.set(self.query_tokens)
+        try:
+            return self._encode(texts, self.query_prompt, batch_size=32)
+        finally:
+            _QUERY_CAP.reset(token)
 
     def clear_query_cache(self) -> None:
         with self._cache_lock:
@@ -198,7 +223,7 @@ class Encoder:
         if not len(texts):
             return np.empty((0, self.dim), dtype=np.float32)
         prompted = [prompt + t for t in texts]
-        with self._lock:
+        with self._lock, self._truncated(_QUERY_CAP.get()):
             if self._onnx is not None:
                 parts = [self._onnx.run(prompted[i : i + batch_size]) for i in range(0, len(prompted), batch_size)]
                 vecs = np.concatenate(parts) if len(parts) > 1 else parts[0]
@@ -211,6 +236,31 @@ class Encoder:
                     show_progress_bar=False,
                 )
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    @contextmanager
+    def _truncated(self, max_tokens: int | None) -> Iterator[None]:
+        """Let the tokenizer keep only ``max_tokens`` tokens for one run (the caller holds
+        ``_lock``). The cut is made at the tokenizer, on token ids, so a long need encodes
+        exactly as its first tokens do, whatever the script; both engines share one
+        tokenizer between queries and passages, hence set and restored around each run."""
+        if max_tokens is None or max_tokens >= self.max_tokens:
+            yield
+            return
+        if self._onnx is not None:
+            tokenizer = self._onnx.tokenizer
+            before = dict(tokenizer.truncation or {"max_length": self.max_tokens})
+            tokenizer.enable_truncation(max_tokens)
+            try:
+                yield
+            finally:
+                tokenizer.enable_truncation(**before)
+        else:
+            length = self._st.max_seq_length
+            self._st.max_seq_length = max_tokens
+            try:
+                yield
+            finally:
+                self._st.max_seq_length = length
 
 
 def _resolve(model: str | Path, home: Path | None) -> str | Path:

@@ -126,6 +126,11 @@ _S: dict[str, tuple[str, str, str, str]] = {
                 "erfa startar og lastar søkjeindeksen. Prøv igjen om nokre sekund.",
                 "erfa startar och läser in sökindexet. Försök igen om några sekunder.",
                 "erfa is starting and loading the search index. Try again in a few seconds."),
+    "busy_title": ("erfa har mye å gjøre", "erfa har mykje å gjere", "erfa har mycket att göra", "erfa is busy"),
+    "busy": ("Mange søker akkurat nå. Prøv igjen om {seconds} sekunder.",
+             "Mange søkjer akkurat no. Prøv igjen om {seconds} sekund.",
+             "Många söker just nu. Försök igen om {seconds} sekunder.",
+             "Many people are searching right now. Try again in {seconds} seconds."),
     "loading_title": ("erfa starter", "erfa startar", "erfa startar", "erfa is starting"),
     # -- filters -----------------------------------------------------------------------
     "filters": ("Avgrens treffene", "Avgrens treffa", "Filtrera träffarna", "Filter the results"),

@@ -120,6 +120,17 @@ def _database_url(raw: object, info: ValidationInfo) -> str | None:
     return url
 
 
+def _public_url(raw: object, info: ValidationInfo) -> str | None:
+    """erfa's own address as its users reach it (scheme, host, optional port and path), without a trailing slash."""
+    if raw is None:
+        return None
+    url = str(raw).strip().rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~!$&'()*+,;=:@%/\-]*)?", url):
+        raise ValueError(f"{_var(info)}={raw!r} must be erfa's public address like https://erfa.kommune.no "
+                         "(scheme, host, optional port and path; no query or fragment)")
+    return url
+
+
 def _with_self(sources: list[str]) -> list[str]:
     return sources if "'self'" in sources else ["'self'", *sources]
 
@@ -155,6 +166,10 @@ class Settings(BaseSettings):
     max_upload_bytes: Whole = 20_971_520
     max_pending: Whole = 10_000
     log_queries: Flag = False
+    # erfa's address as its users reach it, e.g. "https://erfa.kommune.no": absolute links it hands
+    # out (a submission's status_url) start with it. Unset: they are relative, never built from the
+    # Host header a client chose.
+    public_url: Annotated[str | None, BeforeValidator(_public_url)] = None
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (issue 14). Empty =
     # none: the socket's peer is the client, so no one can pick their own rate-limit key.
     trusted_proxies: Annotated[list[str], NoDecode, _listed(_network)] = []
@@ -173,6 +188,13 @@ class Settings(BaseSettings):
     ort_spin: Flag = False  # ONNX Runtime's busy-waiting pool; off measured the same p50 and a lower p99
     # Unpacked size of an XLSX workbook that ingest still opens (ingest/limits.py).
     max_xlsx_bytes: Annotated[int, _whole(1)] = MAX_XLSX_BYTES
+    # -- fair use of the encoder (issue 18): service/admission.py, per worker ----------------------
+    # Requests that encode a need (/search, /partners, /feed.atom, /export.*) hold one of
+    # search_slots at a time; at most search_queue wait, taking turns fairly across clients;
+    # one that would wait longer than search_wait seconds is answered 503 with Retry-After.
+    search_slots: Annotated[int, _whole(1)] = 1
+    search_queue: Annotated[int, _whole(0)] = 64
+    search_wait: Annotated[float, BeforeValidator(_decimal), Field(gt=0)] = 5.0
     # -- several machines (issue 11) ------------------------------------------------------------
     # postgresql://user:password@host:5432/erfa: PostgreSQL + pgvector holds records, the embedding
     # cache and submissions (docs/deploy.md). Unset: the embedded SQLite store in ERFA_HOME.

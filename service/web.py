@@ -29,7 +29,8 @@ from erfa.index import LIST_FILTERS, MAX_WINDOW, FilterError, Filters, Hit
 from erfa.index.engine import FACET_DEPTH
 from erfa.ingest import vocab
 from erfa.service import i18n
-from erfa.service.deps import MAX_NEED, get_settings, get_submissions, loaded_index
+from erfa.service.admission import Busy
+from erfa.service.deps import MAX_NEED, PageAdmittedDep, get_settings, get_submissions, loaded_index
 from erfa.service.errors import http_error
 from erfa.service.security import has_control
 
@@ -204,6 +205,14 @@ def loading(request: Request, page: Page) -> HTMLResponse:
     return response
 
 
+def busy(request: Request, page: Page, refused: Busy) -> HTMLResponse:
+    """The encoder's queue had no turn for this need (issue 18): say so, and when to retry."""
+    response = render(request, page, "message.html", 503, title=page.t("busy_title"),
+                      message=page.t("busy", seconds=refused.retry_after))
+    response.headers["Retry-After"] = str(refused.retry_after)
+    return response
+
+
 def facet_groups(page: Page, facets: dict[str, dict[str, int]], filters: Filters) -> list[dict[str, Any]]:
     """Checkbox groups from the facet counts; a chosen value stays visible even at count 0."""
     groups = []
@@ -222,10 +231,12 @@ def facet_groups(page: Page, facets: dict[str, dict[str, int]], filters: Filters
 
 # -- pages ------------------------------------------------------------------------------
 @router.get("/", response_class=HTMLResponse)
-def search_page(request: Request) -> Response:
+def search_page(request: Request, refused: PageAdmittedDep) -> Response:
     """Search (projects, or organisations with experience when view=partners)."""
     query = parse(request)
     page = Page(request, query)
+    if refused is not None:
+        return busy(request, page, refused)
     view = "partners" if request.query_params.get("view") == "partners" else "projects"
     if not query.q or query.too_long:
         return render(request, page, "search.html", q=query.q, view=view, groups=[], hits=[], partners=None, total=0,
@@ -332,10 +343,12 @@ def submission_status_page(request: Request, token: str) -> Response:
 
 
 @router.get("/embed", response_class=HTMLResponse)
-def embed_page(request: Request) -> Response:
+def embed_page(request: Request, refused: PageAdmittedDep) -> Response:
     """The compact page portals show in an iframe; who may frame it is ERFA_FRAME_ANCESTORS."""
     query = parse(request)
     page = Page(request, query)
+    if refused is not None:
+        return busy(request, page, refused)
     limit = _int(request.query_params.get("limit"), 1, EMBED_MAX) or EMBED_DEFAULT
     hits: list[Hit] = []
     errors = list(query.errors)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.testclient import TestClient
 from tokenizers import Tokenizer
 
@@ -341,11 +341,13 @@ def test_the_pages_turn_is_taken_only_for_a_need_the_page_searches(tmp_path: Pat
     entered, go_on = threading.Event(), threading.Event()
 
     @app.get("/page")
-    def page(_turn: PageAdmittedDep, q: str = "") -> dict[str, str]:
+    def page(refused: PageAdmittedDep, q: str = "") -> Response:
+        if refused is not None:  # the page says so itself, in the reader's language (service/web.py `busy`)
+            return Response(refused.reason, status_code=503, headers={"Retry-After": str(refused.retry_after)})
         if q.startswith("hold"):
             entered.set()
             assert go_on.wait(30)
-        return {"q": q}
+        return Response(q)
 
     with TestClient(app) as client:
         holder = threading.Thread(target=lambda: client.get("/page", params={"q": "hold " + LONG_NEED}))
@@ -388,3 +390,23 @@ def test_a_generation_the_store_never_reached_is_refused_at_once(
     assert idx.generation < gen
     r = client.get("/search", params={"q": "maskinoversettelse vedtaksbrev", "min_generation": gen})
     assert r.status_code == 200 and r.json()["results"][0]["id"] == rec("new", "x").id
+
+
+def test_the_search_pages_take_a_turn_and_say_busy_in_the_readers_language(app_for: Any) -> None:
+    """/?q= and /embed?q= encode a need like /search does: they queue at the same gate, and a
+    refusal is a page in the reader's language with Retry-After, not a JSON body."""
+    from erfa.service.admission import Busy
+
+    client = app_for()
+
+    async def refuse(*args: object, **kwargs: object) -> None:
+        raise Busy("the queue is full", 7)
+
+    gate = client.app.state.erfa  # type: ignore[attr-defined]
+    client.get("/search", params={"q": "chatbot"})  # the gate exists once a need was searched
+    gate.admission.enter = refuse
+    for path in ("/", "/embed"):
+        r = client.get(path, params={"q": "chatbot for byggesaker", "lang": "sv"})
+        assert r.status_code == 503 and r.headers["Retry-After"] == "7", (path, r.status_code)
+        assert "text/html" in r.headers["content-type"] and "Försök igen om 7 sekunder" in r.text
+    assert client.get("/", params={"lang": "sv"}).status_code == 200  # the empty form takes no turn

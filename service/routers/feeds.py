@@ -11,9 +11,14 @@ bad value is refused with the API's own 422.
   none is close, see ``feed_size``), newest ``updated_at`` first,
   as Atom 1.0 (RFC 4287). Feed readers poll, so the answer carries a strong ``ETag``
   (a hash of the body: it changes whenever an entry, its order or its text does) and
-  ``Last-Modified`` (the newest entry), and a repeated request answers 304. It may be
-  kept by the reader's own cache for a few minutes, never by a shared one: the need is
-  in the URL (see service/security.py).
+  ``Last-Modified``, and a repeated request answers 304. Last-Modified is the newest
+  entry's time or, if later, when this process first answered from the index's current
+  generation (``GenerationClock``): an entry edited without a new date, deleted, or added
+  with an old one changes the feed without moving the newest date, so that date alone
+  would let ``If-Modified-Since`` answer 304 for a changed feed. Every write moves it,
+  so 304 by date means nothing was written since; ``If-None-Match`` (exact) still wins.
+  It may be kept by the reader's own cache for a few minutes, never by a shared one: the
+  need is in the URL (see service/security.py).
 * ``/export.json``: the API's search response (service/presenter.py), up to MAX_WINDOW
   results in one request instead of pages of 100.
 * ``/export.csv``: one row per project, UTF-8 with a byte-order mark so that Excel reads
@@ -27,11 +32,12 @@ import csv
 import hashlib
 import io
 import re
+import threading
 import unicodedata
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
@@ -41,7 +47,7 @@ from fastapi.responses import Response
 
 from erfa.index import MAX_WINDOW, Filters, Hit
 from erfa.service import i18n
-from erfa.service.deps import FiltersDep, IndexDep, NeedDep
+from erfa.service.deps import AdmittedDep, FiltersDep, IndexDep, NeedDep
 from erfa.service.errors import problem
 from erfa.service.presenter import SearchResponse, search_response
 from erfa.service.web import LANG_COOKIE
@@ -82,7 +88,7 @@ Lang = Annotated[str | None, Query(description="Language of the feed's own title
     422: problem("q is missing, blank or too long, or a filter value cannot match"),
 })
 def feed(
-    request: Request, idx: IndexDep, q: NeedDep, filters: FiltersDep,
+    request: Request, idx: IndexDep, q: NeedDep, filters: FiltersDep, _turn: AdmittedDep,
     limit: Annotated[int, Query(ge=1, le=FEED_MAX)] = FEED_SIZE, lang: Lang = None,
 ) -> Response:
     """New and updated projects for a need: its close matches (at most `limit`; the nearest five when none is
@@ -95,14 +101,51 @@ def feed(
     ui, _ = i18n.choose(lang, request.headers.get("accept-language"), request.cookies.get(LANG_COOKIE))
     body = atom_feed(hits, q=q, filters=filters, lang=ui, close_match=page.close_match, limit=limit,
                      base=str(request.base_url), self_url=str(request.url))
-    newest = max((updated(h) for h in hits), default=None)
-    headers = {"ETag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+    # read after the search: a write in between makes it later, never earlier, than the body
+    modified = max([generation_clock(request).since(idx.generation), *(updated(h) for h in hits)])
+    headers = {"ETag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"', "Last-Modified": format_datetime(modified, usegmt=True),
                "Cache-Control": f"private, max-age={FEED_MAX_AGE}", "Vary": "Accept-Language, Cookie"}
-    if newest is not None:
-        headers["Last-Modified"] = format_datetime(newest, usegmt=True)
-    if not_modified(request, headers["ETag"], newest):
+    if not_modified(request, headers["ETag"], modified):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=ATOM_TYPE, headers=headers)
+
+
+class GenerationClock:
+    """When this process first answered from each generation of the index, to the second.
+
+    The store keeps no time per generation, so this process notes when it first sees one.
+    Each new generation gets a later second than the last (two writes within one second
+    still move Last-Modified), and a restarted process starts from its start-up time, so a
+    date it hands out is never earlier than the data it describes: at worst a reader
+    downloads an unchanged feed once more, never misses a changed one.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation: int | None = None
+        self._since: datetime | None = None
+
+    def since(self, generation: int, now: datetime | None = None) -> datetime:
+        with self._lock:
+            if generation != self._generation or self._since is None:
+                at = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+                if self._since is not None and at <= self._since:
+                    at = self._since + timedelta(seconds=1)
+                self._generation, self._since = generation, at
+            return self._since
+
+
+_clock_lock = threading.Lock()
+
+
+def generation_clock(request: Request) -> GenerationClock:
+    """The app's clock (one per app, like its index)."""
+    st = request.app.state
+    with _clock_lock:
+        clock: GenerationClock | None = getattr(st, "erfa_feed_clock", None)
+        if clock is None:
+            clock = st.erfa_feed_clock = GenerationClock()
+    return clock
 
 
 def feed_size(limit: int, matches: int | None) -> int:
@@ -123,7 +166,8 @@ def updated(hit: Hit) -> datetime:
 
 
 def not_modified(request: Request, etag: str, newest: datetime | None) -> bool:
-    """RFC 9110 §13.1: If-None-Match decides when sent (weak comparison); else If-Modified-Since."""
+    """RFC 9110 §13.1: If-None-Match decides when sent (weak comparison); else If-Modified-Since,
+    against ``newest``, the Last-Modified sent (see GenerationClock)."""
     inm = request.headers.get("if-none-match")
     if inm is not None:
         tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
@@ -208,7 +252,7 @@ def _rfc3339(when: datetime) -> str:
 
 # -- /export.json, /export.csv ---------------------------------------------------------
 @router.get("/export.json", response_model=SearchResponse, responses={422: problem("q is missing, blank or too long, or a filter value cannot match")})
-def export_json(idx: IndexDep, q: NeedDep, filters: FiltersDep, limit: Limit = MAX_WINDOW, offset: Offset = 0) -> Response:
+def export_json(idx: IndexDep, q: NeedDep, filters: FiltersDep, _turn: AdmittedDep, limit: Limit = MAX_WINDOW, offset: Offset = 0) -> Response:
     """The result list as a file: the body of `GET /search` for the same query, up to 1,000 results at once."""
     body = search_response(idx.search(q, limit=limit, offset=offset, filters=filters)).model_dump_json()
     return Response(body, media_type="application/json", headers=attachment(q, "json"))
@@ -219,7 +263,8 @@ def export_json(idx: IndexDep, q: NeedDep, filters: FiltersDep, limit: Limit = M
     422: problem("q is missing, blank or too long, or a filter value cannot match"),
 })
 def export_csv(
-    request: Request, idx: IndexDep, q: NeedDep, filters: FiltersDep, limit: Limit = MAX_WINDOW, offset: Offset = 0,
+    request: Request, idx: IndexDep, q: NeedDep, filters: FiltersDep, _turn: AdmittedDep, limit: Limit = MAX_WINDOW,
+    offset: Offset = 0,
     sep: Annotated[Literal[",", ";"], Query(description="Column separator: ',' (RFC 4180) or ';' (what Excel expects "
                                                         "where the decimal mark is a comma, as in Norway and Sweden).")] = ",",
 ) -> Response:

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from erfa.index import MAX_WINDOW
-from erfa.service.deps import CaughtUpIndexDep, FiltersDep, NeedDep
+from erfa.service.deps import AdmittedDep, CaughtUpIndexDep, FiltersDep, NeedDep
 from erfa.service.presenter import PartnersResponse, SearchResponse, partners_response, search_response
 
 router = APIRouter(tags=["search"])
@@ -17,6 +17,7 @@ def search(
     idx: CaughtUpIndexDep,
     q: NeedDep,
     filters: FiltersDep,
+    _turn: AdmittedDep,  # last of the dependencies: a fair turn at the encoder (service/admission.py)
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, lt=MAX_WINDOW)] = 0,
 ) -> SearchResponse:
@@ -25,6 +26,6 @@ def search(
 
 
 @router.get("/partners", response_model=PartnersResponse)
-def partners(idx: CaughtUpIndexDep, q: NeedDep, filters: FiltersDep, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> PartnersResponse:
+def partners(idx: CaughtUpIndexDep, q: NeedDep, filters: FiltersDep, _turn: AdmittedDep, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> PartnersResponse:
     """Organisations with the most relevant experience of the need: whom to ask."""
     return partners_response(idx.partners(q, limit=limit, filters=filters))

@@ -5,7 +5,10 @@
 admin token configured nobody could ever moderate, so submissions are closed (503)
 instead of filling a queue nobody can see. The receipt carries a private status link
 (``/submit/status/{token}``) the submitter can follow; ``GET /submissions/status/{token}``
-is its JSON form. Moderators may correct a pending submission (``PATCH``) before they
+is its JSON form, never cached (the secret is in the path). ``status_url`` starts with
+``ERFA_PUBLIC_URL`` when the operator has set it; without it the link is relative
+(``/submit/status/...``), never built from the request's ``Host`` header, which the
+client chooses. Moderators may correct a pending submission (``PATCH``) before they
 decide; every change lands in the submission's history.
 """
 from __future__ import annotations
@@ -14,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from erfa.index.submissions import CONSENT, Decision, Submission, SubmissionError
@@ -22,6 +25,7 @@ from erfa.ingest import Record, RecordError, vocab
 from erfa.ingest.record import web_link
 from erfa.service.deps import AdminDep, IndexDep, SettingsDep, SubmissionsDep
 from erfa.service.errors import AUTH_RESPONSES, invalid, problem, unprocessable
+from erfa.service.security import PlainId
 
 log = logging.getLogger("erfa.service")
 
@@ -100,7 +104,8 @@ class SubmissionCreated(BaseModel):
     id: str
     status: Literal["pending"] = "pending"
     message: str
-    status_url: str = Field(description="The submitter's private status page (keep it: it is shown only once)")
+    status_url: str = Field(description="The submitter's private status page (keep it: it is shown only once); "
+                                        "relative to this server unless the operator set ERFA_PUBLIC_URL")
     status_token: str = Field(description="The secret in status_url, for GET /submissions/status/{token}")
     data: dict[str, Any] = Field(description="What was stored, after completion (e.g. https:// added to a link)")
 
@@ -181,7 +186,8 @@ class SubmissionEdit(SubmissionIn):
         return sent
 
 
-SubmissionId = Annotated[str, Path(min_length=1, max_length=100, description="As returned by POST /submissions")]
+SubmissionId = Annotated[str, Path(min_length=1, max_length=100, description="As returned by POST /submissions"), PlainId]
+StatusToken = Annotated[str, Path(min_length=1, max_length=100), PlainId]
 NOT_FOUND = {404: problem("No such submission")}
 
 
@@ -192,7 +198,7 @@ def not_found(submission_id: str) -> HTTPException:
 @router.post("/submissions", status_code=201, response_model=SubmissionCreated,
              responses={429: problem("Too many submissions from this client; see Retry-After"),
                         503: problem("The moderation queue is full; try again later")})
-def submit(request: Request, store: SubmissionsDep, settings: SettingsDep, body: SubmissionIn) -> SubmissionCreated:
+def submit(store: SubmissionsDep, settings: SettingsDep, body: SubmissionIn) -> SubmissionCreated:
     """Propose a project (public). It is listed only after a moderator approves it.
 
     Closed (503) while no admin token is configured: nobody could ever approve it."""
@@ -208,16 +214,18 @@ def submit(request: Request, store: SubmissionsDep, settings: SettingsDep, body:
     log.info("submission received", extra={"event": "submission", "submission": sub.id})
     token = sub.status_token or ""
     return SubmissionCreated(id=sub.id, message="Thank you. A moderator will review the project before it is listed.",
-                             status_url=str(request.base_url).rstrip("/") + STATUS_PAGE + token, status_token=token,
+                             status_url=(settings.public_url or "") + STATUS_PAGE + token, status_token=token,
                              data=sub.data)
 
 
 @router.get("/submissions/status/{token}", response_model=SubmissionStatus, responses={404: problem("No such status link")})
-def submission_status(store: SubmissionsDep, token: Annotated[str, Path(min_length=1, max_length=100)]) -> SubmissionStatus:
+def submission_status(store: SubmissionsDep, token: StatusToken, response: Response) -> SubmissionStatus:
     """What became of a submission (public, for whoever holds its private status token)."""
+    private = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}  # as on the HTML status page
+    response.headers.update(private)
     sub = store.by_status_token(token)
     if sub is None:
-        raise HTTPException(404, detail="no submission has this status link")
+        raise HTTPException(404, detail="no submission has this status link", headers=private)
     return status_of(sub)
 
 

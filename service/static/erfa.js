@@ -167,8 +167,10 @@
         document.getElementById("submit-form-area").hidden = true;
         document.getElementById("receipt-id").textContent = res.body.id || "";
         var statusLink = document.getElementById("receipt-status");
-        statusLink.href = res.body.status_url || "";
-        statusLink.textContent = res.body.status_url || "";
+        // relative unless the operator set ERFA_PUBLIC_URL: shown in full, as this page's address completes it
+        var statusUrl = res.body.status_url ? new URL(res.body.status_url, window.location.href).href : "";
+        statusLink.href = statusUrl;
+        statusLink.textContent = statusUrl;
         showLinks(res.body.data || {});
         var receipt = document.getElementById("receipt");
         receipt.hidden = false;

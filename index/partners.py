@@ -146,7 +146,8 @@ def organisations(snap: Snapshot, query: str, ranked: Ranking, params: Params = 
                   directory: BodiesDirectory | None = None) -> list[Partner]:
     """Every organisation owning a project that counts, best first."""
     weights = counted(snap, ranked, params)
-    found = hits(snap, query, list(weights), ranked.scores, ranked.sims, ranked.marked if ranked.close is not None else None)
+    found = hits(snap, query, list(weights), ranked.scores, ranked.sims, ranked.marked if ranked.close is not None else None,
+                 ranked.copies)
     groups: dict[tuple[str, str], list[tuple[int, Hit]]] = {}
     for rowid, h in found:
         # a name that gives no body key ("...", "§", a list of bodies) names nobody to ask

@@ -69,6 +69,7 @@ class Ranking:
     coverage: np.ndarray | None = None
     marked: frozenset[int] = frozenset()  # the close matches among the first results (rowids)
     languages: frozenset[str] = frozenset()  # record languages written like the need (`written_like`)
+    copies: twins.Twins = field(default_factory=dict)  # rows found to be copies among the first results (`near_copies`)
     need_words: int = 0
 
 
@@ -95,7 +96,8 @@ class Searcher:
         matched = self.matches(ranked) if ranked.close is not None else None
         over = matched if matched else ranked.order[:FACET_DEPTH]
         marked = ranked.marked if ranked.close is not None else None
-        return SearchPage(query, total, [h for _, h in hits(snap, query, page, ranked.scores, ranked.sims, marked)],
+        return SearchPage(query, total, [h for _, h in hits(snap, query, page, ranked.scores, ranked.sims, marked,
+                                                            ranked.copies)],
                           ranked.close,
                           snap.meta.counts(over, every_value=True), None if matched is None else len(matched),
                           "matches" if matched else "top")
@@ -154,7 +156,10 @@ class Searcher:
             pos = snap.meta.position
             scores = {r: v + ranking.COVERAGE_WEIGHT * float(cov[pos[r]]) ** ranking.COVERAGE_POWER for r, v in scores.items()}
         order = twins.collapse(sorted(scores, key=lambda r: (-scores[r], r)), snap.twins)  # one result per project
-        ranked = Ranking(order, scores, sims, qvec, None, readings, keyword, cov,
+        copies = twins.near_copies(order[: marker.DEPTH], snap.records, snap.passage_vectors) if shipped else {}
+        if copies:  # copies no group joined (index/twins.py): one row, here too
+            order = twins.collapse(order, copies)
+        ranked = Ranking(order, scores, sims, qvec, None, readings, keyword, cov, copies=copies,
                          languages=frozenset(written_like(language, translated=len(texts) > 1)),
                          need_words=len(query.split()))
         if not shipped or len(snap.vectors) < ranking.CLOSE_MATCH_MIN_PASSAGES:
@@ -235,15 +240,19 @@ def _cosines(snap: Snapshot, qvec: np.ndarray, rowids: Sequence[int]) -> dict[in
 
 
 def hits(snap: Snapshot, query: str, order: Sequence[int], scores: dict[int, float],
-         sims: dict[int, float], marked: frozenset[int] | None = None) -> list[tuple[int, Hit]]:
+         sims: dict[int, float], marked: frozenset[int] | None = None,
+         copies: twins.Twins | None = None) -> list[tuple[int, Hit]]:
     """(rowid, hit) in ``order``, from the snapshot's own records; ``marked``: the close
-    matches (None: not judged)."""
+    matches (None: not judged); ``copies``: rows a search found to be one case."""
     out = []
     for rid in order:
         rec = snap.records.get(int(rid))
         if rec is None:
             continue
-        rec, others = twins.shown(rec, [snap.records[t] for t in snap.twins.get(int(rid), ()) if t in snap.records])
+        group = [*snap.twins.get(int(rid), ())]
+        for c in (copies or {}).get(int(rid), ()):
+            group += [c, *snap.twins.get(c, ())]
+        rec, others = twins.shown(rec, [snap.records[t] for t in dict.fromkeys(group) if t in snap.records and t != rid])
         text, marks = snippet(query, _snippet_source(rec))
         close = None if marked is None else int(rid) in marked
         out.append((int(rid), Hit(rec, float(scores[rid]), text, float(sims.get(rid, 0.0)), marks, others, close)))

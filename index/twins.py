@@ -54,6 +54,14 @@ TRANSLATION = 0.4
 # project down to cosine 0.29 (IPS-X rewrites PSTW's descriptions); a shared name or "what it
 # does" was the same project down to 0.58, different ones ("Xomnia - ...", "GAIA-X: ...") at
 # 0.52 and below; a short generic title ("Chatbot") needs a copy's text.
+# Sharing a title key and a copy's text (cosine >= COPY) is a twin even when another record is
+# closer still: registries list one case twice (IPS-X's SATIKAS), and the mutual-closest rule
+# would leave the second copy standing alone.
+COPY = 0.9
+# Two results of one search from different registries of one country whose texts agree this
+# far are one case however they are titled and whoever is named (`near_copies`); the closest
+# pair of different projects labelled in the full registries reached 0.91, and across countries.
+NEAR_COPY = 0.92
 CROSS_SAME_TITLE = 0.25
 CROSS_PART = 0.55
 CROSS_TITLE = 0.8
@@ -132,32 +140,39 @@ def find(groups: Iterable[tuple[str, Sequence[int]]], records: Mapping[int, Reco
             r = parent[r]
         return r
 
+    def join(a: int, b: int) -> None:
+        ra, rb = root(a), root(b)
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
     for kind, rows in groups:
         by_source: dict[str, list[int]] = {}
         for r in rows:
             by_source.setdefault(records[r].source, []).append(r)
-        if len(by_source) < 2:
+        sources = sorted(by_source)
+        pairs = [(sa, sb) for i, sa in enumerate(sources) for sb in sources[i + 1:]]
+        if kind == TITLE:  # a registry that lists one case twice (IPS-X's two SATIKAS records)
+            pairs += [(s_, s_) for s_ in sources if len(by_source[s_]) > 1]
+        if not pairs:
             continue
         vecs = {r: v for r in rows if (v := vectors(r))}
-        sources = sorted(by_source)
-        for i, sa in enumerate(sources):
-            for sb in sources[i + 1:]:
-                left = [r for r in by_source[sa] if r in vecs]
-                right = [r for r in by_source[sb] if r in vecs]
-                if not left or not right:
-                    continue
-                cos = np.array([[_best_cosines(vecs[a], vecs[b]) for b in right] for a in left])
-                for x, a in enumerate(left):
-                    y = int(cos[x].argmax())
-                    if int(cos[:, y].argmax()) != x:  # not each other's closest: a sibling, not a twin
-                        continue
-                    b = right[y]
-                    if _linked(records[a], records[b], float(cos[x, y]), kind):
-                        ra, rb = root(a), root(b)
-                        parent.setdefault(a, a)
-                        parent.setdefault(b, b)
-                        if ra != rb:
-                            parent[max(ra, rb)] = min(ra, rb)
+        for sa, sb in pairs:
+            left = [r for r in by_source[sa] if r in vecs]
+            right = [r for r in by_source[sb] if r in vecs]
+            if not left or not right:
+                continue
+            cos = np.array([[_best_cosines(vecs[a], vecs[b]) if a != b else -1.0 for b in right] for a in left])
+            for x, a in enumerate(left):
+                y = int(cos[x].argmax())
+                # each other's closest, or (sharing a title) a copy: a sibling is neither
+                if sa != sb and int(cos[:, y].argmax()) == x and _linked(records[a], records[right[y]], float(cos[x, y]), kind):
+                    join(a, right[y])
+                if kind == TITLE:  # one registry's two listings must be the same text ("Use case 2" / "3" are not)
+                    for y in np.flatnonzero(cos[x] >= (COPY if sa != sb else SAME_TEXT)).tolist():
+                        if _linked(records[a], records[right[y]], float(cos[x, y]), kind):
+                            join(a, right[y])
     groups: dict[int, list[int]] = {}
     for r in parent:
         groups.setdefault(root(r), []).append(r)
@@ -248,6 +263,45 @@ def merged(record: Record, others: Sequence[Record]) -> Record:
     if record.end_year is None and ends:
         update["end_year"] = max(ends)
     return record.model_copy(update=update) if update else record
+
+
+def near_copies(rows: Sequence[int], records: Mapping[int, Record], vectors: Callable[[int], list[np.ndarray]]) -> Twins:
+    """Among the first results of one search, rows that are copies of each other (cosine >=
+    NEAR_COPY) from different registries of one country that no group brought together:
+    nothing in their titles or owners' names says so ("Tracing labour exploitation" in
+    IPS-X, "Tracing potential victims of human trafficking" in PSTW), so the twin finder,
+    which looks only within bodies and titles to stay cheap, cannot see them. Looked for
+    where people see repeats, among a page's rows, at the cost of a few dot products."""
+    vecs = {r: np.asarray(v) for r in rows if (v := vectors(r))}
+    parent: dict[int, int] = {}
+
+    def root(r: int) -> int:
+        while parent.get(r, r) != r:
+            r = parent[r]
+        return r
+
+    keep = [r for r in rows if r in vecs]
+    for i, a in enumerate(keep):
+        ra = records[a]
+        for b in keep[i + 1:]:
+            rb = records[b]
+            if ra.source == rb.source or _bodies_apart(ra.organisation, rb.organisation):
+                continue
+            one_owner = bool(ra.organisation) and org_key(ra.organisation or "") == org_key(rb.organisation or "")
+            if ra.country and rb.country and ra.country != rb.country and not one_owner:  # PSTW and AI Watch put
+                continue  # SINTEF's chatbot in two countries; two countries' own projects stay apart
+            alike = _title_ratio(ra.title, rb.title) >= SAME_TITLE  # a copy's title: a copy's text is less in doubt
+            if float((vecs[a] @ vecs[b].T).max()) < (COPY if alike else NEAR_COPY):
+                continue
+            x, y = root(a), root(b)
+            parent.setdefault(a, a)
+            parent.setdefault(b, b)
+            if x != y:
+                parent[max(x, y)] = min(x, y)
+    groups: dict[int, list[int]] = {}
+    for r in parent:
+        groups.setdefault(root(r), []).append(r)
+    return {m: tuple(o for o in g if o != m) for g in groups.values() if len(g) > 1 for m in g}
 
 
 def collapse(order: Sequence[int], twins: Mapping[int, tuple[int, ...]]) -> list[int]:

@@ -223,3 +223,22 @@ def test_writes_in_any_order_find_the_twins_a_rebuild_finds(make_index: Make) ->
         fresh = make_index(idx.home.parent / f"fresh-{n}")
         fresh.upsert(list(idx.records()))
         assert by_id(idx._snapshot()) == by_id(fresh._snapshot()), (n, what)
+
+
+def test_copies_no_group_brings_together_are_one_row_on_the_page(make_index: Make) -> None:
+    """Two registries' records of one case whose titles and owners share nothing (no body, no
+    title key) are still one row when their texts are copies: joined among a search's rows."""
+    records = [
+        _case("pstw", "PSTW-20", "Tracing potential victims of human trafficking", SCALES, "Labour Inspectorate"),
+        _case("ipsx", "10020", "Tracing labour exploitation", SCALES, "Ministry of Social Affairs and Employment"),
+        _case("pstw", "PSTW-21", "Burglary forecast", BURGLARY, "City of Amsterdam"),
+        _case("ipsx", "10021", "Burglary forecast for Utrecht", BURGLARY, "City of Utrecht"),  # another city: apart
+    ]
+    idx = make_index()
+    idx.upsert(records)
+    assert idx._snapshot().twins == {}  # nothing for the twin finder to go on
+    hits = idx.search("detect mislabelled imported fish", limit=5).hits
+    fish = [h for h in hits if h.record.id in {"pstw-PSTW-20", "ipsx-10020"}]
+    assert len(fish) == 1 and {t.id for t in fish[0].twins} | {fish[0].record.id} == {"pstw-PSTW-20", "ipsx-10020"}
+    burglary = idx.search("predict burglaries", limit=5).hits
+    assert {"pstw-PSTW-21", "ipsx-10021"} <= {h.record.id for h in burglary}

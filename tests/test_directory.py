@@ -7,12 +7,11 @@ fixtures written for these tests."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from erfa.index.bodies_directory import (DIRECTORY_FILE, MIN_CONFIDENCE, BodiesD
 from erfa.ingest import Record
 from erfa.service.presenter import partners_response
 from erfa.service.sync import STATE_FILE, Source, SourcesError, load_sources, sync
+from tests._http import local_server
 
 WD = "http://www.wikidata.org/entity/"
 
@@ -116,15 +116,9 @@ def _handler(state: Registers) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def registers() -> Iterator[Registers]:
     state = Registers()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with local_server(_handler(state)) as base:
+        state.base = base
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ from erfa.ingest import make_id
 from erfa.service.settings import Settings
 from erfa.service.sync import (DEFAULT_SOURCES, HISTORY_LEN, STATE_FILE, Report, Source, SourcesError, fetch,
                                load_sources, redirect_problem, register, remembered, run, sync)
+from tests._http import local_server
 from tests._shared import shared_data_dir
 from tests.test_index import CountingEncoder
 
@@ -169,16 +170,12 @@ def _handler(served: Served) -> type[BaseHTTPRequestHandler]:
 def serving() -> Iterator[Served]:
     """A server on 127.0.0.1 and a free port, for the length of the block."""
     state = Served()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        state.stop.set()
-        server.shutdown()
-        server.server_close()
+    with local_server(_handler(state)) as base:
+        state.base = base
+        try:
+            yield state
+        finally:
+            state.stop.set()  # ends drips before the server waits for its handlers
 
 
 @pytest.fixture

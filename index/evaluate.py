@@ -383,17 +383,32 @@ def twin_markdown(rows: Sequence[tuple[str, TwinJoins, dict[str, Repeats]]]) -> 
     return "\n".join(lines)
 
 
+def _marker_row(task: Task, index: ProjectIndex) -> str:
+    """The close-match marks of ``index`` (its fitted marker, else the standout rule) on ``task``."""
+    from erfa.index import evaluate_marker
+
+    data = evaluate_marker.rows(task, index)
+    fitted = index.close_match_marker()
+    r = evaluate_marker.rates(data, None, fitted.probabilities(data.x) if fitted else None, len(task.queries))
+    return (f"{r.precision:.2f} / {r.recall:.2f} | {r.auc:.3f} | {r.need_accuracy:.0%} ({r.answerable_flagged:.0%} / "
+            f"{r.unanswered_unflagged:.0%})")
+
+
 def report(tasks: Sequence[Task], encoder: Encoder, threshold: float | None = None,
            vectors: Vectors | None = None) -> Report:
     """Every task's table, then twins and the close-match rates; tasks sharing a corpus share
     one index, and the largest corpus is indexed first so the others reuse its vectors
     (``vectors``, e.g. `cached` from a kept index, spare even that one embedding)."""
+    from erfa.index import evaluate_similar  # it reads this module's Task and Scores
+
     tables, ndcg, points = {}, {}, {}
     by_corpus: dict[str, list[Task]] = defaultdict(list)
     for task in tasks:
         by_corpus[task.corpus or task.name].append(task)
     vectors = dict(vectors or {})
     twin_rows: dict[str, tuple[str, TwinJoins, dict[str, Repeats]]] = {}
+    marks: dict[str, str] = {}  # task -> its row of the close-match marker table
+    similar: dict[str, float] = {}  # task -> nDCG@10 of similar projects
     for corpus, group in sorted(by_corpus.items(), key=lambda c: -len(c[1][0].records)):
         with indexed(group[0], encoder, vectors) as idx:
             vectors.update(cached(idx))
@@ -403,12 +418,24 @@ def report(tasks: Sequence[Task], encoder: Encoder, threshold: float | None = No
                 tables[task.name] = markdown(task, res)
                 if any(not q.answerable for q in task.queries):
                     points[task.name] = standouts(task, idx)
+                if task.twins or corpus in ("nordic", "european"):  # the real-data splits: marks and similar projects
+                    marks[task.name] = _marker_row(task, idx)
+                    similar[task.name] = evaluate_similar.evaluate(task, idx).get("all", {}).get("ndcg@10", 0.0)
             if group[0].twins:
                 reps = {t.name.rsplit("(", 1)[-1].rstrip(")"): repeats_in_top(t, idx, t.twins) for t in group}
                 twin_rows[corpus] = (corpus.capitalize(), twin_joins(idx, group[0].twins), reps)
     parts = [tables[t.name] for t in tasks]
     if twin_rows:
         parts.append(twin_markdown([twin_rows[c] for c in by_corpus if c in twin_rows]))
+    if marks:
+        parts.append("\n".join(["**Close matches** — the first page's marks (precision / recall), ROC AUC of the marker's "
+                                "probability, and the need-level flag right (with an answer on the first page flagged / "
+                                "without one not flagged); models.md, \"Close matches\"", "",
+                                "| task | marker precision / recall | ROC AUC | need flag right |", "|---|---|---|---|",
+                                *(f"| {name} | {row} |" for name, row in marks.items())]))
+        parts.append("\n".join(["**Similar projects** — nDCG@10 of /similar against the projects graded 2 for the same "
+                                "need (index/evaluate_similar.py)", "", "| task | nDCG@10 |", "|---|---|",
+                                *(f"| {name} | {v:.3f} |" for name, v in similar.items())]))
     dev = [p for name, pts in points.items() if "(dev)" in name for p in pts]
     suggested = calibrate(dev) if dev else None
     if threshold is None:

@@ -131,3 +131,40 @@ def test_labelled_twins_are_joined_as_well_as_recorded(judged: dict[str, tuple[e
     precision, recall = recorded_twins("Full")
     assert joins.precision >= precision - TWIN_MARGIN, (joins, precision)
     assert joins.recall >= recall - TWIN_MARGIN, (joins, recall)
+
+
+def recorded_row(heading: str, task: str) -> list[str]:
+    """The cells of ``task``'s row in the models.md table under ``heading``."""
+    text = (ROOT / "models.md").read_text(encoding="utf-8")
+    section = text[text.index(heading):]
+    section = section[: section.index("\n## ", 1)] if "\n## " in section[1:] else section
+    row = next(line for line in section.splitlines() if line.startswith(f"| {task} |"))
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+@pytest.mark.parametrize("name", ["Nordic (test)", "European (test)", "Full (test)"])
+def test_close_match_marks_hold_their_recorded_precision(judged: dict[str, tuple[ev.Task, ProjectIndex]], name: str) -> None:
+    """The shipped marker (index/marker.json) on a test split: the first page's marks are as often
+    right, the need-level flag as often right, and the probability ranks as well as models.md says."""
+    from erfa.index import evaluate_marker as em
+
+    task, idx = judged[name]
+    data = em.rows(task, idx)
+    got = em.rates(data, None, idx.close_match_marker().probabilities(data.x), len(task.queries))  # type: ignore[union-attr]
+    cells = recorded_row("## Close matches (issue 19)", name)
+    precision = float(cells[1].split("/")[0])
+    auc = float(cells[2])
+    need_right = float(cells[3].split("%")[0]) / 100
+    assert got.precision >= precision - MARGIN, (name, got)
+    assert got.auc >= auc - MARGIN, (name, got)
+    assert got.need_accuracy >= need_right - 0.05, (name, got)  # 39-80 needs: one need is 1-3 points
+
+
+@pytest.mark.parametrize("name", ["Nordic (test)", "European (test)", "Full (test)"])
+def test_similar_projects_hold_their_recorded_quality(judged: dict[str, tuple[ev.Task, ProjectIndex]], name: str) -> None:
+    from erfa.index import evaluate_similar as es
+
+    task, idx = judged[name]
+    got = es.evaluate(task, idx)["all"]["ndcg@10"]
+    recorded_ndcg = float(recorded_row("## Similar projects (issue 19)", name)[2].strip("*"))
+    assert got >= recorded_ndcg - MARGIN, (name, got, recorded_ndcg)

@@ -129,6 +129,13 @@ def _bodies_apart(a: str | None, b: str | None) -> bool:
     return ":" in ka and ":" in kb and ka != kb
 
 
+def _one_owner(a: Record, b: Record) -> bool:
+    """The same owner, or one record names none: a registry's two listings of one case. Two
+    owners' identical texts in one registry are one vendor's description of two projects."""
+    ka, kb = org_key(a.organisation or ""), org_key(b.organisation or "")
+    return not ka or not kb or ka == kb
+
+
 def find(groups: Iterable[tuple[str, Sequence[int]]], records: Mapping[int, Record],
          vectors: Callable[[int], list[np.ndarray]]) -> Twins:
     """Twin groups among the rowids of each candidate group ((kind, rowids): a body, or
@@ -171,8 +178,10 @@ def find(groups: Iterable[tuple[str, Sequence[int]]], records: Mapping[int, Reco
                     join(a, right[y])
                 if kind == TITLE:  # one registry's two listings must be the same text ("Use case 2" / "3" are not)
                     for y in np.flatnonzero(cos[x] >= (COPY if sa != sb else SAME_TEXT)).tolist():
-                        if _linked(records[a], records[right[y]], float(cos[x, y]), kind):
-                            join(a, right[y])
+                        b = right[y]
+                        if (sa != sb or _one_owner(records[a], records[b])) and _linked(records[a], records[b],
+                                                                                    float(cos[x, y]), kind):
+                            join(a, b)
     groups: dict[int, list[int]] = {}
     for r in parent:
         groups.setdefault(root(r), []).append(r)

@@ -51,4 +51,4 @@ def test_the_api_and_the_page_show_which_results_are_close_matches(demo_index: P
         assert body["close_match"] is True
         html = client.get("/", params={"q": NEED, "lang": "sv"}).text
         first_page = client.get("/search", params={"q": NEED}).json()["results"]
-        assert html.count('class="badge badge--close">Nära träff<') == sum(r["close_match"] for r in first_page)
+        assert html.count('class="close-mark">Nära träff<') == sum(r["close_match"] for r in first_page)

@@ -242,3 +242,15 @@ def test_copies_no_group_brings_together_are_one_row_on_the_page(make_index: Mak
     assert len(fish) == 1 and {t.id for t in fish[0].twins} | {fish[0].record.id} == {"pstw-PSTW-20", "ipsx-10020"}
     burglary = idx.search("predict burglaries", limit=5).hits
     assert {"pstw-PSTW-21", "ipsx-10021"} <= {h.record.id for h in burglary}
+
+
+def test_one_registrys_identical_texts_under_two_owners_are_two_projects(make_index: Make) -> None:
+    """A vendor's text can describe two bodies' own projects in one registry: the same title
+    and text under two owners is not a double listing (one owner, or one naming none, is)."""
+    same = dict(title="Chatbot for byggesøknader", description=BODY, country="NO", language="nb")
+    idx = make_index()
+    idx.upsert([Record.build("t", "1", organisation="Helse Bergen HF", **same),  # type: ignore[arg-type]
+                Record.build("t", "2", organisation="Askøy kommune", **same),  # type: ignore[arg-type]
+                Record.build("t", "3", organisation="Askøy kommune", **same)])  # type: ignore[arg-type]
+    snap = idx._snapshot()
+    assert snap.twins == {snap.ids["t-2"]: (snap.ids["t-3"],), snap.ids["t-3"]: (snap.ids["t-2"],)}

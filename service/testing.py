@@ -63,20 +63,22 @@ class Server:
             self.proc.wait(timeout=30)
 
     def stop(self, timeout: float = 20) -> None:
-        """SIGTERM (a graceful shutdown), then SIGKILL if it takes longer than ``timeout``."""
+        """SIGTERM (a graceful shutdown), then SIGKILL if it takes longer than ``timeout``;
+        whatever else of its process group is left (a worker, a helper process) is killed too."""
         self._signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.kill()
+            pass
+        self.kill()
 
     def log_tail(self, n: int = 4000) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")[-n:] if self.log.exists() else ""
 
     def _signal(self, sig: signal.Signals) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
+        # the whole group, even when its leader has exited: a child it left behind still belongs to it
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, sig)
 
 
 def ready(port: int) -> bool:

@@ -79,3 +79,41 @@ def app_for(make_index: Callable[..., ProjectIndex]) -> Iterator[Callable[..., T
     yield make
     for c in clients:
         c.close()
+
+
+def _left_running(under: str) -> list[tuple[int, str]]:
+    """erfa processes whose command line names a folder under ``under`` (this run's temporary
+    folders): servers, ingests and syncs a test started and did not stop."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "erfa" in cmd and under in cmd:
+            out.append((int(entry.name), cmd.strip()))
+    return out
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test left an erfa process running (issue 20): every process a test
+    starts must be stopped by it. The processes are killed, so nothing outlives the run."""
+    import signal
+
+    if not Path("/proc").is_dir() or getattr(session.config, "workerinput", None) is not None:
+        return
+    base = str(session.config._tmp_path_factory.getbasetemp()) if hasattr(session.config, "_tmp_path_factory") else ""
+    if not base:
+        return
+    left = _left_running(base)
+    for pid, _ in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if left:
+        print("\nerfa processes a test left running (killed now):\n" + "\n".join(f"  {pid}: {cmd[:200]}" for pid, cmd in left))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -42,8 +42,9 @@ def test_quick_bench_writes_results(tmp_path: Path, model_home: Path) -> None:
     assert r["torch"]["search_cold"]["p50"] > 0
     mil = r["million"]
     assert mil["index"].startswith("ivf")
-    for x in mil["nprobe"].values():
-        assert 0.0 <= x["recall@10"] <= 1.0
+    recalls = [x["recall@10"] for _, x in sorted(mil["nprobe"].items(), key=lambda kv: int(kv[0]))]
+    assert all(b >= a - 0.02 for a, b in zip(recalls, recalls[1:])), recalls  # probing more lists never finds less
+    assert recalls[-1] >= 0.95, recalls  # and the widest probe finds (nearly) what exact search finds
     for x in mil["filtered"].values():  # filters are correct whatever the speed
         assert x["pages_full"] == 1.0 and x["ids_allowed"] == 1.0
     assert mil["mapped"].get("load_s", 0) >= 0 and "error" not in mil["mapped"]

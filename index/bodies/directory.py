@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from erfa.index.atomic import atomic_file
-from erfa.index.organisations import name_keys
+from erfa.index.bodies.organisations import name_keys
 from erfa.ingest.record import web_link
 
 DIRECTORY_FILE = "bodies.json"

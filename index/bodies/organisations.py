@@ -15,7 +15,7 @@ so every name is folded to keys and the keys that name one body are joined:
    one-word short name ("Norwegian Customs (Tolletaten)"), the alias table's key.
 3. `Directory` joins, per country, every key seen in one name, the keys of names with
    the same registry number (`Record.organisation_number`), keys one letter apart
-   (typos such as "Stockholm stad"), and the alias table's pairs (index/org_aliases.toml:
+   (typos such as "Stockholm stad"), and the alias table's pairs (index/bodies/aliases.toml:
    the same body under unrelated names, "Utlendingsdirektoratet" = "Directorate of
    Immigration"). It also says which name to show: the one the body uses itself.
 """
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from erfa.ingest.orgnames import several_bodies
 
-ALIASES_FILE = Path(__file__).with_name("org_aliases.toml")
+ALIASES_FILE = Path(__file__).with_name("aliases.toml")
 
 # Legal-form suffixes that do not change which body is meant.
 _SUFFIXES = re.compile(r"\s+(hf|rhf|iks|as|asa|ab|a/s|sf|kf|fkf|ikt|oy|oyj|ltd|ltd\.|inc)$")
@@ -83,7 +83,7 @@ _NOT_A_PLACE = re.compile(r"\b(?:and|og|och|of|for|the|university|hospital|munic
 
 @dataclass(frozen=True)
 class _Aliases:
-    """The alias table (index/org_aliases.toml), folded to keys."""
+    """The alias table (index/bodies/aliases.toml), folded to keys."""
 
     places: dict[str, str]  # folded exonym -> folded own name of the place
     bodies: dict[tuple[str, str], str]  # (country, key) -> the body's own name
@@ -368,7 +368,7 @@ class Directory:
 
     def names_of(self, key: str, country: str = "") -> list[str]:
         """Every spelling seen of the body ``key`` (a canonical key) in ``country``: what a
-        directory of web sites is looked up by (index/bodies_directory.py)."""
+        directory of web sites is looked up by (index/bodies/directory.py)."""
         return list(self.names.get(self._find((country, key)), {}))
 
     def display(self, key: str, country: str = "") -> str | None:

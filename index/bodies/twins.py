@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from erfa.index.organisations import org_key
+from erfa.index.bodies.organisations import org_key
 from erfa.ingest.record import Record
 
 SAME_TEXT = 0.95

@@ -1,4 +1,9 @@
-"""Retrieval evaluation: nDCG@10, recall@10 and MRR of four rankers, plus close-match rates.
+"""Evaluating erfa's search (`erfa eval`, models.md): this package's own module holds the
+retrieval evaluation and its tasks; beside it partners.py (organisations to ask), marker.py
+(the close-match marker), similar.py (similar projects) and corpora.py (the real registries
+they read). Kept apart from search so that nothing served depends on it.
+
+Retrieval evaluation: nDCG@10, recall@10 and MRR of four rankers, plus close-match rates.
 
 Used by `erfa eval` for the tables in models.md and by the tests that hold the shipped
 ranking to its recorded figures. The rankers:
@@ -7,11 +12,11 @@ ranking to its recorded figures. The rankers:
 - ``dense``: plain dense search, the model's own cosines over raw passage vectors (what
   erfa shipped before the language-neutral space; computed here from the embedding
   cache, since the search index only holds transformed vectors);
-- ``neutral``: dense search in the language-neutral space (index/space.py), nothing else;
-- ``hybrid``: the shipped ranking (index/searcher.py `Searcher.rank`).
+- ``neutral``: dense search in the language-neutral space (index/search/space.py), nothing else;
+- ``hybrid``: the shipped ranking (index/search/searcher.py `Searcher.rank`).
 
 The real-data tasks (tests/relevance/real) come in dev and test splits over three corpora;
-every parameter in index/ranking.py is chosen on dev, test is only reported. The twin
+every parameter in index/search/ranking.py is chosen on dev, test is only reported. The twin
 groups labelled on the full corpus (full_twins.json) judge "one project, one row": how
 many of them the index joins (twin_joins) and how often a top 10 still shows one project
 twice (repeats_in_top).
@@ -29,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from erfa.index import ranking
-from erfa.index.corpora import CORPORA
-from erfa.index.encoder import Encoder
+from erfa.index.search import ranking
+from erfa.index.evaluate.corpora import CORPORA
+from erfa.index.model.encoder import Encoder
 from erfa.index.engine import ProjectIndex, passages_of
-from erfa.index.searcher import standout
-from erfa.index.store import text_hash
+from erfa.index.search.searcher import standout
+from erfa.index.store.protocol import text_hash
 from erfa.ingest import Record, read_file
 
 MODES = ("keyword", "dense", "neutral", "hybrid")
@@ -254,7 +259,7 @@ def _pairs(groups: Iterable[Iterable[str]]) -> set[frozenset[str]]:
 
 
 def found_twins(index: ProjectIndex) -> list[list[str]]:
-    """The index's own twin groups (index/twins.py), as record ids."""
+    """The index's own twin groups (index/bodies/twins.py), as record ids."""
     snap = index._snapshot()
     groups = {tuple(sorted((r, *others))) for r, others in snap.twins.items()}
     return [sorted(snap.records[r].id for r in g if r in snap.records) for g in sorted(groups)]
@@ -385,7 +390,7 @@ def twin_markdown(rows: Sequence[tuple[str, TwinJoins, dict[str, Repeats]]]) -> 
 
 def _marker_row(task: Task, index: ProjectIndex) -> str:
     """The close-match marks of ``index`` (its fitted marker, else the standout rule) on ``task``."""
-    from erfa.index import evaluate_marker
+    from erfa.index.evaluate import marker as evaluate_marker
 
     data = evaluate_marker.rows(task, index)
     fitted = index.close_match_marker()
@@ -399,7 +404,7 @@ def report(tasks: Sequence[Task], encoder: Encoder, threshold: float | None = No
     """Every task's table, then twins and the close-match rates; tasks sharing a corpus share
     one index, and the largest corpus is indexed first so the others reuse its vectors
     (``vectors``, e.g. `cached` from a kept index, spare even that one embedding)."""
-    from erfa.index import evaluate_similar  # it reads this module's Task and Scores
+    from erfa.index.evaluate import similar as evaluate_similar  # it reads this module's Task and Scores
 
     tables, ndcg, points = {}, {}, {}
     by_corpus: dict[str, list[Task]] = defaultdict(list)
@@ -434,7 +439,7 @@ def report(tasks: Sequence[Task], encoder: Encoder, threshold: float | None = No
                                 "| task | marker precision / recall | ROC AUC | need flag right |", "|---|---|---|---|",
                                 *(f"| {name} | {row} |" for name, row in marks.items())]))
         parts.append("\n".join(["**Similar projects** — nDCG@10 of /similar against the projects graded 2 for the same "
-                                "need (index/evaluate_similar.py)", "", "| task | nDCG@10 |", "|---|---|",
+                                "need (index/evaluate/similar.py)", "", "| task | nDCG@10 |", "|---|---|",
                                 *(f"| {name} | {v:.3f} |" for name, v in similar.items())]))
     dev = [p for name, pts in points.items() if "(dev)" in name for p in pts]
     suggested = calibrate(dev) if dev else None

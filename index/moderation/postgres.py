@@ -2,7 +2,7 @@
 
 With several API replicas a submission posted to one must be seen, approved or
 rejected on any other, so it lives in the shared database beside the records
-(table ``submissions``, created by index/pgschema.py with SQLite's columns).
+(table ``submissions``, created by index/store/schema.py with SQLite's columns).
 
 The moderation logic (all-or-nothing approve and reject, edits, the decision log, the
 start-up sweep of undecided records, restore) is `SubmissionStore`'s own, inherited, not
@@ -23,10 +23,10 @@ from typing import Any
 
 import psycopg
 
-from erfa.index import pgschema
-from erfa.index.pgstore import _UNAVAILABLE, NUL, _Pool, connect, describe
-from erfa.index.store import StoreUnavailable
-from erfa.index.submissions import Submission, SubmissionStore
+from erfa.index.store import schema as pgschema
+from erfa.index.store.postgres import _UNAVAILABLE, NUL, _Pool, connect, describe
+from erfa.index.store.protocol import StoreUnavailable
+from erfa.index.moderation.submissions import Submission, SubmissionStore
 
 
 class _Rows(list[tuple[Any, ...]]):

@@ -44,8 +44,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from erfa.index.sqlite import SqliteFile
-from erfa.index.store import text_hash
+from erfa.index.store.sqlite import SqliteFile
+from erfa.index.store.protocol import text_hash
 from erfa.ingest.record import Record, RecordError, make_id, utcnow
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from erfa.index.organisations import Directory, org_key
-from erfa.index.twins import Group, groups_of_row, title_keys
+from erfa.index.bodies.organisations import Directory, org_key
+from erfa.index.bodies.twins import Group, groups_of_row, title_keys
 from erfa.ingest import Record
 from erfa.ingest.vocab import OWNER_TYPES, SECTORS, STATUSES
 
@@ -186,7 +186,7 @@ class Metadata:
         return out
 
     def groups_of(self, rowid: int) -> list[Group]:
-        """Where a record's twins may be (index/twins.py): its body and its title keys."""
+        """Where a record's twins may be (index/bodies/twins.py): its body and its title keys."""
         i = self.position[int(rowid)]
         return groups_of_row(str(self.org_keys[i]), self.titles[i], str(self.columns["country"][i]))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 
-from erfa.index.text import query_stems, stems, word_variants
+from erfa.index.search.text import query_stems, stems, word_variants
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from erfa.index.searcher import Ranking
-    from erfa.index.snapshot import Snapshot
+    from erfa.index.search.searcher import Ranking
+    from erfa.index.search.snapshot import Snapshot
 
 MARKER_FILE = Path(__file__).with_name("marker.json")
 DEPTH = 30  # results judged per need: the page count says how many of them are close matches

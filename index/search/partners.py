@@ -3,24 +3,24 @@
 Kept apart from project search because it changes for different reasons (issue 12):
 
 - *which projects count*: the need's best results, one per project (twins collapsed,
-  index/twins.py), every close match plus the best few when nothing stands out: an
+  index/bodies/twins.py), every close match plus the best few when nothing stands out: an
   organisation list is never empty while the results hold experience, and
   ``close_match: false`` says that the experience is only the nearest there is;
 - *how much each counts*: relevance first (how close the project is to the best result,
   in units of the need's score spread), then how far it got and how recent it is;
 - *who owns it*: one key per body (`Metadata.org_key_of`: spellings, languages and
-  registry numbers merged, index/organisations.py), shown under the body's own name;
+  registry numbers merged, index/bodies/organisations.py), shown under the body's own name;
 - *why*: each partner carries a `Reason` (its projects by status and its closest one),
   worded by the service in the reader's language;
 - *how to reach it* (issue 19): every partner has a `Reach`: the body's web site where a
   record of it gives one (its own projects', then any record of the body) or the
-  directory of public registers does (index/bodies_directory.py, with the match's
+  directory of public registers does (index/bodies/directory.py, with the match's
   confidence), else a project's own page, its twins' included. One body is one row,
   also when two registries put its project in two countries (the same key and the same
   project page or title: the ETAPAS chatbot of SINTEF, filed under Norway and Sweden).
 
 The parameters were chosen on the dev split of the real-data set with an
-organisation-level reading of its labels (index/evaluate_partners.py, models.md).
+organisation-level reading of its labels (index/evaluate/partners.py, models.md).
 """
 from __future__ import annotations
 
@@ -32,11 +32,11 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from erfa.index import ranking
-from erfa.index.bodies_directory import BodiesDirectory, Entry
-from erfa.index.facets import Filters
-from erfa.index.searcher import CANDIDATES, Hit, Ranking, Searcher, hits
-from erfa.index.snapshot import Snapshot
+from erfa.index.search import ranking
+from erfa.index.bodies.directory import BodiesDirectory, Entry
+from erfa.index.search.facets import Filters
+from erfa.index.search.searcher import CANDIDATES, Hit, Ranking, Searcher, hits
+from erfa.index.search.snapshot import Snapshot
 from erfa.ingest.record import Record
 
 PARTNER_DEPTH = 60  # results looked at when ranking organisations
@@ -137,7 +137,7 @@ def counted(snap: Snapshot, ranked: Ranking, params: Params = Params()) -> dict[
     out: dict[int, float] = {}
     for i, r in enumerate(page):
         gap = (best - ranked.scores[r]) / spread
-        if r in ranked.marked or (i < params.depth and gap <= within):  # a close match (index/marker.py) counts
+        if r in ranked.marked or (i < params.depth and gap <= within):  # a close match (index/search/marker.py) counts
             out[r] = math.exp(-gap)
     return out
 

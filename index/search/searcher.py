@@ -8,13 +8,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from erfa.index import marker, ranking, twins
-from erfa.index.encoder import Encoder
-from erfa.index.facets import Filters
-from erfa.index.snapshot import SLOTS, Snapshot
-from erfa.index.snippet import snippet
-from erfa.index.text import informative
-from erfa.index.translate import Translator
+from erfa.index.search import marker, ranking
+from erfa.index.bodies import twins
+from erfa.index.model.encoder import Encoder
+from erfa.index.search.facets import Filters
+from erfa.index.search.snapshot import SLOTS, Snapshot
+from erfa.index.search.snippet import snippet
+from erfa.index.search.text import informative
+from erfa.index.search.translate import Translator
 from erfa.ingest.language import detect_language
 from erfa.ingest.record import Record
 
@@ -34,8 +35,8 @@ class Hit:
     snippet: str
     similarity: float = 0.0  # cosine of the best passage: comparable across queries
     marks: list[tuple[int, int]] = field(default_factory=list)  # query words in the snippet
-    twins: list[Record] = field(default_factory=list)  # other sources' records of the same project (index/twins.py)
-    close_match: bool | None = None  # this result is a close match (index/marker.py); None: not judged
+    twins: list[Record] = field(default_factory=list)  # other sources' records of the same project (index/bodies/twins.py)
+    close_match: bool | None = None  # this result is a close match (index/search/marker.py); None: not judged
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Ranking:
     sims: dict[int, float]
     query: np.ndarray | None
     close: bool | None
-    # what the close-match marker (index/marker.py) weighs beside the scores: each reading's own
+    # what the close-match marker (index/search/marker.py) weighs beside the scores: each reading's own
     # vector in the space (the need as written, its Bokmål reading), the keyword scores, and the
     # share of the need's words each project contains (rows in keyword-index order)
     readings: tuple[np.ndarray, ...] = ()
@@ -76,7 +77,7 @@ class Ranking:
 class Searcher:
     """Ranks needs against snapshots. ``encoder`` is called only when a need must be
     encoded (the model loads on first use); ``fitted_marker`` gives the model's close-match
-    marker (index/marker.py), else ``threshold`` the standout cut-off that marks instead."""
+    marker (index/search/marker.py), else ``threshold`` the standout cut-off that marks instead."""
 
     def __init__(self, encoder: Callable[[], Encoder], translator: Translator | None,
                  threshold: Callable[[], float | None],
@@ -157,7 +158,7 @@ class Searcher:
             scores = {r: v + ranking.COVERAGE_WEIGHT * float(cov[pos[r]]) ** ranking.COVERAGE_POWER for r, v in scores.items()}
         order = twins.collapse(sorted(scores, key=lambda r: (-scores[r], r)), snap.twins)  # one result per project
         copies = twins.near_copies(order[: marker.DEPTH], snap.records, snap.passage_vectors) if shipped else {}
-        if copies:  # copies no group joined (index/twins.py): one row, here too
+        if copies:  # copies no group joined (index/bodies/twins.py): one row, here too
             order = twins.collapse(order, copies)
         ranked = Ranking(order, scores, sims, qvec, None, readings, keyword, cov, copies=copies,
                          languages=frozenset(written_like(language, translated=len(texts) > 1)),
@@ -171,7 +172,7 @@ class Searcher:
         """The close matches among the first `marker.DEPTH` results; None when this model's
         marks were never fitted and no cut-off was set (close matches are then unknown).
 
-        The fitted marker (index/marker.py) weighs every signal; an operator's
+        The fitted marker (index/search/marker.py) weighs every signal; an operator's
         ERFA_CLOSE_MATCH, or a model without a fitted marker, marks by standout alone."""
         rows = ranked.order[: marker.DEPTH]
         fitted = self._marker()

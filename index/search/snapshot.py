@@ -23,15 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from erfa.index import ranking, twins
-from erfa.index import sectors
+from erfa.index.search import ranking
+from erfa.index.bodies import twins, sectors
 from erfa.index.atomic import atomic_file
-from erfa.index.facets import Metadata
-from erfa.index.keywords import KeywordIndex
-from erfa.index.space import LanguageSpace
-from erfa.index.store import StoredRecord, text_hash
-from erfa.index.text import split_passages
-from erfa.index.vectors import IndexMeta, LayeredVectors, VectorIndex, file_checksum
+from erfa.index.search.facets import Metadata
+from erfa.index.search.keywords import KeywordIndex
+from erfa.index.search.space import LanguageSpace
+from erfa.index.store.protocol import StoredRecord, text_hash
+from erfa.index.search.text import split_passages
+from erfa.index.search.vectors import IndexMeta, LayeredVectors, VectorIndex, file_checksum
 from erfa.ingest.record import Record
 
 log = logging.getLogger("erfa.index")
@@ -42,7 +42,8 @@ SLOTS = 64  # FAISS id = rowid * SLOTS + passage number; a record has at most SL
 # statistics drift from the base's, so they are kept small.
 COMPACT_SHARE = 0.02
 COMPACT_MIN = 256
-_FORMAT = 6  # of the derived-structures file; a different one is rebuilt, not read
+_FORMAT = 7  # of the derived-structures file; a different one is rebuilt, not read
+# (7: the modules moved into sub-packages, issue 20, so older pickles name class paths that are gone)
 
 
 def passages_of(record: Record) -> list[str]:
@@ -77,7 +78,7 @@ class Snapshot:
     sector_votes: sectors.SectorVotes | None  # who votes for the sector of a record its source gave none
     slots: np.ndarray  # every live passage's vector id ...
     slot_rows: np.ndarray  # ... and its record's rowid: a filter's allowed ids in one vectorised step
-    twins: twins.Twins = field(default_factory=dict)  # rowid -> the other records of the same project (index/twins.py)
+    twins: twins.Twins = field(default_factory=dict)  # rowid -> the other records of the same project (index/bodies/twins.py)
     # stored records no structure could take in, left out of search and named (issue 18): rowid -> (id, reason)
     quarantined: dict[int, tuple[str, str]] = field(default_factory=dict)
 

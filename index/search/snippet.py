@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from erfa.index.text import STOPWORDS
+from erfa.index.search.text import STOPWORDS
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")

@@ -59,7 +59,7 @@ FAMILIES: tuple[frozenset[str], ...] = (frozenset({"nb", "nn", "no", "da", "sv"}
 
 @dataclass(frozen=True)
 class SpaceParams:
-    """How the space is fitted; defaults are chosen on the real dev splits (index/ranking.py)."""
+    """How the space is fitted; defaults are chosen on the real dev splits (index/search/ranking.py)."""
 
     prior: float = 5.0  # texts' worth of global mean blended into each language mean
     centre_prior: float = 100.0  # texts' worth of "no centring" blended into the global mean

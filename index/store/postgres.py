@@ -1,6 +1,6 @@
 """PostgreSQL content store (issue 11): the `RecordStore` of a deployment on several machines.
 
-Same meaning as SQLite's `Store` (index/store.py), so the engine, its snapshots and its
+Same meaning as SQLite's `Store` (index/store/sqlite.py), so the engine, its snapshots and its
 catch-up work unchanged: rowids are assigned by the database (an identity column: never
 reused, kept across updates), each row carries the generation that last wrote it, each
 deletion leaves a tombstone, and the one-row generation counter is bumped in the same
@@ -34,8 +34,8 @@ from pgvector.psycopg import register_vector
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
-from erfa.index import pgschema
-from erfa.index.store import StoredRecord, StoreUnavailable, UpsertPlan, _stored
+from erfa.index.store import schema as pgschema
+from erfa.index.store.protocol import StoredRecord, StoreUnavailable, UpsertPlan, _stored
 from erfa.ingest import Record
 
 log = logging.getLogger("erfa.index")

@@ -7,11 +7,11 @@ an advisory lock: two processes upgrading at once apply it once. A database writ
 a newer erfa is refused rather than guessed at, and a hot standby (read-only) is only
 checked, never migrated: its primary's migrations reach it by replication.
 
-The tables mirror the SQLite store (index/store.py) so that both stores keep one
+The tables mirror the SQLite store (index/store/sqlite.py) so that both stores keep one
 meaning: ``records`` (rowid never reused: it is the FAISS slot base), ``embeddings``
 (the vector cache shared by every writer, pgvector's ``vector``), ``tombstones``,
 a one-row ``generation`` counter bumped in the transaction of every write, and
-``submissions`` (the moderation queue, columns as in index/submissions.py).
+``submissions`` (the moderation queue, columns as in index/moderation/submissions.py).
 """
 from __future__ import annotations
 

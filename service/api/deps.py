@@ -21,11 +21,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from erfa.index import Filters, ProjectIndex
-from erfa.index.store import StoreUnavailable
-from erfa.index.submissions import SubmissionStore
+from erfa.index.store.protocol import StoreUnavailable
+from erfa.index.moderation.submissions import SubmissionStore
 from erfa.service.admission import Admission, Busy, client_of, need_cost
-from erfa.service.errors import invalid, unprocessable
-from erfa.service.security import PlainId, admin_token_ok
+from erfa.service.api.errors import invalid, unprocessable
+from erfa.service.api.security import PlainId, admin_token_ok
 from erfa.service.settings import Settings
 
 log = logging.getLogger("erfa.service")

@@ -35,8 +35,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from erfa.index import FilterError
-from erfa.index.sqlite import StoreUnreadable, is_disk_full
-from erfa.index.store import StoreUnavailable
+from erfa.index.store.sqlite import StoreUnreadable, is_disk_full
+from erfa.index.store.protocol import StoreUnavailable
 
 log = logging.getLogger("erfa.service")
 

@@ -14,8 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from erfa.index import FACET_FIELDS, Hit, PartnersPage, SearchPage
-from erfa.index.partners import Reason
-from erfa.service import i18n
+from erfa.index.search.partners import Reason
+from erfa.service.pages import i18n
 from erfa.index.engine import FACET_DEPTH
 
 

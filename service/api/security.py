@@ -56,8 +56,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from erfa.service.auth import token_matches
-from erfa.service.errors import error_response, internal_error
+from erfa.service.api.auth import token_matches
+from erfa.service.api.errors import error_response, internal_error
 from erfa.service.settings import Settings
 
 access_log = logging.getLogger("erfa.access")
@@ -74,7 +74,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
             "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}")
-# /docs (service/docs.py): Swagger UI from erfa's own /docs/assets, its start-up script allowed by
+# /docs (service/api/docs.py): Swagger UI from erfa's own /docs/assets, its start-up script allowed by
 # hash. Styles keep 'unsafe-inline': Swagger UI sets style attributes as it renders, and a
 # style cannot run code. Nothing is loaded from another host.
 DOCS_CSP = ("default-src 'none'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "

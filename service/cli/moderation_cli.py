@@ -1,6 +1,6 @@
 """`erfa submissions list|show|edit|approve|reject`: moderation from the command line.
 
-The same store methods as the /admin pages and the JSON API (index/submissions.py), on the
+The same store methods as the /admin pages and the JSON API (index/moderation/submissions.py), on the
 data directory the command is pointed at, so an operator on the server can moderate without
 a browser or a token: shell access to the data is already more than the token grants.
 Decisions are recorded as made by "admin", like the pages' (there is one admin role).
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from erfa.index.submissions import FORM_FIELDS, STATUSES, StaleSubmission, Submission, SubmissionError, SubmissionStore
+from erfa.index.moderation.submissions import FORM_FIELDS, STATUSES, StaleSubmission, Submission, SubmissionError, SubmissionStore
 from erfa.ingest import RecordError
 from erfa.service.database import open_submissions
 
@@ -30,7 +30,7 @@ def _store(settings: "Settings") -> SubmissionStore:
 
 
 def _out(sub: Submission) -> dict[str, Any]:
-    from erfa.service.routers.submissions import SubmissionOut
+    from erfa.service.api.routers.submissions import SubmissionOut
 
     return SubmissionOut.of(sub).model_dump(mode="json")
 
@@ -95,7 +95,7 @@ def _assignments(pairs: list[str]) -> dict[str, Any]:
 
 
 def cmd_edit(args: argparse.Namespace, settings: "Settings") -> int:
-    from erfa.service.routers.submissions import SubmissionEdit
+    from erfa.service.api.routers.submissions import SubmissionEdit
 
     store = _store(settings)
     try:
@@ -150,7 +150,7 @@ def _decide(submission_id: str, decision: Callable[[SubmissionStore], T], settin
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add `erfa submissions ...` to the command line (called by service/cli.py)."""
+    """Add `erfa submissions ...` to the command line (called by service/cli/__init__.py, the `erfa` command)."""
     p = sub.add_parser("submissions", help="moderate proposed projects: list, show, edit, approve, reject")
     actions = p.add_subparsers(dest="action", required=True)
 

@@ -295,7 +295,7 @@ _S: dict[str, tuple[str, str, str, str]] = {
                      "An administrator reviews the submission. The project appears in search once it is approved."),
     "receipt_ref": ("Referanse:", "Referanse:", "Referens:", "Reference:"),
     "submit_another": ("Meld inn et prosjekt til", "Meld inn eit prosjekt til", "Anmäl ett projekt till", "Submit another project"),
-    # -- moderation, status links and contacts (issue 12: service/routers/admin.py, /submit/status, project page) --
+    # -- moderation, status links and contacts (issue 12: service/api/routers/admin.py, /submit/status, project page) --
     "s_website": ("Virksomhetens nettside", "Nettstaden til verksemda", "Organisationens webbplats", "The organisation's web site"),
     "s_website_hint": ("For eksempel fjordvik.kommune.no – vi legger til https:// om det mangler.",
                        "Til dømes fjordvik.kommune.no – vi legg til https:// om det manglar.",
@@ -517,7 +517,7 @@ _S: dict[str, tuple[str, str, str, str]] = {
                      "Could not fetch results from erfa. Try again later."),
     "searching": ("Søker …", "Søkjer …", "Söker …", "Searching …"),
     "n_results": ("{n} treff", "{n} treff", "{n} träffar", "{n} results"),
-    # -- feeds and export (service/routers/feeds.py; links on the results page) -----------
+    # -- feeds and export (service/api/routers/feeds.py; links on the results page) -----------
     "export_label": ("Følg eller last ned dette søket:", "Følg eller last ned dette søket:",
                      "Följ eller ladda ned den här sökningen:", "Follow or download this search:"),
     "feed_link": ("Nyhetsstrøm (Atom)", "Nyheitsstraum (Atom)", "Nyhetsflöde (Atom)", "News feed (Atom)"),
@@ -715,5 +715,5 @@ def write_widget_strings(path: str | None = None) -> None:
     js.write_text(text, encoding="utf-8")
 
 
-if __name__ == "__main__":  # python -m erfa.service.i18n
+if __name__ == "__main__":  # python -m erfa.service.pages.i18n
     write_widget_strings()

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from erfa.index.sqlite import SqliteFile
+from erfa.index.store.sqlite import SqliteFile
 
 IDLE = timedelta(hours=8)  # a session unused this long is over
 MAX_AGE = timedelta(hours=12)  # and every session is over this long after sign-in

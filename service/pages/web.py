@@ -28,11 +28,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from erfa.index import LIST_FILTERS, MAX_WINDOW, FilterError, Filters, Hit
 from erfa.index.engine import FACET_DEPTH
 from erfa.ingest import vocab
-from erfa.service import i18n
+from erfa.service.pages import i18n
 from erfa.service.admission import Busy
-from erfa.service.deps import MAX_NEED, PageAdmittedDep, get_settings, get_submissions, loaded_index
-from erfa.service.errors import http_error
-from erfa.service.security import has_control
+from erfa.service.api.deps import MAX_NEED, PageAdmittedDep, get_settings, get_submissions, loaded_index
+from erfa.service.api.errors import http_error
+from erfa.service.api.security import has_control
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -327,7 +327,7 @@ def submit_page(request: Request) -> Response:
 @router.get("/submit/status/{token}", response_class=HTMLResponse)
 def submission_status_page(request: Request, token: str) -> Response:
     """The submitter's private status page: pending, published (with a link) or rejected (with the reason)."""
-    from erfa.service.routers.submissions import status_of
+    from erfa.service.api.routers.submissions import status_of
 
     page = Page(request, parse(request))
     sub = None if has_control(token) else get_submissions(request).by_status_token(token)

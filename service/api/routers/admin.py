@@ -3,16 +3,16 @@
 Moderating used to mean a bearer token and curl; these pages do the same for people who
 use a browser, in Bokmål, Nynorsk, Swedish and English, with the keyboard alone and
 without JavaScript (plain forms, one page per step, Post/Redirect/Get). They call the same
-store methods as the JSON API (``index/submissions.py``), so approval stays all or nothing
+store methods as the JSON API (``index/moderation/submissions.py``), so approval stays all or nothing
 and every edit and decision lands in the submission's history with who ("admin"), when and
 what.
 
 Security: the admin token is typed once into the sign-in form and exchanged for a session
-(``service/sessions.py``: signed, HttpOnly, SameSite=Strict, Secure over HTTPS, idle and
+(``service/pages/sessions.py``: signed, HttpOnly, SameSite=Strict, Secure over HTTPS, idle and
 absolute expiry). Every form carries a CSRF token checked on every POST, and a POST whose
 ``Origin`` is another site is refused before that. A wrong token at the sign-in form counts
 against the client's tries together with wrong bearer tokens on the API (``TokenGuard`` in
-service/security.py). Pages are never cached and never indexed. A full disk, also on the
+service/api/security.py). Pages are never cached and never indexed. A full disk, also on the
 first page that creates the session store, gets the 507 page, never a 500.
 """
 from __future__ import annotations
@@ -30,17 +30,17 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from erfa.index.submissions import (
+from erfa.index.moderation.submissions import (
     CONSENT, STATUSES, Decision, StaleSubmission, Submission, SubmissionError, SubmissionStore, to_record,
 )
 from erfa.ingest import RecordError, vocab
-from erfa.service import i18n
-from erfa.service.deps import get_settings, get_submissions, loaded_index
-from erfa.service.errors import full_disk
-from erfa.service.routers.submissions import SubmissionEdit
-from erfa.service.security import has_control, token_guard
-from erfa.service.sessions import PRE_SESSION_AGE, Session, Sessions
-from erfa.service.web import Page, parse, render
+from erfa.service.pages import i18n
+from erfa.service.api.deps import get_settings, get_submissions, loaded_index
+from erfa.service.api.errors import full_disk
+from erfa.service.api.routers.submissions import SubmissionEdit
+from erfa.service.api.security import has_control, token_guard
+from erfa.service.pages.sessions import PRE_SESSION_AGE, Session, Sessions
+from erfa.service.pages.web import Page, parse, render
 
 log = logging.getLogger("erfa.service")
 

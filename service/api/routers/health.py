@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 import time
 
-from erfa.service.deps import loaded_index, state
+from erfa.service.api.deps import loaded_index, state
 
 router = APIRouter(tags=["health"])
 

@@ -16,9 +16,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from erfa.index import ProjectIndex
 from erfa.ingest import FORMATS, FormatError, read_file
-from erfa.service.deps import AdminDep, IndexDep, SettingsDep
-from erfa.service.errors import AUTH_RESPONSES, invalid, problem, unprocessable
-from erfa.service.routers.projects import Rejection, WriteSummary
+from erfa.service.api.deps import AdminDep, IndexDep, SettingsDep
+from erfa.service.api.errors import AUTH_RESPONSES, invalid, problem, unprocessable
+from erfa.service.api.routers.projects import Rejection, WriteSummary
 from erfa.service.writes import refuse_unindexable, upsert_and_prune
 
 log = logging.getLogger("erfa.service")

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Body, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from erfa.ingest import Record, read_items
-from erfa.service.deps import AdminDep, IndexDep, ProjectId
-from erfa.service.errors import AUTH_RESPONSES, invalid, problem, unprocessable
-from erfa.service.presenter import SimilarResponse, similar_response
+from erfa.service.api.deps import AdminDep, IndexDep, ProjectId
+from erfa.service.api.errors import AUTH_RESPONSES, invalid, problem, unprocessable
+from erfa.service.api.presenter import SimilarResponse, similar_response
 from erfa.service.writes import refuse_unindexable
 
 log = logging.getLogger("erfa.service")

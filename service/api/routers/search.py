@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from erfa.index import MAX_WINDOW
-from erfa.service.deps import AdmittedDep, CaughtUpIndexDep, FiltersDep, NeedDep
-from erfa.service.presenter import PartnersResponse, SearchResponse, partners_response, search_response
+from erfa.service.api.deps import AdmittedDep, CaughtUpIndexDep, FiltersDep, NeedDep
+from erfa.service.api.presenter import PartnersResponse, SearchResponse, partners_response, search_response
 
 router = APIRouter(tags=["search"])
 

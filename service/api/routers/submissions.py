@@ -1,7 +1,7 @@
 """/submissions: anyone proposes a project; a moderator (admin) approves or rejects it.
 
 ``POST /submissions`` only ever creates a *pending* item in its own store
-(index/submissions.py); nothing reaches search until a moderator approves it. With no
+(index/moderation/submissions.py); nothing reaches search until a moderator approves it. With no
 admin token configured nobody could ever moderate, so submissions are closed (503)
 instead of filling a queue nobody can see. The receipt carries a private status link
 (``/submit/status/{token}``) the submitter can follow; ``GET /submissions/status/{token}``
@@ -20,12 +20,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
-from erfa.index.submissions import CONSENT, Decision, Submission, SubmissionError
+from erfa.index.moderation.submissions import CONSENT, Decision, Submission, SubmissionError
 from erfa.ingest import Record, RecordError, vocab
 from erfa.ingest.record import web_link
-from erfa.service.deps import AdminDep, IndexDep, SettingsDep, SubmissionsDep
-from erfa.service.errors import AUTH_RESPONSES, invalid, problem, unprocessable
-from erfa.service.security import PlainId
+from erfa.service.api.deps import AdminDep, IndexDep, SettingsDep, SubmissionsDep
+from erfa.service.api.errors import AUTH_RESPONSES, invalid, problem, unprocessable
+from erfa.service.api.security import PlainId
 
 log = logging.getLogger("erfa.service")
 
@@ -42,7 +42,7 @@ _Year = Annotated[int, Field(ge=1950, le=2100)]
 # An http(s) address; one typed without a scheme ("fjordvik.kommune.no/ki") is completed to
 # https:// rather than refused (issue 12), and the completed form is what the receipt shows.
 _Link = Annotated[str, Field(max_length=2000), AfterValidator(web_link)]
-STATUS_PAGE = "/submit/status/"  # + the token: the submitter's private status page (service/web.py)
+STATUS_PAGE = "/submit/status/"  # + the token: the submitter's private status page (service/pages/web.py)
 
 
 def _Text(n: int) -> Any:

@@ -28,7 +28,7 @@ run: install apertium
 	$(VENV)/bin/erfa serve
 
 # Debian's Apertium pairs that let a Swedish, Danish or Nynorsk need also be searched as Bokmål
-# (index/translate.py). Installed when we may (root, as on CI); without them erfa searches needs
+# (index/search/translate.py). Installed when we may (root, as on CI); without them erfa searches needs
 # as written, with lower quality across languages (models.md).
 APERTIUM_PACKAGES = apertium apertium-swe-nor apertium-dan-nor apertium-nno-nob
 apertium:

@@ -26,13 +26,13 @@ sys.path.insert(0, str(HERE.parent))
 
 from bench.queries import cold_queries  # noqa: E402
 from bench.run import build_home, machine, real_corpus, stats  # noqa: E402
-from erfa.index.encoder import Encoder  # noqa: E402
+from erfa.index.model.encoder import Encoder  # noqa: E402
 from erfa.index.engine import ProjectIndex  # noqa: E402
 
 COLD_START = """
 import sys, time
 t0 = time.perf_counter()
-from erfa.index.encoder import Encoder
+from erfa.index.model.encoder import Encoder
 from erfa.index.engine import ProjectIndex
 t1 = time.perf_counter()
 enc = Encoder(sys.argv[2], backend="onnx")

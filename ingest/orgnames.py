@@ -18,7 +18,7 @@ organisations, never to people (as the Digdir adapter drops `kontaktperson`).
 
 `several_bodies` tells a list or a collective from a body's name. Such a name stays the
 project's organisation text (people still read who ran it) but is never filed as a
-body: `erfa.index.organisations.name_keys` gives it no key, so it is never a partner
+body: `erfa.index.bodies.organisations.name_keys` gives it no key, so it is never a partner
 and no spelling of a real body is merged into it.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@ Why: every route that searches a need (/search, /partners, /feed.atom, /export.*
 most of its time in the encoder, which runs one need at a time on a 2-core machine. The
 rate limiter bounds how often each client asks, not what it asks for: eight clients within
 their limits sending 1,000-character needs kept the encoder busy enough to push an ordinary
-search from 64 ms to over a second. The token cap (index/encoder.py) bounds what one need
+search from 64 ms to over a second. The token cap (index/model/encoder.py) bounds what one need
 costs; this gate bounds how many are in the works at once and decides whose goes next.
 
 * ``slots`` requests hold the encoder at a time; the rest wait here, in the event loop, so a
@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 from starlette.types import Scope
 
-from erfa.index.encoder import QUERY_MAX_TOKENS
+from erfa.index.model.encoder import QUERY_MAX_TOKENS
 
 # The work of a search besides encoding (language detection, translation, ranking, the
 # response) in word pieces' worth: ~10 ms, about what 32 more tokens cost the model.
@@ -70,7 +70,7 @@ def need_cost(need: str, cap: int = QUERY_MAX_TOKENS) -> int:
 
 
 def client_of(scope: Scope) -> str:
-    """The client as the rate limiter keys it (service/security.py): the socket's peer, which
+    """The client as the rate limiter keys it (service/api/security.py): the socket's peer, which
     uvicorn has already replaced by the forwarded address when a trusted proxy sent it."""
     client = scope.get("client") or ("unknown", 0)
     return str(client[0])

@@ -1,8 +1,8 @@
 """The app: composed here from its parts, and nothing else.
 
-Routes live in routers by resource (service/routers/) and the pages in service/web.py;
-what they depend on is service/deps.py; error bodies come from service/errors.py;
-limits, headers, logs and metrics from service/security.py. Loading the model takes
+Routes live in routers by resource (service/api/routers/) and the pages in service/pages/web.py;
+what they depend on is service/api/deps.py; error bodies come from service/api/errors.py;
+limits, headers, logs and metrics from service/api/security.py. Loading the model takes
 seconds, so it happens in a background thread while /healthz already answers and
 /readyz says 503 until search can be served.
 """
@@ -17,17 +17,17 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from erfa.index import ProjectIndex
-from erfa.index.submissions import SubmissionStore
-from erfa.service.auth import check_token_strength
+from erfa.index.moderation.submissions import SubmissionStore
+from erfa.service.api.auth import check_token_strength
 from erfa.service.demo import seed_demo
 from erfa.service.database import follow, open_index, open_submissions
-from erfa.service.deps import AppState
-from erfa.service.docs import install_docs
-from erfa.service.errors import install_errors
-from erfa.service.routers import admin, feeds, health, ingest, projects, search, submissions
-from erfa.service.security import install_security
+from erfa.service.api.deps import AppState
+from erfa.service.api.docs import install_docs
+from erfa.service.api.errors import install_errors
+from erfa.service.api.routers import admin, feeds, health, ingest, projects, search, submissions
+from erfa.service.api.security import install_security
 from erfa.service.settings import Settings
-from erfa.service.web import install_web
+from erfa.service.pages.web import install_web
 
 log = logging.getLogger("erfa.service")
 
@@ -92,7 +92,7 @@ def _load(state: AppState, index: ProjectIndex | None) -> None:
 
 
 def _withdraw_undecided(store: SubmissionStore, idx: ProjectIndex) -> None:
-    """Close the one gap of an approval a crash can leave (see index/submissions.py): a record
+    """Close the one gap of an approval a crash can leave (see index/moderation/submissions.py): a record
     whose submission is not approved is taken out of search before anyone can search."""
     try:
         store.withdraw_undecided(idx)

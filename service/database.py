@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from erfa.index import ProjectIndex
-from erfa.index.store import StoreUnavailable
-from erfa.index.submissions import SubmissionStore
+from erfa.index.store.protocol import StoreUnavailable
+from erfa.index.moderation.submissions import SubmissionStore
 
 if TYPE_CHECKING:
-    from erfa.index.store import RecordStore
+    from erfa.index.store.protocol import RecordStore
     from erfa.service.settings import Settings
 
 log = logging.getLogger("erfa.service")
@@ -58,7 +58,7 @@ def open_store(settings: "Settings") -> tuple[Path, "RecordStore | None"]:
     if not settings.database_url:
         return settings.home, None
     _postgres()
-    from erfa.index.pgstore import PgStore
+    from erfa.index.store.postgres import PgStore
 
     store = PgStore(settings.database_url)
     return replica_home(settings.home, store.store_id), store
@@ -82,7 +82,7 @@ def open_submissions(settings: "Settings") -> SubmissionStore:
     if not settings.database_url:
         return SubmissionStore.in_home(settings.home)
     _postgres()
-    from erfa.index.pgsubmissions import PgSubmissionStore
+    from erfa.index.moderation.postgres import PgSubmissionStore
 
     return PgSubmissionStore(settings.database_url)
 
@@ -94,8 +94,8 @@ def cmd_db(args: argparse.Namespace, settings: "Settings") -> int:
               "(the embedded SQLite store needs no migrations)", file=sys.stderr)
         return 2
     _postgres()
-    from erfa.index import pgschema
-    from erfa.index.pgstore import connect, describe
+    from erfa.index.store import schema as pgschema
+    from erfa.index.store.postgres import connect, describe
 
     con = connect(settings.database_url, vectors=False)
     try:

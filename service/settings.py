@@ -184,7 +184,7 @@ class Settings(BaseSettings):
     # cores // workers inference threads unless ERFA_THREADS says otherwise.
     workers: Annotated[int, _whole(1)] = 1
     threads: Annotated[int | None, _whole(1)] = None
-    backend: Literal["auto", "onnx", "torch"] = "auto"  # the encoder's engine (index/encoder.py)
+    backend: Literal["auto", "onnx", "torch"] = "auto"  # the encoder's engine (index/model/encoder.py)
     ort_spin: Flag = False  # ONNX Runtime's busy-waiting pool; off measured the same p50 and a lower p99
     # Unpacked size of an XLSX workbook that ingest still opens (ingest/limits.py).
     max_xlsx_bytes: Annotated[int, _whole(1)] = MAX_XLSX_BYTES

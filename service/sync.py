@@ -58,10 +58,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from erfa.index import ProjectIndex, bodies_directory
+from erfa.index import ProjectIndex
+from erfa.index.bodies import directory as bodies_directory
 from erfa.index.atomic import atomic_file
-from erfa.index.bodies_directory import CONFIDENCE, BodiesDirectory, Body, Entry, match_enhet, match_wikidata
-from erfa.index.organisations import Directory
+from erfa.index.bodies.directory import CONFIDENCE, BodiesDirectory, Body, Entry, match_enhet, match_wikidata
+from erfa.index.bodies.organisations import Directory
 from erfa.ingest import FORMATS, FormatError, read_file
 from erfa.ingest.decode import read_text
 from erfa.ingest.limits import MAX_XLSX_BYTES
@@ -753,7 +754,7 @@ def _get_json(src: Source, url: str, home: Path) -> Any:
 def _sync_directory(src: Source, state: dict[str, dict[str, Any]], home: Path, get_index: Callable[[], ProjectIndex],
                     *, dry_run: bool) -> Report:
     """Ask a public register for the web sites of the index's bodies and file what it answers
-    (index/bodies_directory.py): matched by name and country or by registry number, with the
+    (index/bodies/directory.py): matched by name and country or by registry number, with the
     match's confidence; nothing below bodies_directory.MIN_CONFIDENCE, nothing ambiguous. Any
     failed request fails the source and changes nothing: one run is the register's whole answer,
     replacing what it said before."""

@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from erfa.index import ProjectIndex
-from erfa.index.encoder import default_model_dir
+from erfa.index.model.encoder import default_model_dir
 from erfa.ingest import Record
 from erfa.service import testing as harness
 from erfa.service.testing import Server, erfa_cmd  # noqa: F401  (erfa_cmd: for the tests)
@@ -123,9 +123,9 @@ class _SameCutOff(dict):
 
 def set_close_match(monkeypatch: "pytest.MonkeyPatch", standout: float) -> None:
     """Make ``standout`` the close-match cut-off for whatever model the test uses
-    (99: nothing stands out; -99: everything does): the fitted marker (index/marker.py) is
+    (99: nothing stands out; -99: everything does): the fitted marker (index/search/marker.py) is
     set aside, so results are marked by that standout alone, as for an uncalibrated model."""
-    from erfa.index import marker, ranking
+    from erfa.index.search import marker, ranking
 
     monkeypatch.setattr(ranking, "CLOSE_MATCH", _SameCutOff(standout))
     monkeypatch.setattr(marker, "for_model", lambda model_id: None)

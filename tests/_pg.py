@@ -51,7 +51,7 @@ def pg_url(pg_cluster: Cluster) -> str:
 @pytest.fixture
 def make_pg_index(tmp_path: Path, encoder: Encoder) -> Iterator[Callable[..., ProjectIndex]]:
     """ProjectIndex on a PostgreSQL store, each call with its own local folder (a replica)."""
-    from erfa.index.pgstore import PgStore
+    from erfa.index.store.postgres import PgStore
 
     made: list[ProjectIndex] = []
 

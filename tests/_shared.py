@@ -27,7 +27,7 @@ def tiny_model(folder: Path, model_home: Path, *, pooling: str = "pooling_mode_m
     import torch
     from transformers import BertConfig, BertModel
 
-    from erfa.index.encoder import default_model_dir
+    from erfa.index.model.encoder import default_model_dir
 
     built = default_model_dir(model_home)
     folder.mkdir(parents=True)

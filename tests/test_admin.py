@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from erfa.service import auth
+from erfa.service.api import auth
 from tests._ops import AUTH, TOKEN, bulk_records
 from tests._shared import FIXTURES
 

@@ -10,7 +10,7 @@ import pytest
 
 from erfa.index import ProjectIndex
 from erfa.index.backup import BackupError, export, import_file
-from erfa.index.submissions import SubmissionStore
+from erfa.index.moderation.submissions import SubmissionStore
 from erfa.service.cli import main
 from tests._ops import bulk_records, check_consistent, prepare_home
 from tests.test_index import CORPUS

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from erfa.index import ProjectIndex, marker
-from erfa.index.facets import FACET_FIELDS, Filters
+from erfa.index import ProjectIndex
+from erfa.index.search import marker
+from erfa.index.search.facets import FACET_FIELDS, Filters
 from erfa.service.app import create_app
 from erfa.service.settings import Settings
 

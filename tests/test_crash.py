@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from erfa.index import Encoder, ProjectIndex
-from erfa.index.submissions import SubmissionStore
+from erfa.index.moderation.submissions import SubmissionStore
 from tests._ops import (
     AUTH,
     bulk_records,

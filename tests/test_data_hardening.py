@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from erfa.index import ProjectIndex
 from erfa.index.backup import BackupError, read_export
-from erfa.index.text import split_passages
+from erfa.index.search.text import split_passages
 from erfa.ingest import FormatError, Record, read_file
 from erfa.ingest.formats._base import link_in
 from erfa.ingest.limits import MAX_CELL_CHARS, MAX_TEXT_CHARS
@@ -110,7 +110,7 @@ def test_a_header_thousands_of_columns_wide_is_refused(tmp_path: Path) -> None:
 # -- long text ---------------------------------------------------------------------------
 _SPLIT_9MB = textwrap.dedent("""
     import time
-    from erfa.index.text import split_passages
+    from erfa.index.search.text import split_passages
     body = " ".join(["abcdefgh"] * 1_000_000)  # a 9 MB "sentence"
     started = time.process_time()
     passages = split_passages("T", body)

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from erfa.index import ProjectIndex
-from erfa.index.bodies_directory import (DIRECTORY_FILE, MIN_CONFIDENCE, BodiesDirectory, Body, Entry, cached,
+from erfa.index.bodies.directory import (DIRECTORY_FILE, MIN_CONFIDENCE, BodiesDirectory, Body, Entry, cached,
                                          match_wikidata, sparql_query)
 from erfa.ingest import Record
-from erfa.service.presenter import partners_response
+from erfa.service.api.presenter import partners_response
 from erfa.service.sync import STATE_FILE, Source, SourcesError, load_sources, sync
 from tests._http import local_server
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from erfa.index import Encoder, ModelError
-from erfa.index import onnx_backend
+from erfa.index.model import onnx_backend
 from tests._shared import tiny_model
 from tests.test_model import SENTENCES as MODEL_SENTENCES
 

@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from tokenizers import Tokenizer
 
 from erfa.index import Encoder, ProjectIndex
-from erfa.index.encoder import QUERY_MAX_TOKENS
+from erfa.index.model.encoder import QUERY_MAX_TOKENS
 from erfa.service.admission import BASE_COST, SHORT_RUN, Admission, Busy, need_cost
-from erfa.service.deps import AppState, PageAdmittedDep  # at module level: the route below names it in a string annotation
+from erfa.service.api.deps import AppState, PageAdmittedDep  # at module level: the route below names it in a string annotation
 from erfa.service.settings import Settings
 from tests.test_index import CORPUS, rec
 
@@ -335,14 +335,14 @@ def test_every_route_that_encodes_a_need_answers_503_with_retry_after_when_full(
 
 
 def test_the_pages_turn_is_taken_only_for_a_need_the_page_searches(tmp_path: Path) -> None:
-    """PageAdmittedDep, for the HTML pages that read q themselves (service/web.py)."""
+    """PageAdmittedDep, for the HTML pages that read q themselves (service/pages/web.py)."""
     app = FastAPI()
     app.state.erfa = AppState(settings=Settings(home=tmp_path, search_slots=1, search_queue=0), submissions=None)  # type: ignore[arg-type]
     entered, go_on = threading.Event(), threading.Event()
 
     @app.get("/page")
     def page(refused: PageAdmittedDep, q: str = "") -> Response:
-        if refused is not None:  # the page says so itself, in the reader's language (service/web.py `busy`)
+        if refused is not None:  # the page says so itself, in the reader's language (service/pages/web.py `busy`)
             return Response(refused.reason, status_code=503, headers={"Retry-After": str(refused.retry_after)})
         if q.startswith("hold"):
             entered.set()

@@ -16,10 +16,11 @@ from urllib.parse import unquote
 import pytest
 from fastapi.testclient import TestClient
 
-from erfa.index import MAX_WINDOW, ProjectIndex, ranking
-from erfa.service import i18n
+from erfa.index import MAX_WINDOW, ProjectIndex
+from erfa.index.search import ranking
+from erfa.service.pages import i18n
 from erfa.service.api import create_app
-from erfa.service.routers.feeds import CSV_COLUMNS, FEED_FALLBACK, feed_size, safe_cell
+from erfa.service.api.routers.feeds import CSV_COLUMNS, FEED_FALLBACK, feed_size, safe_cell
 from erfa.service.settings import Settings
 from tests._ops import set_close_match
 from tests.test_index import rec

@@ -20,9 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from erfa.index import ProjectIndex
-from erfa.service import sessions as sessions_mod
-from erfa.service.errors import error_response
-from erfa.service.security import RateLimiter
+from erfa.service.pages import sessions as sessions_mod
+from erfa.service.api.errors import error_response
+from erfa.service.api.security import RateLimiter
 from tests._ops import AUTH, TOKEN
 from tests._pg import make_pg_index, pg_cluster, pg_url  # noqa: F401  (fixtures)
 from tests.test_feeds import CORPUS as FEED_CORPUS, NEED, when
@@ -124,7 +124,7 @@ def test_an_id_with_a_nul_byte_gets_404_or_422_on_postgresql(app_for: Callable[.
 
 @pytest.mark.postgres
 def test_the_postgresql_stores_treat_a_nul_id_as_unknown(make_pg_index: MakePg, pg_url: str) -> None:
-    from erfa.index.pgsubmissions import PgSubmissionStore
+    from erfa.index.moderation.postgres import PgSubmissionStore
 
     idx = make_pg_index(pg_url)
     assert idx.store.get("a\x00b") is None
@@ -282,7 +282,7 @@ def test_a_moderation_form_on_a_full_disk_gets_the_507_page(app_for: Callable[..
 
 
 def test_a_store_that_cannot_open_on_a_full_disk_gets_the_apis_507(app_for: Callable[..., TestClient]) -> None:
-    from erfa.index.sqlite import StoreUnreadable
+    from erfa.index.store.sqlite import StoreUnreadable
 
     c = app_for()
 

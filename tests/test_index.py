@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from erfa.index import ProjectIndex
-from erfa.index import snapshot
-from erfa.index.vectors import VectorIndex
+from erfa.index.search import snapshot
+from erfa.index.search.vectors import VectorIndex
 from erfa.ingest import Record
 
 Make = Callable[..., ProjectIndex]

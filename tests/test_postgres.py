@@ -16,11 +16,11 @@ import psycopg
 import pytest
 
 from erfa.index import ProjectIndex
-from erfa.index import pgschema
+from erfa.index.store import schema as pgschema
 from erfa.index.backup import export, import_file
-from erfa.index.pgstore import PgStore
-from erfa.index.pgsubmissions import PgSubmissionStore
-from erfa.index.submissions import SubmissionStore
+from erfa.index.store.postgres import PgStore
+from erfa.index.moderation.postgres import PgSubmissionStore
+from erfa.index.moderation.submissions import SubmissionStore
 from erfa.ingest import Record
 from erfa.service.pgtesting import Cluster
 from tests._ops import AUTH, check_consistent

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from erfa.index import Encoder, ProjectIndex
-from erfa.index.pgstore import PgStore
+from erfa.index.store.postgres import PgStore
 from erfa.service.pgtesting import Cluster
 from tests._ops import AUTH, bulk_records, check_consistent, erfa_cmd, erfa_env, prepare_home, start_server, wait_for, write_jsonl
 from tests._pg import own_cluster, pg_cluster, pg_url  # noqa: F401  (fixtures)

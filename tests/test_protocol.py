@@ -20,7 +20,7 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from erfa.ingest import Record
-from erfa.service.protocol import MAX_HEADER_BYTES, Utf8UrlProtocol, escape_non_ascii
+from erfa.service.api.protocol import MAX_HEADER_BYTES, Utf8UrlProtocol, escape_non_ascii
 from tests._ops import AUTH, prepare_home, running_server
 
 pytestmark = pytest.mark.model

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from erfa.index import Encoder, FilterError, Filters, ProjectIndex
 from erfa.index import evaluate as ev
 from erfa.index.engine import passages_of
-from erfa.index.organisations import merge_keys, org_key
-from erfa.index.text import split_passages
+from erfa.index.bodies.organisations import merge_keys, org_key
+from erfa.index.search.text import split_passages
 from erfa.ingest import Record
 from erfa.service.api import create_app
 from erfa.service.demo import DEMO_FILE

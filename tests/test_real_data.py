@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from erfa.index.encoder import default_model_dir
+from erfa.index.model.encoder import default_model_dir
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DIGDIR = SHARED / "digdir_ai_projects_norwegian_state_Oversatt_v1.csv"

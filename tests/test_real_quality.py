@@ -17,8 +17,8 @@ import pytest
 
 from erfa.index import Encoder, ProjectIndex
 from erfa.index import evaluate as ev
-from erfa.index import ranking
-from erfa.index.corpora import available
+from erfa.index.search import ranking
+from erfa.index.evaluate.corpora import available
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -144,9 +144,9 @@ def recorded_row(heading: str, task: str) -> list[str]:
 
 @pytest.mark.parametrize("name", ["Nordic (test)", "European (test)", "Full (test)"])
 def test_close_match_marks_hold_their_recorded_precision(judged: dict[str, tuple[ev.Task, ProjectIndex]], name: str) -> None:
-    """The shipped marker (index/marker.json) on a test split: the first page's marks are as often
+    """The shipped marker (index/search/marker.json) on a test split: the first page's marks are as often
     right, the need-level flag as often right, and the probability ranks as well as models.md says."""
-    from erfa.index import evaluate_marker as em
+    from erfa.index.evaluate import marker as em
 
     task, idx = judged[name]
     data = em.rows(task, idx)
@@ -162,7 +162,7 @@ def test_close_match_marks_hold_their_recorded_precision(judged: dict[str, tuple
 
 @pytest.mark.parametrize("name", ["Nordic (test)", "European (test)", "Full (test)"])
 def test_similar_projects_hold_their_recorded_quality(judged: dict[str, tuple[ev.Task, ProjectIndex]], name: str) -> None:
-    from erfa.index import evaluate_similar as es
+    from erfa.index.evaluate import similar as es
 
     task, idx = judged[name]
     got = es.evaluate(task, idx)["all"]["ndcg@10"]

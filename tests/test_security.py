@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from starlette.responses import HTMLResponse
 
 from erfa.index import ProjectIndex
-from erfa.service.security import JsonFormatter, RateLimiter
+from erfa.service.api.security import JsonFormatter, RateLimiter
 from tests._ops import AUTH, prepare_home, running_server
 from tests.test_index import CORPUS
 

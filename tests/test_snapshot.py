@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from erfa.index import ProjectIndex, ranking, snapshot
-from erfa.index.space import LanguageSpace
-from erfa.index.keywords import KeywordIndex
-from erfa.index.vectors import LayeredVectors, VectorIndex
+from erfa.index import ProjectIndex
+from erfa.index.search import ranking, snapshot
+from erfa.index.search.space import LanguageSpace
+from erfa.index.search.keywords import KeywordIndex
+from erfa.index.search.vectors import LayeredVectors, VectorIndex
 from erfa.ingest import Record
 from erfa.service.demo import DEMO_FILE
 from erfa.ingest import read_file

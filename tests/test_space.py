@@ -1,4 +1,4 @@
-"""The language-neutral space (index/space.py) on synthetic vectors: what it removes, how
+"""The language-neutral space (index/search/space.py) on synthetic vectors: what it removes, how
 it behaves on small, one-language and lopsided corpora, when it refits, and whether its
 close-match statistic is independent of corpus size."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from erfa.index.space import LanguageSpace, SpaceParams
+from erfa.index.search.space import LanguageSpace, SpaceParams
 
 DIM = 64
 rng = np.random.default_rng(7)

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from erfa.index import ProjectIndex
-from erfa.index.submissions import SubmissionStore, to_record
+from erfa.index.moderation.submissions import SubmissionStore, to_record
 from tests._ops import AUTH, erfa_cmd, erfa_env
 
 Make = Callable[..., ProjectIndex]

@@ -9,7 +9,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from erfa.index import ProjectIndex, twins
+from erfa.index import ProjectIndex
+from erfa.index.bodies import twins
 from erfa.ingest import Record
 
 from tests._shared import shared_data_dir
@@ -108,7 +109,7 @@ def test_writes_find_and_forget_twins_as_a_rebuild_would(make_index: Make) -> No
 @pytest.mark.shared
 def test_kartai_in_the_norwegian_overview_and_pstw_is_one_result(make_index: Make) -> None:
     from erfa.ingest import read_file
-    from erfa.index.corpora import DIGDIR, PSTW
+    from erfa.index.evaluate.corpora import DIGDIR, PSTW
 
     shared = shared_data_dir()
     if not (shared / DIGDIR).is_file() or not (shared / PSTW).is_file():

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from erfa.index.vectors import IVFDATA_SUFFIX, IndexMeta, VectorIndex, ivf_nlist
+from erfa.index.search.vectors import IVFDATA_SUFFIX, IndexMeta, VectorIndex, ivf_nlist
 
 DIM = 32
 
@@ -181,7 +181,7 @@ def test_processes_share_the_mapped_vectors(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import numpy as np
         from pathlib import Path
-        from erfa.index.vectors import VectorIndex
+        from erfa.index.search.vectors import VectorIndex
         vi, _ = VectorIndex.load(Path({str(path)!r}))
         for q in np.random.default_rng(0).standard_normal((200, {DIM})).astype(np.float32):
             vi.search(q, 10)

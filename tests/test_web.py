@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from erfa.index import ProjectIndex, ranking
+from erfa.index import ProjectIndex
+from erfa.index.search import ranking
 from erfa.ingest import vocab
-from erfa.service import i18n
+from erfa.service.pages import i18n
 from erfa.service.api import create_app
 from erfa.service.settings import Settings
 from tests._ops import TOKEN, set_close_match
@@ -94,7 +95,7 @@ def test_the_widget_carries_the_same_strings_as_i18n() -> None:
     js = (Path(i18n.__file__).parent / "static" / "erfa-widget.js").read_text(encoding="utf-8")
     block = re.search(r"/\*STRINGS\*/\s*var STRINGS = (.*?);\s*/\*END STRINGS\*/", js, re.S)
     assert block, "STRINGS block missing in erfa-widget.js"
-    assert json.loads(block.group(1)) == i18n.widget_strings(), "run: python -m erfa.service.i18n"
+    assert json.loads(block.group(1)) == i18n.widget_strings(), "run: python -m erfa.service.pages.i18n"
 
 
 def test_accept_language_parsing() -> None:

@@ -18,8 +18,8 @@ import pytest
 from erfa.service.testing import free_port, ready
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ["service/templates", "service/static", "service/demo", "service/sources.toml", "index/org_aliases.toml",
-        "index/marker.json"]
+DATA = ["service/pages/templates", "service/pages/static", "service/demo", "service/sources.toml",
+        "index/bodies/aliases.toml", "index/search/marker.json"]
 
 
 @pytest.fixture(scope="module")

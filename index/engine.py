@@ -36,7 +36,7 @@ from erfa.index.model.encoder import DEFAULT_MODEL, Encoder
 from erfa.index.search.facets import Filters
 from erfa.index.bodies import directory as bodies_directory
 from erfa.index.bodies.organisations import no_body_reason
-from erfa.index.search.partners import PARTNER_DEPTH, Partner, PartnersPage, rank_partners
+from erfa.index.search.partners import PARTNER_DEPTH, Partner, PartnersPage, body_facts, rank_partners
 from erfa.index.search.searcher import CANDIDATES, FACET_DEPTH, MAX_WINDOW, MODES, Hit, SearchPage, Searcher
 from erfa.index.search.snapshot import SLOTS, Snapshot, passages_of
 from erfa.index.store.protocol import RecordStore, StoredRecord, text_hash
@@ -470,19 +470,9 @@ class ProjectIndex:
         if rowid is None:
             return None, None
         own = snap.records[rowid]
-        if not own.organisation or (own.website and own.organisation_number):
-            return own.website, own.organisation_number
-        key = snap.meta.org_key_of(rowid)
-        sites: Counter[str] = Counter()
-        numbers: Counter[str] = Counter()
-        for other_id, other in snap.records.items():
-            if ((other.website or other.organisation_number) and other.organisation and other.country == own.country
-                    and snap.meta.org_key_of(other_id) == key):
-                sites.update([other.website] if other.website else [])
-                numbers.update([other.organisation_number] if other.organisation_number else [])
-        site = own.website or (max(sorted(sites), key=sites.__getitem__) if sites else None)
-        number = own.organisation_number or (max(sorted(numbers), key=numbers.__getitem__) if numbers else None)
-        return site, number
+        key = snap.meta.org_key_of(rowid) if own.organisation else ""
+        site, number = body_facts(snap).get((own.country or "", key), (None, None)) if key else (None, None)
+        return own.website or site, own.organisation_number or number
 
     def search(self, query: str, *, limit: int = 10, offset: int = 0, filters: Filters | None = None,
                mode: str = "hybrid") -> SearchPage:

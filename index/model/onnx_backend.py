@@ -165,7 +165,7 @@ def _export(folder: Path) -> None:
         import torch
         from transformers import AutoModel
 
-        from erfa.index.model.encoder import quiet_transformers
+        from erfa.index.model.quiet import quiet_transformers
 
         quiet_transformers()
     except ImportError as exc:

@@ -221,7 +221,7 @@ def _partner(snap: Snapshot, body: tuple[str, str], projects: list[tuple[int, Hi
     # the directory of public registers (`erfa sync`), looked up under every spelling of the body
     entry = directory.lookup(country, snap.meta.orgs.names_of(key, country) or names) if directory else None
     reach = _reach(snap, country, key, records, [h for _, h in projects], entry)
-    registry_id = (_commonest(numbers) or _body_facts(snap).get((country, key), _NO_FACTS)[1]
+    registry_id = (_commonest(numbers) or body_facts(snap).get((country, key), _NO_FACTS)[1]
                    or (entry.registry_id if entry else None))
     first_row, first = projects[0]
     is_close = None if ranked.close is None else first_row in ranked.marked
@@ -245,7 +245,7 @@ def _reach(snap: Snapshot, country: str, key: str, records: list[Record], projec
     12), else the best-ranked project's own page or its twin's."""
     if site := _commonest([r.website for r in records if r.website]):
         return Reach("website", site, "record")
-    if site := _body_facts(snap).get((country, key), _NO_FACTS)[0]:
+    if site := body_facts(snap).get((country, key), _NO_FACTS)[0]:
         return Reach("website", site, "body_record")
     if entry is not None and entry.website:
         return Reach("website", entry.website, entry.source, entry.confidence, entry.matched)
@@ -265,7 +265,7 @@ def _reach(snap: Snapshot, country: str, key: str, records: list[Record], projec
 _NO_FACTS: tuple[str | None, str | None] = (None, None)
 
 
-def _body_facts(snap: Snapshot) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+def body_facts(snap: Snapshot) -> dict[tuple[str, str], tuple[str | None, str | None]]:
     """(country, body key) -> (web site, registry number) that any record of the body gives,
     computed once per snapshot: a body's site given on one project reaches all its rows. Few
     records carry either, so this is one cheap pass (attribute checks) over the records."""

@@ -26,21 +26,18 @@ from erfa.index.store.schema import SchemaError
 from erfa.index.store.sqlite import StoreUnreadable
 from erfa.index.store.protocol import StoreUnavailable
 from erfa.service.api import presenter
-from erfa.service.database import open_index, open_submissions, register as register_db
+from erfa.service.database import open_submissions, register as register_db
 from erfa.service.settings import Settings
+from erfa.service.cli import common
 from erfa.service.cli.moderation_cli import register as register_submissions
 from erfa.service.sync import register as register_sync
 from erfa.service.writes import refuse_unindexable, upsert_and_prune
 
 
-def _index(settings: Settings) -> ProjectIndex:
-    return open_index(settings)  # SQLite in ERFA_HOME, or PostgreSQL with ERFA_DATABASE_URL
-
-
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from erfa.ingest import FormatError, read_file
 
-    idx = _index(settings)
+    idx = common.index(settings)
     failed = rejected_total = 0
     for name in args.files:
         path = Path(name)
@@ -101,7 +98,7 @@ def _nonempty(idx: ProjectIndex) -> bool:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    idx = _index(settings)
+    idx = common.index(settings)
     if not _nonempty(idx):
         return 1
     page = idx.search(args.query, limit=args.limit, offset=args.offset, filters=_filters(args))
@@ -115,7 +112,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_partners(args: argparse.Namespace, settings: Settings) -> int:
-    idx = _index(settings)
+    idx = common.index(settings)
     if not _nonempty(idx):
         return 1
     page = idx.partners(args.query, limit=args.limit, filters=_filters(args))
@@ -133,7 +130,7 @@ def cmd_partners(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_similar(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        hits = _index(settings).similar(args.id, limit=args.limit)
+        hits = common.index(settings).similar(args.id, limit=args.limit)
     except KeyError:
         print(f"erfa: no project with id {args.id!r}", file=sys.stderr)
         return 1
@@ -145,7 +142,7 @@ def cmd_similar(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    rec = _index(settings).get(args.id)
+    rec = common.index(settings).get(args.id)
     if rec is None:
         print(f"erfa: no project with id {args.id!r}", file=sys.stderr)
         return 1
@@ -154,7 +151,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
-    idx = _index(settings)
+    idx = common.index(settings)
     missing = [i for i in args.ids if idx.get(i) is None]
     n = idx.delete(args.ids)
     print(f"{n} deleted" + (f"; not found: {', '.join(missing)}" if missing else ""))
@@ -223,7 +220,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
               f"submission, for `erfa import`), not a {Path(args.file).suffix.lower()} table. "
               f"Name the file {Path(args.file).with_suffix('.jsonl').name}", file=sys.stderr)
         return 2
-    idx, subs = _index(settings), open_submissions(settings)
+    idx, subs = common.index(settings), open_submissions(settings)
     if args.file == "-":
         count = export(idx, subs, sys.stdout)
     else:
@@ -243,7 +240,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from erfa.index.backup import BackupError, import_file
 
     try:
-        s = import_file(Path(args.file), _index(settings), open_submissions(settings),
+        s = import_file(Path(args.file), common.index(settings), open_submissions(settings),
                         progress=sys.stderr.isatty())
     except BackupError as exc:
         print(f"erfa: nothing imported:\n{exc}", file=sys.stderr)

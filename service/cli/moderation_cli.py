@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from erfa.index.moderation.submissions import FORM_FIELDS, STATUSES, StaleSubmission, Submission, SubmissionError, SubmissionStore
 from erfa.ingest import RecordError
+from erfa.service.cli import common
 from erfa.service.database import open_submissions
 
 if TYPE_CHECKING:
@@ -112,9 +113,7 @@ def cmd_edit(args: argparse.Namespace, settings: "Settings") -> int:
 
 
 def cmd_approve(args: argparse.Namespace, settings: "Settings") -> int:
-    from erfa.service.cli import _index
-
-    done = _decide(args.id, lambda store: store.approve(args.id, _index(settings), who="admin",
+    done = _decide(args.id, lambda store: store.approve(args.id, common.index(settings), who="admin",
                                                         expected_revision=args.revision), settings)
     if done is None:
         return 1
@@ -124,13 +123,11 @@ def cmd_approve(args: argparse.Namespace, settings: "Settings") -> int:
 
 
 def cmd_reject(args: argparse.Namespace, settings: "Settings") -> int:
-    from erfa.service.cli import _index
-
     reason = " ".join(args.reason.split())
     if not reason:
         print("erfa: --reason must say why (the submitter sees it)", file=sys.stderr)
         return 2
-    sub = _decide(args.id, lambda store: store.reject(args.id, reason, _index(settings), who="admin",
+    sub = _decide(args.id, lambda store: store.reject(args.id, reason, common.index(settings), who="admin",
                                                       expected_revision=args.revision), settings)
     if sub is None:
         return 1

@@ -146,12 +146,8 @@ def follow(idx: ProjectIndex, *, every: float = POLL_SECONDS) -> threading.Threa
                 pass  # the store has recorded since when; the next round tries again
             except Exception:  # a bug must not stop the replica from following for ever
                 log.exception("catching up with the database failed")
-            wait = getattr(idx.store, "wait_for_change", None)  # PostgreSQL: woken by a writer's NOTIFY
-            left = max(0.0, every - (time.monotonic() - started))
-            if wait is not None:
-                wait(left)
-            else:
-                time.sleep(left)
+            # PostgreSQL wakes on a writer's NOTIFY; SQLite sleeps until the next poll
+            idx.store.wait_for_change(max(0.0, every - (time.monotonic() - started)))
 
     thread = threading.Thread(target=run, name="erfa-follow", daemon=True)
     thread.start()

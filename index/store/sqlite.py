@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import sqlite3
+import time
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -143,6 +144,12 @@ class Store(SqliteFile):
                 if column not in {row[1] for row in con.execute(f"PRAGMA table_info({table})")}:
                     con.execute(ddl)
             con.execute(_INDEXES)
+
+    unreachable_since: float | None = None  # an embedded file has no server to lose
+
+    def wait_for_change(self, timeout: float) -> None:
+        """SQLite sends no notifications: a follower just waits for its next poll."""
+        time.sleep(max(0.0, timeout))
 
     # -- reads ---------------------------------------------------------------
     def generation(self) -> int:

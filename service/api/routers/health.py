@@ -46,7 +46,7 @@ def readyz(request: Request) -> JSONResponse:
         return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
     body = Status(status="ready", projects=idx.count(), model=idx.encoder.model_id, generation=idx.generation,
                   quarantined=idx.quarantined or None)
-    since = getattr(idx.store, "unreachable_since", None)  # PgStore's; the embedded store has no server to lose
+    since = idx.store.unreachable_since  # PostgreSQL's; the embedded store has no server to lose (always None)
     if since is not None:
         body.status = "stale"
         body.detail = (f"the database has been unreachable for {time.time() - since:.0f} s: "

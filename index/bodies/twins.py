@@ -136,24 +136,37 @@ def _one_owner(a: Record, b: Record) -> bool:
     return not ka or not kb or ka == kb
 
 
+class _Joins:
+    """Union-find over rowids: the twin groups that pairwise joins add up to (the smallest
+    rowid is a group's root, so the outcome does not depend on the order of the joins)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def root(self, r: int) -> int:
+        while self.parent.get(r, r) != r:
+            r = self.parent[r]
+        return r
+
+    def join(self, a: int, b: int) -> None:
+        ra, rb = self.root(a), self.root(b)
+        self.parent.setdefault(a, a)
+        self.parent.setdefault(b, b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def twins(self) -> Twins:
+        groups: dict[int, list[int]] = {}
+        for r in self.parent:
+            groups.setdefault(self.root(r), []).append(r)
+        return {m: tuple(o for o in sorted(g) if o != m) for g in groups.values() if len(g) > 1 for m in g}
+
+
 def find(groups: Iterable[tuple[str, Sequence[int]]], records: Mapping[int, Record],
          vectors: Callable[[int], list[np.ndarray]]) -> Twins:
     """Twin groups among the rowids of each candidate group ((kind, rowids): a body, or
     one title within a country), joined across groups."""
-    parent: dict[int, int] = {}
-
-    def root(r: int) -> int:
-        while parent.get(r, r) != r:
-            r = parent[r]
-        return r
-
-    def join(a: int, b: int) -> None:
-        ra, rb = root(a), root(b)
-        parent.setdefault(a, a)
-        parent.setdefault(b, b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
+    joins = _Joins()
     for kind, rows in groups:
         by_source: dict[str, list[int]] = {}
         for r in rows:
@@ -175,23 +188,14 @@ def find(groups: Iterable[tuple[str, Sequence[int]]], records: Mapping[int, Reco
                 y = int(cos[x].argmax())
                 # each other's closest, or (sharing a title) a copy: a sibling is neither
                 if sa != sb and int(cos[:, y].argmax()) == x and _linked(records[a], records[right[y]], float(cos[x, y]), kind):
-                    join(a, right[y])
+                    joins.join(a, right[y])
                 if kind == TITLE:  # one registry's two listings must be the same text ("Use case 2" / "3" are not)
                     for y in np.flatnonzero(cos[x] >= (COPY if sa != sb else SAME_TEXT)).tolist():
                         b = right[y]
                         if (sa != sb or _one_owner(records[a], records[b])) and _linked(records[a], records[b],
                                                                                     float(cos[x, y]), kind):
-                            join(a, b)
-    groups: dict[int, list[int]] = {}
-    for r in parent:
-        groups.setdefault(root(r), []).append(r)
-    out: Twins = {}
-    for members in groups.values():
-        members = sorted(set(members))
-        if len(members) > 1:
-            for m in members:
-                out[m] = tuple(o for o in members if o != m)
-    return out
+                            joins.join(a, b)
+    return joins.twins()
 
 
 def candidate_groups(org_keys: np.ndarray, titles: np.ndarray, countries: np.ndarray, rowids: np.ndarray,
@@ -286,7 +290,6 @@ def near_copies(rows: Sequence[int], records: Mapping[int, Record], vectors: Cal
         if v := vectors(r):
             keep.append(r)
             blocks.append(np.asarray(v))
-    parent: dict[int, int] = {}
     if len(keep) < 2:
         return {}
     # every pair's best passage cosine from one matrix product (a search's rows: well under a millisecond)
@@ -294,11 +297,7 @@ def near_copies(rows: Sequence[int], records: Mapping[int, Record], vectors: Cal
     passages = np.vstack(blocks)
     best = np.maximum.reduceat(np.maximum.reduceat(passages @ passages.T, starts, axis=0), starts, axis=1)
 
-    def root(r: int) -> int:
-        while parent.get(r, r) != r:
-            r = parent[r]
-        return r
-
+    joins = _Joins()
     for i, j in zip(*np.nonzero(np.triu(best >= COPY, k=1))):  # few pairs pass: the rules below are read only for them
         a, b = keep[int(i)], keep[int(j)]
         ra, rb = records[a], records[b]
@@ -310,15 +309,8 @@ def near_copies(rows: Sequence[int], records: Mapping[int, Record], vectors: Cal
         alike = _title_ratio(ra.title, rb.title) >= SAME_TITLE  # a copy's title: a copy's text is less in doubt
         if float(best[i, j]) < (COPY if alike else NEAR_COPY):
             continue
-        x, y = root(a), root(b)
-        parent.setdefault(a, a)
-        parent.setdefault(b, b)
-        if x != y:
-            parent[max(x, y)] = min(x, y)
-    groups: dict[int, list[int]] = {}
-    for r in parent:
-        groups.setdefault(root(r), []).append(r)
-    return {m: tuple(o for o in g if o != m) for g in groups.values() if len(g) > 1 for m in g}
+        joins.join(a, b)
+    return joins.twins()
 
 
 def collapse(order: Sequence[int], twins: Mapping[int, tuple[int, ...]]) -> list[int]:

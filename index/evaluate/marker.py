@@ -58,7 +58,7 @@ def rows(task: Task, index: ProjectIndex, depth: int = marker.DEPTH) -> Rows:
     for n, q in enumerate(task.queries):
         ranked = index.searcher.rank(snap, q.text, max(depth, 100), None)
         order = ranked.order[:depth]
-        xs.append(marker.features(snap, ranked, order, ranked.need_words))
+        xs.append(marker.features(snap, ranked, order))
         for i, r in enumerate(order):
             shown = [snap.records[r].id, *(snap.records[t].id for t in snap.twins.get(r, ()) if t in snap.records)]
             ys.append(any(q.relevant.get(x, 0) == 2 for x in shown))

@@ -118,7 +118,7 @@ def save(markers: Sequence[Marker], path: Path = MARKER_FILE) -> None:
     _shipped.cache_clear()
 
 
-def features(snap: "Snapshot", ranked: "Ranking", rows: Sequence[int], need_words: int) -> np.ndarray:
+def features(snap: "Snapshot", ranked: "Ranking", rows: Sequence[int]) -> np.ndarray:
     """One row of `FEATURES` per result in ``rows`` (the first results of ``ranked``, in order)."""
     out = np.zeros((len(rows), len(FEATURES)), np.float32)
     if not rows or ranked.query is None:
@@ -140,7 +140,7 @@ def features(snap: "Snapshot", ranked: "Ranking", rows: Sequence[int], need_word
         out[i] = (snap.space.standout(ranked.query, sims[i], n), top_standout, sims[i], (scores[0] - scores[i]) / spread,
                   (scores[i] - nxt) / spread, math.log1p(i), cov, float(per_reading.max() - per_reading.min()),
                   float(means[i] @ about), float(snap.records[r].language in ranked.languages),
-                  float(r in snap.brevity), float(need_words))
+                  float(r in snap.brevity), float(ranked.need_words))
     return out
 
 

@@ -63,10 +63,9 @@ class Ranking:
     query: np.ndarray | None
     close: bool | None
     # what the close-match marker (index/search/marker.py) weighs beside the scores: each reading's own
-    # vector in the space (the need as written, its Bokmål reading), the keyword scores, and the
-    # share of the need's words each project contains (rows in keyword-index order)
+    # vector in the space (the need as written, its Bokmål reading) and the share of the need's words
+    # each project contains (rows in keyword-index order)
     readings: tuple[np.ndarray, ...] = ()
-    keyword: dict[int, float] = field(default_factory=dict)
     coverage: np.ndarray | None = None
     marked: frozenset[int] = frozenset()  # the close matches among the first results (rowids)
     languages: frozenset[str] = frozenset()  # record languages written like the need (`written_like`)
@@ -135,18 +134,15 @@ class Searcher:
         allowed = None if mask is None else snap.meta.rowids[mask]
         sims = dense(snap, qvec, depth, allowed, penalise=shipped)
         if shipped and ranking.FEEDBACK_DEPTH and weights.feedback and sims:
-            best = list(sims)[: ranking.FEEDBACK_DEPTH]  # dense() gives them best first
-            feedback = np.mean([v for r in best for v in snap.passage_vectors(r)], axis=0)
-            moved = qvec + weights.feedback * feedback
-            qvec = (moved / (np.linalg.norm(moved) or 1.0)).astype(np.float32)
+            qvec = toward(snap, qvec, list(sims)[: ranking.FEEDBACK_DEPTH], weights.feedback)  # dense() ranks best first
             sims = dense(snap, qvec, depth, allowed, penalise=True)
         scores = dict(sims)
-        keyword: dict[int, float] = {}
         cov = None
+        same_language = frozenset(written_like(language, translated=len(texts) > 1))
         if shipped and weights.keyword:
             kw_mask = live
             if ranking.KEYWORD_SAME_LANGUAGE:  # shared stems across languages are noise, not evidence
-                same = snap.meta.rows_with("language", frozenset(written_like(language, translated=len(texts) > 1)))
+                same = snap.meta.rows_with("language", same_language)
                 kw_mask = same if live is None else live & same
             kw_scores, kw_ids = snap.keywords.search(" ".join(texts), language, depth, kw_mask, rare_share=ranking.RARE_SHARE)
             keyword = {int(r): float(v) for r, v in zip(kw_ids, kw_scores)}
@@ -160,8 +156,7 @@ class Searcher:
         copies = twins.near_copies(order[: marker.DEPTH], snap.records, snap.passage_vectors) if shipped else {}
         if copies:  # copies no group joined (index/bodies/twins.py): one row, here too
             order = twins.collapse(order, copies)
-        ranked = Ranking(order, scores, sims, qvec, None, readings, keyword, cov, copies=copies,
-                         languages=frozenset(written_like(language, translated=len(texts) > 1)),
+        ranked = Ranking(order, scores, sims, qvec, None, readings, cov, copies=copies, languages=same_language,
                          need_words=len(query.split()))
         if not shipped or len(snap.vectors) < ranking.CLOSE_MATCH_MIN_PASSAGES:
             return ranked
@@ -177,7 +172,7 @@ class Searcher:
         rows = ranked.order[: marker.DEPTH]
         fitted = self._marker()
         if fitted is not None:
-            marks = fitted.marks(marker.features(snap, ranked, rows, ranked.need_words))
+            marks = fitted.marks(marker.features(snap, ranked, rows))
             return frozenset(r for r, m in zip(rows, marks.tolist()) if m)
         threshold = self.threshold()
         if threshold is None or ranked.query is None:
@@ -197,12 +192,18 @@ class Searcher:
         if ranking.SIMILAR_FEEDBACK_DEPTH:  # one round of feedback, as for a need (models.md, "Similar projects")
             best = [r for r in sims if r not in own][: ranking.SIMILAR_FEEDBACK_DEPTH]
             if best:
-                moved = vec + ranking.SIMILAR_FEEDBACK_WEIGHT * np.mean([v for r in best for v in snap.passage_vectors(r)], axis=0)
-                sims = dense(snap, (moved / (np.linalg.norm(moved) or 1.0)).astype(np.float32), depth, None, penalise=True)
+                sims = dense(snap, toward(snap, vec, best, ranking.SIMILAR_FEEDBACK_WEIGHT), depth, None, penalise=True)
         for r in own:
             sims.pop(r, None)
         order = twins.collapse(list(sims), snap.twins)[:limit]
         return [h for _, h in hits(snap, snap.records[rowid].title, order, sims, sims)]
+
+
+def toward(snap: Snapshot, vec: np.ndarray, rowids: Sequence[int], weight: float) -> np.ndarray:
+    """``vec`` moved by ``weight`` toward the mean passage of ``rowids`` and renormalised:
+    one round of feedback, for a need and for a project's similar projects alike."""
+    moved = vec + weight * np.mean([v for r in rowids for v in snap.passage_vectors(r)], axis=0)
+    return (moved / (np.linalg.norm(moved) or 1.0)).astype(np.float32)
 
 
 def standout(snap: Snapshot, qvec: np.ndarray, score: float) -> float:

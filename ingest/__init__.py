@@ -3,6 +3,7 @@
 This layer knows files and formats, nothing of embeddings or HTTP: it is the first
 step of the one-way flow ingest -> index -> service.
 """
+
 from erfa.ingest.errors import FormatError
 from erfa.ingest.language import detect_language, with_detected_language
 from erfa.ingest.reader import FORMATS, ReadResult, Rejected, detect_format, read_file, read_items

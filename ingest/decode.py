@@ -6,6 +6,7 @@ silently turns "Bodø" into "BodÃ¸", which then never matches a search, so the
 is made strictly: UTF-8 if the bytes are valid UTF-8, else Windows-1252, else Latin-1.
 Binary files are refused here rather than producing pages of mojibake rejections.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -29,7 +30,7 @@ def decode_bytes(data: bytes, file: object) -> tuple[str, str]:
     if not data.strip():
         raise FormatError(file, "the file is empty", "Export the data again, with a header row")
     if data.startswith(codecs.BOM_UTF8):
-        text, encoding = _strict(data[len(codecs.BOM_UTF8):], "utf-8", file), "utf-8-sig"
+        text, encoding = _strict(data[len(codecs.BOM_UTF8) :], "utf-8", file), "utf-8-sig"
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text, encoding = _strict(data, "utf-16", file), "utf-16"
     else:
@@ -77,9 +78,7 @@ def _strict(data: bytes, encoding: str, file: object) -> str:
 
 def _refuse_garbage(text: str, file: object) -> None:
     sample = text[:_PROBE]
-    controls = sum(
-        1 for ch in sample if ch not in "\t\n\r\f" and unicodedata.category(ch) in ("Cc", "Cs", "Co")
-    )
+    controls = sum(1 for ch in sample if ch not in "\t\n\r\f" and unicodedata.category(ch) in ("Cc", "Cs", "Co"))
     if controls > max(2, len(sample) * _MAX_CONTROL_SHARE):
         raise _binary(file)
 

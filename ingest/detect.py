@@ -5,6 +5,7 @@ separated, "export.txt" may be JSON Lines. The header row (CSV), the first line
 (JSON) or the zip signature (XLSX) is what actually tells the formats apart, and
 each format has a column/key signature that no other one has.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,11 +67,11 @@ def classify(loaded: Loaded) -> str:
 def csv_format_of(header: list[str]) -> str | None:
     """Which CSV format a header row belongs to, if any."""
     keys = {norm_key(h) for h in header}
-    if digdir.SIGNATURE <= keys:
+    if keys >= digdir.SIGNATURE:
         return "digdir-csv"
-    if pstw.SIGNATURE <= keys:
+    if keys >= pstw.SIGNATURE:
         return "pstw-csv"
-    if aiwatch.SIGNATURE <= keys:
+    if keys >= aiwatch.SIGNATURE:
         return "aiwatch-csv"
     names = {h.strip().lower() for h in header}
     if {"title", "source_id"} <= names:
@@ -80,7 +81,7 @@ def csv_format_of(header: list[str]) -> str | None:
 
 def _classify_xlsx(path: Path, max_bytes: int) -> str:
     header = xlsx_header(path, wanted=pstw.ID_COLUMN, max_bytes=max_bytes)
-    if pstw.SIGNATURE <= {norm_key(h) for h in header}:
+    if {norm_key(h) for h in header} >= pstw.SIGNATURE:
         return "pstw-xlsx"
     raise FormatError(
         path,
@@ -139,8 +140,7 @@ def _classify_json(text: str, path: Path) -> str:
             continue
     raise FormatError(
         path,
-        "this looks like JSON but is neither JSON Lines (one object per line) nor a JSON "
-        "array of Digdir projects",
+        "this looks like JSON but is neither JSON Lines (one object per line) nor a JSON array of Digdir projects",
         "Write one project object per line (erfa-jsonl), see docs/ingest-formats.md",
     )
 

@@ -1,4 +1,5 @@
 """Errors that concern a whole file rather than one row."""
+
 from __future__ import annotations
 
 

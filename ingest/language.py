@@ -13,13 +13,14 @@ marker words: short function words that are frequent and differ between the writ
 standards. They are counted, not trusted blindly, and combined with langdetect's own
 probabilities.
 """
+
 from __future__ import annotations
 
 import re
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from langdetect import DetectorFactory
 from langdetect.detector_factory import PROFILES_DIRECTORY
@@ -36,9 +37,36 @@ DetectorFactory.seed = 0
 # exotic: with all 55 profiles, short Nordic texts are sometimes called Afrikaans,
 # Somali or Indonesian, and each extra profile costs time on every n-gram.
 _PROFILES: tuple[str, ...] = (
-    "bg", "ca", "cs", "cy", "da", "de", "el", "en", "es", "et", "fi", "fr", "hr", "hu",
-    "it", "lt", "lv", "mk", "nl", "no", "pl", "pt", "ro", "ru", "sk", "sl", "sq", "sv",
-    "tr", "uk",
+    "bg",
+    "ca",
+    "cs",
+    "cy",
+    "da",
+    "de",
+    "el",
+    "en",
+    "es",
+    "et",
+    "fi",
+    "fr",
+    "hr",
+    "hu",
+    "it",
+    "lt",
+    "lv",
+    "mk",
+    "nl",
+    "no",
+    "pl",
+    "pt",
+    "ro",
+    "ru",
+    "sk",
+    "sl",
+    "sq",
+    "sv",
+    "tr",
+    "uk",
 )
 
 # Below this many letters langdetect's answer is close to a coin toss.
@@ -53,56 +81,27 @@ _SCANDINAVIAN = ("no", "da", "sv")
 # of them ("ikke" is nb and da, "av" is no and sv) are useless here and left out.
 _MARKERS: dict[str, frozenset[str]] = {
     "no": frozenset(
-        """
-        å ble bruke brukes etter mellom gjennom uten opp seg meg deg utvikle utvikling
-        utviklet innbyggere hjelpe hjelp virksomhet mye noe noen vært prosjekt prosjektet
-        helse sykehus pasienter saksbehandling gjøre slik blant oppgaver
-        ikkje eg dei kva korleis kvifor frå berre òg eit mykje noko nokon nokre vere vore
-        heile sjølv kvar desse fleire ho dykk ein tenester verksemd innbyggjarar løysing
-        løysingar meir auke gjere særleg
-        """.split()
+        ["å", "ble", "bruke", "brukes", "etter", "mellom", "gjennom", "uten", "opp", "seg", "meg", "deg", "utvikle", "utvikling", "utviklet", "innbyggere", "hjelpe", "hjelp", "virksomhet", "mye", "noe", "noen", "vært", "prosjekt", "prosjektet", "helse", "sykehus", "pasienter", "saksbehandling", "gjøre", "slik", "blant", "oppgaver", "ikkje", "eg", "dei", "kva", "korleis", "kvifor", "frå", "berre", "òg", "eit", "mykje", "noko", "nokon", "nokre", "vere", "vore", "heile", "sjølv", "kvar", "desse", "fleire", "ho", "dykk", "ein", "tenester", "verksemd", "innbyggjarar", "løysing", "løysingar", "meir", "auke", "gjere", "særleg"]
     ),
     "da": frozenset(
-        """
-        af mellem gennem uden mod op ud udvikle udvikling udviklet borgere borgerne
-        hjælpe hjælp brug bruge bruges blev været meget hvad nogle noget nogen sundhed
-        gøre blandt opgaver medarbejdere spørgsmål særligt sagsbehandling
-        """.split()
+        ["af", "mellem", "gennem", "uden", "mod", "op", "ud", "udvikle", "udvikling", "udviklet", "borgere", "borgerne", "hjælpe", "hjælp", "brug", "bruge", "bruges", "blev", "været", "meget", "hvad", "nogle", "noget", "nogen", "sundhed", "gøre", "blandt", "opgaver", "medarbejdere", "spørgsmål", "særligt", "sagsbehandling"]
     ),
     "sv": frozenset(
-        """
-        inte och för att är till från också vara ett hur vad varför mycket genom
-        utveckla utveckling utvecklat invånare invånarna detta denna dessa används
-        användning bättre stöd kommun inom även olika ska hälsa sjukvård vården
-        handläggning ärenden
-        """.split()
+        ["inte", "och", "för", "att", "är", "till", "från", "också", "vara", "ett", "hur", "vad", "varför", "mycket", "genom", "utveckla", "utveckling", "utvecklat", "invånare", "invånarna", "detta", "denna", "dessa", "används", "användning", "bättre", "stöd", "kommun", "inom", "även", "olika", "ska", "hälsa", "sjukvård", "vården", "handläggning", "ärenden"]
     ),
 }
 # Each marker must belong to exactly one language; anything listed twice by mistake
 # is dropped rather than allowed to vote for both.
-_SHARED = (
-    (_MARKERS["no"] & _MARKERS["da"])
-    | (_MARKERS["no"] & _MARKERS["sv"])
-    | (_MARKERS["da"] & _MARKERS["sv"])
-)
+_SHARED = (_MARKERS["no"] & _MARKERS["da"]) | (_MARKERS["no"] & _MARKERS["sv"]) | (_MARKERS["da"] & _MARKERS["sv"])
 _MARKERS = {lang: words - _SHARED for lang, words in _MARKERS.items()}
 
 # Bokmål/Nynorsk pairs; words both standards allow ("gjennom", "mellom", "som") are
 # not markers.
 _NYNORSK = frozenset(
-    """
-    ikkje eg dei kva korleis kvifor frå berre òg eit ein mykje noko nokon nokre vere
-    vore heile sjølv kvar desse fleire ho dykk me tenester verksemd innbyggjarar medan
-    utan saman eigen eigne løysing løysingar meir auke gjere særleg difor tilsette
-    vart sjå kommunar
-    """.split()
+    ["ikkje", "eg", "dei", "kva", "korleis", "kvifor", "frå", "berre", "òg", "eit", "ein", "mykje", "noko", "nokon", "nokre", "vere", "vore", "heile", "sjølv", "kvar", "desse", "fleire", "ho", "dykk", "me", "tenester", "verksemd", "innbyggjarar", "medan", "utan", "saman", "eigen", "eigne", "løysing", "løysingar", "meir", "auke", "gjere", "særleg", "difor", "tilsette", "vart", "sjå", "kommunar"]
 )
 _BOKMAL = frozenset(
-    """
-    ikke jeg de hva hvordan hvorfor fra bare også et en mye noe noen være vært hele
-    selv hver disse flere hun dere tjenester virksomhet innbyggere mens uten sammen
-    egen egne løsning løsninger mer øke gjøre særlig derfor ansatte ble se kommuner
-    """.split()
+    ["ikke", "jeg", "de", "hva", "hvordan", "hvorfor", "fra", "bare", "også", "et", "en", "mye", "noe", "noen", "være", "vært", "hele", "selv", "hver", "disse", "flere", "hun", "dere", "tjenester", "virksomhet", "innbyggere", "mens", "uten", "sammen", "egen", "egne", "løsning", "løsninger", "mer", "øke", "gjøre", "særlig", "derfor", "ansatte", "ble", "se", "kommuner"]
 )
 
 # Endings and letter pairs that only one of the three spells; they settle short texts
@@ -185,8 +184,7 @@ def _scandinavian(probs: dict[str, float], words: list[str], likely: str | None)
     if letters & {"æ", "ø"} and not letters & {"ä", "ö"}:
         candidates.remove("sv")  # Swedish writes ä/ö, never æ/ø
     hits = {
-        lang: sum(1 for w in words if w in _MARKERS[lang] or _SUFFIX_MARKERS[lang].search(w))
-        for lang in candidates
+        lang: sum(1 for w in words if w in _MARKERS[lang] or _SUFFIX_MARKERS[lang].search(w)) for lang in candidates
     }
     total_hits = sum(hits.values())
     if total_hits == 0 and likely in candidates:
@@ -248,7 +246,7 @@ def _detect(text: str, likely: str | None) -> str | None:
     return top
 
 
-def with_detected_language(record: "Record") -> "Record":
+def with_detected_language(record: Record) -> Record:
     """The record with its language filled in from its text, unless the source gave one.
 
     Every way into the registry (file ingest, the admin API, an approved submission)

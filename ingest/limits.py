@@ -6,6 +6,7 @@ registry holds (the whole PSTW export unpacks to 7.6 MB; its longest cell is 3,9
 characters), so they only ever stop broken or hostile files, with a reason that says
 which limit was hit and how to raise it where that makes sense.
 """
+
 from __future__ import annotations
 
 # Unpacked size of all members of an XLSX workbook together: the default of read_file's

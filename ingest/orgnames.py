@@ -21,6 +21,7 @@ project's organisation text (people still read who ran it) but is never filed as
 body: `erfa.index.bodies.organisations.name_keys` gives it no key, so it is never a partner
 and no spelling of a real body is merged into it.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,20 +33,69 @@ from urllib.parse import urlsplit
 from erfa.ingest import vocab
 
 # A name meaning "nobody known", in the registries' languages (compared whole, folded).
-_UNKNOWN = frozenset({
-    "unknown", "unknown organisation", "unknown organization", "not known", "not specified", "unspecified",
-    "not available", "not applicable", "n/a", "na", "n.a", "none", "null", "nan", "nil", "tbd", "tba",
-    "anonymous", "undisclosed", "confidential", "various", "other", "others",
-    "ukjent", "ukjend", "ikke oppgitt", "ikkje oppgitt", "ikke kjent", "annen", "anna", "diverse",  # nb, nn
-    "okand", "okant", "ej angiven", "ej angivet", "ingen uppgift", "annan",  # sv (folded: okänd -> okand)
-    "ukendt", "ikke oplyst", "ikke angivet", "anden",  # da
-    "tuntematon", "ei tiedossa", "ei tietoa", "muu",  # fi
-    "othekkt", "oþekkt",  # is
-    "unbekannt", "inconnu", "inconnue", "desconocido", "sconosciuto", "onbekend", "nieznany",
-})
+_UNKNOWN = frozenset(
+    {
+        "unknown",
+        "unknown organisation",
+        "unknown organization",
+        "not known",
+        "not specified",
+        "unspecified",
+        "not available",
+        "not applicable",
+        "n/a",
+        "na",
+        "n.a",
+        "none",
+        "null",
+        "nan",
+        "nil",
+        "tbd",
+        "tba",
+        "anonymous",
+        "undisclosed",
+        "confidential",
+        "various",
+        "other",
+        "others",
+        "ukjent",
+        "ukjend",
+        "ikke oppgitt",
+        "ikkje oppgitt",
+        "ikke kjent",
+        "annen",
+        "anna",
+        "diverse",  # nb, nn
+        "okand",
+        "okant",
+        "ej angiven",
+        "ej angivet",
+        "ingen uppgift",
+        "annan",  # sv (folded: okänd -> okand)
+        "ukendt",
+        "ikke oplyst",
+        "ikke angivet",
+        "anden",  # da
+        "tuntematon",
+        "ei tiedossa",
+        "ei tietoa",
+        "muu",  # fi
+        "othekkt",
+        "oþekkt",  # is
+        "unbekannt",
+        "inconnu",
+        "inconnue",
+        "desconocido",
+        "sconosciuto",
+        "onbekend",
+        "nieznany",
+    }
+)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 # "contact", "e-mail:" and the like that introduce an address, with the separators around it.
-_EMAIL_LEAD = re.compile(r"(?:[,;:(\-–|/]\s*)?(?:\b(?:contact|kontakt|kontaktperson|e-?mail|e-?post|mail)\b\s*[:.]?\s*)?$", re.I)
+_EMAIL_LEAD = re.compile(
+    r"(?:[,;:(\-–|/]\s*)?(?:\b(?:contact|kontakt|kontaktperson|e-?mail|e-?post|mail)\b\s*[:.]?\s*)?$", re.I
+)
 # A phone number: after "tel"/"phone"/... or with a country code ("+47 ..."); a bare number may
 # be a registry number or a year range, and stays.
 _PHONE = re.compile(r"(?:[,;(\-–|]\s*)?(?:\b(?:tel|tlf|phone|telefon|puh|ph)\b\.?:?\s*\+?|\+)\d[\d ()-]{5,}\d\)?", re.I)
@@ -53,54 +103,123 @@ _PHONE = re.compile(r"(?:[,;(\-–|]\s*)?(?:\b(?:tel|tlf|phone|telefon|puh|ph)\b
 _URL = re.compile(r"^(?:https?://|www\.)\S+$", re.I)
 _URL_INSIDE = re.compile(r"\(?\b(?:https?://|www\.)[^\s,;()]+\)?", re.I)
 # "ETAPAS project: SINTEF-Prokom": the EU project a case ran in, before its owner.
-_PROJECT_PREFIX = re.compile(r"^[\w.-]{2,30} (?:project|prosjekt|projekt|projektet|prosjektet|hanke):\s*(?P<rest>\S.*)$", re.I)
+_PROJECT_PREFIX = re.compile(
+    r"^[\w.-]{2,30} (?:project|prosjekt|projekt|projektet|prosjektet|hanke):\s*(?P<rest>\S.*)$", re.I
+)
 _EDGE_PUNCT = " \t,;:|/-–—"  # and a full stop that ends no abbreviation (_trim)
 # Words that make a part of a name a body of its own (used to see "A and B" lists).
 _BODY_WORD = re.compile(
     r"\b(?:municipality|kommune|kommun|kommunen|city|town|region|regionen|county|fylkeskommune|province|university|"
     r"universitet|universitetet|universität|universidad|università|hospital|sykehus|sjukhus|sygehus|hospitalet|ministry|"
     r"agency|authority|directorate|direktorat|direktoratet|police|politi|polis|politiet|polisen|council|inspectorate|"
-    r"register|government|gemeente|stadt|gemeinde|agentschap|ministerie|ministère|ministerio|ministero|ministerium)\b", re.I)
+    r"register|government|gemeente|stadt|gemeinde|agentschap|ministerie|ministère|ministerio|ministero|ministerium)\b",
+    re.I,
+)
 # Plural collective nouns: a name built on one is many bodies ("Danish Municipalities").
-_COLLECTIVE = (r"municipalities|kommuner|kommunene|kommunar|kommunane|kommunerna|councils|counties|regions|regioner|"
-               r"regionerna|provinces|cities|towns|universities|universiteter|hospitals|hospitaler|ministries|"
-               r"departementer|agencies|authorities|myndigheter|myndighederne|etater|directorates|direktorater|"
-               r"institutions|entities|organisations|organizations|organisasjoner|organisationer|bodies|partners|"
-               r"schools|colleges|governments|gemeenten|kunnat|kaupungit|parties")
-_QUANTITY = (r"\d+|two|three|four|five|six|seven|eight|nine|ten|twelve|several|various|different|multiple|many|"
-             r"numerous|all|some|flere|fleire|ulike|ulike|forskjellige|alle|flera|olika|manga|adskillige|forskellige|"
-             r"useita|eri|kaikki")
+_COLLECTIVE = (
+    r"municipalities|kommuner|kommunene|kommunar|kommunane|kommunerna|councils|counties|regions|regioner|"
+    r"regionerna|provinces|cities|towns|universities|universiteter|hospitals|hospitaler|ministries|"
+    r"departementer|agencies|authorities|myndigheter|myndighederne|etater|directorates|direktorater|"
+    r"institutions|entities|organisations|organizations|organisasjoner|organisationer|bodies|partners|"
+    r"schools|colleges|governments|gemeenten|kunnat|kaupungit|parties"
+)
+_QUANTITY = (
+    r"\d+|two|three|four|five|six|seven|eight|nine|ten|twelve|several|various|different|multiple|many|"
+    r"numerous|all|some|flere|fleire|ulike|ulike|forskjellige|alle|flera|olika|manga|adskillige|forskellige|"
+    r"useita|eri|kaikki"
+)
 _LIST_PHRASES = re.compile(
     rf"(?:(?:\band|&|\bog|\boch|\bwith|\bplus)\s+(?:\w+\s+){{0,2}}others?\b|\bamong others\b|\betc\b\.?|\be\.g\.|"
     rf"\bother\s+(?:\d+\s+)?(?:\w+\s+){{0,2}}(?:{_COLLECTIVE})\b|"
-    rf"\b(?:{_QUANTITY})\s+(?:[\w-]+\s+){{0,3}}(?:{_COLLECTIVE})\b)", re.I)
+    rf"\b(?:{_QUANTITY})\s+(?:[\w-]+\s+){{0,3}}(?:{_COLLECTIVE})\b)",
+    re.I,
+)
 # "Municipality of Amersfoort and Dordrecht": one type of place-body, several places
-_PLACES_OF_ONE_TYPE = re.compile(r"^(?:the\s+)?(?:municipality|munipality|city|town|province|county|region) of "
-                                 r"(?:[^(),&]|\([^)]*\))+?(?:,|\s+and\s+|\s+&\s+)\s*\S", re.I)
+_PLACES_OF_ONE_TYPE = re.compile(
+    r"^(?:the\s+)?(?:municipality|munipality|city|town|province|county|region) of "
+    r"(?:[^(),&]|\([^)]*\))+?(?:,|\s+and\s+|\s+&\s+)\s*\S",
+    re.I,
+)
 _COLLECTIVE_START = re.compile(rf"^(?:the\s+)?(?:{_COLLECTIVE})\b", re.I)
 # ... or ending in one, unless it is the complement of one body ("Directorate of Local Authorities")
 _COLLECTIVE_END = re.compile(rf"^(?!.*\b(?:of|for|för|for|til|för)\b).*\b(?:{_COLLECTIVE})$", re.I)
 # A body that is a group by design: "European Consortium of Innovative Universities (ECIU)".
-_ONE_GROUP = re.compile(r"\b(?:network|consortium|association|federation|union|alliance|joint undertaking|forum|"
-                        r"foundation|cooperation|co-operation|sentralforbund|forbund|förbund|samarbeid|samarbete|"
-                        r"samarbejde|partnership|chamber|initiative)\b", re.I)
+_ONE_GROUP = re.compile(
+    r"\b(?:network|consortium|association|federation|union|alliance|joint undertaking|forum|"
+    r"foundation|cooperation|co-operation|sentralforbund|forbund|förbund|samarbeid|samarbete|"
+    r"samarbejde|partnership|chamber|initiative)\b",
+    re.I,
+)
 # A part that is an acronym ("NFI", "UWV", "OU (CAROU)"); two letters only with its expansion,
 # and never a common abbreviation that ends a body's own name ("... for Finance and HR").
 _ACRONYM_PART = re.compile(r"^(?:the\s+)?(?:[A-ZÆØÅÄÖ][A-ZÆØÅÄÖ0-9&]{2,6}|[A-ZÆØÅÄÖ]{2}\s*\([^)]*\))(?:\s*\([^)]*\))?$")
 _NOT_ACRONYMS = frozenset({"ICT", "IKT", "HR", "IT", "AI", "KI", "EU", "R&D", "NLP", "GIS", "API"})
 # A part that is only a legal form ("X, EPE", "X, Inc."): part of the name before it.
-_LEGAL_FORM_PART = re.compile(r"^(?:epe|sa|s\.a\.?|ltd\.?|inc\.?|ab|as|asa|oy|oyj|gmbh|bv|b\.v\.?|nv|ip|plc|llc|spa|srl)$", re.I)
-_COMPANY = re.compile(r"\b(?:b\.?v\.?|gmbh|ltd\.?|s\.?a\.?|s\.?l\.?|oy|ab|as|asa|inc\.?|plc|sas|srl|spa|a/s|aps)$", re.I)
+_LEGAL_FORM_PART = re.compile(
+    r"^(?:epe|sa|s\.a\.?|ltd\.?|inc\.?|ab|as|asa|oy|oyj|gmbh|bv|b\.v\.?|nv|ip|plc|llc|spa|srl)$", re.I
+)
+_COMPANY = re.compile(
+    r"\b(?:b\.?v\.?|gmbh|ltd\.?|s\.?a\.?|s\.?l\.?|oy|ab|as|asa|inc\.?|plc|sas|srl|spa|a/s|aps)$", re.I
+)
 _SPLIT_WORDS = re.compile(r"\s+(?:and|og|och|&|with|as well as)\s+", re.I)
 # Local parts of a team mailbox (never one person's): "post@", "digitalisering@", "ai-lab@".
-_ROLE_WORDS = frozenset({
-    "post", "postmottak", "postmottaket", "mottak", "kontakt", "contact", "info", "information", "support", "service",
-    "kundeservice", "servicedesk", "helpdesk", "office", "admin", "press", "presse", "media", "registry", "registrator",
-    "registrar", "registratur", "ai", "ki", "data", "digital", "digitalisering", "digitalisation", "digitalization",
-    "innovation", "innovasjon", "innovasjon", "team", "lab", "hello", "hei", "hej", "mail", "enquiries", "inquiries",
-    "kommune", "kommun", "kirjaamo", "registrator", "servicecenter", "kundtjanst", "kundcenter", "it", "ikt", "dpo",
-    "personvern", "personvernombud", "privacy", "security", "sikkerhet",
-})
+_ROLE_WORDS = frozenset(
+    {
+        "post",
+        "postmottak",
+        "postmottaket",
+        "mottak",
+        "kontakt",
+        "contact",
+        "info",
+        "information",
+        "support",
+        "service",
+        "kundeservice",
+        "servicedesk",
+        "helpdesk",
+        "office",
+        "admin",
+        "press",
+        "presse",
+        "media",
+        "registry",
+        "registrator",
+        "registrar",
+        "registratur",
+        "ai",
+        "ki",
+        "data",
+        "digital",
+        "digitalisering",
+        "digitalisation",
+        "digitalization",
+        "innovation",
+        "innovasjon",
+        "team",
+        "lab",
+        "hello",
+        "hei",
+        "hej",
+        "mail",
+        "enquiries",
+        "inquiries",
+        "kommune",
+        "kommun",
+        "kirjaamo",
+        "servicecenter",
+        "kundtjanst",
+        "kundcenter",
+        "it",
+        "ikt",
+        "dpo",
+        "personvern",
+        "personvernombud",
+        "privacy",
+        "security",
+        "sikkerhet",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -198,7 +317,7 @@ _ABBREVIATION = re.compile(r"^(?:ltd|inc|co|corp|mbh|gmbh|bros|dept|univ|assn|kf
 
 
 def _without_unclosed_bracket(name: str) -> str:
-    """"... Safety Authority (NVW" -> "... Safety Authority": a cell cut inside its last
+    """ "... Safety Authority (NVW" -> "... Safety Authority": a cell cut inside its last
     bracket; the stump is no acronym anyone uses, the rest is the name."""
     opened = name.rfind("(")
     if opened > 0 and ")" not in name[opened:]:
@@ -207,7 +326,7 @@ def _without_unclosed_bracket(name: str) -> str:
 
 
 def _deduplicated(name: str) -> str:
-    """"X, X, Cyprus" -> "X": registries join the same name twice."""
+    """ "X, X, Cyprus" -> "X": registries join the same name twice."""
     parts = [p for p in top_level_parts(name, _COMMA) if not _is_country(p)]
     if len(parts) < 2:
         return name
@@ -228,7 +347,9 @@ def clean(raw: str | None) -> CleanName:
     if not name:
         return CleanName(None)
     if not any(c.isalnum() for c in name):
-        return CleanName(name)  # "...", "§", "?": kept as written, and names no body (issue 18, organisations.name_keys)
+        return CleanName(
+            name
+        )  # "...", "§", "?": kept as written, and names no body (issue 18, organisations.name_keys)
     for address in _EMAIL.findall(name):
         start = name.find(address)
         lead = _EMAIL_LEAD.search(name[:start])
@@ -241,8 +362,10 @@ def clean(raw: str | None) -> CleanName:
             contact = contact or address
             notes.append(f"the e-mail address {address} in the organisation name became the record's contact")
         else:
-            notes.append("a person's e-mail address was removed from the organisation name "
-                         "(erfa points to organisations, not people)")
+            notes.append(
+                "a person's e-mail address was removed from the organisation name "
+                "(erfa points to organisations, not people)"
+            )
     if _PHONE.search(name):
         name = _PHONE.sub("", name).strip()
         notes.append("a phone number was removed from the organisation name")
@@ -250,7 +373,9 @@ def clean(raw: str | None) -> CleanName:
         address = name if "://" in name else "https://" + name
         website = _web(address)
         host = (urlsplit(address).hostname or "").removeprefix("www.")
-        notes.append(f"the organisation name was a web address: kept {host!r} as the name and the address as its web site")
+        notes.append(
+            f"the organisation name was a web address: kept {host!r} as the name and the address as its web site"
+        )
         name = host
     else:
         inside = _URL_INSIDE.search(name)
@@ -301,8 +426,9 @@ def several_bodies(name: str) -> bool:
         return True
     flat = re.sub(r"\([^)]*\)", " ", text)  # what a bracket says is about the one name before it
     bare = re.sub(r"\s+in\s+(?:the\s+)?[\w -]+$", "", " ".join(flat.split())).strip(_EDGE_PUNCT)
-    if not _ONE_GROUP.search(flat) and (_LIST_PHRASES.search(text) or _COLLECTIVE_START.search(bare)
-                                        or _COLLECTIVE_END.match(bare)):
+    if not _ONE_GROUP.search(flat) and (
+        _LIST_PHRASES.search(text) or _COLLECTIVE_START.search(bare) or _COLLECTIVE_END.match(bare)
+    ):
         return True
     if _PLACES_OF_ONE_TYPE.match(text):
         return True
@@ -310,8 +436,12 @@ def several_bodies(name: str) -> bool:
     if len(parts) < 2:
         return False
     named = [bool(_BODY_WORD.search(p)) or _acronym(p) or bool(_COMPANY.search(p)) for p in parts]
-    if len(parts) == 2 and not _BODY_WORD.search(parts[0]) and _BODY_WORD.search(parts[1]) \
-            and len(top_level_parts(text, _COMMA)) == 2:
+    if (
+        len(parts) == 2
+        and not _BODY_WORD.search(parts[0])
+        and _BODY_WORD.search(parts[1])
+        and len(top_level_parts(text, _COMMA)) == 2
+    ):
         return False  # "FORWISS, University of Passau": a unit, then the body it belongs to
     bodies = sum(named)
     if bodies >= 2:
@@ -319,5 +449,9 @@ def several_bodies(name: str) -> bool:
     # three or more names, none with a body type, the first no "Ministry of ..." head: places or
     # firms ("Kortrijk, Kuurne, and Lendelde", "ProRail, Schiphol, DSM, ..."); "&" joins the words
     # of one name ("Foreign, Commonwealth & Development Office", "Research, Information & Statistics")
-    return (len(parts) >= 3 and not any(_BODY_WORD.search(p) for p in parts) and "&" not in text
-            and not re.search(r"\b(?:of|for|für|de|di|du|van|voor)\b", parts[0], re.I))
+    return (
+        len(parts) >= 3
+        and not any(_BODY_WORD.search(p) for p in parts)
+        and "&" not in text
+        and not re.search(r"\b(?:of|for|für|de|di|du|van|voor)\b", parts[0], re.I)
+    )

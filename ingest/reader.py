@@ -5,6 +5,7 @@ came from. They get every row that could be read as a Record, with language fill
 in, and for every other row the file, the row number a person would look up, and a
 reason they can act on. Only a file that cannot be read at all raises.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
@@ -20,7 +21,15 @@ from erfa.ingest.limits import MAX_XLSX_BYTES, names_preview
 from erfa.ingest.record import Record, RecordError
 from erfa.ingest.rows import csv_rows, json_items, jsonl_rows, sniff_delimiter, xlsx_rows
 
-FORMATS: tuple[str, ...] = ("erfa-jsonl", "erfa-csv", "digdir-csv", "digdir-json", "pstw-xlsx", "pstw-csv", "aiwatch-csv")
+FORMATS: tuple[str, ...] = (
+    "erfa-jsonl",
+    "erfa-csv",
+    "digdir-csv",
+    "digdir-json",
+    "pstw-xlsx",
+    "pstw-csv",
+    "aiwatch-csv",
+)
 
 
 @dataclass(frozen=True)
@@ -65,8 +74,9 @@ class ReadResult:
         self.records = [r for r in self.records if r.id not in reasons]
 
 
-def read_file(path: Path, format: str | None = None, default_source: str | None = None, *,
-              max_xlsx_bytes: int = MAX_XLSX_BYTES) -> ReadResult:
+def read_file(
+    path: Path, format: str | None = None, default_source: str | None = None, *, max_xlsx_bytes: int = MAX_XLSX_BYTES
+) -> ReadResult:
     """Read one file in any supported format.
 
     `format` overrides detection (one of FORMATS). `default_source` is used for erfa
@@ -82,8 +92,9 @@ def read_file(path: Path, format: str | None = None, default_source: str | None 
     return collect(_outcomes(fmt, loaded, default_source), str(path), fmt)
 
 
-def read_items(items: Iterable[Mapping[str, object]], default_source: str | None = None,
-               *, file: str = "request") -> ReadResult:
+def read_items(
+    items: Iterable[Mapping[str, object]], default_source: str | None = None, *, file: str = "request"
+) -> ReadResult:
     """Objects in erfa's own format (a POST /projects body, a submission), read as a file's rows are.
 
     Row numbers are 1-based positions in ``items``; a None value counts as a field not given.
@@ -105,8 +116,11 @@ def collect(outcomes: Iterable[Outcome], file: str, format: str) -> ReadResult:
         if isinstance(outcome, RecordError):
             result.rejected.append(Rejected(file, number, str(outcome)))
         elif outcome.id in first_row:
-            result.rejected.append(Rejected(
-                file, number, f"duplicate source_id {outcome.source_id}, first seen at row {first_row[outcome.id]}"))
+            result.rejected.append(
+                Rejected(
+                    file, number, f"duplicate source_id {outcome.source_id}, first seen at row {first_row[outcome.id]}"
+                )
+            )
         else:
             first_row[outcome.id] = number
             result.notes.extend(Note(file, number, note) for note in outcome.notes)
@@ -118,20 +132,28 @@ def _outcomes(fmt: str, loaded: Loaded, default_source: str | None) -> Iterator[
     path = loaded.path
     if fmt == "pstw-xlsx":
         if not loaded.is_xlsx:
-            raise FormatError(path, "this is a text file, not an XLSX workbook",
-                              f"Use --format {_text_hint(loaded) or 'pstw-csv'}")
+            raise FormatError(
+                path, "this is a text file, not an XLSX workbook", f"Use --format {_text_hint(loaded) or 'pstw-csv'}"
+            )
         header, rows = xlsx_rows(path, wanted=pstw.ID_COLUMN, max_bytes=loaded.max_xlsx_bytes)
         _require_columns(path, fmt, header, pstw.SIGNATURE, rows)
         return pstw.pstw_rows(rows)
     if loaded.text is None:
-        raise FormatError(path, f"this is an XLSX workbook, which {fmt} cannot be",
-                          "Use --format pstw-xlsx for a Tech Watch export, or save the sheet as CSV")
+        raise FormatError(
+            path,
+            f"this is an XLSX workbook, which {fmt} cannot be",
+            "Use --format pstw-xlsx for a Tech Watch export, or save the sheet as CSV",
+        )
     text = loaded.text
     if fmt in ("erfa-jsonl", "digdir-json") and not text.lstrip().startswith(("{", "[")):
         hint = _text_hint(loaded)
-        raise FormatError(path, f"not {fmt}: the file does not start with '{{' or '['",
-                          f"It looks like {hint}: use --format {hint} or leave --format out" if hint
-                          else "Check that this is the right file")
+        raise FormatError(
+            path,
+            f"not {fmt}: the file does not start with '{{' or '['",
+            f"It looks like {hint}: use --format {hint} or leave --format out"
+            if hint
+            else "Check that this is the right file",
+        )
     if fmt == "erfa-jsonl":
         return erfa.erfa_jsonl(jsonl_rows(text), default_source)
     if fmt == "digdir-json":
@@ -146,7 +168,8 @@ def _outcomes(fmt: str, loaded: Loaded, default_source: str | None) -> Iterator[
         if unknown:
             raise FormatError(
                 path,
-                f"column {names_preview(unknown)} is not an erfa field" if len(unknown) == 1
+                f"column {names_preview(unknown)} is not an erfa field"
+                if len(unknown) == 1
                 else f"{len(unknown):,} columns are not erfa fields: {names_preview(unknown)}",
                 f"Rename or remove it; allowed columns are: {', '.join(erfa.FIELDS)}",
             )
@@ -163,8 +186,9 @@ def _outcomes(fmt: str, loaded: Loaded, default_source: str | None) -> Iterator[
     raise AssertionError(f"format {fmt} has no reader")  # FORMATS and this list drifted
 
 
-def _require_columns(path: Path, fmt: str, header: list[str], signature: frozenset[str],
-                     rows: Iterator[object]) -> None:
+def _require_columns(
+    path: Path, fmt: str, header: list[str], signature: frozenset[str], rows: Iterator[object]
+) -> None:
     missing = signature - {norm_key(h) for h in header}
     if missing:
         close = getattr(rows, "close", None)
@@ -175,8 +199,11 @@ def _require_columns(path: Path, fmt: str, header: list[str], signature: frozens
 
 def _wrong_format(path: Path, fmt: str, header: list[str], problem: str) -> None:
     detected = csv_format_of(header)
-    fix = f"It looks like {detected}: use --format {detected} or leave --format out" if detected \
+    fix = (
+        f"It looks like {detected}: use --format {detected} or leave --format out"
+        if detected
         else "Check that this is the right file, or leave --format out to detect the format"
+    )
     raise FormatError(path, f"not {fmt}: {problem}", fix)
 
 
@@ -192,4 +219,14 @@ def _quoted(names: list[str]) -> str:
     return ", ".join(repr(n) for n in names)
 
 
-__all__ = ["FORMATS", "FormatError", "Note", "ReadResult", "Rejected", "collect", "detect_format", "read_file", "read_items"]
+__all__ = [
+    "FORMATS",
+    "FormatError",
+    "Note",
+    "ReadResult",
+    "Rejected",
+    "collect",
+    "detect_format",
+    "read_file",
+    "read_items",
+]

@@ -4,15 +4,25 @@ Sources disagree on almost everything (column names, languages, which fields exi
 so the record is deliberately permissive: only a title is required, because a project
 without a name cannot be shown or asked about. Everything else may be missing.
 """
+
 from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from erfa.ingest import orgnames
 from erfa.ingest.limits import MAX_TEXT_CHARS, short
@@ -109,15 +119,23 @@ def web_link(value: str) -> str:
     if scheme is None:
         link = "https://" + link
     elif scheme.group(1).lower() not in _WEB_SCHEMES:
-        raise ValueError(f"link {short(value)!r} is not a web address: erfa accepts only http:// and https:// links "
-                         f"(e.g. https://fjordvik.kommune.no/ki), not {scheme.group(1).lower()}:")
+        raise ValueError(
+            f"link {short(value)!r} is not a web address: erfa accepts only http:// and https:// links "
+            f"(e.g. https://fjordvik.kommune.no/ki), not {scheme.group(1).lower()}:"
+        )
     parts = urlsplit(link)
     host = parts.hostname or ""
     bare = scheme is None
-    if (len(link) > MAX_LINK_CHARS or any(ch.isspace() for ch in link) or not host
-            or (bare and ("." not in host or host.startswith(".") or host.endswith(".")))):
-        raise ValueError(f"link {short(value)!r} is not a web address: erfa accepts http:// and https:// links such as "
-                         f"https://fjordvik.kommune.no/ki (no spaces, at most {MAX_LINK_CHARS:,} characters)")
+    if (
+        len(link) > MAX_LINK_CHARS
+        or any(ch.isspace() for ch in link)
+        or not host
+        or (bare and ("." not in host or host.startswith(".") or host.endswith(".")))
+    ):
+        raise ValueError(
+            f"link {short(value)!r} is not a web address: erfa accepts http:// and https:// links such as "
+            f"https://fjordvik.kommune.no/ki (no spaces, at most {MAX_LINK_CHARS:,} characters)"
+        )
     return link
 
 
@@ -136,8 +154,10 @@ def _cap_text(value: str | None, info: ValidationInfo) -> str | None:
     kept = value[: cut if cut > 0 else MAX_TEXT_CHARS - 2].rstrip() + " …"
     notes = context.get("notes")
     if isinstance(notes, list):
-        notes.append(f"{info.field_name} is {len(value):,} characters long; kept the first {len(kept) - 2:,} "
-                      f"(erfa keeps at most {MAX_TEXT_CHARS:,})")
+        notes.append(
+            f"{info.field_name} is {len(value):,} characters long; kept the first {len(kept) - 2:,} "
+            f"(erfa keeps at most {MAX_TEXT_CHARS:,})"
+        )
     return kept
 
 
@@ -152,26 +172,39 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     id: str = Field(description="Stable id: source + the source's own id.")
-    source: str = Field(description="Which registry or file family the record came from, e.g. 'digdir', 'pstw', 'demo'.")
+    source: str = Field(
+        description="Which registry or file family the record came from, e.g. 'digdir', 'pstw', 'demo'."
+    )
     source_id: str = Field(description="The id the source itself uses for the project.")
     title: str = Field(min_length=1, description="Project name; the only required content field.")
     description: OptStr = None
     purpose: OptStr = None
     organisation: OptStr = Field(default=None, description="The owning public body.")
     organisation_number: OptStr = Field(
-        default=None, description="The owner's number in a public registry (Norway's Enhetsregisteret, Sweden's organisationsnummer), where the source gives it: how to reach the body, never a person.")
+        default=None,
+        description="The owner's number in a public registry (Norway's Enhetsregisteret, Sweden's organisationsnummer), where the source gives it: how to reach the body, never a person.",
+    )
     website: OptStr = Field(
-        default=None, description="The owning organisation's own web site (http/https), where the source or the submitter gives it: how to reach the body, never a person.")
+        default=None,
+        description="The owning organisation's own web site (http/https), where the source or the submitter gives it: how to reach the body, never a person.",
+    )
     contact: OptStr = Field(
-        default=None, max_length=200, description="A functional contact of the organisation (a team mailbox or a role, e.g. 'digitalisering@fjordvik.kommune.no'); set only when its submitter agreed to publish it.")
-    owner_type: OptStr = Field(default=None, description="municipality, region, state agency, state company, health trust, ...")
+        default=None,
+        max_length=200,
+        description="A functional contact of the organisation (a team mailbox or a role, e.g. 'digitalisering@fjordvik.kommune.no'); set only when its submitter agreed to publish it.",
+    )
+    owner_type: OptStr = Field(
+        default=None, description="municipality, region, state agency, state company, health trust, ..."
+    )
     partners: StrList = Field(default_factory=list, description="Associated organisations.")
     country: OptStr = Field(default=None, description="ISO 3166-1 alpha-2, e.g. NO, SE, DK, FI.")
     region: OptStr = None
     municipality: OptStr = None
     sector: OptStr = None
     sector_inferred: bool = Field(
-        default=False, description="True when the source gave no sector and `sector` was inferred from the text by the embedding model.")
+        default=False,
+        description="True when the source gave no sector and `sector` was inferred from the text by the embedding model.",
+    )
     status: OptStr = None
     start_year: Year = None
     end_year: Year = None
@@ -237,7 +270,7 @@ class Record(BaseModel):
         return v.upper()
 
     @model_validator(mode="after")
-    def _organisation_cleaned(self, info: ValidationInfo) -> "Record":
+    def _organisation_cleaned(self, info: ValidationInfo) -> Record:
         """The organisation as a name people can use (ingest/orgnames.py), at every door and for
         stored records too: "Unknown" or an empty name is no organisation, a team mailbox in
         the name becomes the contact and a web address the web site (where none is given),
@@ -258,22 +291,23 @@ class Record(BaseModel):
         return self
 
     @classmethod
-    def build(cls, source: str, source_id: object, **fields: object) -> "Record":
+    def build(cls, source: str, source_id: object, **fields: object) -> Record:
         """Create a record, deriving its id; raises RecordError with a readable reason."""
         from pydantic import ValidationError
 
         sid = str(_blank_to_none(source_id) or "")
         notes: list[str] = []
         try:
-            record = cls.model_validate({"id": make_id(source, sid), "source": source, "source_id": sid, **fields},
-                                        context={"notes": notes})
+            record = cls.model_validate(
+                {"id": make_id(source, sid), "source": source, "source_id": sid, **fields}, context={"notes": notes}
+            )
         except ValidationError as exc:
             raise RecordError(_explain(exc)) from None
         record._notes = notes
         return record
 
     @classmethod
-    def stored(cls, data: object) -> "Record":
+    def stored(cls, data: object) -> Record:
         """A record erfa wrote itself (store, backup): read leniently, so no stored record is ever lost.
 
         Rules added later still apply where they cannot lose anything: control
@@ -306,7 +340,7 @@ class Record(BaseModel):
         return hashlib.sha256(repr(sorted(data.items())).encode("utf-8")).hexdigest()
 
 
-def _explain(exc: "Exception") -> str:
+def _explain(exc: Exception) -> str:
     from pydantic import ValidationError
 
     assert isinstance(exc, ValidationError)
@@ -319,4 +353,4 @@ def _explain(exc: "Exception") -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)

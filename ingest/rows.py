@@ -6,6 +6,7 @@ row), the editor line for JSON Lines, and the 1-based position for a JSON array.
 A row that cannot even be parsed becomes a RecordError in its place, so one broken
 line never costs the rest of the file.
 """
+
 from __future__ import annotations
 
 import csv
@@ -112,11 +113,14 @@ def csv_rows(text: str, delimiter: str, file: object) -> tuple[list[str], Iterat
             n += 1
             if not any(cell.strip() for cell in row):
                 continue
-            extra = [cell for cell in row[len(header):] if cell.strip()]
+            extra = [cell for cell in row[len(header) :] if cell.strip()]
             if extra:
-                yield n, RecordError(
-                    f"row has {len(row)} cells but the header has {len(header)} columns "
-                    f"(a stray delimiter or an unquoted line break?)"
+                yield (
+                    n,
+                    RecordError(
+                        f"row has {len(row)} cells but the header has {len(header)} columns "
+                        f"(a stray delimiter or an unquoted line break?)"
+                    ),
                 )
                 continue
             yield n, zip_row(header, row)
@@ -142,11 +146,15 @@ def _csv_problem(exc: csv.Error) -> str:
     """A csv.Error as a reason a person can act on."""
     message = str(exc)
     if "field larger than field limit" in message:
-        return (f"cannot be read as CSV: a cell is longer than {csv.field_size_limit():,} characters, far more than "
-                f"the {MAX_CELL_CHARS:,} erfa reads per cell (or a quote opened in this row is never closed)")
+        return (
+            f"cannot be read as CSV: a cell is longer than {csv.field_size_limit():,} characters, far more than "
+            f"the {MAX_CELL_CHARS:,} erfa reads per cell (or a quote opened in this row is never closed)"
+        )
     if "expected after" in message or "unexpected end of data" in message:
-        return (f"cannot be read as CSV ({message}): a quote opened in this row is never closed, or a quote inside "
-                "a cell is not doubled (\"\"); the rows after it were read on their own")
+        return (
+            f"cannot be read as CSV ({message}): a quote opened in this row is never closed, or a quote inside "
+            'a cell is not doubled (""); the rows after it were read on their own'
+        )
     return f"cannot be read as CSV: {message}"
 
 
@@ -173,7 +181,9 @@ def json_loads(text: str) -> object:
     try:
         return json.loads(text)
     except RecursionError:
-        raise json.JSONDecodeError("values nested too deeply (erfa reads at most a few hundred levels)", text, 0) from None
+        raise json.JSONDecodeError(
+            "values nested too deeply (erfa reads at most a few hundred levels)", text, 0
+        ) from None
 
 
 def jsonl_rows(text: str) -> Iterator[NumberedRow]:
@@ -197,9 +207,7 @@ def json_items(text: str, file: object) -> Iterator[NumberedRow]:
     try:
         value = json_loads(text)
     except json.JSONDecodeError as exc:
-        raise FormatError(
-            file, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
+        raise FormatError(file, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     items = unwrap_items(value)
     if items is None:
         raise FormatError(
@@ -237,8 +245,9 @@ def xlsx_header(path: Path, wanted: str | None = None, max_bytes: int = MAX_XLSX
         workbook.close()
 
 
-def xlsx_rows(path: Path, wanted: str | None = None,
-              max_bytes: int = MAX_XLSX_BYTES) -> tuple[list[str], Iterator[NumberedRow]]:
+def xlsx_rows(
+    path: Path, wanted: str | None = None, max_bytes: int = MAX_XLSX_BYTES
+) -> tuple[list[str], Iterator[NumberedRow]]:
     """Header and numbered rows of the sheet whose header has `wanted` (else the first).
 
     read_only mode streams the sheet instead of building it in memory, which is what
@@ -260,8 +269,13 @@ def xlsx_rows(path: Path, wanted: str | None = None,
             rows = chosen.iter_rows(min_row=2, max_col=width, values_only=True)
             for number, values in enumerate(_damaged_as_format_error(rows, path), start=2):
                 if number > MAX_ROWS:
-                    yield number, RecordError(f"the sheet goes on beyond row {MAX_ROWS:,}, Excel's last row: "
-                                              "the file is damaged; nothing from here on is read")
+                    yield (
+                        number,
+                        RecordError(
+                            f"the sheet goes on beyond row {MAX_ROWS:,}, Excel's last row: "
+                            "the file is damaged; nothing from here on is read"
+                        ),
+                    )
                     return
                 if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                     continue
@@ -294,9 +308,9 @@ class ClosingRows(Iterator[NumberedRow]):
 
 
 def _open_workbook(path: Path, max_bytes: int) -> Workbook:
-    import openpyxl  # imported here: only XLSX input pays for it
     from zipfile import BadZipFile
 
+    import openpyxl  # imported here: only XLSX input pays for it
     from openpyxl.utils.exceptions import InvalidFileException
 
     _check_unpacked_size(path, max_bytes)
@@ -330,8 +344,11 @@ def _check_unpacked_size(path: Path, cap: int) -> None:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise FormatError(path, f"cannot open it as an XLSX workbook ({exc})",
-                          "Save it again from Excel as .xlsx, or export the sheet as CSV UTF-8") from None
+        raise FormatError(
+            path,
+            f"cannot open it as an XLSX workbook ({exc})",
+            "Save it again from Excel as .xlsx, or export the sheet as CSV UTF-8",
+        ) from None
     total = sum(m.file_size for m in members)
     if len(members) > MAX_XLSX_MEMBERS or total > cap:
         biggest = max(members, key=lambda m: m.file_size)
@@ -352,8 +369,11 @@ def _damaged_as_format_error(rows: Iterator[tuple[object, ...]], path: Path) -> 
     try:
         yield from rows
     except (BadZipFile, zlib.error, EOFError) as exc:
-        raise FormatError(path, f"the workbook is damaged and cannot be read to the end ({exc})",
-                          "Save it again from Excel as .xlsx, or export the sheet as CSV UTF-8") from None
+        raise FormatError(
+            path,
+            f"the workbook is damaged and cannot be read to the end ({exc})",
+            "Save it again from Excel as .xlsx, or export the sheet as CSV UTF-8",
+        ) from None
 
 
 def _pick_sheet(workbook: Workbook, wanted: str | None, path: Path) -> tuple[Worksheet, list[str]]:
@@ -362,8 +382,11 @@ def _pick_sheet(workbook: Workbook, wanted: str | None, path: Path) -> tuple[Wor
         top = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
         names = _trimmed([_cell_text(v) for v in top])
         if len(names) > MAX_COLUMNS:
-            raise FormatError(path, f"the sheet {sheet.title!r} has {len(names):,} columns; erfa reads at most "
-                                    f"{MAX_COLUMNS:,}", "Delete the unused columns, or save the sheet as CSV")
+            raise FormatError(
+                path,
+                f"the sheet {sheet.title!r} has {len(names):,} columns; erfa reads at most {MAX_COLUMNS:,}",
+                "Delete the unused columns, or save the sheet as CSV",
+            )
         if wanted is None or wanted in names:
             return sheet, names
         if first_seen is None:

@@ -34,6 +34,7 @@ costs; this gate bounds how many are in the works at once and decides whose goes
 Per worker process, like the rate limits. Thread-safe (one lock), though in the service
 every call comes from the event loop.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -115,8 +116,16 @@ class Pass:
 class Admission:
     """The gate: ``async with gate.admit(client, cost): <encode and rank>`` or ``Busy``."""
 
-    def __init__(self, slots: int, queue: int, deadline: float, *, short: float = BASE_COST + SHORT_TOKENS,
-                 short_extra: int = SHORT_EXTRA, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        slots: int,
+        queue: int,
+        deadline: float,
+        *,
+        short: float = BASE_COST + SHORT_TOKENS,
+        short_extra: int = SHORT_EXTRA,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.slots = max(1, slots)
         self.queue = max(0, queue)
         self.deadline = max(0.0, deadline)
@@ -164,7 +173,7 @@ class Admission:
             self._dispatch()  # a long need pushed out may have been what held short ones back
         try:
             await asyncio.wait_for(waiter.future, timeout=self.deadline)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             with self._lock:
                 if waiter.refused is not None:
                     raise waiter.refused from None

@@ -6,6 +6,7 @@ limits, headers, logs and metrics from service/api/security.py. Loading the mode
 seconds, so it happens in a background thread while /healthz already answers and
 /readyz says 503 until search can be served.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,15 +20,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from erfa.index import ProjectIndex
 from erfa.index.moderation.submissions import SubmissionStore
 from erfa.service.api.auth import check_token_strength
-from erfa.service.demo import seed_demo
-from erfa.service.database import follow, open_index, open_submissions
 from erfa.service.api.deps import AppState
 from erfa.service.api.docs import install_docs
 from erfa.service.api.errors import install_errors
 from erfa.service.api.routers import admin, feeds, health, ingest, projects, search, submissions
 from erfa.service.api.security import install_security
-from erfa.service.settings import Settings
+from erfa.service.database import follow, open_index, open_submissions
+from erfa.service.demo import seed_demo
 from erfa.service.pages.web import install_web
+from erfa.service.settings import Settings
 
 log = logging.getLogger("erfa.service")
 

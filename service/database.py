@@ -11,6 +11,7 @@ is never caught up against another.
 Everything PostgreSQL is imported only when it is chosen, so the embedded default needs
 neither psycopg nor pgvector (`pip install 'erfa[postgres]'` brings them).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from erfa.index import ProjectIndex
-from erfa.index.store.protocol import StoreUnavailable
 from erfa.index.moderation.submissions import SubmissionStore
+from erfa.index.store.protocol import StoreUnavailable
 
 if TYPE_CHECKING:
     from erfa.index.store.protocol import RecordStore
@@ -31,8 +32,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("erfa.service")
 
-_MISSING = ("ERFA_DATABASE_URL is set, but the PostgreSQL driver is not installed: "
-            "pip install 'erfa[postgres]' (psycopg and pgvector)")
+_MISSING = (
+    "ERFA_DATABASE_URL is set, but the PostgreSQL driver is not installed: "
+    "pip install 'erfa[postgres]' (psycopg and pgvector)"
+)
 
 
 def _postgres() -> None:
@@ -43,17 +46,21 @@ def _postgres() -> None:
         raise SystemExit(f"erfa: {_MISSING}") from None
 
 
-def open_index(settings: "Settings") -> ProjectIndex:
+def open_index(settings: Settings) -> ProjectIndex:
     """The ProjectIndex these settings describe, on SQLite or on PostgreSQL."""
     home, store = open_store(settings)
     return ProjectIndex(
-        home, store=store, model=settings.model,
-        query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
-        close_match=settings.close_match, encoder_options=settings.encoder_options,
+        home,
+        store=store,
+        model=settings.model,
+        query_prompt=settings.query_prompt,
+        passage_prompt=settings.passage_prompt,
+        close_match=settings.close_match,
+        encoder_options=settings.encoder_options,
     )
 
 
-def open_store(settings: "Settings") -> tuple[Path, "RecordStore | None"]:
+def open_store(settings: Settings) -> tuple[Path, RecordStore | None]:
     """(the folder for the index's local files, the store); None = SQLite in that folder."""
     if not settings.database_url:
         return settings.home, None
@@ -77,7 +84,7 @@ def replica_home(home: Path, store_id: str) -> Path:
     return folder
 
 
-def open_submissions(settings: "Settings") -> SubmissionStore:
+def open_submissions(settings: Settings) -> SubmissionStore:
     """The moderation queue: beside the records, wherever they are."""
     if not settings.database_url:
         return SubmissionStore.in_home(settings.home)
@@ -88,10 +95,13 @@ def open_submissions(settings: "Settings") -> SubmissionStore:
 
 
 # -- `erfa db` ----------------------------------------------------------------------------
-def cmd_db(args: argparse.Namespace, settings: "Settings") -> int:
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.database_url:
-        print("erfa: `erfa db` works on PostgreSQL: set ERFA_DATABASE_URL=postgresql://... "
-              "(the embedded SQLite store needs no migrations)", file=sys.stderr)
+        print(
+            "erfa: `erfa db` works on PostgreSQL: set ERFA_DATABASE_URL=postgresql://... "
+            "(the embedded SQLite store needs no migrations)",
+            file=sys.stderr,
+        )
         return 2
     _postgres()
     from erfa.index.store import schema as pgschema
@@ -108,17 +118,22 @@ def cmd_db(args: argparse.Namespace, settings: "Settings") -> int:
         role = "standby (read-only)" if pgschema.in_recovery(con) else "primary"
         print(f"{describe(settings.database_url)}: {role}, schema version {version} (this erfa: {pgschema.LATEST})")
         if version:
-            for name, sql in (("generation", "SELECT value FROM generation"), ("records", "SELECT count(*) FROM records"),
-                              ("pending submissions", "SELECT count(*) FROM submissions WHERE status = 'pending'"),
-                              ("store id", "SELECT store_id FROM store_identity")):
+            for name, sql in (
+                ("generation", "SELECT value FROM generation"),
+                ("records", "SELECT count(*) FROM records"),
+                ("pending submissions", "SELECT count(*) FROM submissions WHERE status = 'pending'"),
+                ("store id", "SELECT store_id FROM store_identity"),
+            ):
                 print(f"  {name}: {con.execute(sql).fetchone()[0]}")  # type: ignore[index]
         return 0 if version == pgschema.LATEST else 1
     finally:
         con.close()
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    s = sub.add_parser("db", help="PostgreSQL schema: `erfa db upgrade` applies pending migrations, `erfa db status` shows them")
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    s = sub.add_parser(
+        "db", help="PostgreSQL schema: `erfa db upgrade` applies pending migrations, `erfa db status` shows them"
+    )
     s.add_argument("action", choices=("upgrade", "status"))
     s.set_defaults(func=cmd_db)
 
@@ -137,6 +152,7 @@ def follow(idx: ProjectIndex, *, every: float = POLL_SECONDS) -> threading.Threa
     catches up while requests keep reading the previous snapshot. A database that cannot
     be reached is logged by the store (``unreachable_since``, /readyz says stale), never fatal.
     """
+
     def run() -> None:
         while True:
             started = time.monotonic()

@@ -1,4 +1,5 @@
 """The bundled demo corpus, so that a new user sees search work before loading real data."""
+
 from __future__ import annotations
 
 import logging

@@ -12,6 +12,7 @@ away, and tests should not wait on a disk.
 Standard library only, so the bench can use it from an install; ``unavailable()`` says in
 one line why a cluster cannot start here, for the tests' skip reason.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -60,8 +61,11 @@ def _ensure_user() -> None:
     try:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
 
 
 def unavailable() -> str | None:
@@ -73,12 +77,16 @@ def unavailable() -> str | None:
         return "running as root without runuser (util-linux) to start PostgreSQL as an unprivileged user"
     try:
         _ensure_user()
-        out = subprocess.run(_as_user([str(bin_dir / "postgres"), "--version"]), capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            _as_user([str(bin_dir / "postgres"), "--version"]), capture_output=True, text=True, timeout=30
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return f"cannot run PostgreSQL here: {exc}"
     if out.returncode != 0:
-        return (f"PostgreSQL cannot run as {SYSTEM_USER}: {out.stderr.strip()[:200]} "
-                "(its binaries must be readable by that user: check the permissions of the folders above the venv)")
+        return (
+            f"PostgreSQL cannot run as {SYSTEM_USER}: {out.stderr.strip()[:200]} "
+            "(its binaries must be readable by that user: check the permissions of the folders above the venv)"
+        )
     return None
 
 
@@ -98,12 +106,16 @@ class Cluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
 
     def run(self, program: str, *args: str, timeout: float = 120) -> str:
-        out = subprocess.run(_as_user([str(self.bin_dir / program), *args]), capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(
+            _as_user([str(self.bin_dir / program), *args]), capture_output=True, text=True, timeout=timeout
+        )
         if out.returncode != 0:
-            raise RuntimeError(f"{program} {' '.join(args)} failed ({out.returncode}): {out.stderr.strip()}\n{self.log_tail()}")
+            raise RuntimeError(
+                f"{program} {' '.join(args)} failed ({out.returncode}): {out.stderr.strip()}\n{self.log_tail()}"
+            )
         return out.stdout
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         self.run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
         return self
 
@@ -112,20 +124,50 @@ class Cluster:
         self.run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
 
     def running(self) -> bool:
-        out = subprocess.run(_as_user([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "status"]), capture_output=True)
+        out = subprocess.run(
+            _as_user([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "status"]), capture_output=True
+        )
         return out.returncode == 0
 
     def create_database(self, name: str) -> str:
         """A new database in this cluster; returns its URL."""
-        self.run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
-                 "-qc", f'CREATE DATABASE "{name}"')
+        self.run(
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            f'CREATE DATABASE "{name}"',
+        )
         return self.url(name)
 
-    def standby(self) -> "Cluster":
+    def standby(self) -> Cluster:
         """A hot standby of this server (pg_basebackup, streaming), started on a port of its own."""
         data = self.data.parent / f"standby-{free_port()}"
-        self.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-D", str(data),
-                 "-R", "-X", "stream", "--no-sync", "-c", "fast")
+        self.run(
+            "pg_basebackup",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-D",
+            str(data),
+            "-R",
+            "-X",
+            "stream",
+            "--no-sync",
+            "-c",
+            "fast",
+        )
         port = free_port()
         with (data / "postgresql.conf").open("a") as conf:
             conf.write(f"\nport = {port}\n")
@@ -156,8 +198,19 @@ def temporary_cluster() -> Iterator[Cluster]:
             shutil.chown(root, user=SYSTEM_USER)
         data = root / "primary"
         cluster = Cluster(data, free_port(), bin_dir)
-        cluster.run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync",
-                    "--no-instructions", "--locale=C")
+        cluster.run(
+            "initdb",
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+            "--locale=C",
+        )
         with (data / "postgresql.conf").open("a") as conf:
             conf.write(_CONF.format(port=cluster.port))
         clusters.append(cluster.start())

@@ -9,6 +9,7 @@ one process can configure them without touching the environment.
 A bad value stops erfa with one line that names the variable and what it must be,
 never a traceback (pydantic's errors are turned into that line in ``__init__``).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -35,8 +36,13 @@ def _var(info: ValidationInfo) -> str:
 
 def _whole(low: int | None = None, high: int | None = None) -> BeforeValidator:
     """A whole number ("1_000" too) within bounds, else a message naming the variable."""
-    expected = ("a whole number" if low is None else f"a whole number of at least {low}" if high is None
-                else f"a whole number from {low} to {high}")
+    expected = (
+        "a whole number"
+        if low is None
+        else f"a whole number of at least {low}"
+        if high is None
+        else f"a whole number from {low} to {high}"
+    )
 
     def parse(raw: object, info: ValidationInfo) -> int | None:
         if raw is None:
@@ -85,16 +91,20 @@ def _origin(name: str, value: str) -> str:
     trailing slash or a path would silently never match; refuse those instead."""
     origin = value.rstrip("/")
     if origin == "*" or not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
-        raise ValueError(f"{name}: {value!r} is not an origin like https://intranett.kommune.no "
-                         "(scheme and host, optional port, no path; list each portal, '*' is not allowed)")
+        raise ValueError(
+            f"{name}: {value!r} is not an origin like https://intranett.kommune.no "
+            "(scheme and host, optional port, no path; list each portal, '*' is not allowed)"
+        )
     return origin
 
 
 def _frame_source(name: str, value: str) -> str:
     """CSP source expressions; characters that could end the directive are refused."""
     if value in ("*", "'none'") or not re.fullmatch(r"('self'|https?://[A-Za-z0-9.*\-\[\]:]+/?)", value):
-        raise ValueError(f"{name}: {value!r} is not a source like https://kommune.sharepoint.com "
-                         "or https://*.kommune.no ('*' is not allowed)")
+        raise ValueError(
+            f"{name}: {value!r} is not a source like https://kommune.sharepoint.com "
+            "or https://*.kommune.no ('*' is not allowed)"
+        )
     return value
 
 
@@ -104,8 +114,10 @@ def _network(name: str, value: str) -> str:
     try:
         net = ipaddress.ip_network(value, strict=False)
     except ValueError:
-        raise ValueError(f"{name}: {value!r} is not an IP address or network like 10.0.0.5 or 10.0.0.0/24 "
-                         "(list the reverse proxies in front of erfa; '*' is not allowed)") from None
+        raise ValueError(
+            f"{name}: {value!r} is not an IP address or network like 10.0.0.5 or 10.0.0.0/24 "
+            "(list the reverse proxies in front of erfa; '*' is not allowed)"
+        ) from None
     return str(net.network_address) if net.num_addresses == 1 else str(net)
 
 
@@ -115,8 +127,10 @@ def _database_url(raw: object, info: ValidationInfo) -> str | None:
         return None
     url = str(raw).strip()
     if not re.match(r"postgres(ql)?://", url):
-        raise ValueError(f"{_var(info)} must be a PostgreSQL URL like postgresql://erfa:PASSWORD@db.example:5432/erfa "
-                         "(unset it to use the embedded SQLite store)")
+        raise ValueError(
+            f"{_var(info)} must be a PostgreSQL URL like postgresql://erfa:PASSWORD@db.example:5432/erfa "
+            "(unset it to use the embedded SQLite store)"
+        )
     return url
 
 
@@ -126,8 +140,10 @@ def _public_url(raw: object, info: ValidationInfo) -> str | None:
         return None
     url = str(raw).strip().rstrip("/")
     if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~!$&'()*+,;=:@%/\-]*)?", url):
-        raise ValueError(f"{_var(info)}={raw!r} must be erfa's public address like https://erfa.kommune.no "
-                         "(scheme, host, optional port and path; no query or fragment)")
+        raise ValueError(
+            f"{_var(info)}={raw!r} must be erfa's public address like https://erfa.kommune.no "
+            "(scheme, host, optional port and path; no query or fragment)"
+        )
     return url
 
 
@@ -212,11 +228,10 @@ class Settings(BaseSettings):
         """An empty ERFA_X= means the default, as an unset one does (except for the prompts)."""
         if not isinstance(data, dict):
             return data
-        return {k: v for k, v in data.items()
-                if k in _BLANK_IS_A_VALUE or not (isinstance(v, str) and not v.strip())}
+        return {k: v for k, v in data.items() if k in _BLANK_IS_A_VALUE or not (isinstance(v, str) and not v.strip())}
 
     @model_validator(mode="after")
-    def _self_may_frame(self) -> "Settings":
+    def _self_may_frame(self) -> Settings:
         self.frame_ancestors = _with_self(self.frame_ancestors)
         return self
 

@@ -26,6 +26,7 @@ replaced atomically. The sources themselves are a TOML file (`sources.toml` besi
 module is the default); its `schedule` is a note for the operator's timer (systemd
 OnCalendar syntax, see docs/sync.md): erfa does not schedule anything itself.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,14 +54,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from erfa.index import ProjectIndex
-from erfa.index.bodies import directory as bodies_directory
 from erfa.index.atomic import atomic_file
+from erfa.index.bodies import directory as bodies_directory
 from erfa.index.bodies.directory import CONFIDENCE, BodiesDirectory, Body, Entry, match_enhet, match_wikidata
 from erfa.index.bodies.organisations import Directory
 from erfa.ingest import FORMATS, FormatError, read_file
@@ -164,16 +165,21 @@ class Report:
             return f"{self.name}: {status}, {self.detail} {took}"
         if self.outcome == "partial":
             rows = "row" if self.rejected == 1 else "rows"
-            return (f"{self.name}: PARTIAL ({status}): {self.records} valid records applied: {self.added} added, "
-                    f"{self.updated} updated, {self.unchanged} unchanged; {self.rejected} rejected {rows} skipped, "
-                    f"nothing removed; fix the source, the next run downloads it again {took}")
+            return (
+                f"{self.name}: PARTIAL ({status}): {self.records} valid records applied: {self.added} added, "
+                f"{self.updated} updated, {self.unchanged} unchanged; {self.rejected} rejected {rows} skipped, "
+                f"nothing removed; fix the source, the next run downloads it again {took}"
+            )
         verb = "would be " if self.outcome == "dry-run" else ""
-        return (f"{self.name}: {status}, {self.records} records: {self.added} {verb}added, {self.updated} "
-                f"{verb}updated, {self.unchanged} unchanged, {self.removed} {verb}removed, "
-                f"{self.rejected} rejected {took}")
+        return (
+            f"{self.name}: {status}, {self.records} records: {self.added} {verb}added, {self.updated} "
+            f"{verb}updated, {self.unchanged} unchanged, {self.removed} {verb}removed, "
+            f"{self.rejected} rejected {took}"
+        )
 
 
 # -- the sources file ----------------------------------------------------------------------
+
 
 def load_sources(path: Path) -> list[Source]:
     """Read and check a sources file: every mistake is reported before anything is fetched."""
@@ -186,8 +192,20 @@ def load_sources(path: Path) -> list[Source]:
     entries = data.get("source")
     if not isinstance(entries, list) or not entries:
         raise SourcesError(f"{path}: no [[source]] entries")
-    known = {"name", "url", "format", "source", "schedule", "enabled", "max_mb", "timeout", "allow_hosts", "kind",
-             "countries", "max_requests"}
+    known = {
+        "name",
+        "url",
+        "format",
+        "source",
+        "schedule",
+        "enabled",
+        "max_mb",
+        "timeout",
+        "allow_hosts",
+        "kind",
+        "countries",
+        "max_requests",
+    }
     sources: list[Source] = []
     for n, entry in enumerate(entries, 1):
         where = f"{path}: [[source]] #{n}"
@@ -213,22 +231,35 @@ def load_sources(path: Path) -> list[Source]:
             raise SourcesError(f"{where}: no 'url'; set it, or 'enabled = false'")
         kind = entry.get("kind", "records")
         if kind not in ("records", *DIRECTORY_KINDS):
-            raise SourcesError(f"{where}: 'kind' must be \"records\" (the default), "
-                               f"{' or '.join(repr(k) for k in DIRECTORY_KINDS)} (got {kind!r})")
+            raise SourcesError(
+                f"{where}: 'kind' must be \"records\" (the default), "
+                f"{' or '.join(repr(k) for k in DIRECTORY_KINDS)} (got {kind!r})"
+            )
         if kind != "records":
             if fmt is not None or entry.get("source") is not None:
-                raise SourcesError(f"{where}: a {kind} source fills the directory of web sites, not records: "
-                                   "it takes no 'format' or 'source'")
+                raise SourcesError(
+                    f"{where}: a {kind} source fills the directory of web sites, not records: "
+                    "it takes no 'format' or 'source'"
+                )
             fmt = "directory-json"
         elif fmt not in FORMATS:
             raise SourcesError(f"{where}: 'format' must be one of {', '.join(FORMATS)} (got {fmt!r})")
         countries = entry.get("countries", [])
-        if (kind == "records" and "countries" in entry) or not isinstance(countries, list) or not all(
-                isinstance(c, str) and re.fullmatch(r"[A-Za-z]{2}", c) for c in countries):
-            raise SourcesError(f"{where}: 'countries' is for directory sources, a list of ISO codes such as [\"NO\", \"SE\"]")
+        if (
+            (kind == "records" and "countries" in entry)
+            or not isinstance(countries, list)
+            or not all(isinstance(c, str) and re.fullmatch(r"[A-Za-z]{2}", c) for c in countries)
+        ):
+            raise SourcesError(
+                f'{where}: \'countries\' is for directory sources, a list of ISO codes such as ["NO", "SE"]'
+            )
         max_requests = entry.get("max_requests", DEFAULT_MAX_REQUESTS)
-        if (kind == "records" and "max_requests" in entry) or isinstance(max_requests, bool) \
-                or not isinstance(max_requests, int) or max_requests <= 0:
+        if (
+            (kind == "records" and "max_requests" in entry)
+            or isinstance(max_requests, bool)
+            or not isinstance(max_requests, int)
+            or max_requests <= 0
+        ):
             raise SourcesError(f"{where}: 'max_requests' is for directory sources, a positive whole number")
         source, schedule = entry.get("source"), entry.get("schedule")
         if source is not None and (not isinstance(source, str) or not source.strip()):
@@ -245,11 +276,26 @@ def load_sources(path: Path) -> list[Source]:
             raise SourcesError(f"{where}: 'allow_hosts' must be a list such as [\"cdn.example.org\"]")
         for host in allow_hosts:
             if not isinstance(host, str) or _host_key(host) is None:
-                raise SourcesError(f"{where}: 'allow_hosts' entries must be a host or host:port, "
-                                   f"such as \"cdn.example.org\" or \"cdn.example.org:8443\" (got {host!r})")
-        sources.append(Source(name, url, fmt, source, schedule, enabled, int(max_mb * 2**20), float(timeout),
-                              tuple(h.strip().lower() for h in allow_hosts), kind,
-                              tuple(c.upper() for c in countries), max_requests))
+                raise SourcesError(
+                    f"{where}: 'allow_hosts' entries must be a host or host:port, "
+                    f'such as "cdn.example.org" or "cdn.example.org:8443" (got {host!r})'
+                )
+        sources.append(
+            Source(
+                name,
+                url,
+                fmt,
+                source,
+                schedule,
+                enabled,
+                int(max_mb * 2**20),
+                float(timeout),
+                tuple(h.strip().lower() for h in allow_hosts),
+                kind,
+                tuple(c.upper() for c in countries),
+                max_requests,
+            )
+        )
     return sources
 
 
@@ -266,6 +312,7 @@ def _host_key(host: str) -> tuple[str, int | None] | None:
 
 
 # -- per-source state ----------------------------------------------------------------------
+
 
 def load_state(path: Path) -> dict[str, dict[str, Any]]:
     """The stored validators; a missing or damaged file means "download everything again",
@@ -288,7 +335,7 @@ def save_state(path: Path, state: dict[str, dict[str, Any]]) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def remembered(history: object, records: int, *, forced: bool) -> list[dict[str, Any]]:
@@ -307,8 +354,11 @@ def remembered(history: object, records: int, *, forced: bool) -> list[dict[str,
 def _sizes(history: object) -> list[dict[str, Any]]:
     if not isinstance(history, list):
         return []
-    return [h for h in history if isinstance(h, dict) and isinstance(h.get("records"), int)
-            and not isinstance(h.get("records"), bool)]
+    return [
+        h
+        for h in history
+        if isinstance(h, dict) and isinstance(h.get("records"), int) and not isinstance(h.get("records"), bool)
+    ]
 
 
 def _largest_recent(stored: dict[str, Any]) -> dict[str, Any] | None:
@@ -320,6 +370,7 @@ def _largest_recent(stored: dict[str, Any]) -> dict[str, Any] | None:
 
 
 # -- fetching ------------------------------------------------------------------------------
+
 
 class FetchError(Exception):
     """The download failed; `status` is the HTTP status when there was one."""
@@ -359,7 +410,7 @@ class _Deadline:
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
 
-    def __enter__(self) -> "_Deadline":
+    def __enter__(self) -> _Deadline:
         self._timer.start()
         return self
 
@@ -372,8 +423,9 @@ class _Deadline:
     def message(self) -> str:
         return f"the download took longer than {self.seconds:g} s (timeout)"
 
-    def connect(self, address: tuple[str, int], timeout: object = None,
-                source_address: tuple[str, int] | None = None) -> socket.socket:
+    def connect(
+        self, address: tuple[str, int], timeout: object = None, source_address: tuple[str, int] | None = None
+    ) -> socket.socket:
         """socket.create_connection for http.client, bounded by the time left and registered."""
         left = self.end - time.monotonic()
         if left <= 0 or self.expired:
@@ -427,8 +479,11 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         self.tls = ssl.create_default_context()
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(functools.partial(_HTTPSConnection, deadline=self.deadline),  # type: ignore[arg-type]
-                            req, context=self.tls)
+        return self.do_open(
+            functools.partial(_HTTPSConnection, deadline=self.deadline),  # type: ignore[arg-type]
+            req,
+            context=self.tls,
+        )
 
 
 def redirect_problem(src: Source, url: str) -> str | None:
@@ -470,8 +525,9 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
         super().__init__()
         self.src = src
 
-    def http_error_302(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
-                       headers: email.message.Message) -> Any:
+    def http_error_302(
+        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: email.message.Message
+    ) -> Any:
         location = headers.get("Location") or headers.get("URI")
         if location:
             target = urllib.parse.urljoin(req.full_url, location)
@@ -487,9 +543,15 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
 def _opener(src: Source, deadline: _Deadline) -> urllib.request.OpenerDirector:
     """http(s) only: no ftp, file or data handler is installed, whatever a server answers."""
     opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), _HTTPHandler(deadline),
-                    _HTTPSHandler(deadline), urllib.request.HTTPDefaultErrorHandler(), _Redirects(src),
-                    urllib.request.HTTPErrorProcessor()):
+    for handler in (
+        urllib.request.ProxyHandler(),
+        urllib.request.UnknownHandler(),
+        _HTTPHandler(deadline),
+        _HTTPSHandler(deadline),
+        urllib.request.HTTPDefaultErrorHandler(),
+        _Redirects(src),
+        urllib.request.HTTPErrorProcessor(),
+    ):
         opener.add_handler(handler)
     return opener
 
@@ -521,8 +583,11 @@ def _download(src: Source, previous: dict[str, Any], into: Path, deadline: _Dead
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code == 304 and ("If-None-Match" in headers or "If-Modified-Since" in headers):
-            return Fetched(304, etag=exc.headers.get("ETag") or previous.get("etag"),
-                           last_modified=exc.headers.get("Last-Modified") or previous.get("last_modified"))
+            return Fetched(
+                304,
+                etag=exc.headers.get("ETag") or previous.get("etag"),
+                last_modified=exc.headers.get("Last-Modified") or previous.get("last_modified"),
+            )
         raise FetchError(f"the server answered {exc.code} {exc.reason}", exc.code) from None
     except urllib.error.URLError as exc:
         raise FetchError(f"cannot reach {src.url}: {exc.reason}") from None
@@ -560,7 +625,9 @@ def _download(src: Source, previous: dict[str, Any], into: Path, deadline: _Dead
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        return Fetched(200, tmp, response.headers.get("ETag"), response.headers.get("Last-Modified"), digest.hexdigest())
+        return Fetched(
+            200, tmp, response.headers.get("ETag"), response.headers.get("Last-Modified"), digest.hexdigest()
+        )
 
 
 def _suffix(fmt: str) -> str:
@@ -576,9 +643,17 @@ def _content_length(raw: str | None) -> int | None:
 
 # -- applying ------------------------------------------------------------------------------
 
-def sync(sources: Sequence[Source], home: Path, open_index: Callable[[], ProjectIndex], *,
-         only: Sequence[str] = (), dry_run: bool = False, force: bool = False,
-         max_xlsx_bytes: int = MAX_XLSX_BYTES) -> list[Report]:
+
+def sync(
+    sources: Sequence[Source],
+    home: Path,
+    open_index: Callable[[], ProjectIndex],
+    *,
+    only: Sequence[str] = (),
+    dry_run: bool = False,
+    force: bool = False,
+    max_xlsx_bytes: int = MAX_XLSX_BYTES,
+) -> list[Report]:
     """Sync each source in turn and report on each; one source's failure never stops the others.
 
     ``open_index`` is called only when some file changed, so a run where everything
@@ -610,8 +685,7 @@ def sync(sources: Sequence[Source], home: Path, open_index: Callable[[], Project
                 reports.append(Report(src.name, "skipped", detail="no url in the sources file"))
                 continue
             started = time.perf_counter()
-            report = _sync_one(src, state, home, get_index, dry_run=dry_run, force=force,
-                               max_xlsx_bytes=max_xlsx_bytes)
+            report = _sync_one(src, state, home, get_index, dry_run=dry_run, force=force, max_xlsx_bytes=max_xlsx_bytes)
             report.seconds = time.perf_counter() - started
             reports.append(report)
             if not dry_run and report.ok:
@@ -619,8 +693,16 @@ def sync(sources: Sequence[Source], home: Path, open_index: Callable[[], Project
     return reports
 
 
-def _sync_one(src: Source, state: dict[str, dict[str, Any]], home: Path, get_index: Callable[[], ProjectIndex],
-              *, dry_run: bool, force: bool, max_xlsx_bytes: int) -> Report:
+def _sync_one(
+    src: Source,
+    state: dict[str, dict[str, Any]],
+    home: Path,
+    get_index: Callable[[], ProjectIndex],
+    *,
+    dry_run: bool,
+    force: bool,
+    max_xlsx_bytes: int,
+) -> Report:
     """One source; updates ``state[src.name]`` only when the index holds what the URL serves."""
     if src.kind in DIRECTORY_KINDS:
         return _sync_directory(src, state, home, get_index, dry_run=dry_run)
@@ -640,14 +722,22 @@ def _sync_one(src: Source, state: dict[str, dict[str, Any]], home: Path, get_ind
         if got.sha256 == previous.get("sha256"):
             state[src.name] = {**previous, **checked}
             return Report(src.name, "unchanged", 200, "same content as the last sync")
-        return _apply(src, got, state, checked, get_index, dry_run=dry_run, force=force,
-                      max_xlsx_bytes=max_xlsx_bytes)
+        return _apply(src, got, state, checked, get_index, dry_run=dry_run, force=force, max_xlsx_bytes=max_xlsx_bytes)
     finally:
         got.path.unlink(missing_ok=True)
 
 
-def _apply(src: Source, got: Fetched, state: dict[str, dict[str, Any]], checked: dict[str, Any],
-           get_index: Callable[[], ProjectIndex], *, dry_run: bool, force: bool, max_xlsx_bytes: int) -> Report:
+def _apply(
+    src: Source,
+    got: Fetched,
+    state: dict[str, dict[str, Any]],
+    checked: dict[str, Any],
+    get_index: Callable[[], ProjectIndex],
+    *,
+    dry_run: bool,
+    force: bool,
+    max_xlsx_bytes: int,
+) -> Report:
     """Read the downloaded file and apply it, unless it is damaged or shrinks the source too far.
 
     Records are deleted only on the word of a file in which every row read: a rejected
@@ -675,15 +765,19 @@ def _apply(src: Source, got: Fetched, state: dict[str, dict[str, Any]], checked:
     fail = Report(src.name, "failed", got.status, rejected=rejected, problems=problems)
     if cut is not None:
         row = "line" if src.format == "erfa-jsonl" else "row"
-        fail.detail = (f"the file ends in the middle of {row} {cut}: it was cut off (in transit or when the source "
-                       f"exported it), so the {row}s after it are missing; nothing is applied, not even with --force. "
-                       "The next run downloads it again; if the source serves it so, tell its publisher")
+        fail.detail = (
+            f"the file ends in the middle of {row} {cut}: it was cut off (in transit or when the source "
+            f"exported it), so the {row}s after it are missing; nothing is applied, not even with --force. "
+            "The next run downloads it again; if the source serves it so, tell its publisher"
+        )
         return fail
     if rejected and not force:
         rows = "1 row of the file was" if rejected == 1 else f"{rejected:,} rows of the file were"
-        fail.detail = (f"{rows} rejected (listed above); a sync applies a file only when every row reads, since a "
-                       "rejected row's record would otherwise be removed. Fix the source and the next run applies "
-                       "it, or run with --force to add and update the valid rows without removing anything")
+        fail.detail = (
+            f"{rows} rejected (listed above); a sync applies a file only when every row reads, since a "
+            "rejected row's record would otherwise be removed. Fix the source and the next run applies "
+            "it, or run with --force to add and update the valid rows without removing anything"
+        )
         return fail
     if not records:
         fail.detail = "no record could be read from the file (sync never empties a source)"
@@ -705,22 +799,55 @@ def _apply(src: Source, got: Fetched, state: dict[str, dict[str, Any]], checked:
             return fail
     if dry_run:
         plan = idx.store.plan(records)
-        return Report(src.name, "dry-run", got.status, records=len(records), added=len(plan.added),
-                      updated=len(plan.updated), unchanged=len(plan.unchanged), removed=gone,
-                      rejected=rejected, problems=problems)
+        return Report(
+            src.name,
+            "dry-run",
+            got.status,
+            records=len(records),
+            added=len(plan.added),
+            updated=len(plan.updated),
+            unchanged=len(plan.unchanged),
+            removed=gone,
+            rejected=rejected,
+            problems=problems,
+        )
     summary = upsert_and_prune(idx, records, prune=not partial, progress=False)
     if partial:  # the index does not hold what the URL serves: keep the old state, so the next run retries
-        return Report(src.name, "partial", got.status, records=len(records), added=summary.added,
-                      updated=summary.updated, unchanged=summary.unchanged, rejected=rejected, problems=problems)
+        return Report(
+            src.name,
+            "partial",
+            got.status,
+            records=len(records),
+            added=summary.added,
+            updated=summary.updated,
+            unchanged=summary.unchanged,
+            rejected=rejected,
+            problems=problems,
+        )
     history = remembered(state.get(src.name, {}).get("history"), len(records), forced=force)
-    state[src.name] = {**checked, "sha256": got.sha256, "changed_at": _now(), "records": len(records),
-                       "history": history}
-    return Report(src.name, "changed", got.status, records=len(records), added=summary.added,
-                  updated=summary.updated, unchanged=summary.unchanged, removed=summary.deleted,
-                  rejected=rejected, problems=problems)
+    state[src.name] = {
+        **checked,
+        "sha256": got.sha256,
+        "changed_at": _now(),
+        "records": len(records),
+        "history": history,
+    }
+    return Report(
+        src.name,
+        "changed",
+        got.status,
+        records=len(records),
+        added=summary.added,
+        updated=summary.updated,
+        unchanged=summary.unchanged,
+        removed=summary.deleted,
+        rejected=rejected,
+        problems=problems,
+    )
 
 
 # -- the directory of bodies' web sites -----------------------------------------------------------
+
 
 def _bodies(idx: ProjectIndex, countries: Sequence[str]) -> list[Body]:
     """The bodies the index holds (as partners are keyed: organisations.Directory over every
@@ -733,9 +860,14 @@ def _bodies(idx: ProjectIndex, countries: Sequence[str]) -> list[Body]:
     for r in records:
         key = orgs.key(r.organisation or "", r.country or "")
         if key:
-            numbers.setdefault((r.country or "", key), set()).update([r.organisation_number] if r.organisation_number else [])
-    return [Body(country, tuple(sorted(orgs.names_of(key, country))), tuple(sorted(nums)))
-            for (country, key), nums in sorted(numbers.items()) if orgs.names_of(key, country)]
+            numbers.setdefault((r.country or "", key), set()).update(
+                [r.organisation_number] if r.organisation_number else []
+            )
+    return [
+        Body(country, tuple(sorted(orgs.names_of(key, country))), tuple(sorted(nums)))
+        for (country, key), nums in sorted(numbers.items())
+        if orgs.names_of(key, country)
+    ]
 
 
 def _get_json(src: Source, url: str, home: Path) -> Any:
@@ -751,8 +883,9 @@ def _get_json(src: Source, url: str, home: Path) -> Any:
         got.path.unlink(missing_ok=True)
 
 
-def _sync_directory(src: Source, state: dict[str, dict[str, Any]], home: Path, get_index: Callable[[], ProjectIndex],
-                    *, dry_run: bool) -> Report:
+def _sync_directory(
+    src: Source, state: dict[str, dict[str, Any]], home: Path, get_index: Callable[[], ProjectIndex], *, dry_run: bool
+) -> Report:
     """Ask a public register for the web sites of the index's bodies and file what it answers
     (index/bodies/directory.py): matched by name and country or by registry number, with the
     match's confidence; nothing below bodies_directory.MIN_CONFIDENCE, nothing ambiguous. Any
@@ -774,9 +907,13 @@ def _sync_directory(src: Source, state: dict[str, dict[str, Any]], home: Path, g
         old.replaced(src.kind, entries).save(home)
         state[src.name] = {"url": src.url, "checked_at": checked, "entries": len(entries), "requests": requests}
     verb = "would be filed" if dry_run else "filed"
-    return Report(src.name, "directory", 200 if requests else None,
-                  f"{detail}; {len(entries)} {verb} ({sum(1 for e in entries if e.website)} with a web site)",
-                  records=len(entries))
+    return Report(
+        src.name,
+        "directory",
+        200 if requests else None,
+        f"{detail}; {len(entries)} {verb} ({sum(1 for e in entries if e.website)} with a web site)",
+        records=len(entries),
+    )
 
 
 class _TooMany(Exception):
@@ -795,24 +932,34 @@ def _ask_wikidata(src: Source, bodies: Sequence[Body], home: Path, checked: str)
         if batch:
             batches.append((country, batch))
     if len(batches) > src.max_requests:
-        raise _TooMany(f"{len(bodies):,} bodies need {len(batches):,} SPARQL requests, over max_requests = "
-                       f"{src.max_requests}: raise it, or narrow 'countries'")
+        raise _TooMany(
+            f"{len(bodies):,} bodies need {len(batches):,} SPARQL requests, over max_requests = "
+            f"{src.max_requests}: raise it, or narrow 'countries'"
+        )
     answers = []
     for country, batch in batches:
         query = bodies_directory.sparql_query(country, [n for b in batch for n in b.names])
-        answers.append(_get_json(src, src.url + ("&" if "?" in src.url else "?")
-                                 + urllib.parse.urlencode({"query": query, "format": "json"}), home))
+        answers.append(
+            _get_json(
+                src,
+                src.url + ("&" if "?" in src.url else "?") + urllib.parse.urlencode({"query": query, "format": "json"}),
+                home,
+            )
+        )
     outcome = match_wikidata(bodies, answers, checked)
     by_kind = Counter(e.match for e in outcome.entries)
-    detail = (f"{outcome.asked:,} bodies asked in {len(batches)} requests: {len(outcome.entries):,} matched "
-              f"({by_kind['number']} by registry number, {by_kind['exact']} by name, {by_kind['alias']} by another "
-              f"name they go by), {len(outcome.ambiguous)} ambiguous and {len(outcome.contradicted)} with a "
-              f"contradicting registry number left out, {outcome.without_site} without a web site or number")
+    detail = (
+        f"{outcome.asked:,} bodies asked in {len(batches)} requests: {len(outcome.entries):,} matched "
+        f"({by_kind['number']} by registry number, {by_kind['exact']} by name, {by_kind['alias']} by another "
+        f"name they go by), {len(outcome.ambiguous)} ambiguous and {len(outcome.contradicted)} with a "
+        f"contradicting registry number left out, {outcome.without_site} without a web site or number"
+    )
     return outcome.entries, detail, len(batches)
 
 
-def _ask_enhetsregisteret(src: Source, bodies: Sequence[Body], directory: BodiesDirectory, home: Path,
-                          checked: str) -> tuple[list[Entry], str, int]:
+def _ask_enhetsregisteret(
+    src: Source, bodies: Sequence[Body], directory: BodiesDirectory, home: Path, checked: str
+) -> tuple[list[Entry], str, int]:
     """Norway's bodies by organisation number: the numbers their records carry (a sure match),
     and those Wikidata gave a matched body (as sure as that match)."""
     wanted: dict[str, tuple[str, float, str]] = {}  # number -> (body name, confidence, match)
@@ -825,7 +972,9 @@ def _ask_enhetsregisteret(src: Source, bodies: Sequence[Body], directory: Bodies
         if e.source == "wikidata" and e.country == "NO" and e.registry_id and re.fullmatch(r"\d{9}", e.registry_id):
             wanted.setdefault(e.registry_id, (e.name, e.confidence, e.match))
     if len(wanted) > src.max_requests:
-        raise _TooMany(f"{len(wanted):,} organisation numbers to look up, over max_requests = {src.max_requests}: raise it")
+        raise _TooMany(
+            f"{len(wanted):,} organisation numbers to look up, over max_requests = {src.max_requests}: raise it"
+        )
     entries: list[Entry] = []
     missing = 0
     for number, (name, confidence, match) in sorted(wanted.items()):
@@ -840,8 +989,10 @@ def _ask_enhetsregisteret(src: Source, bodies: Sequence[Body], directory: Bodies
         entry = match_enhet(name, number, enhet if isinstance(enhet, dict) else {}, confidence, match, url, checked)
         if entry is not None:
             entries.append(entry)
-    detail = (f"{len(wanted):,} organisation numbers looked up ({missing} not in the register), "
-              f"{len(entries)} with a web site")
+    detail = (
+        f"{len(wanted):,} organisation numbers looked up ({missing} not in the register), "
+        f"{len(entries)} with a web site"
+    )
     return entries, detail, len(wanted)
 
 
@@ -858,8 +1009,10 @@ def _shrinks(records: int, gone: int, held: int, largest: dict[str, Any] | None)
     if largest is not None and largest["records"] >= SHRINK_MIN and records < SHRINK_SHARE * largest["records"]:
         when = f" ({largest['at']})" if isinstance(largest.get("at"), str) else ""
         listed = "1 record" if records == 1 else f"{records:,} records"
-        return (f"the file lists {listed}; this source had {largest['records']:,} in a recent sync{when}, "
-                f"and a source is not shrunk below {SHRINK_SHARE:.0%} of that without --force; {advice}")
+        return (
+            f"the file lists {listed}; this source had {largest['records']:,} in a recent sync{when}, "
+            f"and a source is not shrunk below {SHRINK_SHARE:.0%} of that without --force; {advice}"
+        )
     return None
 
 
@@ -921,16 +1074,27 @@ def _lock(home: Path) -> Iterator[None]:
 
 # -- the command ---------------------------------------------------------------------------
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `erfa sync` to the CLI's subcommands (kept here so cli.py needs two lines)."""
     s = subparsers.add_parser("sync", help="fetch the official registries from their URLs and apply what changed")
-    s.add_argument("--sources", help=f"TOML file listing the sources (default: {DEFAULT_SOURCES.name} shipped with erfa)")
-    s.add_argument("--only", action="append", default=[], metavar="NAME",
-                   help="sync only this source (repeatable; also runs a source with enabled = false)")
+    s.add_argument(
+        "--sources", help=f"TOML file listing the sources (default: {DEFAULT_SOURCES.name} shipped with erfa)"
+    )
+    s.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="sync only this source (repeatable; also runs a source with enabled = false)",
+    )
     s.add_argument("--dry-run", action="store_true", help="download and read, report what would change, write nothing")
-    s.add_argument("--force", action="store_true",
-                   help="download even when ETag or hash say unchanged, apply even a file that shrinks a source by "
-                        "more than half, and add/update the valid rows of a file with rejected rows (removing nothing)")
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="download even when ETag or hash say unchanged, apply even a file that shrinks a source by "
+        "more than half, and add/update the valid rows of a file with rejected rows (removing nothing)",
+    )
     s.set_defaults(func=run)
 
 
@@ -948,21 +1112,35 @@ def run(args: argparse.Namespace, settings: Settings, *, index: ProjectIndex | N
     only = list(getattr(args, "only", None) or [])
     unknown = [n for n in only if n not in {s.name for s in sources}]
     if unknown:
-        print(f"erfa: {path}: no source named {', '.join(map(repr, unknown))}; "
-              f"known: {', '.join(s.name for s in sources)}", file=sys.stderr)
+        print(
+            f"erfa: {path}: no source named {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(s.name for s in sources)}",
+            file=sys.stderr,
+        )
         return 2
 
     def open_index() -> ProjectIndex:
         if index is not None:
             return index
-        return ProjectIndex(settings.home, model=settings.model, query_prompt=settings.query_prompt,
-                            passage_prompt=settings.passage_prompt, close_match=settings.close_match,
-                            encoder_options=settings.encoder_options)
+        return ProjectIndex(
+            settings.home,
+            model=settings.model,
+            query_prompt=settings.query_prompt,
+            passage_prompt=settings.passage_prompt,
+            close_match=settings.close_match,
+            encoder_options=settings.encoder_options,
+        )
 
     try:
-        reports = sync(sources, settings.home, open_index, only=only,
-                       dry_run=bool(getattr(args, "dry_run", False)), force=bool(getattr(args, "force", False)),
-                       max_xlsx_bytes=settings.max_xlsx_bytes)
+        reports = sync(
+            sources,
+            settings.home,
+            open_index,
+            only=only,
+            dry_run=bool(getattr(args, "dry_run", False)),
+            force=bool(getattr(args, "force", False)),
+            max_xlsx_bytes=settings.max_xlsx_bytes,
+        )
     except SyncBusy as exc:
         print(f"erfa: {exc}", file=sys.stderr)
         return 1
@@ -973,5 +1151,20 @@ def run(args: argparse.Namespace, settings: Settings, *, index: ProjectIndex | N
     return 0 if all(r.ok for r in reports) else 1
 
 
-__all__ = ["DEFAULT_SOURCES", "HISTORY_LEN", "FetchError", "Report", "Source", "SourcesError", "SyncBusy", "cut_row",
-           "fetch", "load_sources", "redirect_problem", "register", "remembered", "run", "sync"]
+__all__ = [
+    "DEFAULT_SOURCES",
+    "HISTORY_LEN",
+    "FetchError",
+    "Report",
+    "Source",
+    "SourcesError",
+    "SyncBusy",
+    "cut_row",
+    "fetch",
+    "load_sources",
+    "redirect_problem",
+    "register",
+    "remembered",
+    "run",
+    "sync",
+]

@@ -9,6 +9,7 @@ package, and nothing in the service imports it.
 The server runs in a session of its own, so stopping it also stops the workers
 `--workers N` forks; its output goes to a log file whose tail is in every start-up error.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -93,8 +94,15 @@ def ready(port: int) -> bool:
         conn.close()
 
 
-def start_server(home: Path, *, env: Mapping[str, str] | None = None, args: Sequence[str] = (),
-                 timeout: float = 120, in_a_row: int = 1, log: Path | None = None) -> Server:
+def start_server(
+    home: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
+    timeout: float = 120,
+    in_a_row: int = 1,
+    log: Path | None = None,
+) -> Server:
     """`erfa serve --home HOME` on 127.0.0.1:<free port>, returned once /readyz says ready.
 
     ``env`` is the whole environment (default: this process's); ``args`` are more `serve`
@@ -107,8 +115,13 @@ def start_server(home: Path, *, env: Mapping[str, str] | None = None, args: Sequ
     cmd = erfa_cmd(home, "serve", "--host", "127.0.0.1", "--port", str(port), *args)
     started = time.perf_counter()
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=dict(env if env is not None else os.environ),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(env if env is not None else os.environ),
+            start_new_session=True,
+        )
     server = Server(proc, port, log)
     answered = 0
     while time.perf_counter() - started < timeout:

@@ -4,6 +4,7 @@ A file is read as the whole of each source it holds: with ``prune`` the records 
 those sources that the file no longer contains are deleted after the upsert. This is
 the service's reading of a file, so it sits here rather than in the index.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,7 +23,9 @@ def refuse_unindexable(idx: ProjectIndex, result: ReadResult) -> None:
     result.reject(idx.refusals(result.records))
 
 
-def upsert_and_prune(idx: ProjectIndex, records: Sequence[Record], *, prune: bool, progress: bool = False) -> UpsertSummary:
+def upsert_and_prune(
+    idx: ProjectIndex, records: Sequence[Record], *, prune: bool, progress: bool = False
+) -> UpsertSummary:
     """Upsert ``records``; with ``prune``, then delete what their sources no longer hold.
 
     The summary's ``deleted`` counts the pruned records (0 without ``prune``).

@@ -6,6 +6,7 @@ sheet can claim any dimension or hold cells anywhere. `run_bounded` reads a file
 a child process under an address-space limit and a timeout, so code that is not
 bounded fails the test instead of taking the machine down.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,21 +20,29 @@ from pathlib import Path
 from typing import Any
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_CT = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-       '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-       '<Default Extension="xml" ContentType="application/xml"/>'
-       '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-       '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-       '</Types>')
-_RELS = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-         '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
-         'Target="xl/workbook.xml"/></Relationships>')
-_WB = (f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{NS}" '
-       'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-       '<sheets><sheet name="PSTW" sheetId="1" r:id="rId1"/></sheets></workbook>')
-_WB_RELS = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
-            'Target="worksheets/sheet1.xml"/></Relationships>')
+_CT = (
+    '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    "</Types>"
+)
+_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+    'Target="xl/workbook.xml"/></Relationships>'
+)
+_WB = (
+    f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{NS}" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="PSTW" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+_WB_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+    'Target="worksheets/sheet1.xml"/></Relationships>'
+)
 SHEET = "xl/worksheets/sheet1.xml"
 HEADER = ["PSTW ID", "Name", "Description"]
 
@@ -51,8 +60,7 @@ def plain_rows(rows: list[list[str]]) -> str:
     return "".join(row(i, *zip("ABCDEFGH", values)) for i, values in enumerate(rows, 1))
 
 
-def write_xlsx(path: Path, rows_xml: str, *, dimension: str | None = None,
-               huge: tuple[int, int] | None = None) -> Path:
+def write_xlsx(path: Path, rows_xml: str, *, dimension: str | None = None, huge: tuple[int, int] | None = None) -> Path:
     """A one-sheet workbook; `huge=(row, n)` appends to that row one D-cell of n 'A's, streamed."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         zf.writestr("[Content_Types].xml", _CT)
@@ -123,18 +131,27 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-def run_bounded(path: Path, *, memory_mb: int = 1536, timeout: float = 60, env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_bounded(
+    path: Path, *, memory_mb: int = 1536, timeout: float = 60, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """read_file(path) in a child limited to `memory_mb` of address space and `timeout` seconds.
 
     Returns the child's report: outcome (read / format_error / crash / killed /
     timeout), message or counts, seconds, cpu_seconds and max_rss_mb.
     """
+
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
 
     try:
-        done = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True,
-                              timeout=timeout, preexec_fn=limit, env=env)
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            preexec_fn=limit,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
         return {"outcome": "timeout", "message": f"still reading after {timeout} s"}
     lines = done.stdout.strip().splitlines()

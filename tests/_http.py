@@ -1,5 +1,6 @@
 """A local HTTP server for tests that stand in for a public service (a registry, Wikidata,
 Enhetsregisteret): on 127.0.0.1 and a free port, stopped when the block ends."""
+
 from __future__ import annotations
 
 import threading

@@ -4,6 +4,7 @@
 Servers here bind 127.0.0.1 on a free port, reuse the session's built model (a
 symlink, never a rebuild) and are always killed by the fixture that started them.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,9 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from erfa.index import ProjectIndex
 from erfa.index.model.encoder import default_model_dir
@@ -43,9 +44,16 @@ def bulk_records(n: int, source: str = "bulk", start: int = 0) -> list[dict[str,
     out = []
     for i in range(start, start + n):
         title, desc = TOPICS[i % len(TOPICS)]
-        out.append({"source": source, "source_id": f"p{i}", "title": f"{title} {i}",
-                    "description": f"{desc} Prosjekt nummer {i} i kommune {i % 37}.",
-                    "organisation": f"Kommune {i % 23}", "country": ["NO", "SE", "DK"][i % 3]})
+        out.append(
+            {
+                "source": source,
+                "source_id": f"p{i}",
+                "title": f"{title} {i}",
+                "description": f"{desc} Prosjekt nummer {i} i kommune {i % 37}.",
+                "organisation": f"Kommune {i % 23}",
+                "country": ["NO", "SE", "DK"][i % 3],
+            }
+        )
     return out
 
 
@@ -73,7 +81,13 @@ def prepare_home(home: Path, model_home: Path, seed_from: Path | None = None) ->
 
 
 def erfa_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ERFA_DEMO": "0", "ERFA_ADMIN_TOKEN": TOKEN, "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "ERFA_DEMO": "0",
+        "ERFA_ADMIN_TOKEN": TOKEN,
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     env.update(extra)
     return env
 
@@ -121,7 +135,7 @@ class _SameCutOff(dict):
         return self.value
 
 
-def set_close_match(monkeypatch: "pytest.MonkeyPatch", standout: float) -> None:
+def set_close_match(monkeypatch: pytest.MonkeyPatch, standout: float) -> None:
     """Make ``standout`` the close-match cut-off for whatever model the test uses
     (99: nothing stands out; -99: everything does): the fitted marker (index/search/marker.py) is
     set aside, so results are marked by that standout alone, as for an uncalibrated model."""

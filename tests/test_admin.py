@@ -1,4 +1,5 @@
 """Writes over HTTP: the admin token, POST/DELETE /projects and file uploads to /ingest."""
+
 from __future__ import annotations
 
 import io
@@ -12,11 +13,16 @@ from erfa.service.api import auth
 from tests._ops import AUTH, TOKEN, bulk_records
 from tests._shared import FIXTURES
 
-PROJECT = {"source": "fjordby", "source_id": "p-1", "title": "Chatbot for parkeringsvedtak",
-           "description": "Svarer innbyggere om parkeringsbøter og klager på vedtak.",
-           "organisation": "Fjordby kommune", "country": "Norge", "status": "I drift", "partners": ["Kartkontoret"]}
-
-
+PROJECT = {
+    "source": "fjordby",
+    "source_id": "p-1",
+    "title": "Chatbot for parkeringsvedtak",
+    "description": "Svarer innbyggere om parkeringsbøter og klager på vedtak.",
+    "organisation": "Fjordby kommune",
+    "country": "Norge",
+    "status": "I drift",
+    "partners": ["Kartkontoret"],
+}
 
 
 @pytest.fixture
@@ -26,9 +32,12 @@ def client(app_for: Callable[..., TestClient]) -> TestClient:
 
 def test_writes_are_refused_when_no_token_is_configured(app_for: Callable[..., TestClient]) -> None:
     c = app_for(admin_token=None)
-    for method, path, kw in [("POST", "/projects", {"json": PROJECT}), ("DELETE", "/projects/test-1", {}),
-                             ("POST", "/ingest", {"files": {"file": ("a.jsonl", b"{}")}}),
-                             ("GET", "/submissions", {})]:
+    for method, path, kw in [
+        ("POST", "/projects", {"json": PROJECT}),
+        ("DELETE", "/projects/test-1", {}),
+        ("POST", "/ingest", {"files": {"file": ("a.jsonl", b"{}")}}),
+        ("GET", "/submissions", {}),
+    ]:
         r = c.request(method, path, headers=AUTH, **kw)
         assert r.status_code == 403, (path, r.text)
         assert "ERFA_ADMIN_TOKEN" in r.json()["detail"]
@@ -36,8 +45,16 @@ def test_writes_are_refused_when_no_token_is_configured(app_for: Callable[..., T
     assert c.get("/search", params={"q": "chatbot"}).status_code == 200
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {TOKEN}"},
-                                     {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": "Bearer"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": "Bearer"},
+    ],
+)
 def test_a_missing_or_wrong_token_gets_401(client: TestClient, headers: dict[str, str]) -> None:
     r = client.delete("/projects/test-1", headers=headers)
     assert r.status_code == 401, r.text
@@ -86,7 +103,9 @@ def test_post_projects_is_all_or_nothing(client: TestClient) -> None:
     assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"][-1] == "colour"
     dup = client.post("/projects", json=[PROJECT, PROJECT], headers=AUTH)
     assert dup.status_code == 422 and "duplicate" in dup.json()["detail"][0]["msg"]
-    many = client.post("/projects", json=[{"source": "x", "source_id": str(i), "title": "t"} for i in range(1001)], headers=AUTH)
+    many = client.post(
+        "/projects", json=[{"source": "x", "source_id": str(i), "title": "t"} for i in range(1001)], headers=AUTH
+    )
     assert many.status_code == 422 and "1000" in many.text
 
 
@@ -100,8 +119,17 @@ def test_delete_removes_from_search_and_unknown_ids_get_404(client: TestClient) 
     assert r.status_code == 404 and "test-1" in r.json()["detail"]
 
 
-@pytest.mark.parametrize("name", ["erfa_projects.jsonl", "erfa_projects.csv", "erfa_latin1_semicolon.csv",
-                                  "digdir_projects.csv", "digdir_projects.json", "pstw_cases.csv"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "erfa_projects.jsonl",
+        "erfa_projects.csv",
+        "erfa_latin1_semicolon.csv",
+        "digdir_projects.csv",
+        "digdir_projects.json",
+        "pstw_cases.csv",
+    ],
+)
 def test_ingest_accepts_every_supported_text_format(client: TestClient, name: str) -> None:
     data = (FIXTURES / name).read_bytes()
     r = client.post("/ingest", files={"file": (name, data)}, headers=AUTH)
@@ -130,18 +158,22 @@ def test_ingest_accepts_xlsx(client: TestClient, tmp_path: Path) -> None:
     assert r.json()["format"] == "pstw-xlsx" and r.json()["added"] >= 1
 
 
-@pytest.mark.parametrize("name, data, form, words", [
-    ("junk.csv", bytes(range(256)) * 4, {}, "binary"),
-    ("empty.csv", b"", {}, "empty"),
-    ("broken.xlsx", b"PK\x03\x04" + b"\x00" * 200, {}, "file"),
-    ("weird.csv", "tittel;noe\nå;b\n".encode("utf-16"), {}, "file"),
-    ("p.jsonl", b'{"source": "x", "source_id": "1", "title": "t"}\n', {"format": "pstw-xlsx"}, "XLSX"),
-    ("p.jsonl", b'{"source": "x", "source_id": "1", "title": "t"}\n', {"format": "nonsense"}, "format"),
-    ("p.csv", b"a,b,c\n1,2,3\n", {}, "file"),
-    ("p.json", b'{"unterminated": ', {}, "file"),
-])
-def test_unreadable_uploads_get_422_naming_the_file_field(client: TestClient, name: str, data: bytes,
-                                                           form: dict[str, str], words: str) -> None:
+@pytest.mark.parametrize(
+    "name, data, form, words",
+    [
+        ("junk.csv", bytes(range(256)) * 4, {}, "binary"),
+        ("empty.csv", b"", {}, "empty"),
+        ("broken.xlsx", b"PK\x03\x04" + b"\x00" * 200, {}, "file"),
+        ("weird.csv", "tittel;noe\nå;b\n".encode("utf-16"), {}, "file"),
+        ("p.jsonl", b'{"source": "x", "source_id": "1", "title": "t"}\n', {"format": "pstw-xlsx"}, "XLSX"),
+        ("p.jsonl", b'{"source": "x", "source_id": "1", "title": "t"}\n', {"format": "nonsense"}, "format"),
+        ("p.csv", b"a,b,c\n1,2,3\n", {}, "file"),
+        ("p.json", b'{"unterminated": ', {}, "file"),
+    ],
+)
+def test_unreadable_uploads_get_422_naming_the_file_field(
+    client: TestClient, name: str, data: bytes, form: dict[str, str], words: str
+) -> None:
     r = client.post("/ingest", files={"file": (name, data)}, data=form, headers=AUTH)
     assert r.status_code == 422, r.text
     detail = r.json()["detail"]
@@ -154,7 +186,11 @@ def test_oversized_uploads_get_413(app_for: Callable[..., TestClient]) -> None:
     c = app_for(max_upload_bytes=10_000)
     r = c.post("/ingest", files={"file": ("big.jsonl", b" " * 20_000)}, headers=AUTH)
     assert r.status_code == 413 and "10000" in r.json()["detail"]
-    ok = c.post("/ingest", files={"file": ("small.jsonl", b'{"source": "x", "source_id": "1", "title": "Liten"}\n')}, headers=AUTH)
+    ok = c.post(
+        "/ingest",
+        files={"file": ("small.jsonl", b'{"source": "x", "source_id": "1", "title": "Liten"}\n')},
+        headers=AUTH,
+    )
     assert ok.status_code == 200
 
 

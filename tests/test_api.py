@@ -1,4 +1,5 @@
 """The HTTP API through FastAPI's test client."""
+
 from __future__ import annotations
 
 import threading
@@ -51,11 +52,22 @@ def test_offset_pages_through_results(client: TestClient) -> None:
     assert page == full[2:]
 
 
-@pytest.mark.parametrize(("params", "field"), [({}, "q"), ({"q": ""}, "q"), ({"q": "   "}, "q"),
-                                               ({"q": "x", "limit": 0}, "limit"), ({"q": "x", "limit": 101}, "limit"),
-                                               ({"q": "x", "offset": -1}, "offset"), ({"q": "x", "limit": "many"}, "limit"),
-                                               ({"q": "x" * 1001}, "q")])
-def test_bad_search_parameters_get_422_naming_the_field(client: TestClient, params: dict[str, object], field: str) -> None:
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({}, "q"),
+        ({"q": ""}, "q"),
+        ({"q": "   "}, "q"),
+        ({"q": "x", "limit": 0}, "limit"),
+        ({"q": "x", "limit": 101}, "limit"),
+        ({"q": "x", "offset": -1}, "offset"),
+        ({"q": "x", "limit": "many"}, "limit"),
+        ({"q": "x" * 1001}, "q"),
+    ],
+)
+def test_bad_search_parameters_get_422_naming_the_field(
+    client: TestClient, params: dict[str, object], field: str
+) -> None:
     r = client.get("/search", params=params)
     assert r.status_code == 422
     named = [e["loc"] for e in r.json()["detail"]]
@@ -98,7 +110,7 @@ class SlowIndex(ProjectIndex):
 
     release = threading.Event()
 
-    def load(self) -> "SlowIndex":
+    def load(self) -> SlowIndex:
         self.release.wait(timeout=60)
         super().load()
         return self
@@ -134,14 +146,38 @@ def test_partners_name_organisations_with_their_projects_and_registry_number(mak
 
     idx = make_index()
     about = "Innbyggerne får svar døgnet rundt på spørsmål om byggesøknader fra en chatbot."
-    idx.upsert([
-        Record.build("t", "1", title="Chatbot for byggesaker", description=about, organisation="Fjordby kommune",
-                     organisation_number="944 000 001", country="NO", status="implemented", link="https://fjordby.kommune.no/"),
-        Record.build("t", "2", title="Byggesaksbot", description=about, organisation="FJORDBY  KOMMUNE", country="NO",
-                     status="pilot"),
-        Record.build("t", "3", title="Prognose for snøbrøyting", description="Vi varsler brøyting ut fra værdata.",
-                     organisation="Tromsø kommune", country="NO"),
-    ])
+    idx.upsert(
+        [
+            Record.build(
+                "t",
+                "1",
+                title="Chatbot for byggesaker",
+                description=about,
+                organisation="Fjordby kommune",
+                organisation_number="944 000 001",
+                country="NO",
+                status="implemented",
+                link="https://fjordby.kommune.no/",
+            ),
+            Record.build(
+                "t",
+                "2",
+                title="Byggesaksbot",
+                description=about,
+                organisation="FJORDBY  KOMMUNE",
+                country="NO",
+                status="pilot",
+            ),
+            Record.build(
+                "t",
+                "3",
+                title="Prognose for snøbrøyting",
+                description="Vi varsler brøyting ut fra værdata.",
+                organisation="Tromsø kommune",
+                country="NO",
+            ),
+        ]
+    )
     app = create_app(Settings(home=tmp_path / "home", demo=False), index=idx, wait=True)
     with TestClient(app) as c:
         body = c.get("/partners", params={"q": "chatbot som svarer om byggesøknader"}).json()

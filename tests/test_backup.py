@@ -1,4 +1,5 @@
 """`erfa export` / `erfa import`: a round trip loses nothing, a damaged file writes nothing."""
+
 from __future__ import annotations
 
 import io
@@ -66,16 +67,20 @@ def test_round_trip_loses_nothing(make_index: Make, tmp_path: Path) -> None:
     assert (again.added, again.updated, again.unchanged, again.submissions_added) == (0, 0, 17, 0)
 
 
-@pytest.mark.parametrize("damage, words", [
-    (lambda ls: ls[1:], "no erfa export header"),
-    (lambda ls: ls[:-2], "truncated"),
-    (lambda ls: [*ls[:3], "{not json", *ls[3:]], "not JSON"),
-    (lambda ls: [*ls[:3], json.dumps({"id": "x", "source": "x"}), *ls[3:]], "title"),
-    (lambda ls: [*ls, ls[2]], "appears twice"),
-    (lambda ls: [*ls, json.dumps({"_submission": {"id": "s1", "status": "lost"}})], "status"),
-])
-def test_a_damaged_backup_is_refused_whole(make_index: Make, tmp_path: Path, damage: Callable[[list[str]], list[str]],
-                                           words: str) -> None:
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda ls: ls[1:], "no erfa export header"),
+        (lambda ls: ls[:-2], "truncated"),
+        (lambda ls: [*ls[:3], "{not json", *ls[3:]], "not JSON"),
+        (lambda ls: [*ls[:3], json.dumps({"id": "x", "source": "x"}), *ls[3:]], "title"),
+        (lambda ls: [*ls, ls[2]], "appears twice"),
+        (lambda ls: [*ls, json.dumps({"_submission": {"id": "s1", "status": "lost"}})], "status"),
+    ],
+)
+def test_a_damaged_backup_is_refused_whole(
+    make_index: Make, tmp_path: Path, damage: Callable[[list[str]], list[str]], words: str
+) -> None:
     a = make_index(tmp_path / "a")
     a.upsert(CORPUS)
     buf = io.StringIO()
@@ -88,7 +93,9 @@ def test_a_damaged_backup_is_refused_whole(make_index: Make, tmp_path: Path, dam
     assert b.count() == 0
 
 
-def test_cli_export_and_import(make_index: Make, tmp_path: Path, model_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_export_and_import(
+    make_index: Make, tmp_path: Path, model_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     a = make_index(prepare_home(tmp_path / "a", model_home))
     _populate(a)
     out = tmp_path / "backup.jsonl"

@@ -2,6 +2,7 @@
 
 Only shapes and sanity are asserted (figures exist, are positive, agreement and filter
 correctness hold): timing targets are judged in bench/RESULTS.md, never in CI."""
+
 from __future__ import annotations
 
 import json
@@ -21,14 +22,36 @@ def test_quick_bench_writes_results(tmp_path: Path, model_home: Path) -> None:
     out = tmp_path / "RESULTS.md"
     env = {**os.environ, "ERFA_TEST_MODEL_HOME": str(model_home)}
     run = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--no-txtai", "--out", str(out),
-         "--work", str(tmp_path / "work"), "--model-home", str(model_home)],
-        capture_output=True, text=True, timeout=1200, env=env, cwd=REPO,
+        [
+            sys.executable,
+            str(REPO / "bench" / "run.py"),
+            "--quick",
+            "--no-txtai",
+            "--out",
+            str(out),
+            "--work",
+            str(tmp_path / "work"),
+            "--model-home",
+            str(model_home),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env=env,
+        cwd=REPO,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     text = out.read_text(encoding="utf-8")
-    for heading in ("## Machine", "## Summary against the targets", "## 1. Query encoding", "## 2. Ingest throughput",
-                    "## 3. The HTTP service", "vectors (index only, no encoding)", "## 5. txtai", "## Misses"):
+    for heading in (
+        "## Machine",
+        "## Summary against the targets",
+        "## 1. Query encoding",
+        "## 2. Ingest throughput",
+        "## 3. The HTTP service",
+        "vectors (index only, no encoding)",
+        "## 5. txtai",
+        "## Misses",
+    ):
         assert heading in text, heading
     r = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
     enc = r["encoding"]

@@ -1,4 +1,5 @@
 """`erfa` commands: ingest summaries, idempotent re-ingest, clear errors that lose nothing."""
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,22 @@ from erfa.service import cli
 Make = Callable[..., ProjectIndex]
 
 ROWS = [
-    {"source": "vestland", "source_id": "p1", "title": "Chatbot for byggjesaker",
-     "description": "Innbyggjarane får svar på spørsmål om byggjesøknader frå ein chatbot.", "organisation": "Aurland kommune", "country": "NO"},
-    {"source": "vestland", "source_id": "p2", "title": "Taleattkjenning i heimetenesta",
-     "description": "Tilsette i heimetenesta dikterer rapportar som blir gjort om til tekst.", "organisation": "Voss herad", "country": "NO"},
+    {
+        "source": "vestland",
+        "source_id": "p1",
+        "title": "Chatbot for byggjesaker",
+        "description": "Innbyggjarane får svar på spørsmål om byggjesøknader frå ein chatbot.",
+        "organisation": "Aurland kommune",
+        "country": "NO",
+    },
+    {
+        "source": "vestland",
+        "source_id": "p2",
+        "title": "Taleattkjenning i heimetenesta",
+        "description": "Tilsette i heimetenesta dikterer rapportar som blir gjort om til tekst.",
+        "organisation": "Voss herad",
+        "country": "NO",
+    },
 ]
 
 
@@ -63,9 +76,7 @@ def test_changed_row_updates_and_prune_deletes(run, tmp_path: Path) -> None:  # 
 def test_bad_rows_are_reported_and_good_rows_still_go_in(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "mixed.jsonl"
     f.write_text(
-        json.dumps(ROWS[0], ensure_ascii=False) + "\n"
-        + json.dumps(dict(ROWS[1], title="")) + "\n"
-        + "{not json\n",
+        json.dumps(ROWS[0], ensure_ascii=False) + "\n" + json.dumps(dict(ROWS[1], title="")) + "\n" + "{not json\n",
         encoding="utf-8",
     )
     code, out, err = run("ingest", str(f))
@@ -101,14 +112,24 @@ def test_search_show_similar_delete(run, tmp_path: Path) -> None:  # type: ignor
     assert run("show", "vestland-p2")[0] == 1
 
 
-@pytest.mark.parametrize(("env", "value", "expected"), [
-    ("ERFA_PORT", "eighty", "must be a whole number from 1 to 65535"),
-    ("ERFA_PORT", "70000", "must be a whole number from 1 to 65535"),
-    ("ERFA_RATE_LIMIT", "lots", "must be a whole number"),
-])
-def test_a_bad_number_in_the_environment_is_a_message_not_a_traceback(tmp_path: Path, env: str, value: str, expected: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "erfa.service.cli", "--home", str(tmp_path), "serve"],
-                          env={**os.environ, env: value}, capture_output=True, text=True, timeout=30)
+@pytest.mark.parametrize(
+    ("env", "value", "expected"),
+    [
+        ("ERFA_PORT", "eighty", "must be a whole number from 1 to 65535"),
+        ("ERFA_PORT", "70000", "must be a whole number from 1 to 65535"),
+        ("ERFA_RATE_LIMIT", "lots", "must be a whole number"),
+    ],
+)
+def test_a_bad_number_in_the_environment_is_a_message_not_a_traceback(
+    tmp_path: Path, env: str, value: str, expected: str
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "erfa.service.cli", "--home", str(tmp_path), "serve"],
+        env={**os.environ, env: value},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode != 0
     assert f"erfa: {env}='{value}' {expected}" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
@@ -120,7 +141,9 @@ def test_prune_deletes_per_source_only_what_the_file_no_longer_holds(make_index:
     from erfa.service.writes import upsert_and_prune
 
     def r(source: str, sid: str) -> Record:
-        return Record.build(source, sid, title=f"Prosjekt {source} {sid}", description="Saksbehandling med maskinlæring.")
+        return Record.build(
+            source, sid, title=f"Prosjekt {source} {sid}", description="Saksbehandling med maskinlæring."
+        )
 
     idx = make_index()
     first = upsert_and_prune(idx, [r("a", "1"), r("a", "2"), r("b", "1"), r("c", "1")], prune=True)

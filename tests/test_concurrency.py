@@ -3,6 +3,7 @@
 Readers must see the old index until the new one is swapped in: no error, no missing
 or duplicated hit, no hit pointing at a record that is not there.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,14 +27,26 @@ QUERIES = {
     "speech recognition for doctors' notes": "test-2",
     "skogsskador från satellit": "test-4",
 }
-FILLER = ["Fiskekvoter og havbruk i kystsonen", "Timeplanlegging for videregående skoler",
-          "Anbefaling av bøker på biblioteket", "Prognoser for skatteinngang i fylket"]
+FILLER = [
+    "Fiskekvoter og havbruk i kystsonen",
+    "Timeplanlegging for videregående skoler",
+    "Anbefaling av bøker på biblioteket",
+    "Prognoser for skatteinngang i fylket",
+]
 
 
 def _filler(n: int, version: int) -> bytes:
-    rows = [{"source": "fill", "source_id": str(i), "title": f"{FILLER[i % 4]} {i}",
-             "description": f"{FILLER[i % 4]}: delprosjekt {i}, versjon {version}, med maskinlæring.",
-             "organisation": f"Etat {i % 7}", "country": "NO"} for i in range(n)]
+    rows = [
+        {
+            "source": "fill",
+            "source_id": str(i),
+            "title": f"{FILLER[i % 4]} {i}",
+            "description": f"{FILLER[i % 4]}: delprosjekt {i}, versjon {version}, med maskinlæring.",
+            "organisation": f"Etat {i % 7}",
+            "country": "NO",
+        }
+        for i in range(n)
+    ]
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
 
 
@@ -48,6 +61,7 @@ def test_parallel_searches_during_ingest_update_and_prune(make_index: Make, tmp_
     lock = threading.Lock()
 
     with TestClient(app, raise_server_exceptions=False) as client:
+
         def searcher(worker: int) -> None:
             n = 0
             while not done.is_set():
@@ -75,8 +89,12 @@ def test_parallel_searches_during_ingest_update_and_prune(make_index: Make, tmp_
                 writing.set()
                 steps = [
                     lambda: client.post("/ingest", files={"file": ("f.jsonl", _filler(48, 1))}, headers=AUTH),  # add
-                    lambda: client.post("/ingest", files={"file": ("f.jsonl", _filler(48, 2))}, headers=AUTH),  # re-embed all
-                    lambda: client.post("/ingest", files={"file": ("f.jsonl", _filler(24, 2))}, data={"prune": "true"}, headers=AUTH),
+                    lambda: client.post(
+                        "/ingest", files={"file": ("f.jsonl", _filler(48, 2))}, headers=AUTH
+                    ),  # re-embed all
+                    lambda: client.post(
+                        "/ingest", files={"file": ("f.jsonl", _filler(24, 2))}, data={"prune": "true"}, headers=AUTH
+                    ),
                     lambda: client.delete("/projects/fill-0", headers=AUTH),
                 ]
                 for step in steps:

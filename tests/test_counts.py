@@ -1,6 +1,7 @@
 """Totals and facets that tell the truth (issue 13, item 1; issue 19): the number of close
 matches is the number of results marked as close matches; facets count those (or the best
 results when none is close) and list every value the registry holds."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,12 @@ from erfa.index.search.facets import FACET_FIELDS, Filters
 from erfa.service.app import create_app
 from erfa.service.settings import Settings
 
-NEEDS = ["chatbot som svarar på frågor om bygglov", "prognose for snømåking og brøyting", "taleattkjenning i helsetenesta",
-         "maskinoversettelse av saksdokumenter"]
+NEEDS = [
+    "chatbot som svarar på frågor om bygglov",
+    "prognose for snømåking og brøyting",
+    "taleattkjenning i helsetenesta",
+    "maskinoversettelse av saksdokumenter",
+]
 
 
 @pytest.mark.parametrize("need", NEEDS)
@@ -30,7 +35,9 @@ def test_the_count_of_close_matches_is_the_marked_results(demo_index: ProjectInd
         countries = [h.record.country for h in marked]
         assert page.facets["country"] == {c: countries.count(c) for c in page.facets["country"]}
     first = demo_index.search(need, limit=3)
-    assert [h.close_match for h in first.hits] == [h.close_match for h in page.hits[:3]], "marks do not depend on the page"
+    assert [h.close_match for h in first.hits] == [h.close_match for h in page.hits[:3]], (
+        "marks do not depend on the page"
+    )
 
 
 def test_filtered_matches_count_only_what_the_filter_allows(demo_index: ProjectIndex) -> None:
@@ -49,8 +56,9 @@ def test_facets_list_every_value_in_the_registry(demo_index: ProjectIndex) -> No
     counted = sum(page.facets["country"].values())
     assert counted <= (page.matches if page.facets_over == "matches" else 50)
     narrow = demo_index.search(NEEDS[0])  # few close matches: most values are held by none of them
-    assert narrow.facets_over == "matches" and 0 in narrow.facets["country"].values(), \
+    assert narrow.facets_over == "matches" and 0 in narrow.facets["country"].values(), (
         "a country none of the counted projects has is listed with 0"
+    )
 
 
 def test_the_page_says_how_many_close_matches_and_greys_empty_values(demo_index: ProjectIndex) -> None:
@@ -59,5 +67,8 @@ def test_the_page_says_how_many_close_matches_and_greys_empty_values(demo_index:
         assert api["matches"] == demo_index.search(NEEDS[0]).matches and api["facets_over"] in ("matches", "top")
         html = client.get("/", params={"q": NEEDS[0], "lang": "en"}).text
         if api["matches"]:
-            assert f"{api['matches']} close matches" in html and f"Counts are over the {api['matches']} close matches" in html
+            assert (
+                f"{api['matches']} close matches" in html
+                and f"Counts are over the {api['matches']} close matches" in html
+            )
         assert "of 1000" not in html and 'class="check check--none"' in html

@@ -6,6 +6,7 @@ stored twice, nothing committed before is lost. Finally the same ingest is re-ru
 must complete the work. Kill points are drawn from a seeded RNG (printed, and fixed
 with ``ERFA_CRASH_SEED``); ``ERFA_CRASH_KILLS`` sets how many.
 """
+
 from __future__ import annotations
 
 import os
@@ -62,15 +63,16 @@ def _reopen(home: Path, encoder: Encoder) -> tuple[set[str], dict[str, int]]:
         idx.close()
 
 
-def test_sigkill_during_ingest_at_random_points_loses_nothing(tmp_path: Path, model_home: Path, encoder: Encoder,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_sigkill_during_ingest_at_random_points_loses_nothing(
+    tmp_path: Path, model_home: Path, encoder: Encoder, capsys: pytest.CaptureFixture[str]
+) -> None:
     rng = random.Random(SEED)
     home = prepare_home(tmp_path / "home", model_home)
     seed = ProjectIndex(home, encoder=encoder)
     seed.upsert(CORPUS)
     seed.close()
     rows = bulk_records(FILES * PER_FILE, source="crash")
-    files = [write_jsonl(tmp_path / f"part{i}.jsonl", rows[i * PER_FILE:(i + 1) * PER_FILE]) for i in range(FILES)]
+    files = [write_jsonl(tmp_path / f"part{i}.jsonl", rows[i * PER_FILE : (i + 1) * PER_FILE]) for i in range(FILES)]
     expected = {r.id for r in CORPUS} | {f"crash-p{i}" for i in range(FILES * PER_FILE)}
     cmd = erfa_cmd(home, "ingest", *map(str, files))
     points: list[str] = []
@@ -96,8 +98,10 @@ def test_sigkill_during_ingest_at_random_points_loses_nothing(tmp_path: Path, mo
                 proc.kill()
             proc.wait(timeout=30)
         emb, gen = _counts(home)
-        point = (f"kill {k + 1}: {'after a commit +%.3f s' % delay if after_commit else f'at {emb - emb0} new vectors'} "
-                 f"(cache {emb}, generation {gen})")
+        point = (
+            f"kill {k + 1}: {'after a commit +%.3f s' % delay if after_commit else f'at {emb - emb0} new vectors'} "
+            f"(cache {emb}, generation {gen})"
+        )
         present, stats = _reopen(home, encoder)
         assert present <= expected, f"unexpected ids after {point}"
         assert committed <= present, f"lost {sorted(committed - present)[:5]} after {point}"
@@ -123,17 +127,19 @@ def test_sigkill_during_ingest_at_random_points_loses_nothing(tmp_path: Path, mo
         idx.close()
     with capsys.disabled():
         kills = sum("not counted" not in p for p in points)
-        print(f"\ncrash (ingest, seed {SEED}): {kills} SIGKILLs at random points, {len(lost)} records lost, "
-              f"{stats['records']} records / {stats['vectors']} vectors at the end")
+        print(
+            f"\ncrash (ingest, seed {SEED}): {kills} SIGKILLs at random points, {len(lost)} records lost, "
+            f"{stats['records']} records / {stats['vectors']} vectors at the end"
+        )
         for p in points:
             print("  " + p)
     assert not lost and stats["records"] == len(expected)
     assert kills >= min(3, KILLS)
 
 
-def test_sigkill_of_the_server_keeps_submissions_and_finishes_the_ingest(tmp_path: Path, model_home: Path,
-                                                                         encoder: Encoder,
-                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_sigkill_of_the_server_keeps_submissions_and_finishes_the_ingest(
+    tmp_path: Path, model_home: Path, encoder: Encoder, capsys: pytest.CaptureFixture[str]
+) -> None:
     rng = random.Random(SEED + 1)
     home = prepare_home(tmp_path / "home", model_home)
     seed = ProjectIndex(home, encoder=encoder)
@@ -145,8 +151,11 @@ def test_sigkill_of_the_server_keeps_submissions_and_finishes_the_ingest(tmp_pat
     try:
         sub_ids = []
         for i in range(3):
-            r = httpx.post(server.url + "/submissions", json={"title": f"Forslag {i} om maskinlæring",
-                                                               "organisation": "Fjordby kommune"}, timeout=30)
+            r = httpx.post(
+                server.url + "/submissions",
+                json={"title": f"Forslag {i} om maskinlæring", "organisation": "Fjordby kommune"},
+                timeout=30,
+            )
             assert r.status_code == 201, r.text
             sub_ids.append(r.json()["id"])
         approved = httpx.post(f"{server.url}/submissions/{sub_ids[0]}/approve", headers=AUTH, timeout=60)
@@ -190,13 +199,16 @@ def test_sigkill_of_the_server_keeps_submissions_and_finishes_the_ingest(tmp_pat
     store.close()
     lost = ({r.id for r in CORPUS} | {f"upl-p{i}" for i in range(80)} | {f"submission-{sub_ids[0]}"}) - present
     with capsys.disabled():
-        print(f"\ncrash (server, seed {SEED + 1}): {point}; after restart {stats['records']} records, "
-              f"{len(lost)} records lost, 2 of 2 pending submissions kept")
+        print(
+            f"\ncrash (server, seed {SEED + 1}): {point}; after restart {stats['records']} records, "
+            f"{len(lost)} records lost, 2 of 2 pending submissions kept"
+        )
     assert not lost
 
 
 def test_sigkill_during_moderation_never_leaves_an_unapproved_project_searchable(
-        tmp_path: Path, model_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, model_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Issue 14: approve and reject are all or nothing across the submission store and the index.
     The server is killed while a moderator approves and rejects in a row; after the restart every
     approved submission's project is listed and no other submission's project is."""
@@ -207,9 +219,15 @@ def test_sigkill_during_moderation_never_leaves_an_unapproved_project_searchable
     try:
         ids = []
         for i in range(12):
-            r = httpx.post(server.url + "/submissions", headers=AUTH, timeout=30,
-                           json={"title": f"Forslag {i}: maskinlæring for {TOPIC_WORDS[i % len(TOPIC_WORDS)]}",
-                                 "organisation": f"Kommune {i}"})
+            r = httpx.post(
+                server.url + "/submissions",
+                headers=AUTH,
+                timeout=30,
+                json={
+                    "title": f"Forslag {i}: maskinlæring for {TOPIC_WORDS[i % len(TOPIC_WORDS)]}",
+                    "organisation": f"Kommune {i}",
+                },
+            )
             assert r.status_code == 201, r.text
             ids.append(r.json()["id"])
 
@@ -217,7 +235,9 @@ def test_sigkill_during_moderation_never_leaves_an_unapproved_project_searchable
             try:
                 for n, sid in enumerate(ids):
                     if n % 3 == 2:
-                        httpx.post(f"{server.url}/submissions/{sid}/reject", json={"reason": "no"}, headers=AUTH, timeout=60)
+                        httpx.post(
+                            f"{server.url}/submissions/{sid}/reject", json={"reason": "no"}, headers=AUTH, timeout=60
+                        )
                     else:
                         httpx.post(f"{server.url}/submissions/{sid}/approve", headers=AUTH, timeout=60)
                     decided.append(sid)
@@ -238,16 +258,21 @@ def test_sigkill_during_moderation_never_leaves_an_unapproved_project_searchable
 
     server = start_server(home)  # the start-up sweep runs before /readyz says ready
     try:
-        subs = httpx.get(server.url + "/submissions", params={"status": "all", "limit": 500}, headers=AUTH,
-                         timeout=30).json()["submissions"]
-        listed = {s["id"]: httpx.get(f"{server.url}/projects/submission-{s['id']}", timeout=30).status_code == 200
-                  for s in subs}
+        subs = httpx.get(
+            server.url + "/submissions", params={"status": "all", "limit": 500}, headers=AUTH, timeout=30
+        ).json()["submissions"]
+        listed = {
+            s["id"]: httpx.get(f"{server.url}/projects/submission-{s['id']}", timeout=30).status_code == 200
+            for s in subs
+        }
     finally:
         server.stop()
     status = {s["id"]: s["status"] for s in subs}
     with capsys.disabled():
-        print(f"\ncrash (moderation, seed {SEED + 2}): SIGKILL after {len(decided)} of {len(status)} decisions; "
-              f"{sum(v == 'approved' for v in status.values())} approved, {sum(listed.values())} listed")
+        print(
+            f"\ncrash (moderation, seed {SEED + 2}): SIGKILL after {len(decided)} of {len(status)} decisions; "
+            f"{sum(v == 'approved' for v in status.values())} approved, {sum(listed.values())} listed"
+        )
     assert len(status) == 12
     for sid, st in status.items():
         assert listed[sid] == (st == "approved"), f"{sid} is {st} but {'listed' if listed[sid] else 'not listed'}"

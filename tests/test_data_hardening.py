@@ -1,6 +1,7 @@
 """Issue 14, part B: hostile data. Bombs are read under time and memory bounds; every
 path in (files, the API, the store) keeps links to http(s), text free of control
 characters and within its caps, and every broken row becomes a reason, not a traceback."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,7 @@ PSTW_HEADER = [*HEADER[:2], "Website", HEADER[2]]  # Description in column D
 
 
 def jsonl(path: Path, *rows: object) -> Path:
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows),
-                    encoding="utf-8")
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
     return path
 
 
@@ -63,8 +63,9 @@ def test_the_unpacked_size_cap_is_configurable(tmp_path: Path, monkeypatch: pyte
 
 def test_a_member_that_understates_its_size_is_reported_not_a_traceback(tmp_path: Path) -> None:
     """zipfile stops at the claimed size and fails the CRC: that must reach the user as a FormatError."""
-    book = write_xlsx(tmp_path / "liar.xlsx", plain_rows([PSTW_HEADER, ["1", "A", "", "x"], ["2", "B", "", "y"]]),
-                      huge=(2, 2 << 20))
+    book = write_xlsx(
+        tmp_path / "liar.xlsx", plain_rows([PSTW_HEADER, ["1", "A", "", "x"], ["2", "B", "", "y"]]), huge=(2, 2 << 20)
+    )
     understate_size(book, SHEET, 4000)
     report = run_bounded(book, timeout=60)
     assert report["outcome"] == "format_error", report
@@ -72,9 +73,11 @@ def test_a_member_that_understates_its_size_is_reported_not_a_traceback(tmp_path
 
 
 def test_a_cell_longer_than_the_cap_rejects_its_row_only(tmp_path: Path) -> None:
-    book = write_xlsx(tmp_path / "long.xlsx",
-                      plain_rows([PSTW_HEADER, ["1", "Lang", "", "x"], ["2", "Kort", "", "Kort beskrivelse."]]),
-                      huge=(2, MAX_CELL_CHARS + 1))
+    book = write_xlsx(
+        tmp_path / "long.xlsx",
+        plain_rows([PSTW_HEADER, ["1", "Lang", "", "x"], ["2", "Kort", "", "Kort beskrivelse."]]),
+        huge=(2, MAX_CELL_CHARS + 1),
+    )
     result = read_file(book)
     assert [r.source_id for r in result.records] == ["2"]
     (bad,) = result.rejected
@@ -83,9 +86,11 @@ def test_a_cell_longer_than_the_cap_rejects_its_row_only(tmp_path: Path) -> None
 
 def test_a_claimed_dimension_is_ignored(tmp_path: Path) -> None:
     """A 5.8 KB workbook claiming A1:XFD1048576 took 547 s of CPU to reject one row."""
-    sheet = (row(1, ("A", "PSTW ID"), ("B", "Name"))
-             + row(2, ("A", "1"), ("B", "Chatbot"), ("XFD", "far right"))
-             + row(1048576, ("A", "9")))
+    sheet = (
+        row(1, ("A", "PSTW ID"), ("B", "Name"))
+        + row(2, ("A", "1"), ("B", "Chatbot"), ("XFD", "far right"))
+        + row(1048576, ("A", "9"))
+    )
     book = write_xlsx(tmp_path / "dim.xlsx", sheet, dimension="A1:XFD1048576")
     assert book.stat().st_size < 8_000
     report = run_bounded(book, timeout=60)
@@ -95,7 +100,9 @@ def test_a_claimed_dimension_is_ignored(tmp_path: Path) -> None:
 
 
 def test_rows_beyond_excels_last_row_stop_the_sheet(tmp_path: Path) -> None:
-    sheet = row(1, ("A", "PSTW ID"), ("B", "Name")) + row(2, ("A", "1"), ("B", "Chatbot")) + row(900_000_000, ("A", "9"))
+    sheet = (
+        row(1, ("A", "PSTW ID"), ("B", "Name")) + row(2, ("A", "1"), ("B", "Chatbot")) + row(900_000_000, ("A", "9"))
+    )
     report = run_bounded(write_xlsx(tmp_path / "far.xlsx", sheet), timeout=60)
     assert report["outcome"] == "read" and report["records"] == 1, report
     assert "beyond row 1,048,576" in report["rejected"][0] and report["cpu_seconds"] < 15, report
@@ -121,7 +128,9 @@ _SPLIT_9MB = textwrap.dedent("""
 def test_splitting_a_9_mb_sentence_is_linear() -> None:
     """It did not finish in 60 s: each 180-word cut re-split the whole rest of the sentence."""
     try:
-        done = subprocess.run([sys.executable, "-c", _SPLIT_9MB], capture_output=True, text=True, timeout=30, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", _SPLIT_9MB], capture_output=True, text=True, timeout=30, check=True
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("split_passages took more than 30 s for a 9 MB sentence")
     count, seconds = done.stdout.split()
@@ -139,7 +148,9 @@ def test_passages_keep_every_word_in_order_within_the_window() -> None:
 
 def test_a_description_over_the_cap_is_cut_with_a_warning(tmp_path: Path) -> None:
     long = " ".join(["beskrivelse"] * 3000)  # 35,999 characters
-    result = read_file(jsonl(tmp_path / "p.jsonl", row_of("1", description=long, purpose=long), row_of("2", description="Kort.")))
+    result = read_file(
+        jsonl(tmp_path / "p.jsonl", row_of("1", description=long, purpose=long), row_of("2", description="Kort."))
+    )
     first, second = result.records
     assert len(first.description or "") <= MAX_TEXT_CHARS and (first.description or "").endswith(" …")
     assert long.startswith((first.description or "").removesuffix(" …"))
@@ -161,23 +172,38 @@ def test_any_value_over_the_cell_cap_rejects_its_row(tmp_path: Path) -> None:
 
 
 # -- links -----------------------------------------------------------------------------
-@pytest.mark.parametrize("given, stored", [
-    ("fjordvik.kommune.no/ki", "https://fjordvik.kommune.no/ki"),
-    ("www.bodø.kommune.no", "https://www.bodø.kommune.no"),
-    ("kommune.no:8080/ki", "https://kommune.no:8080/ki"),
-    ("//kommune.no/ki", "https://kommune.no/ki"),
-    ("http://intranett/ki", "http://intranett/ki"),
-    ("HTTPS://Kommune.no/KI?a=1#b", "HTTPS://Kommune.no/KI?a=1#b"),
-])
+@pytest.mark.parametrize(
+    "given, stored",
+    [
+        ("fjordvik.kommune.no/ki", "https://fjordvik.kommune.no/ki"),
+        ("www.bodø.kommune.no", "https://www.bodø.kommune.no"),
+        ("kommune.no:8080/ki", "https://kommune.no:8080/ki"),
+        ("//kommune.no/ki", "https://kommune.no/ki"),
+        ("http://intranett/ki", "http://intranett/ki"),
+        ("HTTPS://Kommune.no/KI?a=1#b", "HTTPS://Kommune.no/KI?a=1#b"),
+    ],
+)
 def test_web_links_are_kept_and_bare_ones_completed(given: str, stored: str) -> None:
     assert web_link(given) == stored
 
 
-@pytest.mark.parametrize("link", [
-    "javascript:alert(1)", "JavaScript:alert(document.cookie)", " data:text/html,<script>alert(1)</script>",
-    "java\tscript:alert(1)", "\x00javascript:alert(1)", "vbscript:msgbox(1)", "ftp://kommune.no/x", "mailto:post@kommune.no",
-    "https://", "not a link", "TBD", "file:///etc/passwd",
-])
+@pytest.mark.parametrize(
+    "link",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(document.cookie)",
+        " data:text/html,<script>alert(1)</script>",
+        "java\tscript:alert(1)",
+        "\x00javascript:alert(1)",
+        "vbscript:msgbox(1)",
+        "ftp://kommune.no/x",
+        "mailto:post@kommune.no",
+        "https://",
+        "not a link",
+        "TBD",
+        "file:///etc/passwd",
+    ],
+)
 def test_other_links_reject_the_row_with_a_reason(tmp_path: Path, link: str) -> None:
     with pytest.raises(RecordError, match="link"):
         Record.build("fjordby", "1", title="T", link=link)
@@ -188,8 +214,11 @@ def test_other_links_reject_the_row_with_a_reason(tmp_path: Path, link: str) -> 
 
 def test_csv_ingest_refuses_javascript_links(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
-    path.write_text("source,source_id,title,link\nfjordby,1,A,javascript:alert(1)\nfjordby,2,B,\"data:text/html;base64,PHNjcmlwdD4=\"\n"
-                    "fjordby,3,C,fjordvik.kommune.no/ki\n", encoding="utf-8")
+    path.write_text(
+        'source,source_id,title,link\nfjordby,1,A,javascript:alert(1)\nfjordby,2,B,"data:text/html;base64,PHNjcmlwdD4="\n'
+        "fjordby,3,C,fjordvik.kommune.no/ki\n",
+        encoding="utf-8",
+    )
     result = read_file(path)
     assert [(r.source_id, r.link) for r in result.records] == [("3", "https://fjordvik.kommune.no/ki")]
     assert [r.row for r in result.rejected] == [2, 3] and all("not a web address" in r.reason for r in result.rejected)
@@ -210,8 +239,11 @@ def test_post_projects_refuses_javascript_links_and_completes_bare_ones(app_for:
     ok = client.post("/projects", json=row_of("2", link="fjordvik.kommune.no/ki"), headers=AUTH)
     assert ok.status_code in (200, 201), ok.text
     assert client.get("/projects/fjordby-2").json()["link"] == "https://fjordvik.kommune.no/ki"
-    upload = client.post("/ingest", files={"file": ("p.csv", b"source,source_id,title,link\nfjordby,3,C,data:text/html,x\n")},
-                         headers=AUTH)
+    upload = client.post(
+        "/ingest",
+        files={"file": ("p.csv", b"source,source_id,title,link\nfjordby,3,C,data:text/html,x\n")},
+        headers=AUTH,
+    )
     assert upload.status_code == 200 and upload.json()["rejected"][0]["row"] == 2
 
 
@@ -231,9 +263,18 @@ def test_a_stored_javascript_link_is_never_served_and_never_fatal(make_index: Ma
 
 # -- control characters, broken rows ----------------------------------------------------------
 def test_control_characters_are_dropped_at_the_record(tmp_path: Path) -> None:
-    result = read_file(jsonl(tmp_path / "p.jsonl", row_of(
-        "p\x00-1", title="Chat\x00bot\x1b[31m", description="Linje\x07 én\r\nlinje\t\x7fto\u0085tre \ud800",
-        partners=["Kart\x00kontoret"], organisation="Fjordby\x9b kommune")))
+    result = read_file(
+        jsonl(
+            tmp_path / "p.jsonl",
+            row_of(
+                "p\x00-1",
+                title="Chat\x00bot\x1b[31m",
+                description="Linje\x07 én\r\nlinje\t\x7fto\u0085tre \ud800",
+                partners=["Kart\x00kontoret"],
+                organisation="Fjordby\x9b kommune",
+            ),
+        )
+    )
     (rec,) = result.records
     assert rec.source_id == "p-1" and rec.id == "fjordby-p-1"
     assert rec.title == "Chatbot[31m" and rec.description == "Linje én linje to tre"
@@ -252,11 +293,14 @@ def test_deeply_nested_json_is_a_rejected_row(tmp_path: Path) -> None:
         read_export(iter(['{"_about": "x", "erfa_export": 1}', "[" * 100_000]))
 
 
-@pytest.mark.parametrize("text", [
-    'source,source_id,title\nfjordby,1,"Chatbot\nfjordby,2,Andre\nfjordby,3,Tredje\n',
-    'source,source_id,title\nfjordby,1,"Chatbot\nfjordby,2,Andre\nfjordby,3,"Tredje"\n',
-    'source,source_id,title,description\nfjordby,1,"Chatbot,d\nfjordby,2,Andre,"a, b"\nfjordby,3,Tredje,d\n',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'source,source_id,title\nfjordby,1,"Chatbot\nfjordby,2,Andre\nfjordby,3,Tredje\n',
+        'source,source_id,title\nfjordby,1,"Chatbot\nfjordby,2,Andre\nfjordby,3,"Tredje"\n',
+        'source,source_id,title,description\nfjordby,1,"Chatbot,d\nfjordby,2,Andre,"a, b"\nfjordby,3,Tredje,d\n',
+    ],
+)
 def test_an_unterminated_quote_rejects_its_row_and_swallows_nothing(tmp_path: Path, text: str) -> None:
     path = tmp_path / "p.csv"
     path.write_text(text, encoding="utf-8")
@@ -267,8 +311,10 @@ def test_an_unterminated_quote_rejects_its_row_and_swallows_nothing(tmp_path: Pa
 
 def test_quoted_line_breaks_and_commas_still_read(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
-    path.write_text('source,source_id,title,description\nfjordby,1,"Chat, bot","linje én\nlinje ""to"""\nfjordby,2,B,d\n',
-                    encoding="utf-8")
+    path.write_text(
+        'source,source_id,title,description\nfjordby,1,"Chat, bot","linje én\nlinje ""to"""\nfjordby,2,B,d\n',
+        encoding="utf-8",
+    )
     result = read_file(path)
     assert not result.rejected
     assert [(r.title, r.description) for r in result.records] == [("Chat, bot", 'linje én linje "to"'), ("B", "d")]

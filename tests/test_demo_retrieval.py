@@ -5,6 +5,7 @@ The labels (tests/relevance/demo_queries.jsonl) grade demo projects 2 (same need
 each project was written in. These tests hold erfa to what the product promises: ask in
 your language, find the projects written in the others.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,9 @@ import pytest
 from erfa.index import ProjectIndex
 
 REL = Path(__file__).parent / "relevance"
-QUERIES = [json.loads(line) for line in (REL / "demo_queries.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+QUERIES = [
+    json.loads(line) for line in (REL / "demo_queries.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()
+]
 LANGS: dict[str, str] = json.loads((REL / "demo_languages.json").read_text(encoding="utf-8"))
 
 
@@ -61,8 +64,11 @@ def test_every_query_language_mostly_finds_a_relevant_project(demo_index: Projec
 
 
 def test_detected_languages_match_what_the_projects_were_written_in(demo_index: ProjectIndex) -> None:
-    wrong = [(rid, lang, demo_index.get(rid).language) for rid, lang in LANGS.items()  # type: ignore[union-attr]
-             if demo_index.get(rid).language != lang]  # type: ignore[union-attr]
+    wrong = [
+        (rid, lang, demo_index.get(rid).language)
+        for rid, lang in LANGS.items()  # type: ignore[union-attr]
+        if demo_index.get(rid).language != lang
+    ]  # type: ignore[union-attr]
     assert len(wrong) / len(LANGS) <= 0.05, wrong
     nynorsk = [rid for rid, lang in LANGS.items() if lang == "nn"]
     assert sum(demo_index.get(r).language == "nn" for r in nynorsk) / len(nynorsk) >= 0.8  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ with a confidence that is stored and shown; nothing is guessed. Every HTTP servi
 a server on 127.0.0.1 that the test starts and stops: it answers like the real services
 (SPARQL 1.1 JSON results; Enhetsregisteret's `/enheter/{orgnr}` with `hjemmeside`), from
 fixtures written for these tests."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,16 @@ from typing import Any
 import pytest
 
 from erfa.index import ProjectIndex
-from erfa.index.bodies.directory import (DIRECTORY_FILE, MIN_CONFIDENCE, BodiesDirectory, Body, Entry, cached,
-                                         match_wikidata, sparql_query)
+from erfa.index.bodies.directory import (
+    DIRECTORY_FILE,
+    MIN_CONFIDENCE,
+    BodiesDirectory,
+    Body,
+    Entry,
+    cached,
+    match_wikidata,
+    sparql_query,
+)
 from erfa.ingest import Record
 from erfa.service.api.presenter import partners_response
 from erfa.service.sync import STATE_FILE, Source, SourcesError, load_sources, sync
@@ -28,12 +37,16 @@ from tests._http import local_server
 WD = "http://www.wikidata.org/entity/"
 
 
-def _b(item: str, name: str, how: str, cc: str, site: str | None = None, no: str | None = None,
-       lang: str = "nb") -> dict[str, Any]:
+def _b(
+    item: str, name: str, how: str, cc: str, site: str | None = None, no: str | None = None, lang: str = "nb"
+) -> dict[str, Any]:
     """One SPARQL 1.1 JSON results binding, shaped as the Wikidata Query Service sends it."""
-    row: dict[str, Any] = {"item": {"type": "uri", "value": WD + item},
-                           "name": {"type": "literal", "xml:lang": lang, "value": name},
-                           "how": {"type": "literal", "value": how}, "cc": {"type": "literal", "value": cc}}
+    row: dict[str, Any] = {
+        "item": {"type": "uri", "value": WD + item},
+        "name": {"type": "literal", "xml:lang": lang, "value": name},
+        "how": {"type": "literal", "value": how},
+        "cc": {"type": "literal", "value": cc},
+    }
     if site:
         row["site"] = {"type": "uri", "value": site}
     if no:
@@ -50,12 +63,22 @@ BINDINGS = [
     _b("Q1005", "Fjordby kommune", "exact", "SE", "https://fjordby.se/"),  # the same name in another country
     _b("Q1006", "Bergby kommune", "exact", "NO", "https://bergby.kommune.no/"),  # two entities, two sites:
     _b("Q1007", "Bergby kommune", "exact", "NO", "https://bergby-kultur.no/"),  # ambiguous, left out
-    _b("Q1008", "Dalby kommune", "exact", "NO", "https://dalby.kommune.no/", "944000099"),  # contradicts the record's number
+    _b(
+        "Q1008", "Dalby kommune", "exact", "NO", "https://dalby.kommune.no/", "944000099"
+    ),  # contradicts the record's number
 ]
 ENHETER = {
-    "974000003": {"organisasjonsnummer": "974000003", "navn": "VASSDRAGSETATEN", "hjemmeside": "www.vassdragsetaten.no"},
+    "974000003": {
+        "organisasjonsnummer": "974000003",
+        "navn": "VASSDRAGSETATEN",
+        "hjemmeside": "www.vassdragsetaten.no",
+    },
     "944000001": {"organisasjonsnummer": "944000001", "navn": "FJORDBY KOMMUNE", "hjemmeside": "fjordby.kommune.no"},
-    "944000055": {"organisasjonsnummer": "944000055", "navn": "NABOVIK KOMMUNE", "hjemmeside": "https://nabovik.kommune.no"},
+    "944000055": {
+        "organisasjonsnummer": "944000055",
+        "navn": "NABOVIK KOMMUNE",
+        "hjemmeside": "https://nabovik.kommune.no",
+    },
 }
 
 
@@ -99,7 +122,10 @@ def _handler(state: Registers) -> type[BaseHTTPRequestHandler]:
                 # answer as the real endpoint would: the bindings whose name the VALUES list and country filter ask for
                 cc = query.split('FILTER(?cc = "')[1][:2]
                 rows = [b for b in BINDINGS if f'"{b["name"]["value"]}"@' in query and b["cc"]["value"] == cc]
-                doc = {"head": {"vars": ["item", "name", "how", "cc", "site", "no", "se"]}, "results": {"bindings": rows}}
+                doc = {
+                    "head": {"vars": ["item", "name", "how", "cc", "site", "no", "se"]},
+                    "results": {"bindings": rows},
+                }
                 return self.send(200, json.dumps(doc).encode(), "application/sparql-results+json")
             if url.path.startswith("/enhetsregisteret/api/enheter/"):
                 if "enheter" in state.fail:
@@ -128,31 +154,60 @@ def served() -> Iterator[Registers]:
 
 
 def _sources(base: str, **extra: Any) -> list[Source]:
-    return [Source("wikidata", f"{base}/sparql", "directory-json", kind="wikidata", countries=("NO", "SE"), **extra),
-            Source("enhetsregisteret", f"{base}/enhetsregisteret/api/enheter", "directory-json", kind="enhetsregisteret",
-                   **extra)]
+    return [
+        Source("wikidata", f"{base}/sparql", "directory-json", kind="wikidata", countries=("NO", "SE"), **extra),
+        Source(
+            "enhetsregisteret",
+            f"{base}/enhetsregisteret/api/enheter",
+            "directory-json",
+            kind="enhetsregisteret",
+            **extra,
+        ),
+    ]
 
 
 ABOUT = "Innbyggerne får svar døgnet rundt på spørsmål om byggesøknader fra en chatbot."
 
 
 def _records() -> list[Record]:
-    def rec(sid: str, org: str, country: str = "NO", number: str | None = None, link: str | None = None,
-            title: str = "Chatbot for byggesaker", about: str = ABOUT) -> Record:
-        return Record.build("t", sid, title=f"{title} {sid}", description=f"{org} ({sid}): {about}", organisation=org, country=country,
-                            organisation_number=number, link=link, language="nb")
+    def rec(
+        sid: str,
+        org: str,
+        country: str = "NO",
+        number: str | None = None,
+        link: str | None = None,
+        title: str = "Chatbot for byggesaker",
+        about: str = ABOUT,
+    ) -> Record:
+        return Record.build(
+            "t",
+            sid,
+            title=f"{title} {sid}",
+            description=f"{org} ({sid}): {about}",
+            organisation=org,
+            country=country,
+            organisation_number=number,
+            link=link,
+            language="nb",
+        )
+
     return [
         rec("1", "Fjordby kommune", link="https://fjordby.kommune.no/prosjekt/chatbot"),
         rec("2", "Fjordby Municipality"),  # one body, two spellings
-        rec("3", "Fjellbygd kommune"), rec("4", "Vassdragsetaten"), rec("5", "Havdirektoratet"),
-        rec("6", "Fjordby kommune", country="SE"), rec("7", "Bergby kommune", link="https://bergby.kommune.no/ki/chatbot"),
-        rec("8", "Dalby kommune", number="944000011"), rec("9", "Nabovik kommune", number="944000055"),
+        rec("3", "Fjellbygd kommune"),
+        rec("4", "Vassdragsetaten"),
+        rec("5", "Havdirektoratet"),
+        rec("6", "Fjordby kommune", country="SE"),
+        rec("7", "Bergby kommune", link="https://bergby.kommune.no/ki/chatbot"),
+        rec("8", "Dalby kommune", number="944000011"),
+        rec("9", "Nabovik kommune", number="944000055"),
         rec("10", "Fjordbyy kommune"),  # only close to a name Wikidata knows: another body for all erfa can tell
     ]
 
 
 def test_sync_fills_the_directory_by_name_country_and_number_and_never_guesses(
-        served: Registers, make_index: Callable[..., ProjectIndex]) -> None:
+    served: Registers, make_index: Callable[..., ProjectIndex]
+) -> None:
     idx = make_index()
     idx.upsert(_records())
     reports = sync(_sources(served.base), idx.home, lambda: idx)
@@ -185,15 +240,20 @@ def test_sync_fills_the_directory_by_name_country_and_number_and_never_guesses(
     # every query asked by name and the country's ISO code, names as literals (never query syntax)
     assert all("wdt:P297" in q and "wdt:P856" in q and "wdt:P2333" in q for q in served.queries)
     assert json.loads((idx.home / STATE_FILE).read_text())["wikidata"]["entries"] == len(
-        [e for e in d.all() if e.source == "wikidata"])
+        [e for e in d.all() if e.source == "wikidata"]
+    )
 
 
 def test_partners_show_the_directorys_web_site_and_how_sure_it_is(
-        served: Registers, make_index: Callable[..., ProjectIndex]) -> None:
+    served: Registers, make_index: Callable[..., ProjectIndex]
+) -> None:
     idx = make_index()
     idx.upsert(_records())
-    before = {p.organisation: p for p in idx.partners("chatbot som svarer om byggesøknader", limit=20).partners
-              if p.country == "NO"}
+    before = {
+        p.organisation: p
+        for p in idx.partners("chatbot som svarer om byggesøknader", limit=20).partners
+        if p.country == "NO"
+    }
     assert before["Fjordby kommune"].reach is not None and before["Fjordby kommune"].reach.kind == "project_link"
     sync(_sources(served.base), idx.home, lambda: idx)  # a running server reads the new file on its next request
     page = idx.partners("chatbot som svarer om byggesøknader", limit=20)
@@ -206,20 +266,38 @@ def test_partners_show_the_directorys_web_site_and_how_sure_it_is(
     # number comes first, as sure as the name match the number came from
     assert fjordby["contact"]["website"] == "https://fjordby.kommune.no" == fjordby["link"]
     assert fjordby["contact"]["registry_id"] == "944000001"
-    assert fjordby["reach"] == {"kind": "website", "url": "https://fjordby.kommune.no", "source": "enhetsregisteret",
-                                "confidence": 0.95, "matched": "FJORDBY KOMMUNE", "project_id": None}
-    assert shown["Havdirektoratet"]["reach"] == {"kind": "website", "url": "https://havdir.no/", "source": "wikidata",
-                                                 "confidence": 0.85, "matched": "Havdirektoratet", "project_id": None}
+    assert fjordby["reach"] == {
+        "kind": "website",
+        "url": "https://fjordby.kommune.no",
+        "source": "enhetsregisteret",
+        "confidence": 0.95,
+        "matched": "FJORDBY KOMMUNE",
+        "project_id": None,
+    }
+    assert shown["Havdirektoratet"]["reach"] == {
+        "kind": "website",
+        "url": "https://havdir.no/",
+        "source": "wikidata",
+        "confidence": 0.85,
+        "matched": "Havdirektoratet",
+        "project_id": None,
+    }
     assert shown["Dalby kommune"]["reach"] is None  # a contradicted match stored nothing, and it has no page
     # nothing stored for Bergby: it is still reachable, through its project
-    assert shown["Bergby kommune"]["reach"] == {"kind": "project_link", "url": "https://bergby.kommune.no/ki/chatbot",
-                                                "source": "project", "confidence": None, "matched": None,
-                                                "project_id": "t-7"}
+    assert shown["Bergby kommune"]["reach"] == {
+        "kind": "project_link",
+        "url": "https://bergby.kommune.no/ki/chatbot",
+        "source": "project",
+        "confidence": None,
+        "matched": None,
+        "project_id": "t-7",
+    }
     assert shown["Bergby kommune"]["contact"]["website"] is None
 
 
 def test_a_failed_request_changes_nothing_and_a_restart_keeps_the_directory(
-        served: Registers, make_index: Callable[..., ProjectIndex]) -> None:
+    served: Registers, make_index: Callable[..., ProjectIndex]
+) -> None:
     idx = make_index()
     idx.upsert(_records())
     sync(_sources(served.base), idx.home, lambda: idx)
@@ -251,10 +329,16 @@ def test_a_dry_run_asks_but_files_nothing(served: Registers, make_index: Callabl
 
 
 def test_matching_is_by_exact_name_and_country_only() -> None:
-    bodies = [Body("NO", ("Fjordby kommune", "Fjordby Municipality")), Body("NO", ("Fjordbyy kommune",)),
-              Body("NO", ("Dalby kommune",), ("944000011",)), Body("DK", ("Fjordby kommune",))]
-    doc = {"head": {"vars": []}, "results": {"bindings": BINDINGS + [
-        _b("Q2000", "FJORDBY KOMMUNE", "alias", "NO", "https://fjordby-alt.no/")]}}  # case alone: the same name
+    bodies = [
+        Body("NO", ("Fjordby kommune", "Fjordby Municipality")),
+        Body("NO", ("Fjordbyy kommune",)),
+        Body("NO", ("Dalby kommune",), ("944000011",)),
+        Body("DK", ("Fjordby kommune",)),
+    ]
+    doc = {
+        "head": {"vars": []},
+        "results": {"bindings": BINDINGS + [_b("Q2000", "FJORDBY KOMMUNE", "alias", "NO", "https://fjordby-alt.no/")]},
+    }  # case alone: the same name
     out = match_wikidata(bodies, [doc])
     found = {(e.country, e.name): e for e in out.entries}
     assert set(found) == {("NO", "Fjordby kommune")}  # not the near-miss, not the contradicted, not Denmark
@@ -264,7 +348,7 @@ def test_matching_is_by_exact_name_and_country_only() -> None:
         BodiesDirectory().add(Entry("NO", "x", "X", "https://x.no", None, "wikidata", "Q1", "X", "fuzzy", 0.5))
     # a name is a literal in the query, never syntax
     query = sparql_query("NO", ['Fjordby "} DELETE {'])
-    assert '"Fjordby \\"} DELETE {"@nb' in query and "FILTER(?cc = \"NO\")" in query
+    assert '"Fjordby \\"} DELETE {"@nb' in query and 'FILTER(?cc = "NO")' in query
 
 
 def test_sources_file_takes_directory_kinds_and_refuses_their_mistakes(tmp_path: Path) -> None:

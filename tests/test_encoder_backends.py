@@ -1,9 +1,9 @@
 """The encoder backends: ONNX (default) and torch give the same vectors, the serving
 path needs no torch, the ONNX export is atomic and follows its weights, the query cache
 and the thread share behave. Speed is not asserted here: it lives in bench/RESULTS.md."""
+
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -112,7 +112,9 @@ def test_threads_are_shared_between_workers(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.mark.parametrize(("env", "value"), [("ERFA_THREADS", "two"), ("ERFA_THREADS", "0"), ("ERFA_WORKERS", "1.5")])
-def test_a_bad_thread_or_worker_count_is_named_not_a_traceback(monkeypatch: pytest.MonkeyPatch, env: str, value: str) -> None:
+def test_a_bad_thread_or_worker_count_is_named_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, env: str, value: str
+) -> None:
     from erfa.service.settings import Settings
 
     monkeypatch.delenv("ERFA_THREADS", raising=False)
@@ -143,7 +145,9 @@ def test_user_model_is_exported_once_and_reexported_when_weights_change(tmp_path
     assert onnx_backend.is_exported(folder)
 
 
-def test_interrupted_export_leaves_no_half_folder(tmp_path: Path, model_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_export_leaves_no_half_folder(
+    tmp_path: Path, model_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import torch
 
     folder = tiny_model(tmp_path / "tiny", model_home)

@@ -3,6 +3,7 @@
 tokenizer, the gate in front of the encoder takes turns fairly between clients and refuses
 with 503 + Retry-After when full or past its deadline, and a generation the store has
 never reached is refused at once instead of being waited for."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,12 +22,14 @@ from tokenizers import Tokenizer
 from erfa.index import Encoder, ProjectIndex
 from erfa.index.model.encoder import QUERY_MAX_TOKENS
 from erfa.service.admission import BASE_COST, SHORT_RUN, Admission, Busy, need_cost
-from erfa.service.api.deps import AppState, PageAdmittedDep  # at module level: the route below names it in a string annotation
+from erfa.service.api.deps import (
+    AppState,
+    PageAdmittedDep,
+)  # at module level: the route below names it in a string annotation
 from erfa.service.settings import Settings
 from tests.test_index import CORPUS, rec
 
-WORDS = ("kommunen bygger en chatbot som svarer innbyggerne om byggesøknader reguleringsplaner og tar i bruk "
-         "maskinlæring for å sortere post journalføre saker og varsle når veiene må brøytes").split()
+WORDS = ["kommunen", "bygger", "en", "chatbot", "som", "svarer", "innbyggerne", "om", "byggesøknader", "reguleringsplaner", "og", "tar", "i", "bruk", "maskinlæring", "for", "å", "sortere", "post", "journalføre", "saker", "og", "varsle", "når", "veiene", "må", "brøytes"]
 
 
 # -- the token cap ------------------------------------------------------------------------
@@ -66,7 +69,9 @@ def _needs() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("backend", ["onnx", "torch"])
-def test_a_long_need_encodes_as_its_first_tokens(backend: str, encoder: Encoder, request: pytest.FixtureRequest) -> None:
+def test_a_long_need_encodes_as_its_first_tokens(
+    backend: str, encoder: Encoder, request: pytest.FixtureRequest
+) -> None:
     enc: Encoder = encoder if backend == "onnx" else request.getfixturevalue("torch_encoder")
     assert enc.backend == backend and enc.query_tokens == QUERY_MAX_TOKENS < enc.max_tokens
     for name, need in _needs():
@@ -217,6 +222,7 @@ def test_a_short_need_is_not_stuck_behind_long_ones() -> None:
 
 def test_long_needs_still_get_their_turns_among_short_ones() -> None:
     for gate in (one_at_a_time(), Admission(slots=1, queue=100, deadline=30)):
+
         async def scenario(gate: Admission = gate) -> list[str]:
             w = Worker(gate)
             w.start("hold", "10.0.0.9")
@@ -284,8 +290,9 @@ def test_a_wait_past_the_deadline_is_refused_with_a_time_to_come_back() -> None:
 
 # -- over HTTP ---------------------------------------------------------------------------
 @pytest.fixture
-def blocked(app_for: Callable[..., TestClient], make_index: Callable[..., ProjectIndex],
-            monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, threading.Event, threading.Event]]:
+def blocked(
+    app_for: Callable[..., TestClient], make_index: Callable[..., ProjectIndex], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[TestClient, threading.Event, threading.Event]]:
     """A client whose app has one slot and no queue, and a search that holds the slot until told."""
     idx = make_index()
     idx.upsert(CORPUS)
@@ -307,7 +314,8 @@ LONG_NEED = " ".join(["kommunen bruker maskinlæring til å sortere innkommende 
 
 
 def test_every_route_that_encodes_a_need_answers_503_with_retry_after_when_full(
-        blocked: tuple[TestClient, threading.Event, threading.Event]) -> None:
+    blocked: tuple[TestClient, threading.Event, threading.Event],
+) -> None:
     client, entered, go_on = blocked
     first: list[int] = []
     holder = threading.Thread(target=lambda: first.append(client.get("/search", params={"q": LONG_NEED}).status_code))
@@ -364,7 +372,8 @@ def test_the_pages_turn_is_taken_only_for_a_need_the_page_searches(tmp_path: Pat
 
 
 def test_a_generation_the_store_never_reached_is_refused_at_once(
-        app_for: Callable[..., TestClient], make_index: Callable[..., ProjectIndex], monkeypatch: pytest.MonkeyPatch) -> None:
+    app_for: Callable[..., TestClient], make_index: Callable[..., ProjectIndex], monkeypatch: pytest.MonkeyPatch
+) -> None:
     idx = make_index()
     idx.upsert(CORPUS)
     client = app_for(index=idx)

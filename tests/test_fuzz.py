@@ -6,6 +6,7 @@ and every documented response matches its schema. Each operation gets valid inpu
 rather than through schemathesis' pytest plugin, so a pytest upgrade cannot silently
 turn the fuzzing off. ``ERFA_FUZZ_EXAMPLES`` raises the count for a longer local run.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,16 @@ def _schema(home: Path, encoder: Encoder) -> schemathesis.BaseSchema:
 
 def test_schema_covers_reads_and_writes(tmp_path: Path, encoder: Encoder) -> None:
     raw = _schema(tmp_path / "home", encoder).raw_schema
-    assert {"/search", "/projects/{project_id}", "/projects/{project_id}/similar", "/projects", "/ingest",
-            "/submissions", "/submissions/{submission_id}/approve", "/submissions/{submission_id}/reject"} <= set(raw["paths"])
+    assert {
+        "/search",
+        "/projects/{project_id}",
+        "/projects/{project_id}/similar",
+        "/projects",
+        "/ingest",
+        "/submissions",
+        "/submissions/{submission_id}/approve",
+        "/submissions/{submission_id}/reject",
+    } <= set(raw["paths"])
     assert "admin" in raw["components"]["securitySchemes"]
 
 
@@ -63,8 +72,14 @@ def test_fuzz_every_operation(tmp_path: Path, encoder: Encoder, capsys: pytest.C
             label = f"{op.method.upper()} {op.path} ({mode.value})"
 
             @given(case=op.as_strategy(generation_mode=mode))
-            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             def run(case: schemathesis.Case) -> None:
                 response = case.call_and_validate(headers=AUTH, checks=CHECKS)
                 cases[label] += 1  # noqa: B023  (run() is called at once, inside this iteration)
@@ -80,8 +95,10 @@ def test_fuzz_every_operation(tmp_path: Path, encoder: Encoder, capsys: pytest.C
                 failures.append(f"{label}: {str(exc)[:1500]}")
     total = sum(cases.values())
     with capsys.disabled():
-        print(f"\nfuzz: {total} cases over {len(operations)} operations (positive and negative), "
-              f"statuses {dict(sorted(statuses.items()))}, {time.monotonic() - started:.0f} s")
+        print(
+            f"\nfuzz: {total} cases over {len(operations)} operations (positive and negative), "
+            f"statuses {dict(sorted(statuses.items()))}, {time.monotonic() - started:.0f} s"
+        )
     assert not failures, "\n\n".join(failures)
     assert not any(code >= 500 for code in statuses)
     assert total >= len(operations) * 2
@@ -108,7 +125,9 @@ def test_hostile_json_bodies_get_a_4xx_never_a_5xx(tmp_path: Path, encoder: Enco
     from fastapi.testclient import TestClient
 
     idx = ProjectIndex(tmp_path / "home", encoder=encoder)
-    app = create_app(Settings(home=tmp_path / "home", demo=False, admin_token=TOKEN, rate_limit=0), index=idx, wait=True)
+    app = create_app(
+        Settings(home=tmp_path / "home", demo=False, admin_token=TOKEN, rate_limit=0), index=idx, wait=True
+    )
     with TestClient(app, raise_server_exceptions=False) as client:
         sid = client.post("/submissions", json={"title": "Forslag", "organisation": "Etat"}).json()["id"]
         for path in ("/submissions", "/projects", f"/submissions/{sid}/reject"):
@@ -122,9 +141,13 @@ def test_hostile_json_bodies_get_a_4xx_never_a_5xx(tmp_path: Path, encoder: Enco
 _HOSTILE = "javascript:data:JaVaScRiPt:\t\n\r\x00\x01\x1b\x7f\x85\x9b\u2028\ud800 /.:%&<>\"'@#?=x1é"
 
 
-@given(link=st.text(alphabet=_HOSTILE, max_size=40) | st.sampled_from(
-           ["javascript:alert(1)", " data:text/html,x", "java\nscript:x", "\x00javascript:x", "https://a.no", "a.no/x"]),
-       title=st.text(alphabet=_HOSTILE, min_size=1, max_size=40))
+@given(
+    link=st.text(alphabet=_HOSTILE, max_size=40)
+    | st.sampled_from(
+        ["javascript:alert(1)", " data:text/html,x", "java\nscript:x", "\x00javascript:x", "https://a.no", "a.no/x"]
+    ),
+    title=st.text(alphabet=_HOSTILE, min_size=1, max_size=40),
+)
 @settings(max_examples=EXAMPLES * 20, deadline=None, derandomize=True, database=None)
 def test_fuzz_records_hold_only_web_links_and_no_control_characters(link: str, title: str) -> None:
     from erfa.ingest.record import Record, RecordError
@@ -140,9 +163,12 @@ def test_fuzz_records_hold_only_web_links_and_no_control_characters(link: str, t
 
 
 @given(body=st.text(alphabet='source,_idtle;"\n\r\x00ab1é', max_size=200))
-@settings(max_examples=EXAMPLES * 20, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
-def test_fuzz_csv_files_give_rows_or_reasons_never_a_traceback(tmp_path_factory: pytest.TempPathFactory, body: str) -> None:
+@settings(
+    max_examples=EXAMPLES * 20, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
+def test_fuzz_csv_files_give_rows_or_reasons_never_a_traceback(
+    tmp_path_factory: pytest.TempPathFactory, body: str
+) -> None:
     from erfa.ingest import FormatError, read_file
 
     path = tmp_path_factory.mktemp("csv") / "f.csv"

@@ -5,6 +5,7 @@ protocol-relative language link, admin-token guesses, a feed's Last-Modified, th
 /admin on a full disk, the JSON status link's caching, a 20-digit offset, the Host header
 in status_url, and HEAD on the probes.
 """
+
 from __future__ import annotations
 
 import errno
@@ -20,12 +21,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from erfa.index import ProjectIndex
-from erfa.service.pages import sessions as sessions_mod
 from erfa.service.api.errors import error_response
 from erfa.service.api.security import RateLimiter
+from erfa.service.pages import sessions as sessions_mod
 from tests._ops import AUTH, TOKEN
 from tests._pg import make_pg_index, pg_cluster, pg_url  # noqa: F401  (fixtures)
-from tests.test_feeds import CORPUS as FEED_CORPUS, NEED, when
+from tests.test_feeds import CORPUS as FEED_CORPUS
+from tests.test_feeds import NEED, when
 from tests.test_index import rec
 from tests.test_moderation import FORM, csrf_of, signed_in
 
@@ -36,22 +38,28 @@ JSON = {"content-type": "application/json"}
 
 def strict_json(text: str) -> Any:
     """json.loads as RFC 8259 reads it: NaN and Infinity are not numbers."""
+
     def refuse(name: str) -> None:
         raise ValueError(f"{name} is not JSON")
+
     return json.loads(text, parse_constant=refuse)
 
 
 # -- NaN and Infinity ------------------------------------------------------------------------
-@pytest.mark.parametrize("method, path, body", [
-    ("POST", "/submissions", b'{"title": NaN, "organisation": "Etat"}'),
-    ("POST", "/submissions", b'{"title": "Chatbot", "organisation": "Etat", "start_year": Infinity}'),
-    ("POST", "/projects", b'{"source": "t", "source_id": NaN, "title": "x"}'),
-    ("POST", "/projects", b'[{"source": "t", "source_id": "a", "title": "x", "end_year": -Infinity}]'),
-    ("PATCH", "/submissions/{sid}", b'{"start_year": NaN}'),
-    ("POST", "/submissions/{sid}/reject", b'{"reason": Infinity}'),
-])
-def test_nan_and_infinity_get_a_422_whose_body_is_valid_json(app_for: Callable[..., TestClient], method: str, path: str,
-                                                             body: bytes) -> None:
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("POST", "/submissions", b'{"title": NaN, "organisation": "Etat"}'),
+        ("POST", "/submissions", b'{"title": "Chatbot", "organisation": "Etat", "start_year": Infinity}'),
+        ("POST", "/projects", b'{"source": "t", "source_id": NaN, "title": "x"}'),
+        ("POST", "/projects", b'[{"source": "t", "source_id": "a", "title": "x", "end_year": -Infinity}]'),
+        ("PATCH", "/submissions/{sid}", b'{"start_year": NaN}'),
+        ("POST", "/submissions/{sid}/reject", b'{"reason": Infinity}'),
+    ],
+)
+def test_nan_and_infinity_get_a_422_whose_body_is_valid_json(
+    app_for: Callable[..., TestClient], method: str, path: str, body: bytes
+) -> None:
     c = app_for()
     sid = c.post("/submissions", json=FORM).json()["id"]
     r = c.request(method, path.format(sid=sid), content=body, headers={**AUTH, **JSON})
@@ -61,20 +69,29 @@ def test_nan_and_infinity_get_a_422_whose_body_is_valid_json(app_for: Callable[.
 
 
 def test_no_error_body_carries_a_non_finite_number() -> None:
-    body = error_response(422, [{"loc": ["body", "x"], "msg": "x", "input": float("nan"), "ctx": {"ge": float("inf")}}]).body
-    assert strict_json(bytes(body).decode()) == {"detail": [{"loc": ["body", "x"], "msg": "x", "input": None,
-                                                              "ctx": {"ge": None}}]}
+    body = error_response(
+        422, [{"loc": ["body", "x"], "msg": "x", "input": float("nan"), "ctx": {"ge": float("inf")}}]
+    ).body
+    assert strict_json(bytes(body).decode()) == {
+        "detail": [{"loc": ["body", "x"], "msg": "x", "input": None, "ctx": {"ge": None}}]
+    }
 
 
 # -- NUL bytes (and other control characters) in ids ---------------------------------------
 NUL_ID = "test-1%00x"
 NUL_PATHS = [
-    ("GET", f"/projects/{NUL_ID}", None), ("GET", f"/projects/{NUL_ID}/similar", None),
-    ("DELETE", f"/projects/{NUL_ID}", None), ("GET", "/projects/test-%01", None),
-    ("GET", f"/submissions/{NUL_ID}", None), ("PATCH", f"/submissions/{NUL_ID}", {"title": "x"}),
-    ("POST", f"/submissions/{NUL_ID}/approve", None), ("POST", f"/submissions/{NUL_ID}/reject", {"reason": "x"}),
-    ("GET", f"/submissions/status/{NUL_ID}", None), ("GET", f"/project/{NUL_ID}", None),
-    ("GET", f"/submit/status/{NUL_ID}", None), ("GET", f"/admin/submissions/{NUL_ID}", None),
+    ("GET", f"/projects/{NUL_ID}", None),
+    ("GET", f"/projects/{NUL_ID}/similar", None),
+    ("DELETE", f"/projects/{NUL_ID}", None),
+    ("GET", "/projects/test-%01", None),
+    ("GET", f"/submissions/{NUL_ID}", None),
+    ("PATCH", f"/submissions/{NUL_ID}", {"title": "x"}),
+    ("POST", f"/submissions/{NUL_ID}/approve", None),
+    ("POST", f"/submissions/{NUL_ID}/reject", {"reason": "x"}),
+    ("GET", f"/submissions/status/{NUL_ID}", None),
+    ("GET", f"/project/{NUL_ID}", None),
+    ("GET", f"/submit/status/{NUL_ID}", None),
+    ("GET", f"/admin/submissions/{NUL_ID}", None),
 ]
 
 
@@ -87,8 +104,9 @@ def _nul_requests(c: TestClient) -> None:
             strict_json(r.text)
 
 
-def test_an_id_with_a_control_character_never_reaches_the_store(app_for: Callable[..., TestClient],
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_id_with_a_control_character_never_reaches_the_store(
+    app_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
     c = app_for()
     idx: ProjectIndex = c.app.state.erfa.index  # type: ignore[attr-defined]
     subs = c.app.state.erfa.submissions  # type: ignore[attr-defined]
@@ -98,10 +116,17 @@ def test_an_id_with_a_control_character_never_reaches_the_store(app_for: Callabl
         def call(key: str | list[str], *args: Any, **kwargs: Any) -> Any:
             asked.extend([key] if isinstance(key, str) else key)
             return real(key, *args, **kwargs)
+
         return call
 
-    for obj, name in ((idx.store, "get"), (idx.store, "delete"), (subs, "get"), (subs, "edit"), (subs, "approve"),
-                      (subs, "reject")):
+    for obj, name in (
+        (idx.store, "get"),
+        (idx.store, "delete"),
+        (subs, "get"),
+        (subs, "edit"),
+        (subs, "approve"),
+        (subs, "reject"),
+    ):
         monkeypatch.setattr(obj, name, spy(getattr(obj, name)))
     _nul_requests(c)
     assert not [k for k in asked if re.search(r"[\x00-\x1f]", k)], asked
@@ -109,8 +134,9 @@ def test_an_id_with_a_control_character_never_reaches_the_store(app_for: Callabl
 
 
 @pytest.mark.postgres
-def test_an_id_with_a_nul_byte_gets_404_or_422_on_postgresql(app_for: Callable[..., TestClient], make_pg_index: MakePg,
-                                                             pg_url: str) -> None:
+def test_an_id_with_a_nul_byte_gets_404_or_422_on_postgresql(
+    app_for: Callable[..., TestClient], make_pg_index: MakePg, pg_url: str
+) -> None:
     from tests.test_index import CORPUS
 
     idx = make_pg_index(pg_url)
@@ -154,8 +180,9 @@ def test_language_links_stay_on_erfa(app_for: Callable[..., TestClient], path: s
 
 # -- admin-token guesses --------------------------------------------------------------------
 def _form_sign_in(c: TestClient, token: str) -> Any:
-    return c.post("/admin/sign-in?lang=en", data={"token": token, "csrf": csrf_of(c.get("/admin").text)},
-                  follow_redirects=False)
+    return c.post(
+        "/admin/sign-in?lang=en", data={"token": token, "csrf": csrf_of(c.get("/admin").text)}, follow_redirects=False
+    )
 
 
 def test_wrong_bearer_tokens_are_limited_like_the_sign_in_form(app_for: Callable[..., TestClient]) -> None:
@@ -221,8 +248,18 @@ def test_a_changed_feed_never_answers_304_to_if_modified_since(feed_client: Test
     elif change == "newest deleted":
         idx.delete([FEED_CORPUS[1].id])  # when(9), the newest entry
     else:
-        idx.upsert([rec("8", "Chatbot som svarer på byggesøknader", "Søkere får svar om byggesøknader fra en chatbot.",
-                        organisation="Voss kommune", country="NO", updated_at=when(1))])
+        idx.upsert(
+            [
+                rec(
+                    "8",
+                    "Chatbot som svarer på byggesøknader",
+                    "Søkere får svar om byggesøknader fra en chatbot.",
+                    organisation="Voss kommune",
+                    country="NO",
+                    updated_at=when(1),
+                )
+            ]
+        )
     r = c.get("/feed.atom", params={"q": NEED}, headers={"If-Modified-Since": modified})
     assert r.status_code == 200, change
     assert r.headers["etag"] != etag
@@ -250,8 +287,9 @@ class _FullDisk:
 
 
 @pytest.mark.parametrize("where", ["sessions database", "session key"])
-def test_the_first_admin_page_on_a_full_disk_gets_507(app_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch,
-                                                      where: str) -> None:
+def test_the_first_admin_page_on_a_full_disk_gets_507(
+    app_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
     c = app_for()
     with monkeypatch.context() as m:
         if where == "sessions database":
@@ -265,8 +303,9 @@ def test_the_first_admin_page_on_a_full_disk_gets_507(app_for: Callable[..., Tes
 
 
 @pytest.mark.parametrize("action", ["approve", "edit"])
-def test_a_moderation_form_on_a_full_disk_gets_the_507_page(app_for: Callable[..., TestClient],
-                                                            monkeypatch: pytest.MonkeyPatch, action: str) -> None:
+def test_a_moderation_form_on_a_full_disk_gets_the_507_page(
+    app_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
     from tests.test_submissions import _commit_fails
 
     c = app_for()
@@ -275,8 +314,10 @@ def test_a_moderation_form_on_a_full_disk_gets_the_507_page(app_for: Callable[..
     store = c.app.state.erfa.submissions  # type: ignore[attr-defined]
     with monkeypatch.context() as m:
         m.setattr(store, "_tx", _commit_fails(store))
-        r = c.post(f"/admin/submissions/{sid}/{action}?lang=en", data={"csrf": csrf, "title": "Nytt navn",
-                                                                          "organisation": "Etat"})
+        r = c.post(
+            f"/admin/submissions/{sid}/{action}?lang=en",
+            data={"csrf": csrf, "title": "Nytt navn", "organisation": "Etat"},
+        )
     assert r.status_code == 507 and r.headers["content-type"].startswith("text/html") and "disk" in r.text
     assert store.get(sid).status == "pending" and store.get(sid).revision == 0
 

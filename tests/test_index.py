@@ -1,5 +1,6 @@
 """ProjectIndex: idempotent upserts, updates and deletes visible in search, and recovery
 from a crash between the store write and the index write without re-embedding."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -21,10 +22,34 @@ def rec(sid: str, title: str, description: str | None = None, **kw: object) -> R
 
 
 CORPUS = [
-    rec("1", "Chatbot for byggesaker", "Innbyggerne får svar på spørsmål om byggesøknader fra en chatbot døgnet rundt.", organisation="Askøy kommune", country="NO"),
-    rec("2", "Taligenkänning i vården", "Läkare dikterar journalanteckningar som automatiskt blir text.", organisation="Region Örebro län", country="SE"),
-    rec("3", "Prognose for snømåking", "Vi varsler når veiene må brøytes ut fra værdata og tidligere brøyting.", organisation="Tromsø kommune", country="NO"),
-    rec("4", "Skovovervågning med satellitbilleder", "Vi finder stormfald og barkbiller i statsskovene ud fra satellitbilleder.", organisation="Naturstyrelsen", country="DK"),
+    rec(
+        "1",
+        "Chatbot for byggesaker",
+        "Innbyggerne får svar på spørsmål om byggesøknader fra en chatbot døgnet rundt.",
+        organisation="Askøy kommune",
+        country="NO",
+    ),
+    rec(
+        "2",
+        "Taligenkänning i vården",
+        "Läkare dikterar journalanteckningar som automatiskt blir text.",
+        organisation="Region Örebro län",
+        country="SE",
+    ),
+    rec(
+        "3",
+        "Prognose for snømåking",
+        "Vi varsler når veiene må brøytes ut fra værdata og tidligere brøyting.",
+        organisation="Tromsø kommune",
+        country="NO",
+    ),
+    rec(
+        "4",
+        "Skovovervågning med satellitbilleder",
+        "Vi finder stormfald og barkbiller i statsskovene ud fra satellitbilleder.",
+        organisation="Naturstyrelsen",
+        country="DK",
+    ),
 ]
 
 
@@ -67,7 +92,13 @@ def test_cross_language_search_finds_the_matching_project(make_index: Make) -> N
 def test_update_changes_what_search_finds(make_index: Make) -> None:
     idx = make_index()
     idx.upsert(CORPUS)
-    changed = rec("3", "Skogbrannvarsling", "Vi varsler fare for skogbrann ut fra tørke, vind og lynnedslag.", organisation="Tromsø kommune", country="NO")
+    changed = rec(
+        "3",
+        "Skogbrannvarsling",
+        "Vi varsler fare for skogbrann ut fra tørke, vind og lynnedslag.",
+        organisation="Tromsø kommune",
+        country="NO",
+    )
     summary = idx.upsert([changed])
     assert (summary.added, summary.updated) == (0, 1)
     assert idx.get("test-3").title == "Skogbrannvarsling"  # type: ignore[union-attr]

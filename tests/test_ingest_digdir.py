@@ -1,9 +1,9 @@
 """Digdir's overview: the published CSV and the API's JSON must describe the same records."""
+
 from __future__ import annotations
 
-from tests._shared import FIXTURES
-
 from erfa.ingest import read_file
+from tests._shared import FIXTURES
 
 CSV = FIXTURES / "digdir_projects.csv"
 JSON = FIXTURES / "digdir_projects.json"
@@ -22,16 +22,29 @@ def test_csv_maps_columns() -> None:
     assert one.link == "https://example.no/chatbot"
     assert one.sector is None  # the internal "Sektor" column is not used; KDD is too broad
     assert one.tags == [
-        "Kommunal- og distriktsdepartementet", "Natural language processing", "Machine learning",
-        "Fritekst", "strukturerte data", "Registerdata", "modellutvikling",
+        "Kommunal- og distriktsdepartementet",
+        "Natural language processing",
+        "Machine learning",
+        "Fritekst",
+        "strukturerte data",
+        "Registerdata",
+        "modellutvikling",
     ]
     assert one.language == "nb"
     two = by_id["2"]
     assert (two.sector, two.purpose, two.status, two.owner_type) == (
-        "health", "Bedre utnyttelse av sengeplasser", "pilot", "state_agency")
+        "health",
+        "Bedre utnyttelse av sengeplasser",
+        "pilot",
+        "state_agency",
+    )
     three = by_id["3"]
     assert (three.language, three.owner_type, three.status, three.sector) == (
-        "nn", "county", "in_development", "culture")
+        "nn",
+        "county",
+        "in_development",
+        "culture",
+    )
     assert "innleide konsulenter" in three.tags
     five = by_id["5"]
     assert five.description is None and five.language == "en" and five.status == "in_development"

@@ -1,11 +1,11 @@
 """erfa's own JSON Lines and CSV formats, including the rows that must be rejected."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests._shared import FIXTURES
-
 from erfa.ingest import make_id, read_file
+from tests._shared import FIXTURES
 
 JSONL = FIXTURES / "erfa_projects.jsonl"
 
@@ -67,8 +67,9 @@ def test_ids_are_stable_across_reads() -> None:
 
 def test_id_in_input_is_ignored(tmp_path: Path) -> None:
     path = tmp_path / "export.jsonl"
-    path.write_text('{"id": "evil-1", "source": "demo", "source_id": "x1", "title": "Ruteplan for brøyting"}\n',
-                    encoding="utf-8")
+    path.write_text(
+        '{"id": "evil-1", "source": "demo", "source_id": "x1", "title": "Ruteplan for brøyting"}\n', encoding="utf-8"
+    )
     (record,) = read_file(path).records
     assert record.id == "demo-x1"
 
@@ -80,7 +81,11 @@ def test_csv_with_semicolon_lists_and_bad_row() -> None:
     assert k1.partners == ["Arkivsenteret", "Leverandør AS, avd. Nord"]  # ';' splits, ',' does not
     assert k1.tags == ["arkiv", "e-post"]
     assert (k1.status, k1.sector, k1.owner_type, k1.country) == (
-        "pilot", "archives_case_handling", "municipality", "NO")
+        "pilot",
+        "archives_case_handling",
+        "municipality",
+        "NO",
+    )
     assert k3.description is None and k3.status == "planned" and (k3.start_year, k3.end_year) == (2025, 2026)
     assert [(r.row, "title is missing" in r.reason) for r in result.rejected] == [(3, True)]
 

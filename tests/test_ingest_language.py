@@ -38,9 +38,7 @@ SENTENCES = {
 }
 
 
-@pytest.mark.parametrize(
-    ("expected", "text"), [(lang, text) for lang, texts in SENTENCES.items() for text in texts]
-)
+@pytest.mark.parametrize(("expected", "text"), [(lang, text) for lang, texts in SENTENCES.items() for text in texts])
 def test_detects_language(expected: str, text: str) -> None:
     assert detect_language(text) == expected
 

@@ -1,14 +1,15 @@
 """Public Sector Tech Watch: XLSX and its CSV export must give identical records."""
+
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests._shared import FIXTURES
 
 from erfa.ingest import read_file
+from tests._shared import FIXTURES
 
 CSV = FIXTURES / "pstw_cases.csv"
 
@@ -49,9 +50,15 @@ def test_csv_maps_columns() -> None:
     tax = by_id["PSTW-9001"]
     assert tax.id == "pstw-PSTW-9001" and tax.source == "pstw"
     assert (tax.country, tax.owner_type, tax.status, tax.sector) == ("NO", "state_agency", "implemented", None)
-    assert tax.tags == ["Artificial Intelligence", "Communication", "Natural language processing",
-                        "Generative AI", "chatbot", "text analysis"]
-    assert tax.updated_at == datetime(2025, 3, 13, tzinfo=timezone.utc)
+    assert tax.tags == [
+        "Artificial Intelligence",
+        "Communication",
+        "Natural language processing",
+        "Generative AI",
+        "chatbot",
+        "text analysis",
+    ]
+    assert tax.updated_at == datetime(2025, 3, 13, tzinfo=UTC)
     beds = by_id["PSTW-9002"]
     assert (beds.country, beds.status, beds.sector, beds.end_year) == ("SE", "pilot", "health", None)
     assert beds.link == "https://example.se/beds"  # no website: first URL in Source
@@ -59,7 +66,10 @@ def test_csv_maps_columns() -> None:
     assert ledger.country is None and ledger.status == "discontinued" and ledger.owner_type == "other"
     potholes = by_id["PSTW-9005"]
     assert potholes.country == "DK" and potholes.sector == "transport"
-    assert potholes.link == "https://interoperable-europe.ec.europa.eu/collection/public-sector-tech-watch/submit-your-case"
+    assert (
+        potholes.link
+        == "https://interoperable-europe.ec.europa.eu/collection/public-sector-tech-watch/submit-your-case"
+    )
 
 
 def test_row_without_name_is_rejected_with_its_row() -> None:

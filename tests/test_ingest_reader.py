@@ -1,13 +1,14 @@
 """Format detection, --format override and whole-file errors."""
+
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
 import pytest
-from tests._shared import FIXTURES
 
 from erfa.ingest import FORMATS, FormatError, detect_format, read_file
+from tests._shared import FIXTURES
 
 
 @pytest.mark.parametrize(
@@ -39,9 +40,11 @@ def test_compact_single_line_json_array(tmp_path: Path) -> None:
 def test_format_override_reads_undetectable_file(tmp_path: Path) -> None:
     # Broken first line: detection still finds JSON Lines, and --format forces it anyway.
     path = tmp_path / "projects.data"
-    path.write_text('{"source": "demo", "source_id": "1", "title": "Broken\n'
-                    '{"source": "demo", "source_id": "2", "title": "Søknadsassistent for NAV-kontor"}\n',
-                    encoding="utf-8")
+    path.write_text(
+        '{"source": "demo", "source_id": "1", "title": "Broken\n'
+        '{"source": "demo", "source_id": "2", "title": "Søknadsassistent for NAV-kontor"}\n',
+        encoding="utf-8",
+    )
     result = read_file(path, format="erfa-jsonl")
     assert result.format == "erfa-jsonl"
     assert [r.source_id for r in result.records] == ["2"]
@@ -121,8 +124,9 @@ def test_missing_file() -> None:
 
 def test_csv_row_with_too_many_cells_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
-    path.write_text("source,source_id,title\ndemo,1,Chatbot for skatt,extra\ndemo,2,Ruteplan for brøyting\n",
-                    encoding="utf-8")
+    path.write_text(
+        "source,source_id,title\ndemo,1,Chatbot for skatt,extra\ndemo,2,Ruteplan for brøyting\n", encoding="utf-8"
+    )
     result = read_file(path)
     assert [r.source_id for r in result.records] == ["2"]
     assert result.rejected[0].row == 2 and "4 cells" in result.rejected[0].reason
@@ -130,8 +134,9 @@ def test_csv_row_with_too_many_cells_is_rejected(tmp_path: Path) -> None:
 
 def test_duplicates_in_csv(tmp_path: Path) -> None:
     path = tmp_path / "dups.csv"
-    path.write_text("source;source_id;title\ndemo;a1;Chatbot\n\ndemo;a1;Chatbot igjen\ndemo;a2;Annet\n",
-                    encoding="utf-8")
+    path.write_text(
+        "source;source_id;title\ndemo;a1;Chatbot\n\ndemo;a1;Chatbot igjen\ndemo;a2;Annet\n", encoding="utf-8"
+    )
     result = read_file(path)
     assert [r.source_id for r in result.records] == ["a1", "a2"]
     assert [(r.row, r.reason) for r in result.rejected] == [(4, "duplicate source_id a1, first seen at row 2")]

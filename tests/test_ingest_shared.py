@@ -1,10 +1,11 @@
 """The real registries in ../shared/data: every project must come through."""
+
 from __future__ import annotations
 
 import pytest
-from tests._shared import shared_data_dir
 
 from erfa.ingest import read_file
+from tests._shared import shared_data_dir
 
 pytestmark = pytest.mark.shared
 

@@ -69,10 +69,24 @@ def test_sector_names_ministries_and_cofog() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("Norway", "NO"), ("Norge", "NO"), ("Noreg", "NO"), ("Sverige", "SE"), ("Danmark", "DK"),
-        ("Suomi", "FI"), ("Denmark ", "DK"), ("United Kingdom", "GB"), ("UK", "GB"), ("USA", "US"),
-        ("Czechia", "CZ"), ("Türkiye", "TR"), ("se", "SE"), ("NOR", "NO"), ("EL", "GR"),
-        ("European Union", None), ("Atlantis", None), ("", None),
+        ("Norway", "NO"),
+        ("Norge", "NO"),
+        ("Noreg", "NO"),
+        ("Sverige", "SE"),
+        ("Danmark", "DK"),
+        ("Suomi", "FI"),
+        ("Denmark ", "DK"),
+        ("United Kingdom", "GB"),
+        ("UK", "GB"),
+        ("USA", "US"),
+        ("Czechia", "CZ"),
+        ("Türkiye", "TR"),
+        ("se", "SE"),
+        ("NOR", "NO"),
+        ("EL", "GR"),
+        ("European Union", None),
+        ("Atlantis", None),
+        ("", None),
     ],
 )
 def test_country(raw: str, expected: str | None) -> None:

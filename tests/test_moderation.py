@@ -2,6 +2,7 @@
 CSRF, edits and the history of decisions, the submitter's status link, functional contacts
 published only with consent, organisation web sites on the project page, links completed to
 https://, and `erfa submissions ...` on the command line."""
+
 from __future__ import annotations
 
 import re
@@ -20,12 +21,20 @@ from erfa.ingest import Record
 from erfa.service.pages import sessions as sessions_mod
 from tests._ops import AUTH, TOKEN, erfa_cmd, erfa_env
 
-FORM = {"title": "Maskinlæring for å oppdage lekkasjer i vannledninger",
-        "description": "Sensordata fra vannverket analyseres for å finne lekkasjer før de blir brudd.",
-        "organisation": "Fjellbygd kommune", "country": "NO", "municipality": "Fjellbygd",
-        "sector": "environment", "status": "pilot", "start_year": 2023,
-        "link": "fjellbygd.kommune.no/vann", "website": "fjellbygd.kommune.no",
-        "contact": "digitalisering@fjellbygd.kommune.no", "contact_consent": True}
+FORM = {
+    "title": "Maskinlæring for å oppdage lekkasjer i vannledninger",
+    "description": "Sensordata fra vannverket analyseres for å finne lekkasjer før de blir brudd.",
+    "organisation": "Fjellbygd kommune",
+    "country": "NO",
+    "municipality": "Fjellbygd",
+    "sector": "environment",
+    "status": "pilot",
+    "start_year": 2023,
+    "link": "fjellbygd.kommune.no/vann",
+    "website": "fjellbygd.kommune.no",
+    "contact": "digitalisering@fjellbygd.kommune.no",
+    "contact_consent": True,
+}
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 REVISION = re.compile(r'name="revision" value="(\d+)"')
 
@@ -90,14 +99,19 @@ def test_the_status_link_follows_a_submission_to_its_decision(app_for: Callable[
     done = c.get(f"/submissions/status/{token}").json()
     assert done["status"] == "approved" and done["project_id"] == f"submission-{first['id']}"
     page = c.get(path + "?lang=en")
-    assert "Published" in page.text and f'/project/submission-{first["id"]}' in page.text
+    assert "Published" in page.text and f"/project/submission-{first['id']}" in page.text
 
     c.post(f"/submissions/{second['id']}/reject", json={"reason": "Dette er ikke et offentlig prosjekt."}, headers=AUTH)
     rejected = c.get("/submit/status/" + second["status_token"] + "?lang=nb")
     assert "Avvist" in rejected.text and "Dette er ikke et offentlig prosjekt." in rejected.text
     # the store keeps only a hash of the token
-    raw = sqlite3.connect(c.app.state.erfa.settings.home / "submissions.sqlite").execute(  # type: ignore[attr-defined]
-        "SELECT group_concat(status_hash) FROM submissions").fetchone()[0]
+    raw = (
+        sqlite3.connect(c.app.state.erfa.settings.home / "submissions.sqlite")
+        .execute(  # type: ignore[attr-defined]
+            "SELECT group_concat(status_hash) FROM submissions"
+        )
+        .fetchone()[0]
+    )
     assert token not in raw
 
 
@@ -111,7 +125,9 @@ def test_a_contact_is_published_only_with_consent_and_only_after_approval(app_fo
         assert c.post(f"/submissions/{sid}/approve", headers=AUTH).status_code == 200
     shown = c.get(f"/projects/submission-{agreed}").json()
     hidden = c.get(f"/projects/submission-{private}").json()
-    assert shown["contact"] == "digitalisering@fjellbygd.kommune.no" and shown["website"] == "https://fjellbygd.kommune.no"
+    assert (
+        shown["contact"] == "digitalisering@fjellbygd.kommune.no" and shown["website"] == "https://fjellbygd.kommune.no"
+    )
     assert hidden.get("contact") is None and hidden["website"] == "https://fjellbygd.kommune.no"
     # the moderators still have it
     assert c.get(f"/submissions/{private}", headers=AUTH).json()["data"]["contact"] == FORM["contact"]
@@ -122,17 +138,39 @@ def test_a_contact_is_published_only_with_consent_and_only_after_approval(app_fo
 
 
 def test_a_project_page_links_the_organisations_site_from_any_of_its_records(
-        app_for: Callable[..., TestClient], make_index: Callable[..., ProjectIndex]) -> None:
+    app_for: Callable[..., TestClient], make_index: Callable[..., ProjectIndex]
+) -> None:
     idx = make_index()
-    idx.upsert([
-        Record.build("reg", "1", title="Chatbot for byggesak", organisation="Fjordvik kommune", country="NO",
-                     description="Svarer innbyggere om byggesøknader."),
-        Record.build("reg", "2", title="Transkribering av møter", organisation="Fjordvik Kommune", country="NO",
-                     website="fjordvik.kommune.no", organisation_number="944 000 000",
-                     description="Møter i kommunestyret blir tekst automatisk."),
-        Record.build("reg", "3", title="Prognose for snømåking", organisation="Andeby kommune", country="NO",
-                     description="Varsler når veiene må brøytes."),
-    ])
+    idx.upsert(
+        [
+            Record.build(
+                "reg",
+                "1",
+                title="Chatbot for byggesak",
+                organisation="Fjordvik kommune",
+                country="NO",
+                description="Svarer innbyggere om byggesøknader.",
+            ),
+            Record.build(
+                "reg",
+                "2",
+                title="Transkribering av møter",
+                organisation="Fjordvik Kommune",
+                country="NO",
+                website="fjordvik.kommune.no",
+                organisation_number="944 000 000",
+                description="Møter i kommunestyret blir tekst automatisk.",
+            ),
+            Record.build(
+                "reg",
+                "3",
+                title="Prognose for snømåking",
+                organisation="Andeby kommune",
+                country="NO",
+                description="Varsler når veiene må brøytes.",
+            ),
+        ]
+    )
     c = app_for(index=idx)
     page = c.get("/project/reg-1?lang=nb").text
     assert 'href="https://fjordvik.kommune.no"' in page and "Nettsiden til Fjordvik kommune" in page
@@ -147,26 +185,39 @@ def test_erfa_files_carry_web_sites_and_contacts(tmp_path: Path) -> None:
     from erfa.ingest import read_file
 
     f = tmp_path / "own.jsonl"
-    f.write_text('{"source": "vestland", "source_id": "1", "title": "KI i arkivet", "organisation": "Vestland fylkeskommune",'
-                 ' "website": "vestlandfylke.no", "contact": "arkiv@vestlandfylke.no"}\n', encoding="utf-8")
+    f.write_text(
+        '{"source": "vestland", "source_id": "1", "title": "KI i arkivet", "organisation": "Vestland fylkeskommune",'
+        ' "website": "vestlandfylke.no", "contact": "arkiv@vestlandfylke.no"}\n',
+        encoding="utf-8",
+    )
     rec = read_file(f).records[0]
     assert rec.website == "https://vestlandfylke.no" and rec.contact == "arkiv@vestlandfylke.no"
-    assert Record.build("x", "1", title="t").content_hash() == Record.build("x", "1", title="t", website=None).content_hash()
+    assert (
+        Record.build("x", "1", title="t").content_hash()
+        == Record.build("x", "1", title="t", website=None).content_hash()
+    )
 
 
 # -- the store: edits, history, revisions --------------------------------------------------------
-def test_edits_are_kept_in_the_history_and_a_stale_decision_is_refused(make_index: Callable[..., ProjectIndex],
-                                                                       tmp_path: Path) -> None:
+def test_edits_are_kept_in_the_history_and_a_stale_decision_is_refused(
+    make_index: Callable[..., ProjectIndex], tmp_path: Path
+) -> None:
     idx = make_index()
     store = SubmissionStore(tmp_path / "subs.sqlite")
     sub = store.add({**FORM, "title": "Lekkasjer i vannledninger med KI", "country": "Norge"})
     assert sub.status_token and store.by_status_token(sub.status_token).id == sub.id  # type: ignore[union-attr]
     edited = store.edit(sub.id, {"title": "Lekkasjesøk i vannledninger", "municipality": None}, expected_revision=0)
-    assert edited.revision == 1 and edited.data["title"] == "Lekkasjesøk i vannledninger" and "municipality" not in edited.data
+    assert (
+        edited.revision == 1
+        and edited.data["title"] == "Lekkasjesøk i vannledninger"
+        and "municipality" not in edited.data
+    )
     assert [d.action for d in edited.history] == ["submitted", "edited"]
     assert edited.history[1].who == "admin"
-    assert edited.history[1].detail["changes"] == {"title": ["Lekkasjer i vannledninger med KI", "Lekkasjesøk i vannledninger"],
-                                                   "municipality": ["Fjellbygd", None]}
+    assert edited.history[1].detail["changes"] == {
+        "title": ["Lekkasjer i vannledninger med KI", "Lekkasjesøk i vannledninger"],
+        "municipality": ["Fjellbygd", None],
+    }
     assert store.edit(sub.id, {"title": "Lekkasjesøk i vannledninger"}).revision == 1  # no change, no history
     with pytest.raises(StaleSubmission):
         store.approve(sub.id, idx, expected_revision=0)  # the page showed revision 0
@@ -229,8 +280,11 @@ def test_patch_corrects_a_pending_submission(app_for: Callable[..., TestClient])
     c = app_for()
     sid = c.post("/submissions", json=FORM).json()["id"]
     assert c.patch(f"/submissions/{sid}", json={"title": "X"}).status_code == 401
-    r = c.patch(f"/submissions/{sid}", json={"title": "Lekkasjesøk", "website": "fjellbygd.no", "expected_revision": 0},
-                headers=AUTH)
+    r = c.patch(
+        f"/submissions/{sid}",
+        json={"title": "Lekkasjesøk", "website": "fjellbygd.no", "expected_revision": 0},
+        headers=AUTH,
+    )
     assert r.status_code == 200, r.text
     assert r.json()["data"]["website"] == "https://fjellbygd.no" and r.json()["revision"] == 1
     assert [h["action"] for h in r.json()["history"]] == ["submitted", "edited"]
@@ -250,8 +304,9 @@ def test_sign_in_sets_a_strict_session_cookie_and_sign_out_ends_it(app_for: Call
     # no CSRF token, or another one: refused without looking at the token
     assert c.post("/admin/sign-in", data={"token": TOKEN}, follow_redirects=False).status_code == 403
     assert c.post("/admin/sign-in", data={"token": TOKEN, "csrf": "forged"}, follow_redirects=False).status_code == 403
-    wrong = c.post("/admin/sign-in?lang=en", data={"token": "wrong", "csrf": csrf_of(c.get("/admin").text)},
-                   follow_redirects=False)
+    wrong = c.post(
+        "/admin/sign-in?lang=en", data={"token": "wrong", "csrf": csrf_of(c.get("/admin").text)}, follow_redirects=False
+    )
     assert wrong.status_code == 401 and "The token is wrong" in wrong.text
     r = c.post("/admin/sign-in", data={"token": TOKEN, "csrf": csrf_of(c.get("/admin").text)}, follow_redirects=False)
     assert r.status_code == 303
@@ -277,8 +332,9 @@ def test_over_https_the_session_cookie_is_secure_and_host_only(app_for: Callable
     assert "Sign out" in s.get("/admin?lang=en").text
 
 
-def test_a_session_expires_and_ends_when_the_token_changes(app_for: Callable[..., TestClient],
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_session_expires_and_ends_when_the_token_changes(
+    app_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
     c = app_for()
     signed_in(c)
     monkeypatch.setattr(sessions_mod, "IDLE", timedelta(seconds=-1))
@@ -301,12 +357,28 @@ def test_the_moderation_pages_edit_approve_and_reject(app_for: Callable[..., Tes
     assert page.status_code == 200 and "How the project page will look" in page.text
     assert "digitalisering@fjellbygd.kommune.no" in page.text  # the preview shows the consented contact
     form = {f: "" for f in ("description", "purpose", "municipality", "end_year", "link", "purpose")}
-    form.update({"csrf": csrf, "revision": "0", "title": "Lekkasjer i vannledninger", "organisation": "Fjellbygd kommune",
-                 "description": FORM["description"], "country": "NO", "sector": "environment", "status": "pilot",
-                 "start_year": "2023", "website": "fjellbygd.kommune.no", "contact": FORM["contact"],
-                 "contact_consent": "yes"})
+    form.update(
+        {
+            "csrf": csrf,
+            "revision": "0",
+            "title": "Lekkasjer i vannledninger",
+            "organisation": "Fjellbygd kommune",
+            "description": FORM["description"],
+            "country": "NO",
+            "sector": "environment",
+            "status": "pilot",
+            "start_year": "2023",
+            "website": "fjellbygd.kommune.no",
+            "contact": FORM["contact"],
+            "contact_consent": "yes",
+        }
+    )
     bad = c.post(f"/admin/submissions/{sid}/edit?lang=en", data={**form, "start_year": "soon"})
-    assert bad.status_code == 422 and "Enter a year between 1950 and 2100." in bad.text and 'aria-invalid="true"' in bad.text
+    assert (
+        bad.status_code == 422
+        and "Enter a year between 1950 and 2100." in bad.text
+        and 'aria-invalid="true"' in bad.text
+    )
     saved = c.post(f"/admin/submissions/{sid}/edit?lang=en", data=form)
     assert saved.status_code == 200 and "The changes are saved." in saved.text
     sub = c.get(f"/submissions/{sid}", headers=AUTH).json()
@@ -315,8 +387,14 @@ def test_the_moderation_pages_edit_approve_and_reject(app_for: Callable[..., Tes
     stale = c.post(f"/admin/submissions/{sid}/approve?lang=en", data={"csrf": csrf, "revision": "0"})
     assert stale.status_code == 409 and "changed since you opened it" in stale.text
     assert c.post(f"/admin/submissions/{sid}/approve", data={"revision": "1"}).status_code == 403  # no CSRF token
-    assert c.post(f"/admin/submissions/{sid}/approve", data={"csrf": csrf, "revision": "1"},
-                  headers={"Origin": "https://evil.example"}).status_code == 403
+    assert (
+        c.post(
+            f"/admin/submissions/{sid}/approve",
+            data={"csrf": csrf, "revision": "1"},
+            headers={"Origin": "https://evil.example"},
+        ).status_code
+        == 403
+    )
     assert c.get(f"/projects/submission-{sid}").status_code == 404
     done = c.post(f"/admin/submissions/{sid}/approve?lang=en", data={"csrf": csrf, "revision": "1"})
     assert done.status_code == 200 and "The project is approved and published." in done.text
@@ -325,7 +403,9 @@ def test_the_moderation_pages_edit_approve_and_reject(app_for: Callable[..., Tes
 
     empty = c.post(f"/admin/submissions/{spam}/reject?lang=en", data={"csrf": csrf, "revision": "0", "reason": " "})
     assert empty.status_code == 422 and "Write a reason before rejecting." in empty.text
-    gone = c.post(f"/admin/submissions/{spam}/reject?lang=en", data={"csrf": csrf, "revision": "0", "reason": "Reklame"})
+    gone = c.post(
+        f"/admin/submissions/{spam}/reject?lang=en", data={"csrf": csrf, "revision": "0", "reason": "Reklame"}
+    )
     assert "The submission is rejected." in gone.text
     history = c.get("/admin/history?lang=en").text
     for text in ("Rejected", "Reklame", "Approved and published", "Edited", "Submitted", "Lekkasjer i vannledninger"):
@@ -390,13 +470,17 @@ def test_erfa_submissions_list_show_edit_approve_reject(encoder: object, model_h
     assert '"total": 2' in as_json.stdout
 
 
-
 def test_sign_in_attempts_are_limited_per_client(app_for: Callable[..., TestClient]) -> None:
     c = app_for()
     codes = []
     for _ in range(11):
-        codes.append(c.post("/admin/sign-in?lang=en", data={"token": "wrong", "csrf": csrf_of(c.get("/admin").text)},
-                            follow_redirects=False).status_code)
+        codes.append(
+            c.post(
+                "/admin/sign-in?lang=en",
+                data={"token": "wrong", "csrf": csrf_of(c.get("/admin").text)},
+                follow_redirects=False,
+            ).status_code
+        )
     assert codes[:10] == [401] * 10 and codes[10] == 429
     last = c.post("/admin/sign-in?lang=en", data={"token": TOKEN, "csrf": csrf_of(c.get("/admin").text)})
     assert last.status_code == 429 and "Too many attempts" in last.text and int(last.headers["Retry-After"]) > 0
@@ -408,5 +492,8 @@ def test_partners_show_the_organisations_site_and_consented_contact(app_for: Cal
     c.post(f"/submissions/{sid}/approve", headers=AUTH)
     partners = c.get("/partners", params={"q": "oppdage lekkasjer i vannledninger med sensordata"}).json()["partners"]
     mine = next(p for p in partners if p["organisation"] == "Fjellbygd kommune")
-    assert mine["contact"] == {"website": "https://fjellbygd.kommune.no/om-oss", "registry_id": None,
-                               "contact": "digitalisering@fjellbygd.kommune.no"}
+    assert mine["contact"] == {
+        "website": "https://fjellbygd.kommune.no/om-oss",
+        "registry_id": None,
+        "contact": "digitalisering@fjellbygd.kommune.no",
+    }

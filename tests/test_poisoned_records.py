@@ -8,6 +8,7 @@ closed: a record the derived structures cannot take in is refused at every door 
 anything is committed, and one that is already stored is left out of search and named
 instead of failing the start-up or freezing a replica.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -18,12 +19,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from erfa.index import ProjectIndex
+from erfa.index.backup import BackupError, export, import_file
 from erfa.index.bodies import organisations
 from erfa.index.search import snapshot
-from erfa.index.backup import BackupError, export, import_file
 from erfa.index.store.protocol import StoredRecord
 from erfa.ingest import Record, RecordError
 from tests._ops import TOKEN
@@ -55,8 +57,13 @@ def poisoned(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def bad_record(sid: str = "bad") -> Record:
-    return rec(sid, "Chatbot for byggesaker i kommunen", "Svarer innbyggere om byggesøknader.", organisation=POISON,
-               country="NO")
+    return rec(
+        sid,
+        "Chatbot for byggesaker i kommunen",
+        "Svarer innbyggere om byggesøknader.",
+        organisation=POISON,
+        country="NO",
+    )
 
 
 # -- the defect ------------------------------------------------------------------------
@@ -64,8 +71,9 @@ def bad_record(sid: str = "bad") -> Record:
 def test_a_punctuation_only_organisation_is_stored_without_a_body(make_index: Make, name: str) -> None:
     idx = make_index()
     idx.upsert(CORPUS)
-    summary = idx.upsert([rec("odd", "Chatbot for byggesaker", "Svarer om byggesøknader.", organisation=name,
-                              country="NO")])
+    summary = idx.upsert(
+        [rec("odd", "Chatbot for byggesaker", "Svarer om byggesøknader.", organisation=name, country="NO")]
+    )
     assert summary.added == 1 and not summary.refused
     assert "names no body" in summary.notes["test-odd"]
     assert "test-odd" in [h.record.id for h in idx.search("chatbot byggesak", limit=5).hits]
@@ -110,8 +118,10 @@ def test_upsert_refuses_what_the_index_cannot_take_and_writes_the_rest(make_inde
 def test_post_projects_answers_422_and_writes_nothing(app_for: Callable[..., TestClient], poisoned: None) -> None:
     client = app_for()
     before = client.get("/readyz").json()["generation"]
-    body = [{"source": "t", "source_id": "ok", "title": "Talegjenkjenning"},
-            {"source": "t", "source_id": "bad", "title": "Chatbot", "organisation": POISON}]
+    body = [
+        {"source": "t", "source_id": "ok", "title": "Talegjenkjenning"},
+        {"source": "t", "source_id": "bad", "title": "Chatbot", "organisation": POISON},
+    ]
     r = client.post("/projects", json=body, headers=AUTH)
     assert r.status_code == 422, r.text
     assert "IndexError" in json.dumps(r.json()) and "body" in json.dumps(r.json())
@@ -120,11 +130,14 @@ def test_post_projects_answers_422_and_writes_nothing(app_for: Callable[..., Tes
     assert client.get("/search", params={"q": "chatbot"}).status_code == 200
 
 
-def test_post_ingest_rejects_the_row_and_takes_the_rest(app_for: Callable[..., TestClient], poisoned: None,
-                                                        tmp_path: Path) -> None:
+def test_post_ingest_rejects_the_row_and_takes_the_rest(
+    app_for: Callable[..., TestClient], poisoned: None, tmp_path: Path
+) -> None:
     client = app_for()
-    rows = [{"source": "t", "source_id": "ok", "title": "Talegjenkjenning"},
-            {"source": "t", "source_id": "bad", "title": "Chatbot", "organisation": POISON}]
+    rows = [
+        {"source": "t", "source_id": "ok", "title": "Talegjenkjenning"},
+        {"source": "t", "source_id": "bad", "title": "Chatbot", "organisation": POISON},
+    ]
     data = "\n".join(json.dumps(r) for r in rows).encode()
     r = client.post("/ingest", files={"file": ("rows.jsonl", data)}, headers=AUTH)
     assert r.status_code == 200, r.text
@@ -132,16 +145,23 @@ def test_post_ingest_rejects_the_row_and_takes_the_rest(app_for: Callable[..., T
     assert [x["row"] for x in r.json()["rejected"]] == [2] and "IndexError" in r.json()["rejected"][0]["reason"]
 
 
-def test_cli_ingest_reports_the_row_and_the_nameless_organisation(tmp_path: Path, encoder: object, poisoned: None,
-                                                                 monkeypatch: pytest.MonkeyPatch,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_ingest_reports_the_row_and_the_nameless_organisation(
+    tmp_path: Path, encoder: object, poisoned: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from erfa.service import cli
 
     monkeypatch.setattr(cli.common, "index", lambda settings: ProjectIndex(tmp_path / "home", encoder=encoder))  # type: ignore[arg-type]
     path = tmp_path / "rows.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in [
-        {"source": "t", "source_id": "ok", "title": "Talegjenkjenning", "organisation": "..."},
-        {"source": "t", "source_id": "bad", "title": "Chatbot", "organisation": POISON}]), encoding="utf-8")
+    path.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"source": "t", "source_id": "ok", "title": "Talegjenkjenning", "organisation": "..."},
+                {"source": "t", "source_id": "bad", "title": "Chatbot", "organisation": POISON},
+            ]
+        ),
+        encoding="utf-8",
+    )
     assert cli.main(["--home", str(tmp_path / "home"), "ingest", str(path)]) == 0
     err = capsys.readouterr()
     assert f"{path}:2: rejected: erfa cannot index this record" in err.err
@@ -150,14 +170,21 @@ def test_cli_ingest_reports_the_row_and_the_nameless_organisation(tmp_path: Path
 
 
 def test_approving_a_record_the_index_cannot_take_fails_and_keeps_the_submission(
-        make_index: Make, tmp_path: Path, poisoned: None) -> None:
+    make_index: Make, tmp_path: Path, poisoned: None
+) -> None:
     from erfa.index.moderation.submissions import SubmissionError, SubmissionStore
 
     idx = make_index()
     idx.upsert(CORPUS)
     store = SubmissionStore(tmp_path / "submissions.sqlite")
-    sub = store.add({"title": "Chatbot for byggesaker", "organisation": POISON, "country": "NO",
-                     "description": "Svarer innbyggere om byggesøknader."})
+    sub = store.add(
+        {
+            "title": "Chatbot for byggesaker",
+            "organisation": POISON,
+            "country": "NO",
+            "description": "Svarer innbyggere om byggesøknader.",
+        }
+    )
     with pytest.raises(SubmissionError, match="cannot be approved: erfa cannot index"):
         store.approve(sub.id, idx)
     assert store.get(sub.id).status == "pending"  # type: ignore[union-attr]
@@ -187,7 +214,8 @@ def _store_behind_erfas_back(idx: ProjectIndex, record: Record) -> None:
 
 
 def test_a_start_up_that_finds_a_poisoned_record_serves_without_it_and_names_it(
-        make_index: Make, poisoned: None, caplog: pytest.LogCaptureFixture, app_for: Callable[..., TestClient]) -> None:
+    make_index: Make, poisoned: None, caplog: pytest.LogCaptureFixture, app_for: Callable[..., TestClient]
+) -> None:
     idx = make_index()
     idx.upsert(CORPUS)
     home = idx.home
@@ -211,7 +239,8 @@ def test_a_start_up_that_finds_a_poisoned_record_serves_without_it_and_names_it(
 
 
 def test_a_running_index_catches_up_past_a_poisoned_record_and_keeps_taking_writes(
-        make_index: Make, poisoned: None) -> None:
+    make_index: Make, poisoned: None
+) -> None:
     reader, writer = make_index(), None
     reader.upsert(CORPUS)
     writer = make_index(reader.home)
@@ -244,11 +273,39 @@ def test_failing_halves_its_way_to_the_bad_records() -> None:
 
 # -- property: arbitrary Unicode in every field, into a real index, on both stores ---------
 _ids = itertools.count(1)
-_odd = st.sampled_from(["...", "§", "«»", "(  )", "—", "\u200b", "\ufeff", "\x00", "\u0301", "🤖", "ﷺ", "Ⅻ", "ǅ",
-                        "\U000e0001", "NaN", "null", "-", "   ", "𝕏", "İ", "ß", "ﬃ", "a\u0300"])
-_text = st.one_of(st.text(max_size=80), st.text(alphabet=st.characters(categories=["P", "S", "Z", "M", "C"],
-                                                                        exclude_characters="\ud800"), max_size=12),
-                  _odd, st.lists(_odd, max_size=5).map("".join))
+_odd = st.sampled_from(
+    [
+        "...",
+        "§",
+        "«»",
+        "(  )",
+        "—",
+        "\u200b",
+        "\ufeff",
+        "\x00",
+        "\u0301",
+        "🤖",
+        "ﷺ",
+        "Ⅻ",
+        "ǅ",
+        "\U000e0001",
+        "NaN",
+        "null",
+        "-",
+        "   ",
+        "𝕏",
+        "İ",
+        "ß",
+        "ﬃ",
+        "a\u0300",
+    ]
+)
+_text = st.one_of(
+    st.text(max_size=80),
+    st.text(alphabet=st.characters(categories=["P", "S", "Z", "M", "C"], exclude_characters="\ud800"), max_size=12),
+    _odd,
+    st.lists(_odd, max_size=5).map("".join),
+)
 
 
 def _mostly(*valid: str) -> st.SearchStrategy[str]:
@@ -256,13 +313,29 @@ def _mostly(*valid: str) -> st.SearchStrategy[str]:
     return st.one_of(*[st.sampled_from(valid)] * 4, _text)
 
 
-_fields = st.fixed_dictionaries({"title": st.one_of(_text, *[_text.map(lambda t: f"Prosjekt {t}")] * 2)}, optional={
-    "description": _text, "purpose": _text, "organisation": _text, "owner_type": _text,
-    "partners": st.lists(_text, max_size=3), "region": _text, "municipality": _text, "sector": _text, "status": _text,
-    "start_year": _text, "end_year": _text, "tags": st.lists(_text, max_size=3), "language": _text,
-    "country": _mostly("NO", "SE", "dk", "FI", "GB"), "organisation_number": _mostly("974760673", "212000-0142"),
-    "website": _mostly("https://www.askoy.kommune.no", "kommune.se"), "link": _mostly("https://example.org/p?id=1"),
-    "contact": _mostly("digitalisering@fjordvik.kommune.no")})
+_fields = st.fixed_dictionaries(
+    {"title": st.one_of(_text, *[_text.map(lambda t: f"Prosjekt {t}")] * 2)},
+    optional={
+        "description": _text,
+        "purpose": _text,
+        "organisation": _text,
+        "owner_type": _text,
+        "partners": st.lists(_text, max_size=3),
+        "region": _text,
+        "municipality": _text,
+        "sector": _text,
+        "status": _text,
+        "start_year": _text,
+        "end_year": _text,
+        "tags": st.lists(_text, max_size=3),
+        "language": _text,
+        "country": _mostly("NO", "SE", "dk", "FI", "GB"),
+        "organisation_number": _mostly("974760673", "212000-0142"),
+        "website": _mostly("https://www.askoy.kommune.no", "kommune.se"),
+        "link": _mostly("https://example.org/p?id=1"),
+        "contact": _mostly("digitalisering@fjordvik.kommune.no"),
+    },
+)
 
 
 def _push(idx: ProjectIndex, fields: dict[str, Any]) -> None:
@@ -294,8 +367,9 @@ def fuzz_index(make_index: Make) -> ProjectIndex:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_fields, min_size=1, max_size=3))
-def test_any_unicode_in_any_field_never_takes_sqlite_search_down(fuzz_index: ProjectIndex,
-                                                                  batch: list[dict[str, Any]]) -> None:
+def test_any_unicode_in_any_field_never_takes_sqlite_search_down(
+    fuzz_index: ProjectIndex, batch: list[dict[str, Any]]
+) -> None:
     for fields in batch:
         _push(fuzz_index, fields)
     assert fuzz_index.search("chatbot", limit=5).hits
@@ -303,8 +377,9 @@ def test_any_unicode_in_any_field_never_takes_sqlite_search_down(fuzz_index: Pro
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_fields, min_size=15, max_size=15))
-def test_after_any_unicode_a_start_from_the_store_alone_serves_every_record(make_index: Make, tmp_path: Path,
-                                                                            batch: list[dict[str, Any]]) -> None:
+def test_after_any_unicode_a_start_from_the_store_alone_serves_every_record(
+    make_index: Make, tmp_path: Path, batch: list[dict[str, Any]]
+) -> None:
     idx = make_index(tmp_path / f"home-{next(_ids)}")
     idx.upsert(CORPUS)
     for fields in batch:
@@ -328,8 +403,9 @@ def pg_pair(make_pg_index: Callable[..., ProjectIndex], pg_url: str) -> tuple[Pr
 @pytest.mark.postgres
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_fields, min_size=1, max_size=3))
-def test_any_unicode_in_any_field_never_takes_a_postgres_replica_down(pg_pair: tuple[ProjectIndex, ProjectIndex],
-                                                                      batch: list[dict[str, Any]]) -> None:
+def test_any_unicode_in_any_field_never_takes_a_postgres_replica_down(
+    pg_pair: tuple[ProjectIndex, ProjectIndex], batch: list[dict[str, Any]]
+) -> None:
     writer, replica = pg_pair
     for fields in batch:
         _push(writer, fields)
@@ -341,7 +417,8 @@ def test_any_unicode_in_any_field_never_takes_a_postgres_replica_down(pg_pair: t
 
 @pytest.mark.postgres
 def test_a_postgres_replica_leaves_a_poisoned_record_out_and_keeps_following(
-        pg_pair: tuple[ProjectIndex, ProjectIndex], poisoned: None) -> None:
+    pg_pair: tuple[ProjectIndex, ProjectIndex], poisoned: None
+) -> None:
     writer, replica = pg_pair
     assert writer.upsert([bad_record()]).refused  # the door holds on PostgreSQL too
     _store_behind_erfas_back(writer, bad_record())
@@ -351,8 +428,9 @@ def test_a_postgres_replica_leaves_a_poisoned_record_out_and_keeps_following(
     assert "test-6" in [h.record.id for h in replica.search("drone bridge inspection", limit=3).hits]
 
 
-def test_sync_counts_a_row_the_index_refuses_as_rejected_and_removes_nothing(tmp_path: Path, make_index: Make,
-                                                                             poisoned: None) -> None:
+def test_sync_counts_a_row_the_index_refuses_as_rejected_and_removes_nothing(
+    tmp_path: Path, make_index: Make, poisoned: None
+) -> None:
     from erfa.service.sync import Source, sync
     from tests.test_sync import PROJECTS, erfa_jsonl, serving
 
@@ -360,11 +438,13 @@ def test_sync_counts_a_row_the_index_refuses_as_rejected_and_removes_nothing(tmp
     with serving() as served:
         src = Source("vestland", served.base + "/vestland.jsonl", "erfa-jsonl", "vestland")
         served.files["/vestland.jsonl"] = erfa_jsonl(PROJECTS)
-        first, = sync([src], idx.home, lambda: idx)
+        (first,) = sync([src], idx.home, lambda: idx)
         assert (first.outcome, first.added) == ("changed", 4)
         # project 4 gone from the file, project 2 now names the organisation the index cannot take
-        served.files["/vestland.jsonl"] = erfa_jsonl({**{k: PROJECTS[k] for k in "13"}, "2": (POISON, *PROJECTS["2"][1:])})
-        second, = sync([src], idx.home, lambda: idx)
+        served.files["/vestland.jsonl"] = erfa_jsonl(
+            {**{k: PROJECTS[k] for k in "13"}, "2": (POISON, *PROJECTS["2"][1:])}
+        )
+        (second,) = sync([src], idx.home, lambda: idx)
     assert second.outcome == "failed" and second.rejected == 1
     assert any("rejected: erfa cannot index this record" in p for p in second.problems)
     assert idx.count() == 4  # nothing removed on a file with a rejected row

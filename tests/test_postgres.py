@@ -4,6 +4,7 @@ racing writers, replicas catching up, staleness, read-your-writes, migration bot
 Every test runs against a real PostgreSQL 18 with pgvector started on 127.0.0.1 by the
 fixtures in tests/_pg.py, and is skipped with the reason where it cannot start.
 """
+
 from __future__ import annotations
 
 import io
@@ -16,11 +17,11 @@ import psycopg
 import pytest
 
 from erfa.index import ProjectIndex
-from erfa.index.store import schema as pgschema
 from erfa.index.backup import export, import_file
-from erfa.index.store.postgres import PgStore
 from erfa.index.moderation.postgres import PgSubmissionStore
 from erfa.index.moderation.submissions import SubmissionStore
+from erfa.index.store import schema as pgschema
+from erfa.index.store.postgres import PgStore
 from erfa.ingest import Record
 from erfa.service.pgtesting import Cluster
 from tests._ops import AUTH, check_consistent
@@ -82,7 +83,9 @@ def test_ranking_is_identical_to_the_embedded_default(make_index: Make, make_pg_
     pg_idx.upsert(CORPUS)
     for q in QUERIES:
         assert _page(pg_idx, q) == _page(sqlite_idx, q)
-    assert [h.record.id for h in pg_idx.similar(CORPUS[0].id)] == [h.record.id for h in sqlite_idx.similar(CORPUS[0].id)]
+    assert [h.record.id for h in pg_idx.similar(CORPUS[0].id)] == [
+        h.record.id for h in sqlite_idx.similar(CORPUS[0].id)
+    ]
 
 
 def test_two_writers_racing_on_the_same_ids_lose_nothing(make_pg_index: MakePg, pg_url: str) -> None:
@@ -94,7 +97,9 @@ def test_two_writers_racing_on_the_same_ids_lose_nothing(make_pg_index: MakePg, 
     def write(idx: ProjectIndex, tag: str) -> None:
         try:
             for round_ in range(4):
-                idx.upsert([rec(f"r{i}", f"Chatbot {i} {tag} {round_}", "Svar på spørsmål om byggesaker.") for i in range(12)])
+                idx.upsert(
+                    [rec(f"r{i}", f"Chatbot {i} {tag} {round_}", "Svar på spørsmål om byggesaker.") for i in range(12)]
+                )
                 idx.upsert([rec(f"{tag}{i}", f"Skog {i} {tag}") for i in range(round_ * 2, round_ * 2 + 2)])
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
@@ -138,8 +143,9 @@ def test_the_embedding_cache_is_shared(make_pg_index: MakePg, pg_url: str) -> No
     assert second.upsert(CORPUS).embedded == 0  # every text was embedded once, by the first writer
 
 
-def test_a_replica_serves_its_snapshot_while_the_database_is_down(own_cluster: Cluster, make_pg_index: MakePg,
-                                                                  app_for: Callable[..., object]) -> None:
+def test_a_replica_serves_its_snapshot_while_the_database_is_down(
+    own_cluster: Cluster, make_pg_index: MakePg, app_for: Callable[..., object]
+) -> None:
     """Stopped database: /search answers from the snapshot, /readyz says stale (200); back up:
     ready again, and a write made meanwhile elsewhere is picked up."""
     url = own_cluster.create_database("erfa")
@@ -162,14 +168,20 @@ def test_a_replica_serves_its_snapshot_while_the_database_is_down(own_cluster: C
     assert rec("9", "x").id in ids(idx, "oversettelse av vedtaksbrev")
 
 
-def test_a_write_returns_its_generation_for_read_your_writes(make_pg_index: MakePg, pg_url: str,
-                                                           app_for: Callable[..., object]) -> None:
+def test_a_write_returns_its_generation_for_read_your_writes(
+    make_pg_index: MakePg, pg_url: str, app_for: Callable[..., object]
+) -> None:
     writer = app_for(index=make_pg_index(pg_url, "a"))
     reader_idx = make_pg_index(pg_url, "b")
     reader_idx.upsert(CORPUS)
     reader = app_for(index=reader_idx)
     reader.get("/search", params={"q": "skog"})  # type: ignore[attr-defined]  # poll now; the next one is a second away
-    body = {"source": "test", "source_id": "rw", "title": "Klarspråk i vedtaksbrev", "description": "Brev oversettes til klarspråk."}
+    body = {
+        "source": "test",
+        "source_id": "rw",
+        "title": "Klarspråk i vedtaksbrev",
+        "description": "Brev oversettes til klarspråk.",
+    }
     gen = writer.post("/projects", json=body, headers=AUTH).json()["generation"]  # type: ignore[attr-defined]
     assert gen == reader_idx.store.generation()
     page = reader.get("/search", params={"q": "klarspråk vedtaksbrev", "min_generation": gen}).json()  # type: ignore[attr-defined]
@@ -193,8 +205,9 @@ def test_submissions_live_in_the_database(pg_url: str, make_pg_index: MakePg) ->
     two.close()
 
 
-def test_export_and_import_both_ways_lose_nothing(tmp_path: Path, make_index: Make, make_pg_index: MakePg,
-                                                  pg_url: str) -> None:
+def test_export_and_import_both_ways_lose_nothing(
+    tmp_path: Path, make_index: Make, make_pg_index: MakePg, pg_url: str
+) -> None:
     """SQLite -> `erfa export` -> `erfa import` into PostgreSQL -> export -> a fresh SQLite:
     the same records, byte for byte, and the same submissions."""
     source = make_index(tmp_path / "sqlite")

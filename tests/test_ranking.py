@@ -1,5 +1,6 @@
 """Search quality (issue 3): hybrid ranking, filters and facets, partners, honest empty
 answers, passages. The demo-set assertions are the issue's acceptance criteria."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -10,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from erfa.index import Encoder, FilterError, Filters, ProjectIndex
 from erfa.index import evaluate as ev
-from erfa.index.engine import passages_of
 from erfa.index.bodies.organisations import merge_keys, org_key
+from erfa.index.engine import passages_of
 from erfa.index.search.text import split_passages
 from erfa.ingest import Record
 from erfa.service.api import create_app
@@ -54,16 +55,23 @@ def test_exact_names_are_found(demo_index: ProjectIndex) -> None:
     """Acronyms and system names mean little to the model; the keyword side must catch them."""
     for name in ("DIPS", "Ruter", "Lantmäteriet", "Kela"):
         top = demo_index.search(name, limit=3).hits
-        assert any(name.lower() in (h.record.title + " " + (h.record.description or "") + " " + (h.record.organisation or "")).lower()
-                   for h in top), (name, [h.record.title for h in top])
+        assert any(
+            name.lower()
+            in (h.record.title + " " + (h.record.description or "") + " " + (h.record.organisation or "")).lower()
+            for h in top
+        ), (name, [h.record.title for h in top])
 
 
 def test_filters_restrict_results_and_facets_count_them(demo_index: ProjectIndex) -> None:
     page = demo_index.search("chatbot", limit=20, filters=Filters(country=["dk"]))
     assert page.hits and all(h.record.country == "DK" for h in page.hits)
     assert {c for c, n in page.facets["country"].items() if n} == {"DK"}  # the others are listed, at 0
-    page = demo_index.search("chatbot", limit=20, filters=Filters(status=["implemented", "pilot"], language=["nb", "nn"]))
-    assert page.hits and all(h.record.status in {"implemented", "pilot"} and h.record.language in {"nb", "nn"} for h in page.hits)
+    page = demo_index.search(
+        "chatbot", limit=20, filters=Filters(status=["implemented", "pilot"], language=["nb", "nn"])
+    )
+    assert page.hits and all(
+        h.record.status in {"implemented", "pilot"} and h.record.language in {"nb", "nn"} for h in page.hits
+    )
     unfiltered = demo_index.search("chatbot", limit=10)
     counted = unfiltered.matches if unfiltered.facets_over == "matches" else 50  # the close matches, else the best 50
     assert sum(unfiltered.facets["country"].values()) == counted
@@ -71,10 +79,15 @@ def test_filters_restrict_results_and_facets_count_them(demo_index: ProjectIndex
     assert years and all((h.record.end_year or 9999) >= 2023 and h.record.start_year <= 2024 for h in years)
 
 
-@pytest.mark.parametrize("filters, field", [
-    (Filters(status=["done"]), "status"), (Filters(sector=["space"]), "sector"),
-    (Filters(country=["Norway"]), "country"), (Filters(year_from=2024, year_to=2020), "year_from"),
-])
+@pytest.mark.parametrize(
+    "filters, field",
+    [
+        (Filters(status=["done"]), "status"),
+        (Filters(sector=["space"]), "sector"),
+        (Filters(country=["Norway"]), "country"),
+        (Filters(year_from=2024, year_to=2020), "year_from"),
+    ],
+)
 def test_invalid_filters_name_the_allowed_values(demo_index: ProjectIndex, filters: Filters, field: str) -> None:
     with pytest.raises(FilterError) as err:
         demo_index.search("chatbot", filters=filters)
@@ -90,7 +103,9 @@ def test_api_filters_facets_and_422(demo_index: ProjectIndex, tmp_path: Path) ->
         assert set(body["facets"]) == {"country", "language", "owner_type", "sector", "status"}
         bad = c.get("/search", params={"q": "x", "status": "finished"})
         assert bad.status_code == 422
-        assert bad.json()["detail"][0]["loc"] == ["query", "status"] and "in_development" in bad.json()["detail"][0]["msg"]
+        assert (
+            bad.json()["detail"][0]["loc"] == ["query", "status"] and "in_development" in bad.json()["detail"][0]["msg"]
+        )
         partners = c.get("/partners", params={"q": "chattbot som svarar på frågor om bygglov"}).json()
         assert partners["close_match"] is True and partners["partners"]
         assert all(p["projects"] for p in partners["partners"])
@@ -104,22 +119,44 @@ def test_organisation_spellings_are_merged() -> None:
     assert len(set(merge_keys(["Region Skåne", "Region Stockholm"]).values())) == 2
 
 
-def _project(sid: str, org: str, status: str, title: str = "Chatbot som svarer på spørsmål om byggesøknader",
-             year: int = 2024, country: str = "NO") -> Record:
-    return Record.build("t", sid, title=title, organisation=org, status=status, start_year=year, country=country,
-                        description="Innbyggerne får svar døgnet rundt på spørsmål om byggesøknader og reguleringsplaner fra en chatbot.")
+def _project(
+    sid: str,
+    org: str,
+    status: str,
+    title: str = "Chatbot som svarer på spørsmål om byggesøknader",
+    year: int = 2024,
+    country: str = "NO",
+) -> Record:
+    return Record.build(
+        "t",
+        sid,
+        title=title,
+        organisation=org,
+        status=status,
+        start_year=year,
+        country=country,
+        description="Innbyggerne får svar døgnet rundt på spørsmål om byggesøknader og reguleringsplaner fra en chatbot.",
+    )
 
 
 def test_partners_merge_spellings_and_prefer_implemented_over_planned(make_index: Make) -> None:
     idx = make_index()
-    idx.upsert([
-        _project("1", "Helse Bergen HF", "planned"),
-        _project("2", "Helse Bergen", "planned", title="Chatbot for spørsmål om byggesøknader"),
-        _project("3", "Askøy kommune", "implemented"),
-        _project("4", "Bodø kommune", "planned"),
-        Record.build("t", "5", title="Prognose for snøbrøyting", organisation="Tromsø kommune", country="NO",
-                     description="Vi varsler brøyting ut fra værdata."),
-    ])
+    idx.upsert(
+        [
+            _project("1", "Helse Bergen HF", "planned"),
+            _project("2", "Helse Bergen", "planned", title="Chatbot for spørsmål om byggesøknader"),
+            _project("3", "Askøy kommune", "implemented"),
+            _project("4", "Bodø kommune", "planned"),
+            Record.build(
+                "t",
+                "5",
+                title="Prognose for snøbrøyting",
+                organisation="Tromsø kommune",
+                country="NO",
+                description="Vi varsler brøyting ut fra værdata.",
+            ),
+        ]
+    )
     page = idx.partners("chatbot for byggesøknader")
     names = [p.organisation for p in page.partners]
     helse = [p for p in page.partners if "Helse Bergen" in p.organisation]

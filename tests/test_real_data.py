@@ -2,6 +2,7 @@
 
 Needs ../shared/data (the public datasets beside the checkout); skipped without it.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,7 +24,10 @@ pytestmark = pytest.mark.shared
 def erfa(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "erfa.service.cli", "--home", str(home), *args],
-        capture_output=True, text=True, timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
 
 

@@ -7,6 +7,7 @@ Needs ../shared/data (the public datasets beside the checkout); skipped without 
 The full corpus (2,972 records, 2,741 distinct texts) is indexed first and the Nordic and
 European corpora reuse its vectors: each text is embedded once, a few minutes on two cores.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,8 @@ import pytest
 
 from erfa.index import Encoder, ProjectIndex
 from erfa.index import evaluate as ev
-from erfa.index.search import ranking
 from erfa.index.evaluate.corpora import available
+from erfa.index.search import ranking
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -27,8 +28,11 @@ MARGIN = 0.02  # the issue's tolerance: a test split may not fall further below 
 LANGUAGE_MARGIN = 0.05
 TWIN_MARGIN = 0.01  # the twin map is deterministic for given vectors: only rounding and thread order may move it
 
-pytestmark = [pytest.mark.shared, pytest.mark.model,
-              pytest.mark.skipif(not available(SHARED), reason="../shared/data is not beside this checkout")]
+pytestmark = [
+    pytest.mark.shared,
+    pytest.mark.model,
+    pytest.mark.skipif(not available(SHARED), reason="../shared/data is not beside this checkout"),
+]
 
 
 def _table(heading: str, header: str) -> str:
@@ -37,15 +41,17 @@ def _table(heading: str, header: str) -> str:
     start = text.find(heading)
     assert start >= 0, f"models.md records no {heading} table: paste it from `erfa eval --shared ../shared/data`"
     end = text.find("\n\n", text.index(header, start))
-    return text[start: end if end >= 0 else len(text)]
+    return text[start : end if end >= 0 else len(text)]
 
 
 def recorded(task: str) -> dict[str, float]:
     """The shipped (bold) nDCG@10 per group of ``task``'s table in models.md."""
     text = (ROOT / "models.md").read_text(encoding="utf-8")
-    assert f"**{task}**" in text, f"models.md records no **{task}** table: paste it from `erfa eval --shared ../shared/data`"
+    assert f"**{task}**" in text, (
+        f"models.md records no **{task}** table: paste it from `erfa eval --shared ../shared/data`"
+    )
     start = text.index(f"**{task}**")
-    table = text[start: text.index("\n\n", text.index("| group |", start))]
+    table = text[start : text.index("\n\n", text.index("| group |", start))]
     out = {}
     for row in table.splitlines():
         bold = re.search(r"\*\*([0-9.]+) /", row)
@@ -64,7 +70,9 @@ def recorded_twins(corpus: str) -> tuple[float, float]:
 
 
 @pytest.fixture(scope="module")
-def judged(encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[ev.Task, ProjectIndex]]]:
+def judged(
+    encoder: Encoder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, tuple[ev.Task, ProjectIndex]]]:
     tasks = ev.real_tasks(SHARED, LABELS)
     indexes: dict[str, ProjectIndex] = {}
     vectors: ev.Vectors = {}
@@ -80,7 +88,8 @@ def judged(encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.mark.parametrize("name", ["Nordic (test)", "European (test)", "Full (test)"])
 def test_shipped_ranking_holds_its_recorded_quality_and_beats_plain_dense(
-        judged: dict[str, tuple[ev.Task, ProjectIndex]], name: str) -> None:
+    judged: dict[str, tuple[ev.Task, ProjectIndex]], name: str
+) -> None:
     """The figure models.md records, within MARGIN; per language within LANGUAGE_MARGIN (9-19 needs
     each, so one need moves a group by several hundredths); and better than plain dense search."""
     task, idx = judged[name]
@@ -93,7 +102,9 @@ def test_shipped_ranking_holds_its_recorded_quality_and_beats_plain_dense(
         assert shipped["ndcg@10"] >= expected[group] - LANGUAGE_MARGIN, (name, group, shipped, expected[group])
 
 
-def test_close_match_cut_off_chosen_on_dev_carries_over_to_test(judged: dict[str, tuple[ev.Task, ProjectIndex]]) -> None:
+def test_close_match_cut_off_chosen_on_dev_carries_over_to_test(
+    judged: dict[str, tuple[ev.Task, ProjectIndex]],
+) -> None:
     """Answerable test needs keep their results marked as close matches; no-answer needs are
     flagged more often than answerable ones (the statistic separates the two at all)."""
     points = {name: ev.standouts(*judged[name]) for name in judged}
@@ -107,7 +118,9 @@ def test_close_match_cut_off_chosen_on_dev_carries_over_to_test(judged: dict[str
 
 
 @pytest.mark.parametrize("corpus", ["nordic", "european"])
-def test_inferred_sectors_agree_with_the_sources_own(judged: dict[str, tuple[ev.Task, ProjectIndex]], corpus: str) -> None:
+def test_inferred_sectors_agree_with_the_sources_own(
+    judged: dict[str, tuple[ev.Task, ProjectIndex]], corpus: str
+) -> None:
     """Each record a source gave a sector, hidden and voted on by its neighbours (leave one
     out): the share right where a sector is given, and how often one is (models.md)."""
     idx = next(i for t, i in judged.values() if t.corpus.lower().startswith(corpus))
@@ -136,14 +149,16 @@ def test_labelled_twins_are_joined_as_well_as_recorded(judged: dict[str, tuple[e
 def recorded_row(heading: str, task: str) -> list[str]:
     """The cells of ``task``'s row in the models.md table under ``heading``."""
     text = (ROOT / "models.md").read_text(encoding="utf-8")
-    section = text[text.index(heading):]
+    section = text[text.index(heading) :]
     section = section[: section.index("\n## ", 1)] if "\n## " in section[1:] else section
     row = next(line for line in section.splitlines() if line.startswith(f"| {task} |"))
     return [c.strip() for c in row.strip("|").split("|")]
 
 
 @pytest.mark.parametrize("name", ["Nordic (test)", "European (test)", "Full (test)"])
-def test_close_match_marks_hold_their_recorded_precision(judged: dict[str, tuple[ev.Task, ProjectIndex]], name: str) -> None:
+def test_close_match_marks_hold_their_recorded_precision(
+    judged: dict[str, tuple[ev.Task, ProjectIndex]], name: str
+) -> None:
     """The shipped marker (index/search/marker.json) on a test split: the first page's marks are as often
     right, the need-level flag as often right, and the probability ranks as well as models.md says."""
     from erfa.index.evaluate import marker as em
@@ -161,7 +176,9 @@ def test_close_match_marks_hold_their_recorded_precision(judged: dict[str, tuple
 
 
 @pytest.mark.parametrize("name", ["Nordic (test)", "European (test)", "Full (test)"])
-def test_similar_projects_hold_their_recorded_quality(judged: dict[str, tuple[ev.Task, ProjectIndex]], name: str) -> None:
+def test_similar_projects_hold_their_recorded_quality(
+    judged: dict[str, tuple[ev.Task, ProjectIndex]], name: str
+) -> None:
     from erfa.index.evaluate import similar as es
 
     task, idx = judged[name]

@@ -1,4 +1,5 @@
 """Abuse and privacy: headers, size and rate limits, clear errors, quiet logs, metrics."""
+
 from __future__ import annotations
 
 import base64
@@ -11,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 import pytest
 from fastapi.testclient import TestClient
 from starlette.responses import HTMLResponse
@@ -52,8 +52,19 @@ def client(app_for: Callable[..., TestClient]) -> TestClient:
     return app_for()
 
 
-@pytest.mark.parametrize("path", ["/search?q=chatbot", "/projects/test-1", "/projects/nope", "/search?q=", "/nowhere",
-                                  "/healthz", "/openapi.json", "/boom"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/search?q=chatbot",
+        "/projects/test-1",
+        "/projects/nope",
+        "/search?q=",
+        "/nowhere",
+        "/healthz",
+        "/openapi.json",
+        "/boom",
+    ],
+)
 def test_every_response_carries_the_security_headers(client: TestClient, path: str) -> None:
     r = client.get(path)
     assert r.headers["X-Content-Type-Options"] == "nosniff"
@@ -81,8 +92,10 @@ def test_docs_get_a_csp_that_lets_swagger_load_and_pages_a_strict_one(client: Te
     for url in re.findall(r"(?:src|href)=\"(/[^\"]+)\"", docs.text):
         assert client.get(url).status_code == 200, url
     inline = re.findall(r"<script>(.*?)</script>", docs.text, re.DOTALL)
-    assert inline and all(f"'sha256-{base64.b64encode(hashlib.sha256(js.encode()).digest()).decode()}'"
-                          in directives["script-src"] for js in inline)
+    assert inline and all(
+        f"'sha256-{base64.b64encode(hashlib.sha256(js.encode()).digest()).decode()}'" in directives["script-src"]
+        for js in inline
+    )
     assert client.get("/redoc").status_code == 404  # it would need a CDN; /docs documents the same API
     page = client.get("/test-embed-page").headers["Content-Security-Policy"]
     assert "default-src 'self'" in page and "script-src 'self'" in page and "unsafe-inline" not in page
@@ -108,17 +121,21 @@ def test_errors_are_json_without_stack_traces(client: TestClient, caplog: pytest
     assert any(getattr(rec, "request_id", None) == body["request_id"] and rec.exc_info for rec in caplog.records)
 
 
-@pytest.mark.parametrize("params, field, allowed", [
-    ({"q": "x", "limit": 101}, "limit", "100"),
-    ({"q": "x", "limit": 0}, "limit", "1"),
-    ({"q": "x", "offset": -1}, "offset", "0"),
-    ({"q": "x", "offset": 5000}, "offset", "1000"),
-    ({"q": "x" * 1001}, "q", "1000"),
-    ({"q": "x", "limit": "ten"}, "limit", "integer"),
-    ({"q": "x", "year_from": 1800}, "year_from", "1900"),
-])
-def test_validation_errors_name_the_field_and_what_is_allowed(client: TestClient, params: dict[str, Any], field: str,
-                                                              allowed: str) -> None:
+@pytest.mark.parametrize(
+    "params, field, allowed",
+    [
+        ({"q": "x", "limit": 101}, "limit", "100"),
+        ({"q": "x", "limit": 0}, "limit", "1"),
+        ({"q": "x", "offset": -1}, "offset", "0"),
+        ({"q": "x", "offset": 5000}, "offset", "1000"),
+        ({"q": "x" * 1001}, "q", "1000"),
+        ({"q": "x", "limit": "ten"}, "limit", "integer"),
+        ({"q": "x", "year_from": 1800}, "year_from", "1900"),
+    ],
+)
+def test_validation_errors_name_the_field_and_what_is_allowed(
+    client: TestClient, params: dict[str, Any], field: str, allowed: str
+) -> None:
     r = client.get("/search", params=params)
     assert r.status_code == 422
     d = r.json()["detail"][0]
@@ -204,8 +221,9 @@ def test_query_texts_are_not_logged_by_default(client: TestClient, caplog: pytes
     assert "client" not in access[0] and "query" not in access[0]
 
 
-def test_query_texts_are_logged_when_the_operator_turns_it_on(app_for: Callable[..., TestClient],
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_query_texts_are_logged_when_the_operator_turns_it_on(
+    app_for: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
+) -> None:
     c = app_for(log_queries=True)
     with caplog.at_level(logging.INFO, logger="erfa.access"):
         c.get("/search", params={"q": SECRET_NEED})
@@ -264,7 +282,10 @@ def test_trusted_proxies_are_addresses_or_networks(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("ERFA_TRUSTED_PROXIES", raising=False)
     assert proxy_options(Settings()) == {"proxy_headers": False, "forwarded_allow_ips": []}
     monkeypatch.setenv("ERFA_TRUSTED_PROXIES", "10.0.0.5, 10.1.0.0/16 ::1")
-    assert proxy_options(Settings()) == {"proxy_headers": True, "forwarded_allow_ips": ["10.0.0.5", "10.1.0.0/16", "::1"]}
+    assert proxy_options(Settings()) == {
+        "proxy_headers": True,
+        "forwarded_allow_ips": ["10.0.0.5", "10.1.0.0/16", "::1"],
+    }
     for bad in ("*", "proxy.example", "10.0.0.0/33"):
         monkeypatch.setenv("ERFA_TRUSTED_PROXIES", bad)
         with pytest.raises(SystemExit, match="ERFA_TRUSTED_PROXIES"):

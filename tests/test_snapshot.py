@@ -3,6 +3,7 @@ from scratch would; checkpoints and catch-up survive restarts, damage and old fi
 
 Each test can fail for the reason it names: the rebuilt index is the reference, and
 the advanced one is compared with it result for result."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -14,16 +15,20 @@ import pytest
 
 from erfa.index import ProjectIndex
 from erfa.index.search import ranking, snapshot
-from erfa.index.search.space import LanguageSpace
 from erfa.index.search.keywords import KeywordIndex
+from erfa.index.search.space import LanguageSpace
 from erfa.index.search.vectors import LayeredVectors, VectorIndex
-from erfa.ingest import Record
+from erfa.ingest import Record, read_file
 from erfa.service.demo import DEMO_FILE
-from erfa.ingest import read_file
 
 Make = Callable[..., ProjectIndex]
-NEEDS = ["chatbot som svarar på frågor om bygglov", "prognose for snømåking", "taleattkjenning i helse",
-         "satellite images of forests", "oversettelse av dokumenter"]
+NEEDS = [
+    "chatbot som svarar på frågor om bygglov",
+    "prognose for snømåking",
+    "taleattkjenning i helse",
+    "satellite images of forests",
+    "oversettelse av dokumenter",
+]
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +60,17 @@ def rebuilt(idx: ProjectIndex, make_index: Make, monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.usefixtures("deltas")
-def test_writes_advance_the_snapshot_to_what_a_rebuild_gives(make_index: Make, demo_records: list[Record],
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_writes_advance_the_snapshot_to_what_a_rebuild_gives(
+    make_index: Make, demo_records: list[Record], monkeypatch: pytest.MonkeyPatch
+) -> None:
     idx = make_index().load()
     idx.upsert(demo_records[:-6])
     first = idx._snapshot()
     assert first.delta_rows == len(demo_records) - 6, "a small write goes to the deltas, not a rebuild"
     idx.upsert(demo_records[-6:])
-    changed = demo_records[3].model_copy(update={"description": "Et nytt prosjekt om oversettelse av dokumenter mellom nynorsk og bokmål."})
+    changed = demo_records[3].model_copy(
+        update={"description": "Et nytt prosjekt om oversettelse av dokumenter mellom nynorsk og bokmål."}
+    )
     idx.upsert([changed])
     idx.delete([demo_records[5].id])
     snap = idx._snapshot()
@@ -75,7 +83,9 @@ def test_writes_advance_the_snapshot_to_what_a_rebuild_gives(make_index: Make, d
     assert ranking_of(idx, "nynorsk bokmål oversettelse", "keyword")[0] == demo_records[3].id
     assert demo_records[5].id not in {h.record.id for n in NEEDS for h in idx.search(n, limit=50).hits}
     # facets count live rows only: the replaced row of the changed record is not counted twice
-    assert idx._snapshot().meta.counts(list(idx._snapshot().records)) == fresh._snapshot().meta.counts(list(fresh._snapshot().records))
+    assert idx._snapshot().meta.counts(list(idx._snapshot().records)) == fresh._snapshot().meta.counts(
+        list(fresh._snapshot().records)
+    )
 
 
 def test_layered_vectors_search_as_one_flat_index() -> None:
@@ -99,7 +109,12 @@ def test_layered_vectors_search_as_one_flat_index() -> None:
 
 
 def test_keyword_delta_finds_and_covers_like_a_rebuild() -> None:
-    texts = ["chatbot for byggesaker", "maskinlæring i helse", "chatbot svarer innbyggere", "oversettelse av dokumenter"]
+    texts = [
+        "chatbot for byggesaker",
+        "maskinlæring i helse",
+        "chatbot svarer innbyggere",
+        "oversettelse av dokumenter",
+    ]
     full = KeywordIndex([1, 2, 3, 4], texts, ["nb"] * 4)
     grown = KeywordIndex([1, 2], texts[:2], ["nb"] * 2).with_rows([3, 4], texts[2:], ["nb"] * 2)
     for need in ("chatbot byggesak", "dokumenter", "innbyggere chatbot"):
@@ -110,8 +125,9 @@ def test_keyword_delta_finds_and_covers_like_a_rebuild() -> None:
 
 
 @pytest.mark.usefixtures("deltas")
-def test_cold_start_reads_the_checkpoint_and_catches_up(make_index: Make, demo_records: list[Record],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cold_start_reads_the_checkpoint_and_catches_up(
+    make_index: Make, demo_records: list[Record], monkeypatch: pytest.MonkeyPatch
+) -> None:
     idx = make_index().load()
     idx.upsert(demo_records)
     idx.close()
@@ -136,8 +152,9 @@ def test_cold_start_reads_the_checkpoint_and_catches_up(make_index: Make, demo_r
 
 
 @pytest.mark.usefixtures("deltas")
-def test_deltas_are_folded_into_a_new_checkpoint(make_index: Make, demo_records: list[Record],
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deltas_are_folded_into_a_new_checkpoint(
+    make_index: Make, demo_records: list[Record], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(snapshot, "COMPACT_MIN", 3)
     monkeypatch.setattr(snapshot, "COMPACT_SHARE", 0.0)
     idx = make_index().load()
@@ -174,8 +191,10 @@ def test_a_store_file_from_before_catch_up_opens(make_index: Make, demo_records:
         INSERT INTO meta VALUES ('generation', '1');
     """)
     r = demo_records[0]
-    con.execute("INSERT INTO records (id, source, data, content_hash, text_hash) VALUES (?, ?, ?, ?, '')",
-                (r.id, r.source, r.model_dump_json(), r.content_hash()))
+    con.execute(
+        "INSERT INTO records (id, source, data, content_hash, text_hash) VALUES (?, ?, ?, ?, '')",
+        (r.id, r.source, r.model_dump_json(), r.content_hash()),
+    )
     con.commit()
     con.close()
     idx = make_index(home).load()
@@ -194,11 +213,15 @@ def _flip(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("damage", [_truncate, _flip, lambda p: p.write_bytes(b""), lambda p: p.write_bytes(b"PK\x03\x04")],
-                         ids=["truncated", "one-byte-flipped", "empty", "zip-header-only"])
+@pytest.mark.parametrize(
+    "damage",
+    [_truncate, _flip, lambda p: p.write_bytes(b""), lambda p: p.write_bytes(b"PK\x03\x04")],
+    ids=["truncated", "one-byte-flipped", "empty", "zip-header-only"],
+)
 @pytest.mark.parametrize("name", ["space.npz", "derived.pkl", "vectors.faiss", "checkpoint.json"])
 def test_any_damaged_checkpoint_file_is_rebuilt_from_the_cache_and_logged(
-        make_index: Make, caplog: pytest.LogCaptureFixture, name: str, damage: Callable[[Path], None]) -> None:
+    make_index: Make, caplog: pytest.LogCaptureFixture, name: str, damage: Callable[[Path], None]
+) -> None:
     """Issue 18: a damaged space.npz (BadZipFile, EOFError) kept the server from ever becoming
     ready. Every checkpoint file is checked alike: checksum, rebuild from the cache, log."""
     from tests.test_index import CORPUS
@@ -217,5 +240,7 @@ def test_any_damaged_checkpoint_file_is_rebuilt_from_the_cache_and_logged(
         del idx.encoder.encode_passages
     assert again.count() == len(CORPUS) and ranking_of(again, NEEDS[0]) == ranking_of(idx, NEEDS[0])
     assert not calls, "rebuilt from the store's cached vectors, not re-embedded"
-    assert any(name in r.getMessage() and "rebuild" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert any(
+        name in r.getMessage() and "rebuild" in r.getMessage() for r in caplog.records if r.levelname == "WARNING"
+    )
     assert snapshot.load(idx.home, idx.encoder.model_id) is not None, "the rebuild saved a sound checkpoint again"

@@ -1,6 +1,7 @@
 """The language-neutral space (index/search/space.py) on synthetic vectors: what it removes, how
 it behaves on small, one-language and lopsided corpora, when it refits, and whether its
 close-match statistic is independent of corpus size."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -19,7 +20,9 @@ def unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def corpus(n_topics: int = 200, languages: tuple[str, ...] = ("en", "nb"), offset: float = 1.2) -> tuple[np.ndarray, list[str], np.ndarray]:
+def corpus(
+    n_topics: int = 200, languages: tuple[str, ...] = ("en", "nb"), offset: float = 1.2
+) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Each topic written once per language: topic + a strong language direction, as in e5's space."""
     topics = rng.normal(size=(n_topics, DIM))
     lang_dirs = {lang: rng.normal(size=DIM) * offset for lang in languages}

@@ -1,4 +1,5 @@
 """Public submissions and moderation: pending until approved, never lost, never searchable early."""
+
 from __future__ import annotations
 
 import errno
@@ -17,13 +18,18 @@ from erfa.index.moderation.submissions import SubmissionStore, to_record
 from tests._ops import AUTH, erfa_cmd, erfa_env
 
 Make = Callable[..., ProjectIndex]
-FORM = {"title": "Maskinlæring for å oppdage lekkasjer i vannledninger",
-        "description": "Sensordata fra vannverket analyseres for å finne lekkasjer før de blir brudd.",
-        "organisation": "Fjellbygd kommune", "country": "Norge", "municipality": "Fjellbygd",
-        "sector": "environment", "status": "pilot", "start_year": 2023, "end_year": 2025,
-        "link": "https://fjellbygd.kommune.no/vann"}
-
-
+FORM = {
+    "title": "Maskinlæring for å oppdage lekkasjer i vannledninger",
+    "description": "Sensordata fra vannverket analyseres for å finne lekkasjer før de blir brudd.",
+    "organisation": "Fjellbygd kommune",
+    "country": "Norge",
+    "municipality": "Fjellbygd",
+    "sector": "environment",
+    "status": "pilot",
+    "start_year": 2023,
+    "end_year": 2025,
+    "link": "https://fjellbygd.kommune.no/vann",
+}
 
 
 def test_a_submission_is_pending_and_invisible_until_approved(app_for: Callable[..., TestClient]) -> None:
@@ -76,28 +82,36 @@ def test_rejection_keeps_the_reason_and_blocks_approval(app_for: Callable[..., T
 def test_moderation_needs_the_token_but_submitting_does_not(app_for: Callable[..., TestClient]) -> None:
     c = app_for()
     sid = c.post("/submissions", json={"title": "Tolkning av skjema", "organisation": "Etat"}).json()["id"]
-    for method, path, kw in [("GET", "/submissions", {}), ("GET", f"/submissions/{sid}", {}),
-                             ("POST", f"/submissions/{sid}/approve", {}),
-                             ("POST", f"/submissions/{sid}/reject", {"json": {"reason": "x"}})]:
+    for method, path, kw in [
+        ("GET", "/submissions", {}),
+        ("GET", f"/submissions/{sid}", {}),
+        ("POST", f"/submissions/{sid}/approve", {}),
+        ("POST", f"/submissions/{sid}/reject", {"json": {"reason": "x"}}),
+    ]:
         assert c.request(method, path, **kw).status_code == 401
         assert c.request(method, path, headers={"Authorization": "Bearer wrong"}, **kw).status_code == 401
     assert c.get(f"/submissions/{sid}", headers=AUTH).json()["status"] == "pending"
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"organisation": "X"}, "title"),
-    ({"title": "X"}, "organisation"),
-    ({"title": "   ", "organisation": "X"}, "title"),
-    ({"title": "X", "organisation": "X", "link": "javascript:alert(1)"}, "link"),
-    ({"title": "X", "organisation": "X", "start_year": 2024, "end_year": 2020}, "end_year"),
-    ({"title": "X", "organisation": "X", "start_year": "soon"}, "start_year"),
-    ({"title": "X", "organisation": "X", "country": "Atlantis"}, "country"),
-    ({"title": "X", "organisation": "X", "status": "maybe"}, "status"),
-    ({"title": "X", "organisation": "X", "sector": "space"}, "sector"),
-    ({"title": "X", "organisation": "X", "colour": "blue"}, "colour"),
-    ({"title": "X" * 301, "organisation": "X"}, "title"),
-])
-def test_invalid_submissions_get_422_naming_the_field(app_for: Callable[..., TestClient], body: dict[str, Any], field: str) -> None:
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"organisation": "X"}, "title"),
+        ({"title": "X"}, "organisation"),
+        ({"title": "   ", "organisation": "X"}, "title"),
+        ({"title": "X", "organisation": "X", "link": "javascript:alert(1)"}, "link"),
+        ({"title": "X", "organisation": "X", "start_year": 2024, "end_year": 2020}, "end_year"),
+        ({"title": "X", "organisation": "X", "start_year": "soon"}, "start_year"),
+        ({"title": "X", "organisation": "X", "country": "Atlantis"}, "country"),
+        ({"title": "X", "organisation": "X", "status": "maybe"}, "status"),
+        ({"title": "X", "organisation": "X", "sector": "space"}, "sector"),
+        ({"title": "X", "organisation": "X", "colour": "blue"}, "colour"),
+        ({"title": "X" * 301, "organisation": "X"}, "title"),
+    ],
+)
+def test_invalid_submissions_get_422_naming_the_field(
+    app_for: Callable[..., TestClient], body: dict[str, Any], field: str
+) -> None:
     r = app_for().post("/submissions", json=body)
     assert r.status_code == 422, r.text
     detail = r.json()["detail"]
@@ -106,13 +120,26 @@ def test_invalid_submissions_get_422_naming_the_field(app_for: Callable[..., Tes
 
 
 def test_empty_form_fields_mean_not_given(app_for: Callable[..., TestClient]) -> None:
-    body = {"title": "Oversettelse av brev", "organisation": "Etat", "description": "", "country": "",
-            "start_year": "", "end_year": "", "link": "", "status": "", "sector": "", "municipality": "", "purpose": ""}
+    body = {
+        "title": "Oversettelse av brev",
+        "organisation": "Etat",
+        "description": "",
+        "country": "",
+        "start_year": "",
+        "end_year": "",
+        "link": "",
+        "status": "",
+        "sector": "",
+        "municipality": "",
+        "purpose": "",
+    }
     r = app_for().post("/submissions", json=body)
     assert r.status_code == 201, r.text
 
 
-def test_pending_submissions_survive_a_restart(app_for: Callable[..., TestClient], make_index: Make, tmp_path: Path) -> None:
+def test_pending_submissions_survive_a_restart(
+    app_for: Callable[..., TestClient], make_index: Make, tmp_path: Path
+) -> None:
     idx = make_index(tmp_path / "shared-home")
     first = app_for(index=idx)
     ids = [first.post("/submissions", json={**FORM, "title": f"Forslag {i}"}).json()["id"] for i in range(3)]
@@ -165,8 +192,9 @@ def _commit_fails(store: SubmissionStore) -> Callable[[], Any]:
     return tx
 
 
-def test_an_approve_that_cannot_be_saved_lists_nothing(app_for: Callable[..., TestClient],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_approve_that_cannot_be_saved_lists_nothing(
+    app_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
     c = app_for()
     store: SubmissionStore = c.app.state.erfa.submissions  # type: ignore[attr-defined]
     sid = c.post("/submissions", json=FORM).json()["id"]
@@ -181,8 +209,9 @@ def test_an_approve_that_cannot_be_saved_lists_nothing(app_for: Callable[..., Te
     assert _listed(c, sid) and c.get("/readyz").json()["projects"] == 5
 
 
-def test_an_approve_whose_index_write_fails_lists_nothing(app_for: Callable[..., TestClient],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_approve_whose_index_write_fails_lists_nothing(
+    app_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
     c = app_for()
     idx: ProjectIndex = c.app.state.erfa.index  # type: ignore[attr-defined]
     sid = c.post("/submissions", json=FORM).json()["id"]
@@ -207,8 +236,9 @@ def test_reject_takes_a_left_over_record_out_of_search(app_for: Callable[..., Te
     assert not _listed(c, sid), "a rejected submission is searchable"
 
 
-def test_a_reject_that_cannot_be_saved_changes_nothing(app_for: Callable[..., TestClient],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_reject_that_cannot_be_saved_changes_nothing(
+    app_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
     c = app_for()
     store: SubmissionStore = c.app.state.erfa.submissions  # type: ignore[attr-defined]
     sid = c.post("/submissions", json=FORM).json()["id"]
@@ -220,8 +250,9 @@ def test_a_reject_that_cannot_be_saved_changes_nothing(app_for: Callable[..., Te
     assert c.post(f"/submissions/{sid}/reject", json={"reason": "spam"}, headers=AUTH).status_code == 200
 
 
-def test_a_start_withdraws_records_of_submissions_that_are_not_approved(app_for: Callable[..., TestClient],
-                                                                         make_index: Make, tmp_path: Path) -> None:
+def test_a_start_withdraws_records_of_submissions_that_are_not_approved(
+    app_for: Callable[..., TestClient], make_index: Make, tmp_path: Path
+) -> None:
     idx = make_index(tmp_path / "home")
     first = app_for(index=idx)
     pending = first.post("/submissions", json=FORM).json()["id"]
@@ -233,15 +264,26 @@ def test_a_start_withdraws_records_of_submissions_that_are_not_approved(app_for:
     assert second.get(f"/projects/submission-{approved}").status_code == 200
 
 
-@pytest.mark.parametrize("method, path, kw", [
-    ("POST", "/submissions", {"json": FORM}),
-    ("POST", "/projects", {"json": {"source": "t", "source_id": "9", "title": "Ny", "organisation": "Etat"}}),
-    ("DELETE", "/projects/test-1", {}),
-    ("POST", "/ingest", {"files": {"file": ("p.jsonl", b'{"source": "t", "source_id": "8", "title": "Fil", '
-                                                        b'"organisation": "Etat"}\n')}}),
-])
-def test_a_full_disk_gets_507_saying_so_from_every_write(app_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch,
-                                                          method: str, path: str, kw: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "method, path, kw",
+    [
+        ("POST", "/submissions", {"json": FORM}),
+        ("POST", "/projects", {"json": {"source": "t", "source_id": "9", "title": "Ny", "organisation": "Etat"}}),
+        ("DELETE", "/projects/test-1", {}),
+        (
+            "POST",
+            "/ingest",
+            {
+                "files": {
+                    "file": ("p.jsonl", b'{"source": "t", "source_id": "8", "title": "Fil", "organisation": "Etat"}\n')
+                }
+            },
+        ),
+    ],
+)
+def test_a_full_disk_gets_507_saying_so_from_every_write(
+    app_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch, method: str, path: str, kw: dict[str, Any]
+) -> None:
     c = app_for()
     idx: ProjectIndex = c.app.state.erfa.index  # type: ignore[attr-defined]
     store: SubmissionStore = c.app.state.erfa.submissions  # type: ignore[attr-defined]
@@ -258,16 +300,22 @@ def test_a_damaged_submissions_file_stops_serve_with_a_clear_message(tmp_path: P
     home = tmp_path / "home"
     home.mkdir()
     (home / "submissions.sqlite").write_bytes(b"this is not a database, just bytes\n" * 300)
-    run = subprocess.run(erfa_cmd(home, "serve", "--port", "1", "--no-demo"), env=erfa_env(),
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        erfa_cmd(home, "serve", "--port", "1", "--no-demo"), env=erfa_env(), capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 1
     assert str(home / "submissions.sqlite") in run.stderr and "erfa import" in run.stderr, run.stderr
     assert "Traceback" not in run.stderr
 
 
-@pytest.mark.parametrize("raw", [b'{"title": "\\ud800", "organisation": "Etat"}',
-                                 b'{"title": "Chat \\udfff bot", "organisation": "Etat"}',
-                                 b'{"\\ud800": 1, "title": "x", "organisation": "Etat"}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"title": "\\ud800", "organisation": "Etat"}',
+        b'{"title": "Chat \\udfff bot", "organisation": "Etat"}',
+        b'{"\\ud800": 1, "title": "x", "organisation": "Etat"}',
+    ],
+)
 def test_a_lone_surrogate_gets_a_422_not_a_500(app_for: Callable[..., TestClient], raw: bytes) -> None:
     r = app_for().post("/submissions", content=raw, headers={"content-type": "application/json"})
     assert r.status_code == 422, r.text

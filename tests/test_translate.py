@@ -1,5 +1,6 @@
 """Apertium needs-into-Bokmål (index/search/translate.py): real pairs where installed (make test
 installs them as root, as on CI), and a translator that degrades to "untranslated"."""
+
 from __future__ import annotations
 
 import shutil
@@ -10,8 +11,12 @@ import pytest
 from erfa.index.search import translate
 from erfa.index.search.text import informative
 
-installed = all((translate.MODES_DIR / f"{d}.mode").is_file() for d in ("swe-nob", "dan-nob", "nno-nob")) and shutil.which("lt-proc")
-needs_apertium = pytest.mark.skipif(not installed, reason="Debian's apertium pairs are not installed (as root: make apertium)")
+installed = all(
+    (translate.MODES_DIR / f"{d}.mode").is_file() for d in ("swe-nob", "dan-nob", "nno-nob")
+) and shutil.which("lt-proc")
+needs_apertium = pytest.mark.skipif(
+    not installed, reason="Debian's apertium pairs are not installed (as root: make apertium)"
+)
 
 
 @pytest.fixture()

@@ -1,6 +1,7 @@
 """The vector index: exact while small, IVF beyond, filters correct at every size,
 files memory-mapped and shared, and every change atomic. No model needed: clustered
 random vectors stand in for embeddings."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -109,7 +110,9 @@ def test_save_load_is_mapped_and_copy_is_writable(tmp_path: Path, n: int) -> Non
     loaded = VectorIndex.load(path)
     assert loaded is not None
     again, got_meta = loaded
-    assert got_meta == dataclasses.replace(meta, checksum=got_meta.checksum) and again.kind == vi.kind and len(again) == n
+    assert (
+        got_meta == dataclasses.replace(meta, checksum=got_meta.checksum) and again.kind == vi.kind and len(again) == n
+    )
     assert got_meta.checksum and got_meta.checksum.startswith("crc32:")
     for q in vecs[:5]:
         assert again.search(q, 10)[1].tolist() == vi.search(q, 10)[1].tolist()

@@ -1,5 +1,6 @@
 """The web pages, the embed page and the widget's configuration, through FastAPI's test
 client: fast checks of what the browser tests (tests/browser) exercise end to end."""
+
 from __future__ import annotations
 
 import json
@@ -13,17 +14,25 @@ from fastapi.testclient import TestClient
 from erfa.index import ProjectIndex
 from erfa.index.search import ranking
 from erfa.ingest import vocab
-from erfa.service.pages import i18n
 from erfa.service.api import create_app
+from erfa.service.pages import i18n
 from erfa.service.settings import Settings
 from tests._ops import TOKEN, set_close_match
 from tests.test_index import CORPUS, rec
 
 Make = Callable[..., ProjectIndex]
 PORTAL = "https://intranett.fjordby.kommune.no"
-HOSTILE = rec("5", "<script>alert('x')</script> Chatbot", "Chatbot <img src=x onerror=alert(1)> for byggesaker og søknader.",
-              organisation="Fjordby <b>kommune</b>", country="NO", status="pilot", start_year=2023, sector="building_maps",
-              link="https://fjordby.example/chatbot")
+HOSTILE = rec(
+    "5",
+    "<script>alert('x')</script> Chatbot",
+    "Chatbot <img src=x onerror=alert(1)> for byggesaker og søknader.",
+    organisation="Fjordby <b>kommune</b>",
+    country="NO",
+    status="pilot",
+    start_year=2023,
+    sector="building_maps",
+    link="https://fjordby.example/chatbot",
+)
 
 
 @pytest.fixture
@@ -51,15 +60,18 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
 
 
 # -- language ---------------------------------------------------------------------------
-@pytest.mark.parametrize(("header", "lang", "question"), [
-    ("sv-SE,sv;q=0.9,en;q=0.5", "sv", "Vad vill ni använda AI till?"),
-    ("nb-NO,nb;q=0.9", "nb", "Hva vil dere bruke KI til?"),
-    ("no", "nb", "Hva vil dere bruke KI til?"),
-    ("nn-NO", "nn", "Kva vil de bruke KI til?"),
-    ("de-DE,en;q=0.3,sv;q=0.8", "sv", "Vad vill ni använda AI till?"),
-    ("fr-FR", "en", "What do you want to use AI for?"),
-    ("", "en", "What do you want to use AI for?"),
-])
+@pytest.mark.parametrize(
+    ("header", "lang", "question"),
+    [
+        ("sv-SE,sv;q=0.9,en;q=0.5", "sv", "Vad vill ni använda AI till?"),
+        ("nb-NO,nb;q=0.9", "nb", "Hva vil dere bruke KI til?"),
+        ("no", "nb", "Hva vil dere bruke KI til?"),
+        ("nn-NO", "nn", "Kva vil de bruke KI til?"),
+        ("de-DE,en;q=0.3,sv;q=0.8", "sv", "Vad vill ni använda AI till?"),
+        ("fr-FR", "en", "What do you want to use AI for?"),
+        ("", "en", "What do you want to use AI for?"),
+    ],
+)
 def test_the_page_speaks_the_browsers_language(client: TestClient, header: str, lang: str, question: str) -> None:
     r = client.get("/", headers={"Accept-Language": header})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
@@ -113,7 +125,7 @@ def test_search_page_shows_results_with_their_facts_and_facets(client: TestClien
     assert r.status_code == 200
     html = r.text
     assert "Chatbot for byggesaker" in html and "Askøy kommune" in html and "Norway" in html
-    assert '<mark>' in html  # the query's words in the snippet
+    assert "<mark>" in html  # the query's words in the snippet
     assert 'type="checkbox"' in html and 'name="country" value="NO"' in html
     assert "Showing 1–" in html
     # registry text is escaped wherever it appears
@@ -141,14 +153,21 @@ def test_bad_filters_give_a_message_not_a_json_error(client: TestClient) -> None
 def test_no_close_match_is_said_honestly(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ranking, "CLOSE_MATCH_MIN_PASSAGES", 0)  # judge even this five-project corpus
     set_close_match(monkeypatch, 99.0)  # no match stands out this far
-    for lang, text in (("nb", "Ingen nære treff"), ("nn", "Ingen nære treff"), ("sv", "Inga nära träffar"), ("en", "No close match")):
+    for lang, text in (
+        ("nb", "Ingen nære treff"),
+        ("nn", "Ingen nære treff"),
+        ("sv", "Inga nära träffar"),
+        ("en", "No close match"),
+    ):
         assert text in client.get("/", params={"q": "snømåking", "lang": lang}).text
     assert i18n.t("sv", "no_close") in client.get("/embed", params={"q": "snømåking", "lang": "sv"}).text
     set_close_match(monkeypatch, -1.0)
     assert "No close match" not in client.get("/", params={"q": "snømåking", "lang": "en"}).text
 
 
-def test_partner_view_lists_organisations_and_their_projects(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_partner_view_lists_organisations_and_their_projects(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     set_close_match(monkeypatch, -1.0)
     html = client.get("/", params={"q": "chatbot for byggesaker", "view": "partners", "lang": "nb"}).text
     assert "Organisasjoner med erfaring" in html and 'aria-current="page">Organisasjoner med erfaring' in html
@@ -172,7 +191,9 @@ def test_project_page_shows_the_record_contact_and_similar_projects(client: Test
     assert r.status_code == 200
     html = r.text
     assert "<h1" in html and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Chatbot" in html
-    assert "Contact the organisation" in html and "Ask Fjordby &lt;b&gt;kommune&lt;/b&gt; about their experience" in html
+    assert (
+        "Contact the organisation" in html and "Ask Fjordby &lt;b&gt;kommune&lt;/b&gt; about their experience" in html
+    )
     assert 'href="https://fjordby.example/chatbot"' in html
     assert "Planning, building and maps" in html and "Pilot" in html
     assert "Similar projects" in html and html.count('class="result"') >= 3
@@ -181,7 +202,11 @@ def test_project_page_shows_the_record_contact_and_similar_projects(client: Test
 
 def test_unknown_project_is_a_404_page(client: TestClient) -> None:
     r = client.get("/project/nope", headers={"Accept-Language": "sv"})
-    assert r.status_code == 404 and "Projektet hittades inte" in r.text and r.headers["content-type"].startswith("text/html")
+    assert (
+        r.status_code == 404
+        and "Projektet hittades inte" in r.text
+        and r.headers["content-type"].startswith("text/html")
+    )
 
 
 def test_pages_say_so_while_the_index_is_loading(make_index: Make, tmp_path: Path) -> None:
@@ -195,13 +220,28 @@ def test_pages_say_so_while_the_index_is_loading(make_index: Make, tmp_path: Pat
 
 # -- submission form ----------------------------------------------------------------------
 def test_submit_page_has_labelled_fields_and_its_messages(make_client: Callable[..., TestClient]) -> None:
-    client = make_client(admin_token=TOKEN)  # with no moderator the page says submissions are closed (tests/test_moderation.py)
+    client = make_client(
+        admin_token=TOKEN
+    )  # with no moderator the page says submissions are closed (tests/test_moderation.py)
     html = client.get("/submit", params={"lang": "sv"}).text
     assert "<h1>Anmäl projekt</h1>" in html and 'data-endpoint="/submissions"' in html
-    for name in ("title", "organisation", "description", "purpose", "country", "municipality", "sector", "status",
-                 "start_year", "end_year", "link"):
+    for name in (
+        "title",
+        "organisation",
+        "description",
+        "purpose",
+        "country",
+        "municipality",
+        "sector",
+        "status",
+        "start_year",
+        "end_year",
+        "link",
+    ):
         assert f'<label for="s-{name}">' in html and f'id="s-{name}"' in html, name
-    strings = json.loads(re.search(r'<script type="application/json" id="submit-strings">(.*?)</script>', html, re.S).group(1))
+    strings = json.loads(
+        re.search(r'<script type="application/json" id="submit-strings">(.*?)</script>', html, re.S).group(1)
+    )
     assert strings["err_end_before_start"] == "Slutåret kan inte vara före startåret."
     for code in vocab.STATUSES:
         assert f'<option value="{code}">' in html
@@ -211,8 +251,15 @@ def test_submit_page_has_labelled_fields_and_its_messages(make_client: Callable[
 
 def test_the_forms_target_accepts_what_the_form_sends(make_client: Callable[..., TestClient]) -> None:
     client = make_client(admin_token=TOKEN)
-    body = {"title": "Tolkning av protokoll", "organisation": "Fjordby kommun", "country": "SE", "sector": "hr",
-            "status": "pilot", "start_year": 2024, "link": "https://fjordby.example/x"}
+    body = {
+        "title": "Tolkning av protokoll",
+        "organisation": "Fjordby kommun",
+        "country": "SE",
+        "sector": "hr",
+        "status": "pilot",
+        "start_year": 2024,
+        "link": "https://fjordby.example/x",
+    }
     r = client.post("/submissions", json=body)
     assert r.status_code == 201 and r.json()["status"] == "pending"
     bad = client.post("/submissions", json={"title": "x", "link": "nope"})
@@ -222,7 +269,9 @@ def test_the_forms_target_accepts_what_the_form_sends(make_client: Callable[...,
 
 
 # -- embedding --------------------------------------------------------------------------
-def test_embed_page_is_compact_and_framable_only_by_the_configured_portals(make_client: Callable[..., TestClient]) -> None:
+def test_embed_page_is_compact_and_framable_only_by_the_configured_portals(
+    make_client: Callable[..., TestClient],
+) -> None:
     c = make_client(frame_ancestors=["'self'", PORTAL])
     r = c.get("/embed", params={"q": "chatbot", "lang": "sv", "limit": "2", "country": "NO"})
     assert r.status_code == 200 and '<html lang="sv">' in r.text
@@ -232,7 +281,10 @@ def test_embed_page_is_compact_and_framable_only_by_the_configured_portals(make_
     assert f"frame-ancestors 'self' {PORTAL}" in csp and "x-frame-options" not in r.headers
     assert "site-header" not in r.text  # no page chrome in a narrow column
     other = c.get("/", params={"q": "chatbot"})
-    assert "frame-ancestors 'none'" in other.headers["content-security-policy"] and other.headers["x-frame-options"] == "DENY"
+    assert (
+        "frame-ancestors 'none'" in other.headers["content-security-policy"]
+        and other.headers["x-frame-options"] == "DENY"
+    )
 
 
 def test_embed_is_framable_by_erfa_itself_by_default(client: TestClient) -> None:
@@ -262,23 +314,38 @@ def test_widget_script_is_served_as_javascript(client: TestClient) -> None:
     assert not re.search(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML", r.text)  # textContent only
 
 
-@pytest.mark.parametrize(("env", "value", "expected"), [
-    ("ERFA_CORS_ORIGINS", "", []),
-    ("ERFA_CORS_ORIGINS", f"{PORTAL}/, http://localhost:8080", [PORTAL, "http://localhost:8080"]),
-    ("ERFA_FRAME_ANCESTORS", "", ["'self'"]),
-    ("ERFA_FRAME_ANCESTORS", "https://fjordby.sharepoint.com https://*.fjordby.no", ["'self'", "https://fjordby.sharepoint.com", "https://*.fjordby.no"]),
-])
+@pytest.mark.parametrize(
+    ("env", "value", "expected"),
+    [
+        ("ERFA_CORS_ORIGINS", "", []),
+        ("ERFA_CORS_ORIGINS", f"{PORTAL}/, http://localhost:8080", [PORTAL, "http://localhost:8080"]),
+        ("ERFA_FRAME_ANCESTORS", "", ["'self'"]),
+        (
+            "ERFA_FRAME_ANCESTORS",
+            "https://fjordby.sharepoint.com https://*.fjordby.no",
+            ["'self'", "https://fjordby.sharepoint.com", "https://*.fjordby.no"],
+        ),
+    ],
+)
 def test_embedding_settings_parse(monkeypatch: pytest.MonkeyPatch, env: str, value: str, expected: list[str]) -> None:
     monkeypatch.setenv(env, value)
     s = Settings()
     assert (s.cors_origins if env == "ERFA_CORS_ORIGINS" else s.frame_ancestors) == expected
 
 
-@pytest.mark.parametrize(("env", "value"), [
-    ("ERFA_CORS_ORIGINS", "*"), ("ERFA_CORS_ORIGINS", "https://portal.example/sites/ai"), ("ERFA_CORS_ORIGINS", "portal.example"),
-    ("ERFA_FRAME_ANCESTORS", "*"), ("ERFA_FRAME_ANCESTORS", "https://a.example; script-src *"),
-])
-def test_unsafe_or_malformed_embedding_settings_are_refused(monkeypatch: pytest.MonkeyPatch, env: str, value: str) -> None:
+@pytest.mark.parametrize(
+    ("env", "value"),
+    [
+        ("ERFA_CORS_ORIGINS", "*"),
+        ("ERFA_CORS_ORIGINS", "https://portal.example/sites/ai"),
+        ("ERFA_CORS_ORIGINS", "portal.example"),
+        ("ERFA_FRAME_ANCESTORS", "*"),
+        ("ERFA_FRAME_ANCESTORS", "https://a.example; script-src *"),
+    ],
+)
+def test_unsafe_or_malformed_embedding_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, env: str, value: str
+) -> None:
     monkeypatch.setenv(env, value)
     with pytest.raises(SystemExit, match=env):
         Settings()
@@ -341,16 +408,31 @@ def test_country_names_come_from_babel_in_the_interface_language() -> None:
 
 def test_pages_name_a_serbian_project_in_the_page_language(make_index: Make, tmp_path: Path) -> None:
     idx = make_index()
-    idx.upsert([*CORPUS, rec("rs", "Chatbot za građevinske dozvole", "Chatbot that answers questions about building permits.",
-                             organisation="Grad Novi Sad", country="RS", status="pilot")])
+    idx.upsert(
+        [
+            *CORPUS,
+            rec(
+                "rs",
+                "Chatbot za građevinske dozvole",
+                "Chatbot that answers questions about building permits.",
+                organisation="Grad Novi Sad",
+                country="RS",
+                status="pilot",
+            ),
+        ]
+    )
     with TestClient(create_app(Settings(home=tmp_path / "h", demo=False, rate_limit=0), index=idx, wait=True)) as c:
         assert "<dd>Serbien</dd>" in c.get("/project/test-rs", params={"lang": "sv"}).text
         html = c.get("/", params={"q": "chatbot building permits", "lang": "sv"}).text
         assert re.search(r'name="country" value="RS"[^>]*>\s*<label[^>]*>Serbien ', html)
         assert ">RS<" not in html and "· RS" not in html
-    form = TestClient(create_app(Settings(home=tmp_path / "h2", demo=False, rate_limit=0, admin_token=TOKEN),
-                                 index=make_index())).get(
-        "/submit", params={"lang": "nn"}).text
+    form = (
+        TestClient(
+            create_app(Settings(home=tmp_path / "h2", demo=False, rate_limit=0, admin_token=TOKEN), index=make_index())
+        )
+        .get("/submit", params={"lang": "nn"})
+        .text
+    )
     options = re.findall(r'<option value="([A-Z]{2})">([^<]+)</option>', form)
     assert options[:5] == [("NO", "Noreg"), ("SE", "Sverige"), ("DK", "Danmark"), ("FI", "Finland"), ("IS", "Island")]
     assert ("RS", "Serbia") in options
@@ -361,8 +443,10 @@ def test_pages_name_a_serbian_project_in_the_page_language(make_index: Make, tmp
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
-@pytest.mark.parametrize(("lang", "title"), [("nb", "Fant ikke siden"), ("nn", "Fann ikkje sida"),
-                                             ("sv", "Sidan hittades inte"), ("en", "Page not found")])
+@pytest.mark.parametrize(
+    ("lang", "title"),
+    [("nb", "Fant ikke siden"), ("nn", "Fann ikkje sida"), ("sv", "Sidan hittades inte"), ("en", "Page not found")],
+)
 def test_browsers_get_the_translated_404_page_for_any_unknown_path(client: TestClient, lang: str, title: str) -> None:
     for path in ("/nope", "/project", "/a/b/c.html", "/static/missing.css"):
         r = client.get(path, headers={"Accept": BROWSER, "Accept-Language": lang})
@@ -373,10 +457,18 @@ def test_browsers_get_the_translated_404_page_for_any_unknown_path(client: TestC
     assert "<h1>Fann ikkje sida</h1>" in client.get("/nope", params={"lang": "nn"}, headers={"Accept": BROWSER}).text
 
 
-@pytest.mark.parametrize(("path", "accept"), [
-    ("/nope", "application/json"), ("/nope", ""), ("/nope", "*/*"), ("/nope", "application/json, text/html;q=0.5"),
-    ("/projects/nope", BROWSER), ("/search/extra", BROWSER), ("/submissions/x/y/z", BROWSER),
-])
+@pytest.mark.parametrize(
+    ("path", "accept"),
+    [
+        ("/nope", "application/json"),
+        ("/nope", ""),
+        ("/nope", "*/*"),
+        ("/nope", "application/json, text/html;q=0.5"),
+        ("/projects/nope", BROWSER),
+        ("/search/extra", BROWSER),
+        ("/submissions/x/y/z", BROWSER),
+    ],
+)
 def test_api_clients_still_get_the_json_error(client: TestClient, path: str, accept: str) -> None:
     r = client.get(path, headers={"Accept": accept} if accept else {"Accept": ""})
     assert r.status_code == 404 and r.headers["content-type"] == "application/json", (path, accept)

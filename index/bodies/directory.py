@@ -21,6 +21,7 @@ A web site shown beside a body's name is a claim about that body, so nothing is 
 The directory is one JSON file in the data directory (`bodies.json`), replaced atomically
 by each sync and read again by a running server when it changes (`cached`).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,11 +51,37 @@ SOURCES = ("wikidata", "enhetsregisteret")
 
 # Languages a country's bodies are labelled in on Wikidata (besides "en" and "mul").
 LANGUAGES: dict[str, tuple[str, ...]] = {
-    "NO": ("nb", "nn", "no"), "SE": ("sv",), "DK": ("da",), "FI": ("fi", "sv"), "IS": ("is",),
-    "EE": ("et",), "LV": ("lv",), "LT": ("lt",), "DE": ("de",), "AT": ("de",), "CH": ("de", "fr", "it"),
-    "NL": ("nl",), "BE": ("nl", "fr"), "LU": ("fr", "de", "lb"), "FR": ("fr",), "IT": ("it",), "ES": ("es", "ca"),
-    "PT": ("pt",), "IE": ("ga",), "PL": ("pl",), "CZ": ("cs",), "SK": ("sk",), "SI": ("sl",), "HR": ("hr",),
-    "HU": ("hu",), "RO": ("ro",), "BG": ("bg",), "GR": ("el",), "CY": ("el",), "MT": ("mt",), "GB": (),
+    "NO": ("nb", "nn", "no"),
+    "SE": ("sv",),
+    "DK": ("da",),
+    "FI": ("fi", "sv"),
+    "IS": ("is",),
+    "EE": ("et",),
+    "LV": ("lv",),
+    "LT": ("lt",),
+    "DE": ("de",),
+    "AT": ("de",),
+    "CH": ("de", "fr", "it"),
+    "NL": ("nl",),
+    "BE": ("nl", "fr"),
+    "LU": ("fr", "de", "lb"),
+    "FR": ("fr",),
+    "IT": ("it",),
+    "ES": ("es", "ca"),
+    "PT": ("pt",),
+    "IE": ("ga",),
+    "PL": ("pl",),
+    "CZ": ("cs",),
+    "SK": ("sk",),
+    "SI": ("sl",),
+    "HR": ("hr",),
+    "HU": ("hu",),
+    "RO": ("ro",),
+    "BG": ("bg",),
+    "GR": ("el",),
+    "CY": ("el",),
+    "MT": ("mt",),
+    "GB": (),
 }
 
 
@@ -81,7 +108,7 @@ class Entry:
     checked_at: str = ""
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Entry":
+    def from_json(cls, data: Mapping[str, Any]) -> Entry:
         return cls(**{f: data.get(f) for f in cls.__dataclass_fields__})  # type: ignore[arg-type]
 
 
@@ -94,8 +121,10 @@ class BodiesDirectory:
     def add(self, entry: Entry) -> None:
         """File ``entry``, replacing one from the same source for the same body."""
         if entry.confidence < MIN_CONFIDENCE:
-            raise ValueError(f"{entry.name!r}: a {entry.match} match ({entry.confidence}) is below "
-                             f"{MIN_CONFIDENCE} and is never stored")
+            raise ValueError(
+                f"{entry.name!r}: a {entry.match} match ({entry.confidence}) is below "
+                f"{MIN_CONFIDENCE} and is never stored"
+            )
         kept = [e for e in self.entries.get((entry.country, entry.key), []) if e.source != entry.source]
         self.entries[(entry.country, entry.key)] = [*kept, entry]
 
@@ -110,7 +139,7 @@ class BodiesDirectory:
             return None
         return max(found, key=lambda e: (e.confidence, e.source == "enhetsregisteret", bool(e.website), e.ref))
 
-    def replaced(self, source: str, entries: Iterable[Entry]) -> "BodiesDirectory":
+    def replaced(self, source: str, entries: Iterable[Entry]) -> BodiesDirectory:
         """A new directory holding ``entries`` as everything ``source`` says: one sync of a
         source is its whole current answer, so what it no longer says is dropped."""
         out = BodiesDirectory({k: [e for e in es if e.source != source] for k, es in self.entries.items()})
@@ -123,7 +152,10 @@ class BodiesDirectory:
 
     def save(self, home: Path) -> None:
         """Replace ``home/bodies.json`` atomically (a crash leaves the old file or the new one)."""
-        data = {"version": _VERSION, "entries": [asdict(e) for e in sorted(self.all(), key=lambda e: (e.country, e.key, e.source))]}
+        data = {
+            "version": _VERSION,
+            "entries": [asdict(e) for e in sorted(self.all(), key=lambda e: (e.country, e.key, e.source))],
+        }
 
         def write(tmp: Path) -> None:
             tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -131,7 +163,7 @@ class BodiesDirectory:
         atomic_file(Path(home) / DIRECTORY_FILE, write)
 
     @classmethod
-    def load(cls, home: Path) -> "BodiesDirectory":
+    def load(cls, home: Path) -> BodiesDirectory:
         """The directory in ``home``; empty when there is none. A damaged file is empty too
         (the next sync writes it anew): a partner is still reachable through its projects."""
         path = Path(home) / DIRECTORY_FILE
@@ -176,7 +208,7 @@ def cached(home: Path) -> BodiesDirectory:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def website(raw: object) -> str | None:
@@ -190,6 +222,7 @@ def website(raw: object) -> str | None:
 
 
 # -- Wikidata -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Body:
@@ -209,7 +242,7 @@ def sparql_query(country: str, names: Sequence[str]) -> str:
     return (
         "SELECT ?item ?name ?how ?cc ?site ?no ?se WHERE {\n"
         f"  VALUES ?name {{ {values} }}\n"
-        "  { ?item rdfs:label ?name . BIND(\"exact\" AS ?how) } UNION { ?item skos:altLabel ?name . BIND(\"alias\" AS ?how) }\n"
+        '  { ?item rdfs:label ?name . BIND("exact" AS ?how) } UNION { ?item skos:altLabel ?name . BIND("alias" AS ?how) }\n'
         f"  ?item wdt:P17 ?country . ?country wdt:P297 ?cc . FILTER(?cc = {_literal(country)})\n"
         "  OPTIONAL { ?item wdt:P856 ?site }\n"
         "  OPTIONAL { ?item wdt:P2333 ?no }\n"
@@ -220,7 +253,7 @@ def sparql_query(country: str, names: Sequence[str]) -> str:
 
 def _literal(text: str) -> str:
     """``text`` as a SPARQL string literal: a name is data, never query syntax."""
-    escaped = (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r"))
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     return f'"{escaped}"'
 
 
@@ -297,9 +330,21 @@ def match_wikidata(bodies: Sequence[Body], results: Iterable[Mapping[str, Any]],
         keys = name_keys(name)
         if not keys:
             continue
-        out.entries.append(Entry(
-            country=body.country, key=keys[0], name=name, website=site, registry_id=number, source="wikidata",
-            ref=item, matched=name, match=info["match"], confidence=CONFIDENCE[info["match"]], checked_at=checked_at))
+        out.entries.append(
+            Entry(
+                country=body.country,
+                key=keys[0],
+                name=name,
+                website=site,
+                registry_id=number,
+                source="wikidata",
+                ref=item,
+                matched=name,
+                match=info["match"],
+                confidence=CONFIDENCE[info["match"]],
+                checked_at=checked_at,
+            )
+        )
     return out
 
 
@@ -311,8 +356,16 @@ def _preferred(sites: Iterable[str]) -> str | None:
 
 # -- Enhetsregisteret -------------------------------------------------------------------------
 
-def match_enhet(body_name: str, number: str, enhet: Mapping[str, Any], source_confidence: float, source_match: str,
-                ref: str, checked_at: str = "") -> Entry | None:
+
+def match_enhet(
+    body_name: str,
+    number: str,
+    enhet: Mapping[str, Any],
+    source_confidence: float,
+    source_match: str,
+    ref: str,
+    checked_at: str = "",
+) -> Entry | None:
     """An entry from one Enhetsregisteret record (``GET …/enheter/{orgnr}``): the body is
     identified by its number, so the match is as sure as the number's origin (a record's own
     number: `number`; a number Wikidata gave a matched entity: that match). A record for
@@ -323,6 +376,16 @@ def match_enhet(body_name: str, number: str, enhet: Mapping[str, Any], source_co
     keys = name_keys(body_name)
     if site is None or not keys or source_confidence < MIN_CONFIDENCE:
         return None
-    return Entry(country="NO", key=keys[0], name=body_name, website=site, registry_id=number, source="enhetsregisteret",
-                 ref=ref, matched=str(enhet.get("navn") or ""), match=source_match, confidence=source_confidence,
-                 checked_at=checked_at)
+    return Entry(
+        country="NO",
+        key=keys[0],
+        name=body_name,
+        website=site,
+        registry_id=number,
+        source="enhetsregisteret",
+        ref=ref,
+        matched=str(enhet.get("navn") or ""),
+        match=source_match,
+        confidence=source_confidence,
+        checked_at=checked_at,
+    )

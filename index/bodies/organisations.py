@@ -19,6 +19,7 @@ so every name is folded to keys and the keys that name one body are joined:
    the same body under unrelated names, "Utlendingsdirektoratet" = "Directorate of
    Immigration"). It also says which name to show: the one the body uses itself.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,47 +37,92 @@ ALIASES_FILE = Path(__file__).with_name("aliases.toml")
 # Legal-form suffixes that do not change which body is meant.
 _SUFFIXES = re.compile(r"\s+(hf|rhf|iks|as|asa|ab|a/s|sf|kf|fkf|ikt|oy|oyj|ltd|ltd\.|inc)$")
 # Trailing capitals that are a legal form, not an acronym of the name ("Norsk Hydro ASA").
-_LEGAL_FORMS = frozenset({"as", "asa", "ab", "hf", "rhf", "iks", "sf", "kf", "oy", "oyj", "ltd", "plc", "llc", "inc", "gmbh",
-                          "mbh", "kg", "ag", "spa", "srl", "sas", "sa", "bv", "nv", "aps", "a/s"})
+_LEGAL_FORMS = frozenset(
+    {
+        "as",
+        "asa",
+        "ab",
+        "hf",
+        "rhf",
+        "iks",
+        "sf",
+        "kf",
+        "oy",
+        "oyj",
+        "ltd",
+        "plc",
+        "llc",
+        "inc",
+        "gmbh",
+        "mbh",
+        "kg",
+        "ag",
+        "spa",
+        "srl",
+        "sas",
+        "sa",
+        "bv",
+        "nv",
+        "aps",
+        "a/s",
+    }
+)
 _PAREN = re.compile(r"\(([^)]*)\)")
 _FOLD = str.maketrans({"ø": "o", "æ": "ae", "ß": "ss", "đ": "d", "ð": "d", "þ": "th", "ł": "l"})
 # Countries (folded) a registry writes beside a body's name: "Research Council of Norway",
 # "Federal Statistical Office Germany", "... of the Republic of Estonia". Keys are per country,
 # so dropping the country never joins bodies of two countries.
-_COUNTRY_NAMES = (r"(?:(?:the )?(?:republic of )?(?:norway|sweden|denmark|finland|iceland|estonia|latvia|lithuania|germany|"
-                  r"netherlands|belgium|france|italy|spain|portugal|greece|austria|switzerland|poland|czechia|"
-                  r"czech republic|slovakia|slovenia|croatia|hungary|romania|bulgaria|ireland|malta|cyprus|luxembourg|"
-                  r"united kingdom|uk))")
+_COUNTRY_NAMES = (
+    r"(?:(?:the )?(?:republic of )?(?:norway|sweden|denmark|finland|iceland|estonia|latvia|lithuania|germany|"
+    r"netherlands|belgium|france|italy|spain|portugal|greece|austria|switzerland|poland|czechia|"
+    r"czech republic|slovakia|slovenia|croatia|hungary|romania|bulgaria|ireland|malta|cyprus|luxembourg|"
+    r"united kingdom|uk))"
+)
 # The country's adjective or name before a body's name: "Estonian Road Administration" = "Road
 # Administration", "German Federal Foreign Office" = "Federal Foreign Office", "Spanish Government"
 # = "Government of Spain" (measured on the four registries, models.md).
-_NATIONAL = re.compile(r"^(?:the )?(?:royal )?(?:norwegian|swedish|danish|finnish|icelandic|estonian|estonia|latvian|"
-                       r"lithuanian|german|dutch|netherlands|belgian|french|italian|spanish|portuguese|greek|hellenic|"
-                       r"austrian|swiss|polish|czech|slovak|slovenian|croatian|hungarian|romanian|bulgarian|irish|"
-                       r"british|uk|maltese|cypriot|luxembourgish) (?=\w+ \w)")
+_NATIONAL = re.compile(
+    r"^(?:the )?(?:royal )?(?:norwegian|swedish|danish|finnish|icelandic|estonian|estonia|latvian|"
+    r"lithuanian|german|dutch|netherlands|belgian|french|italian|spanish|portuguese|greek|hellenic|"
+    r"austrian|swiss|polish|czech|slovak|slovenian|croatian|hungarian|romanian|bulgarian|irish|"
+    r"british|uk|maltese|cypriot|luxembourgish) (?=\w+ \w)"
+)
 # Spelling variants that name the same thing ("Centre of Registers" = "Center of Registers").
-_VARIANTS = ((re.compile(r"\bcentre\b"), "center"), (re.compile(r"\borganisation\b"), "organization"),
-             (re.compile(r"\bprogramme\b"), "program"), (re.compile(r" & "), " and "))
+_VARIANTS = (
+    (re.compile(r"\bcentre\b"), "center"),
+    (re.compile(r"\borganisation\b"), "organization"),
+    (re.compile(r"\bprogramme\b"), "program"),
+    (re.compile(r" & "), " and "),
+)
 # Words that join the parts of a name without telling bodies apart: "Politecnico di Milano" =
 # "Politecnico of Milano", "Technical University of Munich" = "Technical University Munich".
 _CONNECTIVES = re.compile(r" (?:of the|of|the|di|de|del|della|degli|du|des|da|do) ")
 
 # Body types, each a family of equivalent words across nb, nn, sv, da, fi and en.
 # (kind, pattern with a named group "place"); tried in order, first match wins.
-_BODY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(p)) for kind, p in (
-    ("university-hospital", r"^(?P<place>.+?) (?:universitetssykehus|universitetssjukehus|universitetssjukhus|universitetshospital|university hospital)$"),
-    ("university-hospital", r"^university hospital (?:of|in) (?P<place>.+)$"),
-    ("university", r"^(?:universitetet|universitetet) i (?P<place>.+)$"),
-    ("university", r"^university of (?P<place>.+)$"),
-    ("university", r"^(?P<place>[^ ]+(?: [^ ]+)?) (?:universitet|university|yliopisto)$"),
-    ("county", r"^(?P<place>.+?) (?:fylkeskommune|fylkeskommunen|fylke|county council|county municipality|county)$"),
-    ("county", r"^(?:county council|county) of (?P<place>.+)$"),
-    ("region", r"^(?:region|regionen) (?P<place>.+)$"),
-    ("region", r"^(?P<place>.+?) (?:region|regionen)$"),
-    ("region", r"^region of (?P<place>.+)$"),
-    ("municipality", r"^(?:municipality|city|town|kommune|kommun) of (?P<place>.+)$"),
-    ("municipality", r"^(?P<place>.+?) (?:kommune|kommun|kommunen|municipality|stad|city|kaupunki|kunta)$"),
-))
+_BODY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(p))
+    for kind, p in (
+        (
+            "university-hospital",
+            r"^(?P<place>.+?) (?:universitetssykehus|universitetssjukehus|universitetssjukhus|universitetshospital|university hospital)$",
+        ),
+        ("university-hospital", r"^university hospital (?:of|in) (?P<place>.+)$"),
+        ("university", r"^(?:universitetet|universitetet) i (?P<place>.+)$"),
+        ("university", r"^university of (?P<place>.+)$"),
+        ("university", r"^(?P<place>[^ ]+(?: [^ ]+)?) (?:universitet|university|yliopisto)$"),
+        (
+            "county",
+            r"^(?P<place>.+?) (?:fylkeskommune|fylkeskommunen|fylke|county council|county municipality|county)$",
+        ),
+        ("county", r"^(?:county council|county) of (?P<place>.+)$"),
+        ("region", r"^(?:region|regionen) (?P<place>.+)$"),
+        ("region", r"^(?P<place>.+?) (?:region|regionen)$"),
+        ("region", r"^region of (?P<place>.+)$"),
+        ("municipality", r"^(?:municipality|city|town|kommune|kommun) of (?P<place>.+)$"),
+        ("municipality", r"^(?P<place>.+?) (?:kommune|kommun|kommunen|municipality|stad|city|kaupunki|kunta)$"),
+    )
+)
 # A "place" holding these is a list of bodies or a part of one, not a place.
 _NOT_A_PLACE = re.compile(r"\b(?:and|og|och|of|for|the|university|hospital|municipalities)\b|,")
 
@@ -127,7 +173,7 @@ def _plain(text: str) -> str:
 
 
 def _typed(text: str, places: dict[str, str]) -> str | None:
-    """"kind:place" when the name is a body type plus a place, else None."""
+    """ "kind:place" when the name is a body type plus a place, else None."""
     for kind, pattern in _BODY_PATTERNS:
         m = pattern.match(text)
         if m is None:
@@ -188,8 +234,13 @@ def name_keys(name: str) -> list[str]:
         keys.append(short)
     words = name.split()
     rest = " ".join(words[:-1])
-    if (len(words) >= 4 and re.fullmatch(r"[A-ZÆØÅÄÖ]{2,5}", words[-1]) and words[-1].casefold() not in _LEGAL_FORMS
-            and not rest.isupper() and not re.search(r",| - ", rest)):
+    if (
+        len(words) >= 4
+        and re.fullmatch(r"[A-ZÆØÅÄÖ]{2,5}", words[-1])
+        and words[-1].casefold() not in _LEGAL_FORMS
+        and not rest.isupper()
+        and not re.search(r",| - ", rest)
+    ):
         keys += [_key(rest, places), words[-1].casefold()]
     # a key with no letter or digit ("&", "/") names nothing
     return list(dict.fromkeys(k for k in keys if any(c.isalnum() for c in k)))
@@ -206,10 +257,14 @@ def no_body_reason(name: str) -> str | None:
     if names_a_body(name):
         return None
     if several_bodies(name):
-        return (f"organisation {name!r} names several bodies (a list or a group): kept as the project's "
-                "organisation text, never shown as a partner")
-    return (f"organisation {name!r} names no body (nothing but punctuation or symbols): stored without one, "
-            "so it is never shown as a partner")
+        return (
+            f"organisation {name!r} names several bodies (a list or a group): kept as the project's "
+            "organisation text, never shown as a partner"
+        )
+    return (
+        f"organisation {name!r} names no body (nothing but punctuation or symbols): stored without one, "
+        "so it is never shown as a partner"
+    )
 
 
 def same_body(a: str, b: str) -> bool:
@@ -234,14 +289,17 @@ def same_body(a: str, b: str) -> bool:
     i = 0
     while i < len(a) and a[i] == b[i]:
         i += 1
-    return a[i + (len(a) == len(b)):] == b[i + 1:]
+    return a[i + (len(a) == len(b)) :] == b[i + 1 :]
 
 
 # How native a name looks for its country: the name shown is the one the body uses itself.
 _OWN_LANGUAGES = {"NO": {"nb", "nn", "no"}, "SE": {"sv"}, "DK": {"da"}, "FI": {"fi", "sv"}, "IS": {"is"}}
-_ENGLISH = re.compile(r"\b(?:municipality|city of|university|hospital|agency|ministry|authority|administration|directorate|"
-                      r"office|service|norwegian|swedish|danish|finnish|icelandic|national|county|region of|the|"
-                      r"(?:in|of) (?:norway|sweden|denmark|finland|iceland))\b", re.I)
+_ENGLISH = re.compile(
+    r"\b(?:municipality|city of|university|hospital|agency|ministry|authority|administration|directorate|"
+    r"office|service|norwegian|swedish|danish|finnish|icelandic|national|county|region of|the|"
+    r"(?:in|of) (?:norway|sweden|denmark|finland|iceland))\b",
+    re.I,
+)
 
 
 def own_name_score(name: str, country: str, language: str | None) -> int:
@@ -272,11 +330,15 @@ class Directory:
     _bare: set[tuple[str, str]] = field(default_factory=set)  # names that are only a place ("Helsinki")
     merged: list[tuple[str, str, str]] = field(default_factory=list)  # (country, old root, new root) since the copy
 
-    def copy(self) -> "Directory":
+    def copy(self) -> Directory:
         """An independent copy for the next snapshot (``merged`` starts empty)."""
-        return Directory(dict(self.parent), {k: dict(v) for k, v in self.names.items()},
-                         {k: dict(v) for k, v in self.counts.items()}, {k: list(v) for k, v in self._by_length.items()},
-                         set(self._bare))
+        return Directory(
+            dict(self.parent),
+            {k: dict(v) for k, v in self.names.items()},
+            {k: dict(v) for k, v in self.counts.items()},
+            {k: list(v) for k, v in self._by_length.items()},
+            set(self._bare),
+        )
 
     def _find(self, node: tuple[str, str]) -> tuple[str, str]:
         root = node
@@ -309,8 +371,15 @@ class Directory:
         if key.startswith("#"):  # registry numbers one digit apart are different bodies
             return node
         kind, _, place = key.rpartition(":")
-        near = next((k for n in (len(place) - 1, len(place), len(place) + 1)
-                     for k in self._by_length.get((country, kind, n), ()) if same_body(key, k)), None)
+        near = next(
+            (
+                k
+                for n in (len(place) - 1, len(place), len(place) + 1)
+                for k in self._by_length.get((country, kind, n), ())
+                if same_body(key, k)
+            ),
+            None,
+        )
         self._by_length.setdefault((country, kind, len(place)), []).append(key)
         if near is not None:
             self._union(node, (country, near))
@@ -363,8 +432,7 @@ class Directory:
         """Canonical keys ``name`` may mean in any country (the organisation filter)."""
         keys = name_keys(name)
         table = aliases()
-        return {self._find(node)[1] for node in self.parent
-                if node[1] in keys or table.own_key.get(node) in keys}
+        return {self._find(node)[1] for node in self.parent if node[1] in keys or table.own_key.get(node) in keys}
 
     def names_of(self, key: str, country: str = "") -> list[str]:
         """Every spelling seen of the body ``key`` (a canonical key) in ``country``: what a

@@ -12,6 +12,7 @@ Why neighbours, not sector descriptions: on the real registries (models.md,
 right for 43-49 % of held-out records; the neighbours are right for 76 % at full
 coverage and 83 % at the share used here, and they need no hand-written text.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -37,7 +38,7 @@ class SectorVotes:
     labels: tuple[str, ...]
 
     @classmethod
-    def of(cls, records: Sequence[Record], vectors: np.ndarray) -> "SectorVotes | None":
+    def of(cls, records: Sequence[Record], vectors: np.ndarray) -> SectorVotes | None:
         keep = [i for i, r in enumerate(records) if labelled(r)]
         if len(keep) < MIN_LABELLED:
             return None

@@ -33,6 +33,7 @@ agrees (cosine >= CROSS_TITLE), or a near-identical text (cosine >= SAME_TEXT) â
 different projects share a name part ("Chatbot - ...") or a template title
 ("Detection of crime and subversion in the municipality of ...").
 """
+
 from __future__ import annotations
 
 import difflib
@@ -92,8 +93,11 @@ def title_keys(title: str) -> tuple[str, str, str]:
     if len(parts) < 2:
         return whole, "", ""
     name, does = _fold(parts[0]), _fold(parts[1])
-    return (whole, does if len(does.split()) >= 3 and does != whole else "",
-            name if 1 <= len(name.split()) <= 4 and len(name) >= 4 and name != whole else "")
+    return (
+        whole,
+        does if len(does.split()) >= 3 and does != whole else "",
+        name if 1 <= len(name.split()) <= 4 and len(name) >= 4 and name != whole else "",
+    )
 
 
 def _best_cosines(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
@@ -162,8 +166,11 @@ class _Joins:
         return {m: tuple(o for o in sorted(g) if o != m) for g in groups.values() if len(g) > 1 for m in g}
 
 
-def find(groups: Iterable[tuple[str, Sequence[int]]], records: Mapping[int, Record],
-         vectors: Callable[[int], list[np.ndarray]]) -> Twins:
+def find(
+    groups: Iterable[tuple[str, Sequence[int]]],
+    records: Mapping[int, Record],
+    vectors: Callable[[int], list[np.ndarray]],
+) -> Twins:
     """Twin groups among the rowids of each candidate group ((kind, rowids): a body, or
     one title within a country), joined across groups."""
     joins = _Joins()
@@ -172,7 +179,7 @@ def find(groups: Iterable[tuple[str, Sequence[int]]], records: Mapping[int, Reco
         for r in rows:
             by_source.setdefault(records[r].source, []).append(r)
         sources = sorted(by_source)
-        pairs = [(sa, sb) for i, sa in enumerate(sources) for sb in sources[i + 1:]]
+        pairs = [(sa, sb) for i, sa in enumerate(sources) for sb in sources[i + 1 :]]
         if kind == TITLE:  # a registry that lists one case twice (IPS-X's two SATIKAS records)
             pairs += [(s_, s_) for s_ in sources if len(by_source[s_]) > 1]
         if not pairs:
@@ -187,19 +194,30 @@ def find(groups: Iterable[tuple[str, Sequence[int]]], records: Mapping[int, Reco
             for x, a in enumerate(left):
                 y = int(cos[x].argmax())
                 # each other's closest, or (sharing a title) a copy: a sibling is neither
-                if sa != sb and int(cos[:, y].argmax()) == x and _linked(records[a], records[right[y]], float(cos[x, y]), kind):
+                if (
+                    sa != sb
+                    and int(cos[:, y].argmax()) == x
+                    and _linked(records[a], records[right[y]], float(cos[x, y]), kind)
+                ):
                     joins.join(a, right[y])
                 if kind == TITLE:  # one registry's two listings must be the same text ("Use case 2" / "3" are not)
                     for y in np.flatnonzero(cos[x] >= (COPY if sa != sb else SAME_TEXT)).tolist():
                         b = right[y]
-                        if (sa != sb or _one_owner(records[a], records[b])) and _linked(records[a], records[b],
-                                                                                    float(cos[x, y]), kind):
+                        if (sa != sb or _one_owner(records[a], records[b])) and _linked(
+                            records[a], records[b], float(cos[x, y]), kind
+                        ):
                             joins.join(a, b)
     return joins.twins()
 
 
-def candidate_groups(org_keys: np.ndarray, titles: np.ndarray, countries: np.ndarray, rowids: np.ndarray,
-                     live: np.ndarray, only: set[Group] | None = None) -> dict[Group, list[int]]:
+def candidate_groups(
+    org_keys: np.ndarray,
+    titles: np.ndarray,
+    countries: np.ndarray,
+    rowids: np.ndarray,
+    live: np.ndarray,
+    only: set[Group] | None = None,
+) -> dict[Group, list[int]]:
     """The live rowids of each group (a body, or a title key within a country) holding two
     or more records, optionally only some groups. ``titles`` has `title_keys`' three
     columns per row."""
@@ -263,7 +281,9 @@ def merged(record: Record, others: Sequence[Record]) -> Record:
         return record
     update: dict[str, object] = {}
     for name in ("link", "website", "organisation_number", "status"):
-        if getattr(record, name) is None and (given := next((getattr(o, name) for o in others if getattr(o, name)), None)):
+        if getattr(record, name) is None and (
+            given := next((getattr(o, name) for o in others if getattr(o, name)), None)
+        ):
             update[name] = given
     if record.sector is None or record.sector_inferred:
         given_sector = next((o.sector for o in others if o.sector and not o.sector_inferred), None)
@@ -278,7 +298,9 @@ def merged(record: Record, others: Sequence[Record]) -> Record:
     return record.model_copy(update=update) if update else record
 
 
-def near_copies(rows: Sequence[int], records: Mapping[int, Record], vectors: Callable[[int], list[np.ndarray]]) -> Twins:
+def near_copies(
+    rows: Sequence[int], records: Mapping[int, Record], vectors: Callable[[int], list[np.ndarray]]
+) -> Twins:
     """Among the first results of one search, rows that are copies of each other (cosine >=
     NEAR_COPY) from different registries of one country that no group brought together:
     nothing in their titles or owners' names says so ("Tracing labour exploitation" in

@@ -21,6 +21,7 @@ groups labelled on the full corpus (full_twins.json) judge "one project, one row
 many of them the index joins (twin_joins) and how often a top 10 still shows one project
 twice (repeats_in_top).
 """
+
 from __future__ import annotations
 
 import json
@@ -34,10 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
-from erfa.index.search import ranking
+from erfa.index.engine import ProjectIndex, passages_of
 from erfa.index.evaluate.corpora import CORPORA
 from erfa.index.model.encoder import Encoder
-from erfa.index.engine import ProjectIndex, passages_of
+from erfa.index.search import ranking
 from erfa.index.search.searcher import standout
 from erfa.index.store.protocol import text_hash
 from erfa.ingest import Record, read_file
@@ -88,7 +89,12 @@ class Scores:
 
     def means(self) -> dict[str, float]:
         n = len(self.ndcg) or 1
-        return {"ndcg@10": sum(self.ndcg) / n, "recall@10": sum(self.recall) / n, "mrr": sum(self.mrr) / n, "n": len(self.ndcg)}
+        return {
+            "ndcg@10": sum(self.ndcg) / n,
+            "recall@10": sum(self.recall) / n,
+            "mrr": sum(self.mrr) / n,
+            "n": len(self.ndcg),
+        }
 
 
 # -- tasks ----------------------------------------------------------------------------
@@ -98,8 +104,17 @@ def _jsonl(path: Path) -> list[dict]:
 
 def demo_task(corpus: Path, labels: Path) -> Task:
     records = read_file(corpus).records
-    queries = [Query(q["qid"], q["query"], q["language"], {k: int(v) for k, v in q["relevant"].items()}) for q in _jsonl(labels)]
-    return Task("demo", records, queries, "erfa's demo corpus and its graded labels (tests/relevance); not used to choose anything", "demo")
+    queries = [
+        Query(q["qid"], q["query"], q["language"], {k: int(v) for k, v in q["relevant"].items()})
+        for q in _jsonl(labels)
+    ]
+    return Task(
+        "demo",
+        records,
+        queries,
+        "erfa's demo corpus and its graded labels (tests/relevance); not used to choose anything",
+        "demo",
+    )
 
 
 def twin_groups(labels: Path) -> list[list[str]]:
@@ -124,11 +139,21 @@ def real_tasks(shared: Path, labels: Path, splits: Sequence[str] = ("dev", "test
             continue  # a corpus nobody has labelled yet would only cost an index
         twins = _within(groups, {r.id for r in records})
         for split in splits:
-            queries = [Query(n["qid"], n["query"], n["language"], {k: int(v) for k, v in n["relevant"].items()})
-                       for n in needs if n["split"] == split]
-            tasks.append(Task(f"{corpus.capitalize()} ({split})", records, queries,
-                              f"{len(records)} records; {len(queries)} needs, {sum(not q.answerable for q in queries)} with no answer",
-                              corpus, twins))
+            queries = [
+                Query(n["qid"], n["query"], n["language"], {k: int(v) for k, v in n["relevant"].items()})
+                for n in needs
+                if n["split"] == split
+            ]
+            tasks.append(
+                Task(
+                    f"{corpus.capitalize()} ({split})",
+                    records,
+                    queries,
+                    f"{len(records)} records; {len(queries)} needs, {sum(not q.answerable for q in queries)} with no answer",
+                    corpus,
+                    twins,
+                )
+            )
     return tasks
 
 
@@ -142,8 +167,13 @@ def swefaq_task(path: Path) -> Task:
         right = answers[row["candidate_answers"][row["label"]]]
         queries.append(Query(f"sq{i}", row["question"], "sv", {right: 1}))
     records = [Record.build("swefaq", rid.split("-", 1)[1], title=text, language="sv") for text, rid in answers.items()]
-    return Task("SweFAQ (test)", records, queries,
-                "corpus = every candidate answer of the test split; relevant = the question's correct answer", "swefaq")
+    return Task(
+        "SweFAQ (test)",
+        records,
+        queries,
+        "corpus = every candidate answer of the test split; relevant = the question's correct answer",
+        "swefaq",
+    )
 
 
 def norquad_task(path: Path) -> Task:
@@ -160,10 +190,17 @@ def norquad_task(path: Path) -> Task:
     records = []
     for ctx, rid in contexts.items():
         head, _, body = ctx.partition("\n")
-        records.append(Record.build("norquad", rid.split("-", 1)[1], title=head, description=body or None, language="nb"))
-    return Task("NorQuAD (test)", records, queries,
-                "corpus = every article (context) of the test split, first line as title, long ones split into passages; "
-                "relevant = the article the question was written about", "norquad")
+        records.append(
+            Record.build("norquad", rid.split("-", 1)[1], title=head, description=body or None, language="nb")
+        )
+    return Task(
+        "NorQuAD (test)",
+        records,
+        queries,
+        "corpus = every article (context) of the test split, first line as title, long ones split into passages; "
+        "relevant = the article the question was written about",
+        "norquad",
+    )
 
 
 # -- running --------------------------------------------------------------------------
@@ -245,8 +282,11 @@ def evaluate(task: Task, index: ProjectIndex, modes: Iterable[str] = MODES) -> d
             else:
                 # a result shows its twins (the same project in other sources) with it: the labels grade
                 # each source's record on its own, so the ids it shows count, in the order shown
-                ranked = [i for h in index.search(q.text, limit=K, mode=mode).hits
-                          for i in (h.record.id, *(t.id for t in h.twins))][:K]
+                ranked = [
+                    i
+                    for h in index.search(q.text, limit=K, mode=mode).hits
+                    for i in (h.record.id, *(t.id for t in h.twins))
+                ][:K]
             groups["all"].add(ranked, q.relevant)
             groups[q.language].add(ranked, q.relevant)
         out[mode] = {g: s.means() for g, s in sorted(groups.items())}
@@ -345,16 +385,24 @@ def calibrate(points: Sequence[tuple[float, bool]], keep: float = KEEP_ANSWERABL
 def rates(points: Sequence[tuple[float, bool]], threshold: float) -> Calibration:
     with_rel = [s for s, r in points if r]
     without = [s for s, r in points if not r]
-    return Calibration(threshold, sum(s < threshold for s in without) / (len(without) or 1),
-                       sum(s >= threshold for s in with_rel) / (len(with_rel) or 1), len(without), len(with_rel))
+    return Calibration(
+        threshold,
+        sum(s < threshold for s in without) / (len(without) or 1),
+        sum(s >= threshold for s in with_rel) / (len(with_rel) or 1),
+        len(without),
+        len(with_rel),
+    )
 
 
 # -- reporting ------------------------------------------------------------------------
 def markdown(task: Task, results: dict[str, dict[str, dict[str, float]]], shipped: str = "hybrid") -> str:
     groups = list(next(iter(results.values())))
-    lines = [f"**{task.name}** — {task.construction}", "",
-             "| group | n | " + " | ".join(f"{m} nDCG@10 / R@10 / MRR" for m in results) + " |",
-             "|---|---|" + "---|" * len(results)]
+    lines = [
+        f"**{task.name}** — {task.construction}",
+        "",
+        "| group | n | " + " | ".join(f"{m} nDCG@10 / R@10 / MRR" for m in results) + " |",
+        "|---|---|" + "---|" * len(results),
+    ]
     for g in groups:
         n = int(next(iter(results.values()))[g]["n"])
         cells = []
@@ -375,16 +423,24 @@ class Report:
 
 def twin_markdown(rows: Sequence[tuple[str, TwinJoins, dict[str, Repeats]]]) -> str:
     """The "one project, one row" table (models.md; tests/test_real_quality.py reads it back)."""
-    lines = ["**One project, one row** — twin groups labelled by reading (tests/relevance/real/full_twins.json); "
-             "pairwise precision and recall of the index's twin map; rows of the shipped top 10 that show a project "
-             "a row above already showed", "",
-             "| corpus | labelled pairs | joined pairs | twin precision | twin recall | repeats in top 10 (dev) | repeats in top 10 (test) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "**One project, one row** — twin groups labelled by reading (tests/relevance/real/full_twins.json); "
+        "pairwise precision and recall of the index's twin map; rows of the shipped top 10 that show a project "
+        "a row above already showed",
+        "",
+        "| corpus | labelled pairs | joined pairs | twin precision | twin recall | repeats in top 10 (dev) | repeats in top 10 (test) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for corpus, joins, reps in rows:
-        cells = [f"{r.rows} row{'s' * (r.rows != 1)}, {r.needs} of {r.of} needs" if (r := reps.get(s)) else "–"
-                 for s in ("dev", "test")]
-        lines.append(f"| {corpus} | {joins.labelled} | {joins.found} | {joins.precision:.3f} | {joins.recall:.3f} | "
-                     + " | ".join(cells) + " |")
+        cells = [
+            f"{r.rows} row{'s' * (r.rows != 1)}, {r.needs} of {r.of} needs" if (r := reps.get(s)) else "–"
+            for s in ("dev", "test")
+        ]
+        lines.append(
+            f"| {corpus} | {joins.labelled} | {joins.found} | {joins.precision:.3f} | {joins.recall:.3f} | "
+            + " | ".join(cells)
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -395,12 +451,15 @@ def _marker_row(task: Task, index: ProjectIndex) -> str:
     data = evaluate_marker.rows(task, index)
     fitted = index.close_match_marker()
     r = evaluate_marker.rates(data, None, fitted.probabilities(data.x) if fitted else None, len(task.queries))
-    return (f"{r.precision:.2f} / {r.recall:.2f} | {r.auc:.3f} | {r.need_accuracy:.0%} ({r.answerable_flagged:.0%} / "
-            f"{r.unanswered_unflagged:.0%})")
+    return (
+        f"{r.precision:.2f} / {r.recall:.2f} | {r.auc:.3f} | {r.need_accuracy:.0%} ({r.answerable_flagged:.0%} / "
+        f"{r.unanswered_unflagged:.0%})"
+    )
 
 
-def report(tasks: Sequence[Task], encoder: Encoder, threshold: float | None = None,
-           vectors: Vectors | None = None) -> Report:
+def report(
+    tasks: Sequence[Task], encoder: Encoder, threshold: float | None = None, vectors: Vectors | None = None
+) -> Report:
     """Every task's table, then twins and the close-match rates; tasks sharing a corpus share
     one index, and the largest corpus is indexed first so the others reuse its vectors
     (``vectors``, e.g. `cached` from a kept index, spare even that one embedding)."""
@@ -433,25 +492,50 @@ def report(tasks: Sequence[Task], encoder: Encoder, threshold: float | None = No
     if twin_rows:
         parts.append(twin_markdown([twin_rows[c] for c in by_corpus if c in twin_rows]))
     if marks:
-        parts.append("\n".join(["**Close matches** — the first page's marks (precision / recall), ROC AUC of the marker's "
-                                "probability, and the need-level flag right (with an answer on the first page flagged / "
-                                "without one not flagged); models.md, \"Close matches\"", "",
-                                "| task | marker precision / recall | ROC AUC | need flag right |", "|---|---|---|---|",
-                                *(f"| {name} | {row} |" for name, row in marks.items())]))
-        parts.append("\n".join(["**Similar projects** — nDCG@10 of /similar against the projects graded 2 for the same "
-                                "need (index/evaluate/similar.py)", "", "| task | nDCG@10 |", "|---|---|",
-                                *(f"| {name} | {v:.3f} |" for name, v in similar.items())]))
+        parts.append(
+            "\n".join(
+                [
+                    "**Close matches** — the first page's marks (precision / recall), ROC AUC of the marker's "
+                    "probability, and the need-level flag right (with an answer on the first page flagged / "
+                    'without one not flagged); models.md, "Close matches"',
+                    "",
+                    "| task | marker precision / recall | ROC AUC | need flag right |",
+                    "|---|---|---|---|",
+                    *(f"| {name} | {row} |" for name, row in marks.items()),
+                ]
+            )
+        )
+        parts.append(
+            "\n".join(
+                [
+                    "**Similar projects** — nDCG@10 of /similar against the projects graded 2 for the same "
+                    "need (index/evaluate/similar.py)",
+                    "",
+                    "| task | nDCG@10 |",
+                    "|---|---|",
+                    *(f"| {name} | {v:.3f} |" for name, v in similar.items()),
+                ]
+            )
+        )
     dev = [p for name, pts in points.items() if "(dev)" in name for p in pts]
     suggested = calibrate(dev) if dev else None
     if threshold is None:
         threshold = ranking.CLOSE_MATCH.get(encoder.model_id, suggested or 0.0)
     cals = {t.name: rates(points[t.name], threshold) for t in tasks if t.name in points}
     if cals:
-        lines = ["", f"Close match at standout >= **{threshold}** (calibrated on the dev splits: the highest cut-off "
-                     f"leaving {KEEP_ANSWERABLE:.0%} of their answerable needs unflagged"
-                     + (f"; this run suggests {suggested}" if suggested is not None else "") + "):", "",
-                 "| task | answerable needs not flagged | no-answer needs flagged |", "|---|---|---|"]
+        lines = [
+            "",
+            f"Close match at standout >= **{threshold}** (calibrated on the dev splits: the highest cut-off "
+            f"leaving {KEEP_ANSWERABLE:.0%} of their answerable needs unflagged"
+            + (f"; this run suggests {suggested}" if suggested is not None else "")
+            + "):",
+            "",
+            "| task | answerable needs not flagged | no-answer needs flagged |",
+            "|---|---|---|",
+        ]
         for name, c in cals.items():
-            lines.append(f"| {name} | {c.unflagged_with:.0%} of {c.n_with} | {c.flagged_without:.0%} of {c.n_without} |")
+            lines.append(
+                f"| {name} | {c.unflagged_with:.0%} of {c.n_with} | {c.flagged_without:.0%} of {c.n_without} |"
+            )
         parts.append("\n".join(lines))
     return Report("\n\n".join(parts) + "\n", ndcg, cals, suggested)

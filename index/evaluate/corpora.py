@@ -18,6 +18,7 @@ other's cases from every country, so it is the one "one project, one row" is jud
 Only the files are read here; which records are relevant to which need lives in
 tests/relevance/real/*.jsonl, written by people reading the texts.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -42,8 +43,12 @@ def _nordic(r: Record) -> bool:
 
 
 def nordic_corpus(shared: Path) -> list[Record]:
-    return (_records(shared, DIGDIR) + _records(shared, PSTW, _nordic)
-            + _records(shared, AIWATCH, _nordic) + _records(shared, IPSX, _nordic))
+    return (
+        _records(shared, DIGDIR)
+        + _records(shared, PSTW, _nordic)
+        + _records(shared, AIWATCH, _nordic)
+        + _records(shared, IPSX, _nordic)
+    )
 
 
 def european_corpus(shared: Path) -> list[Record]:
@@ -54,8 +59,11 @@ def full_corpus(shared: Path) -> list[Record]:
     return _records(shared, DIGDIR) + _records(shared, PSTW) + _records(shared, AIWATCH) + _records(shared, IPSX)
 
 
-CORPORA: dict[str, Callable[[Path], list[Record]]] = {"nordic": nordic_corpus, "european": european_corpus,
-                                                      "full": full_corpus}
+CORPORA: dict[str, Callable[[Path], list[Record]]] = {
+    "nordic": nordic_corpus,
+    "european": european_corpus,
+    "full": full_corpus,
+}
 
 
 def available(shared: Path | None) -> bool:

@@ -10,6 +10,7 @@ need of a split:
 - *the need-level flag* (``close_match``): right when it is true exactly for the needs
   with a grade-2 result among the first `K`: answerable and no-answer needs alike.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -17,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from erfa.index.search import marker
 from erfa.index.engine import ProjectIndex
 from erfa.index.evaluate import Task
+from erfa.index.search import marker
 
 K = 10  # the first page: what people judge the marks on
 
@@ -36,9 +37,11 @@ class MarkRates:
     needs: int
 
     def line(self) -> str:
-        return (f"marks: precision {self.precision:.2f}, recall {self.recall:.2f} ({self.marked} marked), ROC AUC "
-                f"{self.auc:.3f}; need flag right for {self.need_accuracy:.0%} of {self.needs} needs (with an answer on "
-                f"the first page: {self.answerable_flagged:.0%} flagged; without: {self.unanswered_unflagged:.0%} not)")
+        return (
+            f"marks: precision {self.precision:.2f}, recall {self.recall:.2f} ({self.marked} marked), ROC AUC "
+            f"{self.auc:.3f}; need flag right for {self.need_accuracy:.0%} of {self.needs} needs (with an answer on "
+            f"the first page: {self.answerable_flagged:.0%} flagged; without: {self.unanswered_unflagged:.0%} not)"
+        )
 
 
 @dataclass
@@ -65,8 +68,13 @@ def rows(task: Task, index: ProjectIndex, depth: int = marker.DEPTH) -> Rows:
             needs.append(n)
             ranks.append(i)
             marks.append(r in ranked.marked)
-    return Rows(np.concatenate(xs) if xs else np.zeros((0, len(marker.FEATURES))), np.array(ys, bool),
-                np.array(needs), np.array(ranks), np.array(marks, bool))
+    return Rows(
+        np.concatenate(xs) if xs else np.zeros((0, len(marker.FEATURES))),
+        np.array(ys, bool),
+        np.array(needs),
+        np.array(ranks),
+        np.array(marks, bool),
+    )
 
 
 def joined(parts: Iterable[Rows]) -> Rows:
@@ -75,11 +83,18 @@ def joined(parts: Iterable[Rows]) -> Rows:
     for p in parts:
         need.append(p.need + offset)
         offset += int(p.need.max()) + 1 if len(p.need) else 0
-    return Rows(np.concatenate([p.x for p in parts]), np.concatenate([p.y for p in parts]), np.concatenate(need),
-                np.concatenate([p.rank for p in parts]), np.concatenate([p.marked for p in parts]))
+    return Rows(
+        np.concatenate([p.x for p in parts]),
+        np.concatenate([p.y for p in parts]),
+        np.concatenate(need),
+        np.concatenate([p.rank for p in parts]),
+        np.concatenate([p.marked for p in parts]),
+    )
 
 
-def rates(data: Rows, marked: np.ndarray | None = None, scores: np.ndarray | None = None, n_needs: int | None = None) -> MarkRates:
+def rates(
+    data: Rows, marked: np.ndarray | None = None, scores: np.ndarray | None = None, n_needs: int | None = None
+) -> MarkRates:
     """Rates of ``marked`` (default: what the index marked) over the first `K` results."""
     marked = data.marked if marked is None else marked
     first = data.rank < K
@@ -93,8 +108,16 @@ def rates(data: Rows, marked: np.ndarray | None = None, scores: np.ndarray | Non
     with_answer = [flag[n] for n in needs if truth[n]]
     without = [not flag[n] for n in needs if not truth[n]]
     auc = _auc(scores[first], y) if scores is not None else float("nan")
-    return MarkRates(precision, recall, float(np.mean(right)), float(np.mean(with_answer)) if with_answer else 1.0,
-                     float(np.mean(without)) if without else 1.0, auc, int(m.sum()), len(needs))
+    return MarkRates(
+        precision,
+        recall,
+        float(np.mean(right)),
+        float(np.mean(with_answer)) if with_answer else 1.0,
+        float(np.mean(without)) if without else 1.0,
+        auc,
+        int(m.sum()),
+        len(needs),
+    )
 
 
 def _auc(scores: np.ndarray, y: np.ndarray) -> float:

@@ -12,6 +12,7 @@ needs"), under the index's own organisation merging. Reported per need language:
 
 Needs without a grade-2 project are left out, as in the project tables (models.md).
 """
+
 from __future__ import annotations
 
 import math
@@ -43,7 +44,13 @@ class PartnerScores:
 
     def means(self) -> dict[str, float]:
         n = len(self.ndcg) or 1
-        return {"ndcg@5": sum(self.ndcg) / n, "top3": sum(self.top) / n, "empty": sum(self.empty) / n, "thin": sum(self.thin) / n, "n": len(self.ndcg)}
+        return {
+            "ndcg@5": sum(self.ndcg) / n,
+            "top3": sum(self.top) / n,
+            "empty": sum(self.empty) / n,
+            "thin": sum(self.thin) / n,
+            "n": len(self.ndcg),
+        }
 
 
 def owner(index: ProjectIndex, record_id: str) -> str | None:
@@ -66,8 +73,10 @@ def evaluate_partners(task: Task, index: ProjectIndex, limit: int = 10) -> dict[
         if not relevant:
             continue
         page = index.partners(q.text, limit=limit)
-        ranked = [f"{p.country or ''}|{p.key}" if getattr(p, "key", "") else owner(index, p.projects[0].record.id)
-                  for p in page.partners]
+        ranked = [
+            f"{p.country or ''}|{p.key}" if getattr(p, "key", "") else owner(index, p.projects[0].record.id)
+            for p in page.partners
+        ]
         groups["all"].add(ranked, relevant)
         groups[q.language].add(ranked, relevant)
     return {g: s.means() for g, s in sorted(groups.items())}
@@ -75,9 +84,13 @@ def evaluate_partners(task: Task, index: ProjectIndex, limit: int = 10) -> dict[
 
 def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
     """One table: rows = task and group, columns = nDCG@5 / top-3 hit / empty."""
-    lines = ["| task | group | n | nDCG@5 | ≥1 relevant in top 3 | none named | fewer than 2 named |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| task | group | n | nDCG@5 | ≥1 relevant in top 3 | none named | fewer than 2 named |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for task, groups in results.items():
         for g, m in groups.items():
-            lines.append(f"| {task} | {g} | {int(m['n'])} | {m['ndcg@5']:.3f} | {m['top3']:.0%} | {m['empty']:.0%} | {m['thin']:.0%} |")
+            lines.append(
+                f"| {task} | {g} | {int(m['n'])} | {m['ndcg@5']:.3f} | {m['top3']:.0%} | {m['empty']:.0%} | {m['thin']:.0%} |"
+            )
     return "\n".join(lines)

@@ -7,6 +7,7 @@ against the other grade-2 projects of every need it is grade 2 for (grade 1 of t
 needs counts as related), per language of the project asked about: what a Norwegian
 reader sees under "similar projects" on a Norwegian project's page.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict

@@ -5,6 +5,7 @@ other sentence-transformers folder or hub name can be chosen instead, as long as
 machine can reach it. e5 models need "query: " / "passage: " prefixes; a model that
 declares its own prompts keeps them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -117,7 +118,9 @@ class Encoder:
         e5 = "e5" in self.model_id.lower()
         self.query_tokens = max(8, min(query_tokens, self.max_tokens))  # the cap above, never past the model's own
         self.query_prompt = _pick(query_prompt, own.get("query"), "query: " if e5 else "")
-        self.passage_prompt = _pick(passage_prompt, own.get("passage") or own.get("document"), "passage: " if e5 else "")
+        self.passage_prompt = _pick(
+            passage_prompt, own.get("passage") or own.get("document"), "passage: " if e5 else ""
+        )
         self._lock = threading.Lock()  # one encode at a time: on 2 cores a second one only slows the first
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = max(0, query_cache)

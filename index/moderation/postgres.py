@@ -14,6 +14,7 @@ writer at a time read-then-write; here every write transaction takes a transacti
 advisory lock for the same effect across processes. A submission is a person's typing
 that exists nowhere else: a commit here is as durable as PostgreSQL's commits are.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,10 +24,10 @@ from typing import Any
 
 import psycopg
 
+from erfa.index.moderation.submissions import Submission, SubmissionStore
 from erfa.index.store import schema as pgschema
 from erfa.index.store.postgres import _UNAVAILABLE, NUL, _Pool, connect, describe
 from erfa.index.store.protocol import StoreUnavailable
-from erfa.index.moderation.submissions import Submission, SubmissionStore
 
 
 class _Rows(list[tuple[Any, ...]]):

@@ -33,6 +33,7 @@ token is 192 random bits, so it cannot be guessed. A functional contact (a team
 mailbox or a role) is stored as given but reaches the public record only when the
 submitter ticked the consent box (``contact_consent``).
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from erfa.index.store.sqlite import SqliteFile
 from erfa.index.store.protocol import text_hash
+from erfa.index.store.sqlite import SqliteFile
 from erfa.ingest.record import Record, RecordError, make_id, utcnow
 
 if TYPE_CHECKING:
@@ -59,8 +60,21 @@ SOURCE = "submission"  # the Record.source of every approved submission
 STATUSES = ("pending", "approved", "rejected")
 # Fields a member of the public may propose; everything else (language, tags,
 # owner type) is derived or left to the moderator's later edits.
-FIELDS = ("title", "description", "purpose", "organisation", "country", "municipality",
-          "sector", "status", "start_year", "end_year", "link", "website", "contact")
+FIELDS = (
+    "title",
+    "description",
+    "purpose",
+    "organisation",
+    "country",
+    "municipality",
+    "sector",
+    "status",
+    "start_year",
+    "end_year",
+    "link",
+    "website",
+    "contact",
+)
 CONSENT = "contact_consent"  # the submitter agreed to publish `contact`; stored, never on the record
 FORM_FIELDS = (*FIELDS, CONSENT)
 ACTIONS = ("submitted", "edited", "approved", "rejected")
@@ -115,19 +129,29 @@ class Decision:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"submission_id": self.submission_id, "at": self.at.isoformat(), "who": self.who,
-                "action": self.action, "detail": self.detail}
+        return {
+            "submission_id": self.submission_id,
+            "at": self.at.isoformat(),
+            "who": self.who,
+            "action": self.action,
+            "detail": self.detail,
+        }
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> "Decision":
+    def from_json(cls, obj: Mapping[str, Any]) -> Decision:
         action = obj.get("action")
         if action not in ACTIONS:
             raise ValueError(f"history action {action!r} must be one of {', '.join(ACTIONS)}")
         detail = obj.get("detail") or {}
         if not isinstance(detail, dict):
             raise ValueError("history detail must be an object")
-        return cls(str(obj.get("submission_id") or ""), datetime.fromisoformat(str(obj["at"])),
-                   str(obj.get("who") or "admin"), action, dict(detail))
+        return cls(
+            str(obj.get("submission_id") or ""),
+            datetime.fromisoformat(str(obj["at"])),
+            str(obj.get("who") or "admin"),
+            action,
+            dict(detail),
+        )
 
 
 @dataclass(frozen=True)
@@ -152,16 +176,20 @@ class Submission:
     def to_json(self) -> dict[str, Any]:
         """The exchange form used by backups (the API picks its fields from it)."""
         return {
-            "id": self.id, "status": self.status, "data": self.data,
+            "id": self.id,
+            "status": self.status,
+            "data": self.data,
             "created_at": self.created_at.isoformat(),
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
-            "reason": self.reason, "record_id": self.record_id,
-            "status_hash": self.status_hash, "revision": self.revision,
+            "reason": self.reason,
+            "record_id": self.record_id,
+            "status_hash": self.status_hash,
+            "revision": self.revision,
             "history": [d.to_json() for d in self.history],
         }
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> "Submission":
+    def from_json(cls, obj: Mapping[str, Any]) -> Submission:
         status = obj.get("status")
         if status not in STATUSES:
             raise ValueError(f"status {status!r} must be one of {', '.join(STATUSES)}")
@@ -179,11 +207,15 @@ class Submission:
         if not isinstance(history, list):
             raise ValueError("history must be a list")
         return cls(
-            id=sid, status=status, data=dict(data),
+            id=sid,
+            status=status,
+            data=dict(data),
             created_at=datetime.fromisoformat(str(obj["created_at"])),
             decided_at=datetime.fromisoformat(str(decided)) if decided else None,
-            reason=obj.get("reason"), record_id=obj.get("record_id"),
-            status_hash=status_hash, revision=int(obj.get("revision") or 0),
+            reason=obj.get("reason"),
+            record_id=obj.get("record_id"),
+            status_hash=status_hash,
+            revision=int(obj.get("revision") or 0),
             history=tuple(Decision.from_json({**d, "submission_id": sid}) for d in history),
         )
 
@@ -241,7 +273,7 @@ class SubmissionStore(SqliteFile):
         self._migrate()
 
     @classmethod
-    def in_home(cls, home: Path) -> "SubmissionStore":
+    def in_home(cls, home: Path) -> SubmissionStore:
         return cls(Path(home) / "submissions.sqlite")
 
     def _migrate(self) -> None:
@@ -262,18 +294,23 @@ class SubmissionStore(SqliteFile):
         """The submission a private status link points to, or None (also for any malformed token)."""
         if not token or len(token) > 100:
             return None
-        row = self._con().execute(f"SELECT {_COLUMNS} FROM submissions WHERE status_hash=?",
-                                  (token_hash(token),)).fetchone()
+        row = (
+            self._con()
+            .execute(f"SELECT {_COLUMNS} FROM submissions WHERE status_hash=?", (token_hash(token),))
+            .fetchone()
+        )
         return _submission(row) if row else None
 
     def list(self, status: str | None = "pending", *, limit: int = 100, offset: int = 0) -> list[Submission]:
         if status is None:
-            rows = self._con().execute(f"SELECT {_COLUMNS} FROM submissions ORDER BY created_at, id LIMIT ? OFFSET ?",
-                                       (limit, offset))
+            rows = self._con().execute(
+                f"SELECT {_COLUMNS} FROM submissions ORDER BY created_at, id LIMIT ? OFFSET ?", (limit, offset)
+            )
         else:
             rows = self._con().execute(
                 f"SELECT {_COLUMNS} FROM submissions WHERE status=? ORDER BY created_at, id LIMIT ? OFFSET ?",
-                (status, limit, offset))
+                (status, limit, offset),
+            )
         return [_submission(r) for r in rows]
 
     def count(self, status: str | None = "pending") -> int:
@@ -296,13 +333,21 @@ class SubmissionStore(SqliteFile):
 
     def history(self, submission_id: str) -> list[Decision]:
         """What happened to one submission, oldest first."""
-        return list(self._decisions("SELECT submission_id, at, who, action, detail FROM decisions "
-                                    "WHERE submission_id=? ORDER BY seq", (submission_id,)))
+        return list(
+            self._decisions(
+                "SELECT submission_id, at, who, action, detail FROM decisions WHERE submission_id=? ORDER BY seq",
+                (submission_id,),
+            )
+        )
 
     def decisions(self, *, limit: int = 100, offset: int = 0) -> list[Decision]:
         """The moderation log across all submissions, newest first."""
-        return list(self._decisions("SELECT submission_id, at, who, action, detail FROM decisions "
-                                    "ORDER BY seq DESC LIMIT ? OFFSET ?", (limit, offset)))
+        return list(
+            self._decisions(
+                "SELECT submission_id, at, who, action, detail FROM decisions ORDER BY seq DESC LIMIT ? OFFSET ?",
+                (limit, offset),
+            )
+        )
 
     def _decisions(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Decision]:
         for sid, at, who, action, detail in self._con().execute(sql, params):
@@ -324,14 +369,22 @@ class SubmissionStore(SqliteFile):
         token = secrets.token_urlsafe(24)
         sub = Submission(sid, "pending", kept, utcnow(), status_hash=token_hash(token), status_token=token)
         with self._tx() as con:
-            con.execute("INSERT INTO submissions (id, status, data, created_at, status_hash, revision) "
-                        "VALUES (?, 'pending', ?, ?, ?, 0)",
-                        (sid, json.dumps(kept, ensure_ascii=False), sub.created_at.isoformat(), sub.status_hash))
+            con.execute(
+                "INSERT INTO submissions (id, status, data, created_at, status_hash, revision) "
+                "VALUES (?, 'pending', ?, ?, ?, 0)",
+                (sid, json.dumps(kept, ensure_ascii=False), sub.created_at.isoformat(), sub.status_hash),
+            )
             self._log(con, sid, "submitter", "submitted", {})
         return sub
 
-    def edit(self, submission_id: str, changes: Mapping[str, Any], *, who: str = "admin",
-             expected_revision: int | None = None) -> Submission:
+    def edit(
+        self,
+        submission_id: str,
+        changes: Mapping[str, Any],
+        *,
+        who: str = "admin",
+        expected_revision: int | None = None,
+    ) -> Submission:
         """Correct a pending submission before it is decided (a typo, a missing country).
 
         ``changes`` maps fields to new values (None or "" clears one). The result must still
@@ -354,13 +407,16 @@ class SubmissionStore(SqliteFile):
             diff = {k: [sub.data.get(k), new.get(k)] for k in FORM_FIELDS if sub.data.get(k) != new.get(k)}
             if not diff:
                 return self._with_history(sub)
-            con.execute("UPDATE submissions SET data=?, revision=revision+1 WHERE id=?",
-                        (json.dumps(new, ensure_ascii=False), sub.id))
+            con.execute(
+                "UPDATE submissions SET data=?, revision=revision+1 WHERE id=?",
+                (json.dumps(new, ensure_ascii=False), sub.id),
+            )
             self._log(con, sub.id, who, "edited", {"changes": diff})
         return self._require(sub.id)
 
-    def approve(self, submission_id: str, index: "ProjectIndex", *, who: str = "admin",
-                expected_revision: int | None = None) -> tuple[Submission, Record]:
+    def approve(
+        self, submission_id: str, index: ProjectIndex, *, who: str = "admin", expected_revision: int | None = None
+    ) -> tuple[Submission, Record]:
         """Make a pending submission searchable, all or nothing (see the module docstring).
 
         Raises whatever the index or the disk raised, after undoing the index change: the
@@ -390,8 +446,15 @@ class SubmissionStore(SqliteFile):
             raise
         return self._require(sub.id), index.get(record.id) or record
 
-    def reject(self, submission_id: str, reason: str, index: "ProjectIndex | None" = None, *, who: str = "admin",
-               expected_revision: int | None = None) -> Submission:
+    def reject(
+        self,
+        submission_id: str,
+        reason: str,
+        index: ProjectIndex | None = None,
+        *,
+        who: str = "admin",
+        expected_revision: int | None = None,
+    ) -> Submission:
         """Decline a submission and make sure it is not searchable, all or nothing.
 
         With ``index``, a record left over from an interrupted approval is removed in the same
@@ -401,7 +464,8 @@ class SubmissionStore(SqliteFile):
         sub = self._require(submission_id)
         if sub.status == "approved":
             raise SubmissionError(
-                f"submission {submission_id!r} is already approved as {sub.record_id!r}; delete that project instead")
+                f"submission {submission_id!r} is already approved as {sub.record_id!r}; delete that project instead"
+            )
         leftover = record_id(sub.id)
         with self._tx() as con:
             current = self._locked(con, submission_id)
@@ -414,7 +478,7 @@ class SubmissionStore(SqliteFile):
                 index.delete([leftover])
         return self._require(sub.id)
 
-    def withdraw_undecided(self, index: "ProjectIndex") -> list[str]:
+    def withdraw_undecided(self, index: ProjectIndex) -> list[str]:
         """Remove from the index every record whose submission is pending or rejected.
 
         Run at start-up: it closes the gap a crash between an approval's index write and its
@@ -424,12 +488,14 @@ class SubmissionStore(SqliteFile):
         listed = [rid for (sid,) in rows if index.get(rid := record_id(sid)) is not None]
         if listed:
             index.delete(listed)
-            log.warning("withdrew records of submissions that are not approved",
-                        extra={"event": "withdraw_undecided", "ids": ",".join(listed)})
+            log.warning(
+                "withdrew records of submissions that are not approved",
+                extra={"event": "withdraw_undecided", "ids": ",".join(listed)},
+            )
         return listed
 
     @staticmethod
-    def _locked(con: "sqlite3.Connection", submission_id: str) -> Submission:
+    def _locked(con: sqlite3.Connection, submission_id: str) -> Submission:
         """The submission as it is now, read inside a write transaction (so nobody changes it meanwhile)."""
         row = con.execute(f"SELECT {_COLUMNS} FROM submissions WHERE id=?", (submission_id,)).fetchone()
         if row is None:
@@ -439,21 +505,27 @@ class SubmissionStore(SqliteFile):
     @staticmethod
     def _same_revision(sub: Submission, expected: int | None) -> None:
         if expected is not None and sub.revision != expected:
-            raise StaleSubmission(f"submission {sub.id!r} was changed since it was loaded "
-                                  f"(revision {sub.revision}, not {expected}); reload it and decide again")
+            raise StaleSubmission(
+                f"submission {sub.id!r} was changed since it was loaded "
+                f"(revision {sub.revision}, not {expected}); reload it and decide again"
+            )
 
     @staticmethod
-    def _log(con: "sqlite3.Connection", sid: str, who: str, action: str, detail: Mapping[str, Any]) -> None:
-        con.execute("INSERT INTO decisions (submission_id, at, who, action, detail) VALUES (?, ?, ?, ?, ?)",
-                    (sid, utcnow().isoformat(), who, action, json.dumps(dict(detail), ensure_ascii=False)))
+    def _log(con: sqlite3.Connection, sid: str, who: str, action: str, detail: Mapping[str, Any]) -> None:
+        con.execute(
+            "INSERT INTO decisions (submission_id, at, who, action, detail) VALUES (?, ?, ?, ?, ?)",
+            (sid, utcnow().isoformat(), who, action, json.dumps(dict(detail), ensure_ascii=False)),
+        )
 
     @staticmethod
-    def _decide(con: "sqlite3.Connection", sid: str, status: str, *, reason: str | None, record_id: str | None) -> None:
-        con.execute("UPDATE submissions SET status=?, decided_at=?, reason=?, record_id=? WHERE id=?",
-                    (status, utcnow().isoformat(), reason, record_id, sid))
+    def _decide(con: sqlite3.Connection, sid: str, status: str, *, reason: str | None, record_id: str | None) -> None:
+        con.execute(
+            "UPDATE submissions SET status=?, decided_at=?, reason=?, record_id=? WHERE id=?",
+            (status, utcnow().isoformat(), reason, record_id, sid),
+        )
 
     @staticmethod
-    def _unlist(index: "ProjectIndex", ids: list[str]) -> None:
+    def _unlist(index: ProjectIndex, ids: list[str]) -> None:
         """Best effort after a failed approval: a record that got in goes out again.
 
         If even that fails (the disk is still full), the start-up sweep removes it later;
@@ -464,8 +536,10 @@ class SubmissionStore(SqliteFile):
             if listed:
                 index.delete(listed)
         except Exception:
-            log.exception("could not withdraw a record after a failed approval; it is removed at the next start",
-                          extra={"event": "withdraw_failed", "ids": ",".join(ids)})
+            log.exception(
+                "could not withdraw a record after a failed approval; it is removed at the next start",
+                extra={"event": "withdraw_failed", "ids": ",".join(ids)},
+            )
 
     def restore(self, submissions: list[Submission]) -> ImportCount:
         """Put back submissions from a backup exactly as they were (same ids, states, status links and history)."""
@@ -475,14 +549,25 @@ class SubmissionStore(SqliteFile):
                 exists = con.execute("SELECT 1 FROM submissions WHERE id=?", (s.id,)).fetchone()
                 con.execute(
                     f"INSERT OR REPLACE INTO submissions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (s.id, s.status, json.dumps(s.data, ensure_ascii=False), s.created_at.isoformat(),
-                     s.decided_at.isoformat() if s.decided_at else None, s.reason, s.record_id, s.status_hash,
-                     s.revision))
+                    (
+                        s.id,
+                        s.status,
+                        json.dumps(s.data, ensure_ascii=False),
+                        s.created_at.isoformat(),
+                        s.decided_at.isoformat() if s.decided_at else None,
+                        s.reason,
+                        s.record_id,
+                        s.status_hash,
+                        s.revision,
+                    ),
+                )
                 if s.history or not exists:
                     con.execute("DELETE FROM decisions WHERE submission_id=?", (s.id,))
                     for d in s.history:
-                        con.execute("INSERT INTO decisions (submission_id, at, who, action, detail) VALUES (?, ?, ?, ?, ?)",
-                                    (s.id, d.at.isoformat(), d.who, d.action, json.dumps(d.detail, ensure_ascii=False)))
+                        con.execute(
+                            "INSERT INTO decisions (submission_id, at, who, action, detail) VALUES (?, ?, ?, ?, ?)",
+                            (s.id, d.at.isoformat(), d.who, d.action, json.dumps(d.detail, ensure_ascii=False)),
+                        )
                 if exists:
                     count.replaced += 1
                 else:
@@ -499,6 +584,14 @@ class SubmissionStore(SqliteFile):
 
 def _submission(row: tuple[Any, ...]) -> Submission:
     sid, status, data, created, decided, reason, record_id, status_hash, revision = row
-    return Submission(sid, status, json.loads(data), datetime.fromisoformat(created),
-                      datetime.fromisoformat(decided) if decided else None, reason, record_id,
-                      status_hash, int(revision or 0))
+    return Submission(
+        sid,
+        status,
+        json.loads(data),
+        datetime.fromisoformat(created),
+        datetime.fromisoformat(decided) if decided else None,
+        reason,
+        record_id,
+        status_hash,
+        int(revision or 0),
+    )

@@ -4,6 +4,7 @@ Kept as numpy columns in memory (one row per record, aligned with the keyword in
 so a filter becomes a boolean mask in microseconds even at a million records, and the
 allowed ids can be handed to FAISS before the search instead of thinning a page after.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -48,12 +49,16 @@ class Filters:
     year_to: int | None = None
 
     @classmethod
-    def parse(cls, lists: Mapping[str, Sequence[str] | None], year_from: int | None = None,
-              year_to: int | None = None) -> "Filters":
+    def parse(
+        cls, lists: Mapping[str, Sequence[str] | None], year_from: int | None = None, year_to: int | None = None
+    ) -> Filters:
         """Filters as people write them, in URLs and on the command line: `country=NO,SE` and
         `country=NO&country=SE` mean the same; blank values are dropped."""
-        return cls(**{f: [v.strip() for raw in lists.get(f) or () for v in raw.split(",") if v.strip()] for f in LIST_FILTERS},
-                   year_from=year_from, year_to=year_to)
+        return cls(
+            **{f: [v.strip() for raw in lists.get(f) or () for v in raw.split(",") if v.strip()] for f in LIST_FILTERS},
+            year_from=year_from,
+            year_to=year_to,
+        )
 
     def active(self) -> bool:
         return any(getattr(self, f) for f in LIST_FILTERS) or self.year_from is not None or self.year_to is not None
@@ -78,13 +83,14 @@ class Metadata:
         for r in records:
             if r.organisation:
                 self.orgs.add(r.organisation, r.country or "", r.organisation_number, r.language)
-        self.org_keys = np.array([self.orgs.key(r.organisation, r.country or "") if r.organisation else ""
-                                  for r in records], dtype=object)
+        self.org_keys = np.array(
+            [self.orgs.key(r.organisation, r.country or "") if r.organisation else "" for r in records], dtype=object
+        )
         self.titles = _title_keys(records)
         self.start = np.array([r.start_year or 0 for r in records], dtype=np.int32)
         self.end = np.array([r.end_year or r.start_year or 0 for r in records], dtype=np.int32)
 
-    def with_rows(self, rowids: Sequence[int], records: Sequence[Record], removed: Sequence[int] = ()) -> "Metadata":
+    def with_rows(self, rowids: Sequence[int], records: Sequence[Record], removed: Sequence[int] = ()) -> Metadata:
         """A new Metadata with ``records`` appended (replacing any live row of the same rowid)
         and ``removed`` rowids dead; this one is unchanged, so searches on it carry on."""
         other = Metadata.__new__(Metadata)
@@ -97,8 +103,10 @@ class Metadata:
             if old is not None:
                 other.live[old] = False
         other.position.update({int(r): n + i for i, r in enumerate(rowids)})
-        other.columns = {f: np.concatenate([self.columns[f], np.array([getattr(r, f) or "" for r in records] or [], dtype=object)])
-                         for f in FACET_FIELDS}
+        other.columns = {
+            f: np.concatenate([self.columns[f], np.array([getattr(r, f) or "" for r in records] or [], dtype=object)])
+            for f in FACET_FIELDS
+        }
         other.orgs = self.orgs.copy()
         for r in records:
             if r.organisation:
@@ -110,7 +118,9 @@ class Metadata:
         other.org_keys = np.concatenate([org_keys, np.array(keys, dtype=object)])
         other.titles = np.concatenate([self.titles, _title_keys(records)])
         other.start = np.concatenate([self.start, np.array([r.start_year or 0 for r in records], dtype=np.int32)])
-        other.end = np.concatenate([self.end, np.array([r.end_year or r.start_year or 0 for r in records], dtype=np.int32)])
+        other.end = np.concatenate(
+            [self.end, np.array([r.end_year or r.start_year or 0 for r in records], dtype=np.int32)]
+        )
         return other
 
     def allowed_values(self, field_name: str) -> list[str]:
@@ -153,14 +163,20 @@ class Metadata:
                 allowed = set(self.allowed_values(f))
                 bad = [w for w in wanted if w not in allowed]
             if bad:
-                allowed_text = "two-letter ISO codes such as NO, SE, DK, FI" if f == "country" else ", ".join(self.allowed_values(f))
+                allowed_text = (
+                    "two-letter ISO codes such as NO, SE, DK, FI"
+                    if f == "country"
+                    else ", ".join(self.allowed_values(f))
+                )
                 raise FilterError(f, f"{f}: unknown value {', '.join(map(repr, bad))}; allowed: {allowed_text}")
             m &= np.isin(self.columns[f], wanted)
         if filters.organisation:
             bodies = {k for o in filters.organisation for k in self.orgs.resolve(o)}
             keys = {k for o in filters.organisation if (k := org_key(o))}  # "..." names no body: it matches none
-            m &= np.array([bool(k) and (k in bodies or any(k.startswith(w) or w in k for w in keys))
-                           for k in self.org_keys], dtype=bool)
+            m &= np.array(
+                [bool(k) and (k in bodies or any(k.startswith(w) or w in k for w in keys)) for k in self.org_keys],
+                dtype=bool,
+            )
         if filters.year_from is not None or filters.year_to is not None:
             lo = filters.year_from if filters.year_from is not None else 0
             hi = filters.year_to if filters.year_to is not None else 9999

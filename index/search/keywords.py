@@ -7,6 +7,7 @@ checkpoint (stemming ~0.3 ms per project), so a write does not rebuild it: the
 records written since the checkpoint sit in a small delta scored with the same
 BM25 formula and the combined statistics, and the base is saved with the checkpoint.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -28,10 +29,10 @@ class _Delta:
     df: Counter[str]
 
     @classmethod
-    def empty(cls) -> "_Delta":
+    def empty(cls) -> _Delta:
         return cls({}, np.empty(0, np.float32), Counter())
 
-    def plus(self, docs: Sequence[list[str]]) -> "_Delta":
+    def plus(self, docs: Sequence[list[str]]) -> _Delta:
         postings, df = dict(self.postings), self.df.copy()
         lengths = np.concatenate([self.lengths, np.array([len(d) for d in docs], np.float32)])
         for offset, doc in enumerate(docs, start=len(self.lengths)):
@@ -62,7 +63,7 @@ class KeywordIndex:
             self._bm25 = bm25s.BM25(k1=self.K1, b=self.B)
             self._bm25.index(corpus, show_progress=False)
 
-    def with_rows(self, rowids: Sequence[int], texts: Sequence[str], languages: Sequence[str | None]) -> "KeywordIndex":
+    def with_rows(self, rowids: Sequence[int], texts: Sequence[str], languages: Sequence[str | None]) -> KeywordIndex:
         """A new index with these rows appended to the delta; this one is unchanged (readers keep it)."""
         other = KeywordIndex.__new__(KeywordIndex)
         other.__dict__.update(self.__dict__)
@@ -100,7 +101,12 @@ class KeywordIndex:
         return [t for t in tokens if 0 < self._doc_freq(t) <= limit]
 
     def search(
-        self, query: str, language: str | None, k: int, mask: np.ndarray | None = None, rare_share: float | None = None,
+        self,
+        query: str,
+        language: str | None,
+        k: int,
+        mask: np.ndarray | None = None,
+        rare_share: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, rowids) with a positive score; ``mask`` is a boolean filter over rowids order.
 
@@ -146,8 +152,11 @@ class KeywordIndex:
         postings = self._bm25.scores if self._bm25 is not None else None
         delta = self._delta.postings
         for forms in variants:
-            docs = [postings["indices"][postings["indptr"][vocab[v]]: postings["indptr"][vocab[v] + 1]]
-                    for v in forms if v in vocab and postings is not None]
+            docs = [
+                postings["indices"][postings["indptr"][vocab[v]] : postings["indptr"][vocab[v] + 1]]
+                for v in forms
+                if v in vocab and postings is not None
+            ]
             docs += [delta[v][0] + self._n_base for v in forms if v in delta]
             if docs:
                 hits[np.unique(np.concatenate(docs))] += 1

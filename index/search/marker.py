@@ -30,6 +30,7 @@ user needs, against everything else, over the first `DEPTH` results of every nee
 test split is only reported (models.md, "Close matches"). A model erfa has no fitted
 marker for marks by standout alone (`ranking.CLOSE_MATCH`, or ERFA_CLOSE_MATCH).
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,20 @@ if TYPE_CHECKING:
 
 MARKER_FILE = Path(__file__).with_name("marker.json")
 DEPTH = 30  # results judged per need: the page count says how many of them are close matches
-FEATURES = ("standout", "top_standout", "similarity", "gap", "next_gap", "rank", "coverage", "disagreement", "to_top",
-            "same_language", "bare", "need_words")
+FEATURES = (
+    "standout",
+    "top_standout",
+    "similarity",
+    "gap",
+    "next_gap",
+    "rank",
+    "coverage",
+    "disagreement",
+    "to_top",
+    "same_language",
+    "bare",
+    "need_words",
+)
 
 
 @dataclass(frozen=True)
@@ -84,18 +97,34 @@ class Marker:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"model_id": self.model_id, "features": list(FEATURES), "mean": self.mean.round(6).tolist(),
-                "scale": self.scale.round(6).tolist(), "coef": self.coef.round(6).tolist(),
-                "intercept": round(self.intercept, 6), "threshold": round(self.threshold, 4),
-                "top_threshold": round(self.top_threshold, 4), "provenance": self.provenance}
+        return {
+            "model_id": self.model_id,
+            "features": list(FEATURES),
+            "mean": self.mean.round(6).tolist(),
+            "scale": self.scale.round(6).tolist(),
+            "coef": self.coef.round(6).tolist(),
+            "intercept": round(self.intercept, 6),
+            "threshold": round(self.threshold, 4),
+            "top_threshold": round(self.top_threshold, 4),
+            "provenance": self.provenance,
+        }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Marker":
+    def from_json(cls, data: dict[str, Any]) -> Marker:
         if tuple(data["features"]) != FEATURES:  # fitted on other features: not this code's marker
-            raise ValueError(f"marker for {data['model_id']} was fitted on other features; refit it (erfa eval --fit-marker)")
-        return cls(data["model_id"], np.array(data["mean"]), np.array(data["scale"]), np.array(data["coef"]),
-                   float(data["intercept"]), float(data["threshold"]), float(data["top_threshold"]),
-                   str(data.get("provenance", "")))
+            raise ValueError(
+                f"marker for {data['model_id']} was fitted on other features; refit it (erfa eval --fit-marker)"
+            )
+        return cls(
+            data["model_id"],
+            np.array(data["mean"]),
+            np.array(data["scale"]),
+            np.array(data["coef"]),
+            float(data["intercept"]),
+            float(data["threshold"]),
+            float(data["top_threshold"]),
+            str(data.get("provenance", "")),
+        )
 
 
 @lru_cache(maxsize=1)
@@ -118,7 +147,7 @@ def save(markers: Sequence[Marker], path: Path = MARKER_FILE) -> None:
     _shipped.cache_clear()
 
 
-def features(snap: "Snapshot", ranked: "Ranking", rows: Sequence[int]) -> np.ndarray:
+def features(snap: Snapshot, ranked: Ranking, rows: Sequence[int]) -> np.ndarray:
     """One row of `FEATURES` per result in ``rows`` (the first results of ``ranked``, in order)."""
     out = np.zeros((len(rows), len(FEATURES)), np.float32)
     if not rows or ranked.query is None:
@@ -137,10 +166,20 @@ def features(snap: "Snapshot", ranked: "Ranking", rows: Sequence[int]) -> np.nda
         per_reading = (passages[i] @ readings.T).max(axis=0) if len(passages[i]) else np.zeros(len(readings))
         nxt = scores[i + 1] if i + 1 < len(scores) else scores[i]
         cov = float(ranked.coverage[pos[r]]) if ranked.coverage is not None and r in pos else 0.0
-        out[i] = (snap.space.standout(ranked.query, sims[i], n), top_standout, sims[i], (scores[0] - scores[i]) / spread,
-                  (scores[i] - nxt) / spread, math.log1p(i), cov, float(per_reading.max() - per_reading.min()),
-                  float(means[i] @ about), float(snap.records[r].language in ranked.languages),
-                  float(r in snap.brevity), float(ranked.need_words))
+        out[i] = (
+            snap.space.standout(ranked.query, sims[i], n),
+            top_standout,
+            sims[i],
+            (scores[0] - scores[i]) / spread,
+            (scores[i] - nxt) / spread,
+            math.log1p(i),
+            cov,
+            float(per_reading.max() - per_reading.min()),
+            float(means[i] @ about),
+            float(snap.records[r].language in ranked.languages),
+            float(r in snap.brevity),
+            float(ranked.need_words),
+        )
     return out
 
 
@@ -148,8 +187,17 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return (v / (np.linalg.norm(v) or 1.0)).astype(np.float32)
 
 
-def fit(x: np.ndarray, y: np.ndarray, rank: np.ndarray, need: np.ndarray, model_id: str, *, precision: float = 0.7,
-        page: int = 10, provenance: str = "") -> Marker:
+def fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    rank: np.ndarray,
+    need: np.ndarray,
+    model_id: str,
+    *,
+    precision: float = 0.7,
+    page: int = 10,
+    provenance: str = "",
+) -> Marker:
     """Fit on dev rows (features ``x``, labels ``y``: 1 = grade 2; ``rank``: the row's
     position in its need's results; ``need``: whose) and choose the two thresholds that flag
     the most needs rightly (a grade-2 result on the first ``page``, or none) while the first

@@ -22,6 +22,7 @@ Kept apart from project search because it changes for different reasons (issue 1
 The parameters were chosen on the dev split of the real-data set with an
 organisation-level reading of its labels (index/evaluate/partners.py, models.md).
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from erfa.index.search import ranking
 from erfa.index.bodies.directory import BodiesDirectory, Entry
+from erfa.index.search import ranking
 from erfa.index.search.facets import Filters
 from erfa.index.search.searcher import CANDIDATES, Hit, Ranking, Searcher, hits
 from erfa.index.search.snapshot import Snapshot
@@ -114,8 +115,15 @@ class Params:
     status_share: float = STATUS_SHARE
 
 
-def rank_partners(searcher: Searcher, snap: Snapshot, query: str, *, limit: int = 10,
-                  filters: Filters | None = None, directory: BodiesDirectory | None = None) -> PartnersPage:
+def rank_partners(
+    searcher: Searcher,
+    snap: Snapshot,
+    query: str,
+    *,
+    limit: int = 10,
+    filters: Filters | None = None,
+    directory: BodiesDirectory | None = None,
+) -> PartnersPage:
     """Organisations ranked by relevant experience: how many projects match, how
     well, how far they got and how recently. ``directory``: web sites from public
     registers (`erfa sync`), consulted for bodies whose records give none."""
@@ -142,25 +150,34 @@ def counted(snap: Snapshot, ranked: Ranking, params: Params = Params()) -> dict[
     return out
 
 
-def organisations(snap: Snapshot, query: str, ranked: Ranking, params: Params = Params(),
-                  directory: BodiesDirectory | None = None) -> list[Partner]:
+def organisations(
+    snap: Snapshot, query: str, ranked: Ranking, params: Params = Params(), directory: BodiesDirectory | None = None
+) -> list[Partner]:
     """Every organisation owning a project that counts, best first."""
     weights = counted(snap, ranked, params)
-    found = hits(snap, query, list(weights), ranked.scores, ranked.sims, ranked.marked if ranked.close is not None else None,
-                 ranked.copies)
+    found = hits(
+        snap,
+        query,
+        list(weights),
+        ranked.scores,
+        ranked.sims,
+        ranked.marked if ranked.close is not None else None,
+        ranked.copies,
+    )
     groups: dict[tuple[str, str], list[tuple[int, Hit]]] = {}
     for rowid, h in found:
         # a name that gives no body key ("...", "§", a list of bodies) names nobody to ask
         if h.record.organisation and (key := snap.meta.org_key_of(rowid)):
             groups.setdefault((h.record.country or "", key), []).append((rowid, h))
     groups = _across_countries(groups)
-    partners = [_partner(snap, key, projects, weights, ranked, params, directory)
-                for key, projects in groups.items()]
+    partners = [_partner(snap, key, projects, weights, ranked, params, directory) for key, projects in groups.items()]
     partners.sort(key=lambda p: (-p.score, p.organisation))
     return partners
 
 
-def _across_countries(groups: dict[tuple[str, str], list[tuple[int, Hit]]]) -> dict[tuple[str, str], list[tuple[int, Hit]]]:
+def _across_countries(
+    groups: dict[tuple[str, str], list[tuple[int, Hit]]],
+) -> dict[tuple[str, str], list[tuple[int, Hit]]]:
     """Groups of one key in two countries joined when they share a project (the same page or
     title): registries disagree on a case's country (PSTW and IPS-X file SINTEF's ETAPAS chatbot
     under Sweden, AI Watch under Norway), and one body must not be two rows. A key alone never
@@ -204,8 +221,15 @@ def _first_body(members: list[tuple[str, str]], projects: list[tuple[int, Hit]])
     return next((b for b in members if b[0] == best), members[0])
 
 
-def _partner(snap: Snapshot, body: tuple[str, str], projects: list[tuple[int, Hit]], weights: dict[int, float],
-             ranked: Ranking, params: Params, directory: BodiesDirectory | None = None) -> Partner:
+def _partner(
+    snap: Snapshot,
+    body: tuple[str, str],
+    projects: list[tuple[int, Hit]],
+    weights: dict[int, float],
+    ranked: Ranking,
+    params: Params,
+    directory: BodiesDirectory | None = None,
+) -> Partner:
     score = 0.0
     for rowid, h in projects:
         r = h.record
@@ -215,22 +239,34 @@ def _partner(snap: Snapshot, body: tuple[str, str], projects: list[tuple[int, Hi
     records = [h.record for _, h in projects] + [t for _, h in projects for t in h.twins]
     names = [r.organisation for r in records if r.organisation]
     # the name the body uses itself (organisations.Directory.display); else the commonest spelling seen
-    name = snap.meta.org_name(key, country) or max(set(names), key=lambda n: (names.count(n), not n.isupper(), len(n), n))
+    name = snap.meta.org_name(key, country) or max(
+        set(names), key=lambda n: (names.count(n), not n.isupper(), len(n), n)
+    )
     contacts = [r.contact for r in records if r.contact]
     numbers = [r.organisation_number for r in records if r.organisation_number]
     # the directory of public registers (`erfa sync`), looked up under every spelling of the body
     entry = directory.lookup(country, snap.meta.orgs.names_of(key, country) or names) if directory else None
     reach = _reach(snap, country, key, records, [h for _, h in projects], entry)
-    registry_id = (_commonest(numbers) or body_facts(snap).get((country, key), _NO_FACTS)[1]
-                   or (entry.registry_id if entry else None))
+    registry_id = (
+        _commonest(numbers)
+        or body_facts(snap).get((country, key), _NO_FACTS)[1]
+        or (entry.registry_id if entry else None)
+    )
     first_row, first = projects[0]
     is_close = None if ranked.close is None else first_row in ranked.marked
     statuses = Counter(h.record.status or "" for _, h in projects)
     return Partner(
-        organisation=name, country=first.record.country, owner_type=first.record.owner_type, score=round(score, 4),
-        projects=[h for _, h in projects], website=reach.url if reach and reach.kind == "website" else None,
-        registry_id=registry_id, reason=Reason(len(projects), dict(statuses.most_common()), first, is_close), key=key,
-        contact=max(set(contacts), key=lambda c: (contacts.count(c), c)) if contacts else None, reach=reach,
+        organisation=name,
+        country=first.record.country,
+        owner_type=first.record.owner_type,
+        score=round(score, 4),
+        projects=[h for _, h in projects],
+        website=reach.url if reach and reach.kind == "website" else None,
+        registry_id=registry_id,
+        reason=Reason(len(projects), dict(statuses.most_common()), first, is_close),
+        key=key,
+        contact=max(set(contacts), key=lambda c: (contacts.count(c), c)) if contacts else None,
+        reach=reach,
     )
 
 
@@ -238,8 +274,9 @@ def _commonest(values: list[str]) -> str | None:
     return max(set(values), key=lambda v: (values.count(v), v)) if values else None
 
 
-def _reach(snap: Snapshot, country: str, key: str, records: list[Record], projects: list[Hit],
-           entry: Entry | None) -> Reach | None:
+def _reach(
+    snap: Snapshot, country: str, key: str, records: list[Record], projects: list[Hit], entry: Entry | None
+) -> Reach | None:
     """The surest way to reach the body: a web site a record of it gives (its projects' first,
     then any record of the body), the directory's, a project link that is a site's root (issue
     12), else the best-ranked project's own page or its twin's."""

@@ -6,6 +6,7 @@ Watch cases, labelled by reading) and kept only when it helped both the Nordic a
 European corpus; models.md reports the test split. The demo corpus is not used to
 choose anything any more.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

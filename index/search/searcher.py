@@ -1,6 +1,7 @@
 """Reading a snapshot: a need's ranking (candidates → fuse → page → hits) and a
 project's neighbours. Pure reads of one immutable `Snapshot`: nothing here touches
 the store, so a request costs the encoder plus in-memory work."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -8,9 +9,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from erfa.index.search import marker, ranking
 from erfa.index.bodies import twins
 from erfa.index.model.encoder import Encoder
+from erfa.index.search import marker, ranking
 from erfa.index.search.facets import Filters
 from erfa.index.search.snapshot import SLOTS, Snapshot
 from erfa.index.search.snippet import snippet
@@ -35,7 +36,9 @@ class Hit:
     snippet: str
     similarity: float = 0.0  # cosine of the best passage: comparable across queries
     marks: list[tuple[int, int]] = field(default_factory=list)  # query words in the snippet
-    twins: list[Record] = field(default_factory=list)  # other sources' records of the same project (index/bodies/twins.py)
+    twins: list[Record] = field(
+        default_factory=list
+    )  # other sources' records of the same project (index/bodies/twins.py)
     close_match: bool | None = None  # this result is a close match (index/search/marker.py); None: not judged
 
 
@@ -78,16 +81,28 @@ class Searcher:
     encoded (the model loads on first use); ``fitted_marker`` gives the model's close-match
     marker (index/search/marker.py), else ``threshold`` the standout cut-off that marks instead."""
 
-    def __init__(self, encoder: Callable[[], Encoder], translator: Translator | None,
-                 threshold: Callable[[], float | None],
-                 fitted_marker: Callable[[], marker.Marker | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        encoder: Callable[[], Encoder],
+        translator: Translator | None,
+        threshold: Callable[[], float | None],
+        fitted_marker: Callable[[], marker.Marker | None] = lambda: None,
+    ) -> None:
         self._encoder = encoder
         self._translator = translator
         self.threshold = threshold  # standout cut-off: marks where no fitted marker applies
         self._marker = fitted_marker
 
-    def search(self, snap: Snapshot, query: str, *, limit: int = 10, offset: int = 0,
-               filters: Filters | None = None, mode: str = "hybrid") -> SearchPage:
+    def search(
+        self,
+        snap: Snapshot,
+        query: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filters: Filters | None = None,
+        mode: str = "hybrid",
+    ) -> SearchPage:
         mask = snap.meta.mask(filters or Filters())  # raises FilterError before any encoding
         n_allowed = len(snap.records) if mask is None else int(mask.sum())
         ranked = self.rank(snap, query, max(CANDIDATES, offset + limit), mask, mode)
@@ -96,11 +111,15 @@ class Searcher:
         matched = self.matches(ranked) if ranked.close is not None else None
         over = matched if matched else ranked.order[:FACET_DEPTH]
         marked = ranked.marked if ranked.close is not None else None
-        return SearchPage(query, total, [h for _, h in hits(snap, query, page, ranked.scores, ranked.sims, marked,
-                                                            ranked.copies)],
-                          ranked.close,
-                          snap.meta.counts(over, every_value=True), None if matched is None else len(matched),
-                          "matches" if matched else "top")
+        return SearchPage(
+            query,
+            total,
+            [h for _, h in hits(snap, query, page, ranked.scores, ranked.sims, marked, ranked.copies)],
+            ranked.close,
+            snap.meta.counts(over, every_value=True),
+            None if matched is None else len(matched),
+            "matches" if matched else "top",
+        )
 
     @staticmethod
     def matches(ranked: Ranking) -> list[int]:
@@ -134,7 +153,9 @@ class Searcher:
         allowed = None if mask is None else snap.meta.rowids[mask]
         sims = dense(snap, qvec, depth, allowed, penalise=shipped)
         if shipped and ranking.FEEDBACK_DEPTH and weights.feedback and sims:
-            qvec = toward(snap, qvec, list(sims)[: ranking.FEEDBACK_DEPTH], weights.feedback)  # dense() ranks best first
+            qvec = toward(
+                snap, qvec, list(sims)[: ranking.FEEDBACK_DEPTH], weights.feedback
+            )  # dense() ranks best first
             sims = dense(snap, qvec, depth, allowed, penalise=True)
         scores = dict(sims)
         cov = None
@@ -144,20 +165,34 @@ class Searcher:
             if ranking.KEYWORD_SAME_LANGUAGE:  # shared stems across languages are noise, not evidence
                 same = snap.meta.rows_with("language", same_language)
                 kw_mask = same if live is None else live & same
-            kw_scores, kw_ids = snap.keywords.search(" ".join(texts), language, depth, kw_mask, rare_share=ranking.RARE_SHARE)
+            kw_scores, kw_ids = snap.keywords.search(
+                " ".join(texts), language, depth, kw_mask, rare_share=ranking.RARE_SHARE
+            )
             keyword = {int(r): float(v) for r, v in zip(kw_ids, kw_scores)}
             sims.update(_cosines(snap, qvec, [r for r in keyword if r not in sims]))
             scores = ranking.fuse(sims, keyword, weights.keyword)
         if shipped and ranking.COVERAGE_WEIGHT:
             cov = snap.keywords.coverage(need, language)
             pos = snap.meta.position
-            scores = {r: v + ranking.COVERAGE_WEIGHT * float(cov[pos[r]]) ** ranking.COVERAGE_POWER for r, v in scores.items()}
+            scores = {
+                r: v + ranking.COVERAGE_WEIGHT * float(cov[pos[r]]) ** ranking.COVERAGE_POWER for r, v in scores.items()
+            }
         order = twins.collapse(sorted(scores, key=lambda r: (-scores[r], r)), snap.twins)  # one result per project
         copies = twins.near_copies(order[: marker.DEPTH], snap.records, snap.passage_vectors) if shipped else {}
         if copies:  # copies no group joined (index/bodies/twins.py): one row, here too
             order = twins.collapse(order, copies)
-        ranked = Ranking(order, scores, sims, qvec, None, readings, cov, copies=copies, languages=same_language,
-                         need_words=len(query.split()))
+        ranked = Ranking(
+            order,
+            scores,
+            sims,
+            qvec,
+            None,
+            readings,
+            cov,
+            copies=copies,
+            languages=same_language,
+            need_words=len(query.split()),
+        )
         if not shipped or len(snap.vectors) < ranking.CLOSE_MATCH_MIN_PASSAGES:
             return ranked
         marked = self.mark(snap, ranked)
@@ -210,8 +245,9 @@ def standout(snap: Snapshot, qvec: np.ndarray, score: float) -> float:
     return snap.space.standout(qvec, score, len(snap.vectors))
 
 
-def dense(snap: Snapshot, qvec: np.ndarray, depth: int, allowed_rowids: np.ndarray | None,
-          *, penalise: bool = False) -> dict[int, float]:
+def dense(
+    snap: Snapshot, qvec: np.ndarray, depth: int, allowed_rowids: np.ndarray | None, *, penalise: bool = False
+) -> dict[int, float]:
     """Best-passage cosine per project, best first (a long project scores by its best part).
 
     With ``penalise`` a record with (almost) no description has its brevity penalty taken
@@ -241,9 +277,15 @@ def _cosines(snap: Snapshot, qvec: np.ndarray, rowids: Sequence[int]) -> dict[in
     return out
 
 
-def hits(snap: Snapshot, query: str, order: Sequence[int], scores: dict[int, float],
-         sims: dict[int, float], marked: frozenset[int] | None = None,
-         copies: twins.Twins | None = None) -> list[tuple[int, Hit]]:
+def hits(
+    snap: Snapshot,
+    query: str,
+    order: Sequence[int],
+    scores: dict[int, float],
+    sims: dict[int, float],
+    marked: frozenset[int] | None = None,
+    copies: twins.Twins | None = None,
+) -> list[tuple[int, Hit]]:
     """(rowid, hit) in ``order``, from the snapshot's own records; ``marked``: the close
     matches (None: not judged); ``copies``: rows a search found to be one case."""
     out = []
@@ -254,7 +296,9 @@ def hits(snap: Snapshot, query: str, order: Sequence[int], scores: dict[int, flo
         group = [*snap.twins.get(int(rid), ())]
         for c in (copies or {}).get(int(rid), ()):
             group += [c, *snap.twins.get(c, ())]
-        rec, others = twins.shown(rec, [snap.records[t] for t in dict.fromkeys(group) if t in snap.records and t != rid])
+        rec, others = twins.shown(
+            rec, [snap.records[t] for t in dict.fromkeys(group) if t in snap.records and t != rid]
+        )
         text, marks = snippet(query, _snippet_source(rec))
         close = None if marked is None else int(rid) in marked
         out.append((int(rid), Hit(rec, float(scores[rid]), text, float(sims.get(rid, 0.0)), marks, others, close)))

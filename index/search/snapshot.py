@@ -11,6 +11,7 @@ A checkpoint is saved (`save`) as three files tagged with its generation; `load`
 accepts them only when all three agree, so a crash between them costs a rebuild,
 never a mixed state.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,15 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from erfa.index.search import ranking
-from erfa.index.bodies import twins, sectors
 from erfa.index.atomic import atomic_file
+from erfa.index.bodies import sectors, twins
+from erfa.index.search import ranking
 from erfa.index.search.facets import Metadata
 from erfa.index.search.keywords import KeywordIndex
 from erfa.index.search.space import LanguageSpace
-from erfa.index.store.protocol import StoredRecord, text_hash
 from erfa.index.search.text import split_passages
 from erfa.index.search.vectors import IndexMeta, LayeredVectors, VectorIndex, file_checksum
+from erfa.index.store.protocol import StoredRecord, text_hash
 from erfa.ingest.record import Record
 
 log = logging.getLogger("erfa.index")
@@ -58,7 +59,9 @@ def slot_ids(rowid: int, n: int) -> np.ndarray:
 
 
 def keyword_text(r: Record) -> str:
-    return "\n".join(x for x in (r.title, r.description, r.purpose, r.organisation, " ".join(r.partners), " ".join(r.tags)) if x)
+    return "\n".join(
+        x for x in (r.title, r.description, r.purpose, r.organisation, " ".join(r.partners), " ".join(r.tags)) if x
+    )
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,9 @@ class Snapshot:
     sector_votes: sectors.SectorVotes | None  # who votes for the sector of a record its source gave none
     slots: np.ndarray  # every live passage's vector id ...
     slot_rows: np.ndarray  # ... and its record's rowid: a filter's allowed ids in one vectorised step
-    twins: twins.Twins = field(default_factory=dict)  # rowid -> the other records of the same project (index/bodies/twins.py)
+    twins: twins.Twins = field(
+        default_factory=dict
+    )  # rowid -> the other records of the same project (index/bodies/twins.py)
     # stored records no structure could take in, left out of search and named (issue 18): rowid -> (id, reason)
     quarantined: dict[int, tuple[str, str]] = field(default_factory=dict)
 
@@ -109,8 +114,14 @@ def _stack(texts: Sequence[str], raw: dict[str, np.ndarray], dim: int) -> np.nda
     return np.stack([raw[text_hash(t)] for t in texts]) if texts else np.empty((0, dim), np.float32)
 
 
-def build(generation: int, model_id: str, dim: int, stored: Sequence[StoredRecord], raw: dict[str, np.ndarray],
-          params: ranking.SpaceParams = ranking.SPACE) -> Snapshot:
+def build(
+    generation: int,
+    model_id: str,
+    dim: int,
+    stored: Sequence[StoredRecord],
+    raw: dict[str, np.ndarray],
+    params: ranking.SpaceParams = ranking.SPACE,
+) -> Snapshot:
     """A fresh snapshot of every record: the space refitted, every structure built anew.
     ``raw`` holds the model's vector of every passage, by text hash."""
     passages = {s.rowid: passages_of(s.record) for s in stored}
@@ -128,12 +139,21 @@ def build(generation: int, model_id: str, dim: int, stored: Sequence[StoredRecor
     records = sectors.with_sectors([s.record for s in stored], record_vecs, votes)
     slots, slot_rows = _slots(passages)
     snap = Snapshot(
-        generation=generation, model_id=model_id, space=space, vectors=LayeredVectors(base),
+        generation=generation,
+        model_id=model_id,
+        space=space,
+        vectors=LayeredVectors(base),
         keywords=KeywordIndex(rowids, [keyword_text(r) for r in records], [r.language for r in records]),
-        meta=Metadata(rowids, records), records=dict(zip(rowids, records)), ids={r.id: s for s, r in zip(rowids, records)},
+        meta=Metadata(rowids, records),
+        records=dict(zip(rowids, records)),
+        ids={r.id: s for s, r in zip(rowids, records)},
         passages={r: len(ps) for r, ps in passages.items()},
         brevity={s.rowid: p for s in stored if (p := ranking.brevity_penalty(s.record.description, s.record.purpose))},
-        languages=Counter(langs), base_rows=len(rowids), slots=slots, slot_rows=slot_rows, sector_votes=votes,
+        languages=Counter(langs),
+        base_rows=len(rowids),
+        slots=slots,
+        slot_rows=slot_rows,
+        sector_votes=votes,
     )
     return replace(snap, twins=_twins(snap))
 
@@ -150,21 +170,27 @@ def _stand_in_vectors(records: Sequence[Record], dim: int) -> dict[str, np.ndarr
     return out
 
 
-def failing(items: Sequence[StoredRecord], attempt: Callable[[Sequence[StoredRecord]], object]) -> dict[int, tuple[str, str]]:
+def failing(
+    items: Sequence[StoredRecord], attempt: Callable[[Sequence[StoredRecord]], object]
+) -> dict[int, tuple[str, str]]:
     """The records ``attempt`` (a build or an advance over some of them) cannot take:
     rowid -> (record id, reason). Found by halving, so one bad record among 100k costs
     about two builds' worth of work, not one build per record."""
     try:
         attempt(items)
         return {}
-    except Exception as exc:  # noqa: BLE001 - which record, and why, is what we are here to find
+    except Exception as exc:
         if len(items) == 1:
-            return {items[0].rowid: (items[0].record.id, f"erfa cannot index this record ({type(exc).__name__}: {exc})")}
+            return {
+                items[0].rowid: (items[0].record.id, f"erfa cannot index this record ({type(exc).__name__}: {exc})")
+            }
     mid = len(items) // 2
     found = {**failing(items[:mid], attempt), **failing(items[mid:], attempt)}
     # each half goes in alone but not together: refuse the lot rather than guess which
-    return found or {s.rowid: (s.record.id, "erfa cannot index these records together; write them one at a time "
-                                            "to find which") for s in items}
+    return found or {
+        s.rowid: (s.record.id, "erfa cannot index these records together; write them one at a time to find which")
+        for s in items
+    }
 
 
 def admit(records: Sequence[Record], dim: int = 8) -> dict[str, str]:
@@ -178,7 +204,9 @@ def admit(records: Sequence[Record], dim: int = 8) -> dict[str, str]:
     taking a record in), so the ordinary case costs one small build and no model.
     """
     stored = [StoredRecord(i + 1, r) for i, r in enumerate(records)]
-    bad = failing(stored, lambda part: build(0, "admission", dim, part, _stand_in_vectors([s.record for s in part], dim)))
+    bad = failing(
+        stored, lambda part: build(0, "admission", dim, part, _stand_in_vectors([s.record for s in part], dim))
+    )
     return dict(bad.values())
 
 
@@ -204,7 +232,9 @@ def _twins_after(old: Snapshot, new: Snapshot, written: Sequence[int], replaced:
     found = twins.candidate_groups(meta.org_keys, meta.titles, meta.columns["country"], meta.rowids, meta.live, changed)
     touched = {*written, *replaced, *(r for rows in found.values() for r in rows)}
     touched |= {m for r in list(touched) for m in old.twins.get(r, ())}
-    groups = changed | {g for r in touched if r in meta.position and meta.live[meta.position[r]] for g in meta.groups_of(r)}
+    groups = changed | {
+        g for r in touched if r in meta.position and meta.live[meta.position[r]] for g in meta.groups_of(r)
+    }
     again = _twins(new, groups) if groups else {}
     # a group found that holds no touched record is unchanged, and may be only part of an old one
     again = {r: t for r, t in again.items() if r in touched or touched.intersection(t)}
@@ -226,8 +256,9 @@ def _slots(passages: dict[int, list[str]]) -> tuple[np.ndarray, np.ndarray]:
     return rows * SLOTS + (np.arange(len(rows), dtype=np.int64) - first), rows
 
 
-def advance(snap: Snapshot, generation: int, changed: Sequence[StoredRecord], removed: Sequence[int],
-            raw: dict[str, np.ndarray]) -> Snapshot:
+def advance(
+    snap: Snapshot, generation: int, changed: Sequence[StoredRecord], removed: Sequence[int], raw: dict[str, np.ndarray]
+) -> Snapshot:
     """The snapshot after a change, derived from ``snap`` in the old space: ``changed``
     records (new or updated) and ``removed`` rowids. ``raw`` holds the model's vector of
     each changed record's passages."""
@@ -245,11 +276,13 @@ def advance(snap: Snapshot, generation: int, changed: Sequence[StoredRecord], re
     docs = snap.space.documents(_stack(texts, raw, dim), langs) if texts else np.empty((0, dim), np.float32)
     vectors = snap.vectors.changed(
         np.concatenate([slot_ids(r, SLOTS) for r in replaced]) if replaced else np.empty(0, np.int64),
-        np.concatenate(ids) if ids else np.empty(0, np.int64), docs,
+        np.concatenate(ids) if ids else np.empty(0, np.int64),
+        docs,
     )
     rowids = [s.rowid for s in changed]
-    recs = sectors.with_sectors([s.record for s in changed], _record_vectors(docs, [len(new_passages[r]) for r in rowids]),
-                                snap.sector_votes)
+    recs = sectors.with_sectors(
+        [s.record for s in changed], _record_vectors(docs, [len(new_passages[r]) for r in rowids]), snap.sector_votes
+    )
     records, id_map = dict(snap.records), dict(snap.ids)
     passages, brevity = dict(snap.passages), dict(snap.brevity)
     for r in replaced:
@@ -266,11 +299,18 @@ def advance(snap: Snapshot, generation: int, changed: Sequence[StoredRecord], re
     keep = ~np.isin(snap.slot_rows, np.asarray(replaced, np.int64))
     new_slots, new_rows = _slots(new_passages)
     new = replace(
-        snap, generation=generation, vectors=vectors,
-        slots=np.concatenate([snap.slots[keep], new_slots]), slot_rows=np.concatenate([snap.slot_rows[keep], new_rows]),
+        snap,
+        generation=generation,
+        vectors=vectors,
+        slots=np.concatenate([snap.slots[keep], new_slots]),
+        slot_rows=np.concatenate([snap.slot_rows[keep], new_rows]),
         keywords=snap.keywords.with_rows(rowids, [keyword_text(r) for r in recs], [r.language for r in recs]),
-        meta=snap.meta.with_rows(rowids, recs, gone), records=records, ids=id_map, passages=passages,
-        brevity=brevity, languages=+languages,
+        meta=snap.meta.with_rows(rowids, recs, gone),
+        records=records,
+        ids=id_map,
+        passages=passages,
+        brevity=brevity,
+        languages=+languages,
     )
     return replace(new, twins=_twins_after(snap, new, rowids, replaced))
 
@@ -292,11 +332,23 @@ def save(snap: Snapshot, home: Path) -> None:
     assert snap.delta_rows == 0 and not len(snap.vectors.delta), "only a fresh build is a checkpoint"
     vectors_path, space_path, derived_path = _paths(home)
     snap.space.save(space_path, snap.generation)
-    derived = {"format": _FORMAT, "generation": snap.generation, "model_id": snap.model_id, "keywords": snap.keywords,
-               "meta": snap.meta, "records": snap.records, "ids": snap.ids, "passages": snap.passages,
-               "brevity": snap.brevity, "languages": snap.languages, "slots": snap.slots, "slot_rows": snap.slot_rows,
-               "sector_votes": snap.sector_votes,
-               "twins": snap.twins, "quarantined": snap.quarantined}
+    derived = {
+        "format": _FORMAT,
+        "generation": snap.generation,
+        "model_id": snap.model_id,
+        "keywords": snap.keywords,
+        "meta": snap.meta,
+        "records": snap.records,
+        "ids": snap.ids,
+        "passages": snap.passages,
+        "brevity": snap.brevity,
+        "languages": snap.languages,
+        "slots": snap.slots,
+        "slot_rows": snap.slot_rows,
+        "sector_votes": snap.sector_votes,
+        "twins": snap.twins,
+        "quarantined": snap.quarantined,
+    }
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
@@ -305,7 +357,10 @@ def save(snap: Snapshot, home: Path) -> None:
     atomic_file(derived_path, write)
     base = snap.vectors.base
     base.save(vectors_path, IndexMeta(snap.generation, snap.model_id, base.dim, len(base)))  # checksummed in its meta
-    manifest = {"generation": snap.generation, "checksums": {p.name: file_checksum(p) for p in (space_path, derived_path)}}
+    manifest = {
+        "generation": snap.generation,
+        "checksums": {p.name: file_checksum(p) for p in (space_path, derived_path)},
+    }
     atomic_file(_manifest(home), lambda tmp: tmp.write_text(json.dumps(manifest), encoding="utf-8"))
 
 
@@ -318,11 +373,16 @@ def _intact(home: Path) -> bool:
         manifest = json.loads(_manifest(home).read_text(encoding="utf-8"))
         sums = manifest["checksums"]
     except FileNotFoundError:
-        log.info("%s has no checkpoint manifest (first start, or written by an earlier erfa): building the index "
-                 "from the store", home)
+        log.info(
+            "%s has no checkpoint manifest (first start, or written by an earlier erfa): building the index "
+            "from the store",
+            home,
+        )
         return False
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("the checkpoint manifest %s is damaged (%s): rebuilding the index from the store", _manifest(home), exc)
+        log.warning(
+            "the checkpoint manifest %s is damaged (%s): rebuilding the index from the store", _manifest(home), exc
+        )
         return False
     for path in _paths(home)[1:]:
         try:
@@ -331,8 +391,10 @@ def _intact(home: Path) -> bool:
             log.warning("checkpoint file %s cannot be read (%s): rebuilding the index from the store", path, exc)
             return False
         if sums.get(path.name) != actual:
-            log.warning("checkpoint file %s does not match its checksum (damaged on disk): rebuilding the index "
-                        "from the store", path)
+            log.warning(
+                "checkpoint file %s does not match its checksum (damaged on disk): rebuilding the index from the store",
+                path,
+            )
             return False
     return True
 
@@ -357,11 +419,29 @@ def load(home: Path, model_id: str, params: ranking.SpaceParams = ranking.SPACE)
         return None
     if not isinstance(d, dict) or d.get("format") != _FORMAT:
         return None
-    if not (meta.generation == space[1] == d["generation"] and meta.model_id == d["model_id"] == model_id
-            and space[0].params == params and meta.count == sum(d["passages"].values())):
+    if not (
+        meta.generation == space[1] == d["generation"]
+        and meta.model_id == d["model_id"] == model_id
+        and space[0].params == params
+        and meta.count == sum(d["passages"].values())
+    ):
         return None
-    return Snapshot(generation=meta.generation, model_id=model_id, space=space[0], vectors=LayeredVectors(base),
-                    keywords=d["keywords"], meta=d["meta"], records=d["records"], ids=d["ids"], passages=d["passages"],
-                    brevity=d["brevity"], languages=d["languages"], base_rows=len(d["meta"].rowids),
-                    sector_votes=d["sector_votes"],
-                    slots=d["slots"], slot_rows=d["slot_rows"], twins=d["twins"], quarantined=d.get("quarantined", {}))
+    return Snapshot(
+        generation=meta.generation,
+        model_id=model_id,
+        space=space[0],
+        vectors=LayeredVectors(base),
+        keywords=d["keywords"],
+        meta=d["meta"],
+        records=d["records"],
+        ids=d["ids"],
+        passages=d["passages"],
+        brevity=d["brevity"],
+        languages=d["languages"],
+        base_rows=len(d["meta"].rowids),
+        sector_votes=d["sector_votes"],
+        slots=d["slots"],
+        slot_rows=d["slot_rows"],
+        twins=d["twins"],
+        quarantined=d.get("quarantined", {}),
+    )

@@ -6,6 +6,7 @@ opening of the description when nothing is shared (a cross-language match). The
 shared words are returned as character ranges, so any client can mark them safely
 (no HTML in the API).
 """
+
 from __future__ import annotations
 
 import re
@@ -36,6 +37,9 @@ def snippet(query: str, text: str | None, max_chars: int = 240) -> tuple[str, li
         best = sentences[0]
     if len(best) > max_chars:
         best = best[:max_chars].rsplit(" ", 1)[0].rstrip(",;:") + " …"
-    marks = [(m.start(), m.end()) for m in _WORD.finditer(best)
-             if len(m.group()) > 2 and m.group().casefold() not in STOPWORDS and _stem(m.group()) in q]
+    marks = [
+        (m.start(), m.end())
+        for m in _WORD.finditer(best)
+        if len(m.group()) > 2 and m.group().casefold() not in STOPWORDS and _stem(m.group()) in q
+    ]
     return best, marks

@@ -38,6 +38,7 @@ Stored and cached vectors stay raw (the model's output); only the search index h
 transformed vectors, so a change of transform re-derives the index from the cache and
 never re-embeds.
 """
+
 from __future__ import annotations
 
 import io
@@ -87,13 +88,17 @@ class LanguageSpace:
 
     # -- fitting -----------------------------------------------------------------
     @classmethod
-    def identity(cls, dim: int) -> "LanguageSpace":
+    def identity(cls, dim: int) -> LanguageSpace:
         """No transform: an empty corpus, or a model we were told not to neutralise."""
         zero = np.zeros((0, dim), np.float32)
-        return cls(np.zeros(dim, np.float32), (), zero, zero, (), np.zeros(dim, np.float32), np.zeros((dim, dim), np.float32))
+        return cls(
+            np.zeros(dim, np.float32), (), zero, zero, (), np.zeros(dim, np.float32), np.zeros((dim, dim), np.float32)
+        )
 
     @classmethod
-    def fit(cls, vectors: np.ndarray, languages: Sequence[str | None], params: SpaceParams = SpaceParams()) -> "LanguageSpace":
+    def fit(
+        cls, vectors: np.ndarray, languages: Sequence[str | None], params: SpaceParams = SpaceParams()
+    ) -> LanguageSpace:
         vectors = np.asarray(vectors, dtype=np.float32)
         if not len(vectors):
             return cls.identity(vectors.shape[1] if vectors.ndim == 2 else 0)
@@ -117,11 +122,21 @@ class LanguageSpace:
             _, _, vt = np.linalg.svd(centred, full_matrices=False)
             comps = np.ascontiguousarray(vt[:k], dtype=np.float32)
         dim = vectors.shape[1]
-        space = cls(glob.astype(np.float32), names, means_arr, comps, tuple(counts),
-                    np.zeros(dim, np.float32), np.zeros((dim, dim), np.float32), params)
+        space = cls(
+            glob.astype(np.float32),
+            names,
+            means_arr,
+            comps,
+            tuple(counts),
+            np.zeros(dim, np.float32),
+            np.zeros((dim, dim), np.float32),
+            params,
+        )
         docs = space.documents(vectors, langs.tolist())  # the moments are those of the transformed passages
         cov = np.cov(docs, rowvar=False) if len(docs) > 1 else np.zeros((dim, dim))
-        return replace(space, score_mean=docs.mean(axis=0).astype(np.float32), score_cov=np.asarray(cov, dtype=np.float32))
+        return replace(
+            space, score_mean=docs.mean(axis=0).astype(np.float32), score_cov=np.asarray(cov, dtype=np.float32)
+        )
 
     def stale(self, languages: Counter[str], drift: float, always_below: int = 2000) -> bool:
         """True when the corpus has moved enough since fitting that the space should be refitted.
@@ -202,30 +217,46 @@ class LanguageSpace:
     # -- persistence -------------------------------------------------------------
     def save(self, path: Path, generation: int) -> None:
         """Written beside the vector file with the store generation it belongs to (atomic)."""
+
         def write(tmp: Path) -> None:
             buf = io.BytesIO()
-            np.savez(buf, generation=np.int64(generation), global_mean=self.global_mean,
-                     languages=np.array(self.languages, dtype=str), means=self.means,
-                     components=self.components, counts=np.array(self.counts, dtype=np.int64),
-                     score_mean=self.score_mean, score_cov=self.score_cov,
-                     params=np.array(astuple(self.params), dtype=np.float64))
+            np.savez(
+                buf,
+                generation=np.int64(generation),
+                global_mean=self.global_mean,
+                languages=np.array(self.languages, dtype=str),
+                means=self.means,
+                components=self.components,
+                counts=np.array(self.counts, dtype=np.int64),
+                score_mean=self.score_mean,
+                score_cov=self.score_cov,
+                params=np.array(astuple(self.params), dtype=np.float64),
+            )
             tmp.write_bytes(buf.getvalue())
 
         atomic_file(path, write)
 
     @classmethod
-    def load(cls, path: Path) -> tuple["LanguageSpace", int] | None:
+    def load(cls, path: Path) -> tuple[LanguageSpace, int] | None:
         """(space, generation), or None when the file is absent or unreadable."""
         try:
             with np.load(path, allow_pickle=False) as z:
-                space = cls(z["global_mean"], tuple(str(s) for s in z["languages"]), z["means"],
-                            z["components"], tuple(int(c) for c in z["counts"]), z["score_mean"],
-                            z["score_cov"], _params(z["params"]))
+                space = cls(
+                    z["global_mean"],
+                    tuple(str(s) for s in z["languages"]),
+                    z["means"],
+                    z["components"],
+                    tuple(int(c) for c in z["counts"]),
+                    z["score_mean"],
+                    z["score_cov"],
+                    _params(z["params"]),
+                )
                 return space, int(z["generation"])
-        except Exception as exc:  # noqa: BLE001 - BadZipFile, EOFError, zlib.error...: any damage means "rebuild"
+        except Exception as exc:
             if path.exists():
-                log.warning("%s cannot be read (%s: %s): rebuilding the index from the store", path,
-                            type(exc).__name__, exc)
+                log.warning(
+                    "%s cannot be read (%s: %s): rebuilding the index from the store", path, type(exc).__name__, exc
+                )
             return None
 
 

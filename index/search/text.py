@@ -1,8 +1,9 @@
 """Word-level text handling shared by the keyword index, passages and snippets."""
+
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 import Stemmer
 from bm25s import stopwords as _sw
@@ -11,14 +12,26 @@ WORD = re.compile(r"\w+", re.UNICODE)
 # One stopword set for all languages: a query in one language is matched against
 # documents in the others, so "for", "och", "og" must vanish on both sides alike.
 STOPWORDS = frozenset(
-    w.casefold() for lst in (_sw.STOPWORDS_EN, _sw.STOPWORDS_NORWEGIAN, _sw.STOPWORDS_SWEDISH, _sw.STOPWORDS_DANISH) for w in lst
+    w.casefold()
+    for lst in (_sw.STOPWORDS_EN, _sw.STOPWORDS_NORWEGIAN, _sw.STOPWORDS_SWEDISH, _sw.STOPWORDS_DANISH)
+    for w in lst
 )
 
 # Snowball stemmers for the languages erfa's sources are written in.
 STEMMER_OF = {
-    "nb": "norwegian", "nn": "norwegian", "no": "norwegian", "sv": "swedish", "da": "danish",
-    "en": "english", "fi": "finnish", "de": "german", "nl": "dutch", "fr": "french",
-    "es": "spanish", "it": "italian", "pt": "portuguese",
+    "nb": "norwegian",
+    "nn": "norwegian",
+    "no": "norwegian",
+    "sv": "swedish",
+    "da": "danish",
+    "en": "english",
+    "fi": "finnish",
+    "de": "german",
+    "nl": "dutch",
+    "fr": "french",
+    "es": "spanish",
+    "it": "italian",
+    "pt": "portuguese",
 }
 # A query is stemmed the way each of these would stem it: a Swedish need shares many
 # words with Norwegian and Danish projects ("kommun"/"kommune"), and names are kept.
@@ -45,7 +58,7 @@ def informative(query: str) -> str:
     return rest if WORD.search(rest) else query
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stemmer(algorithm: str) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(algorithm)
 

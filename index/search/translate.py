@@ -15,6 +15,7 @@ deformatter escapes it and ends in a superblank, which is what lets every stage 
 Without Apertium (a machine that did not install it) `translate` returns None and
 search works as before, only less well across languages.
 """
+
 from __future__ import annotations
 
 import logging
@@ -131,7 +132,9 @@ class Translator:
             if direction not in self._pipes:
                 commands = _commands(direction)
                 if commands is None:
-                    log.info("apertium %s is not installed: needs in that language are searched untranslated", direction)
+                    log.info(
+                        "apertium %s is not installed: needs in that language are searched untranslated", direction
+                    )
                     self._pipes[direction] = None
                 else:
                     self._pipes[direction] = _Pipeline(commands)

@@ -25,6 +25,7 @@ the index, mapped read-only), so the page cache holds the vectors once however m
 processes serve them. A mapped index is read-only: any change first makes a private
 in-memory copy (the engine already works on `copy()`s).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -120,7 +121,7 @@ class VectorIndex:
     # -- what kind -----------------------------------------------------------
     @property
     def kind(self) -> str:
-        """"flat" (exact) or "ivf<nlist>" (approximate), for logs and the bench."""
+        """ "flat" (exact) or "ivf<nlist>" (approximate), for logs and the bench."""
         return f"ivf{self._index.nlist}" if self._is_ivf else "flat"
 
     @property
@@ -157,7 +158,7 @@ class VectorIndex:
             self._retype()
         return n
 
-    def copy(self) -> "VectorIndex":
+    def copy(self) -> VectorIndex:
         """An independent, writable copy, so a writer can change it while readers search the old one."""
         other = VectorIndex.__new__(VectorIndex)
         other.dim, other.exact_max, other.nprobe = self.dim, self.exact_max, self.nprobe
@@ -216,7 +217,9 @@ class VectorIndex:
         ids, vecs = self._all()
         self._index = self._build(ids, vecs, target)
 
-    def _build(self, ids: np.ndarray, vecs: np.ndarray, nlist: int, quantizer: faiss.Index | None = None) -> faiss.Index:
+    def _build(
+        self, ids: np.ndarray, vecs: np.ndarray, nlist: int, quantizer: faiss.Index | None = None
+    ) -> faiss.Index:
         """A new index over (ids, vecs): flat when nlist is 0, else IVF (trained unless a quantizer is given)."""
         if not nlist:
             index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
@@ -274,9 +277,14 @@ class VectorIndex:
         except RuntimeError:  # faiss raises when the id is not present
             return None
 
-    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
-               excluded: np.ndarray | None = None, excluded_selector: faiss.IDSelector | None = None,
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        excluded: np.ndarray | None = None,
+        excluded_selector: faiss.IDSelector | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) for one query vector; missing slots are dropped.
 
         ``allowed`` restricts the search to those ids inside FAISS, so a filter never
@@ -310,16 +318,27 @@ class VectorIndex:
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
-    def within(self, query: np.ndarray, radius: float, allowed: np.ndarray | None = None,
-               excluded_selector: faiss.IDSelector | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def within(
+        self,
+        query: np.ndarray,
+        radius: float,
+        allowed: np.ndarray | None = None,
+        excluded_selector: faiss.IDSelector | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Every (score, id) scoring above ``radius``: how many projects match a need, not
         just the best k. Exact on flat indexes; on IVF, within the probed lists."""
         if not len(self) or (allowed is not None and not len(allowed)):
             return np.empty(0, np.float32), np.empty(0, np.int64)
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64)) if allowed is not None else excluded_selector
+        sel = (
+            faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+            if allowed is not None
+            else excluded_selector
+        )
         if self._is_ivf:
-            params: faiss.SearchParameters = faiss.SearchParametersIVF(sel=sel, nprobe=min(self._index.nlist, self._index.nprobe))
+            params: faiss.SearchParameters = faiss.SearchParametersIVF(
+                sel=sel, nprobe=min(self._index.nlist, self._index.nprobe)
+            )
         else:
             params = faiss.SearchParameters(sel=sel) if sel is not None else None
         _, scores, ids = self._index.range_search(q, float(radius), params=params)
@@ -330,8 +349,11 @@ class VectorIndex:
         if not self._is_ivf:
             return self.search(query, k)
         nlist = self._index.nlist
-        scores, ids = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k,
-                                         params=faiss.SearchParametersIVF(nprobe=nlist))
+        scores, ids = self._index.search(
+            np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32),
+            k,
+            params=faiss.SearchParametersIVF(nprobe=nlist),
+        )
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
@@ -367,9 +389,11 @@ class VectorIndex:
                 self._write_ivf(tmp, ivfdata)
                 sums.append(file_checksum(tmp, ivfdata))
         else:
+
             def write(tmp: Path) -> None:
                 faiss.write_index(self._index, str(tmp))
                 sums.append(file_checksum(tmp))
+
         atomic_file(path, write)
         meta = dataclasses.replace(meta, checksum=sums[0])
         atomic_file(_meta_path(path), lambda tmp: tmp.write_text(json.dumps(meta.__dict__), encoding="utf-8"))
@@ -400,7 +424,7 @@ class VectorIndex:
             raise
 
     @classmethod
-    def load(cls, path: Path, *, mmap: bool = True) -> tuple["VectorIndex", IndexMeta] | None:
+    def load(cls, path: Path, *, mmap: bool = True) -> tuple[VectorIndex, IndexMeta] | None:
         """The saved index and its meta, or None when absent or unreadable.
 
         With ``mmap`` (the default) the vectors are mapped from the file rather than
@@ -419,12 +443,22 @@ class VectorIndex:
             else:
                 raw = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
         except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
-            log.warning("%s cannot be read (%s: %s): rebuilding it from the stored vectors", path, type(exc).__name__,
-                        str(exc).strip().splitlines()[-1] if str(exc).strip() else "")
+            log.warning(
+                "%s cannot be read (%s: %s): rebuilding it from the stored vectors",
+                path,
+                type(exc).__name__,
+                str(exc).strip().splitlines()[-1] if str(exc).strip() else "",
+            )
             return None
         if raw.d != meta.dim or raw.ntotal != meta.count:
-            log.warning("%s holds %d vectors of %d dimensions, its meta says %d of %d: rebuilding it from the stored "
-                        "vectors", path, raw.ntotal, raw.d, meta.count, meta.dim)
+            log.warning(
+                "%s holds %d vectors of %d dimensions, its meta says %d of %d: rebuilding it from the stored vectors",
+                path,
+                raw.ntotal,
+                raw.d,
+                meta.count,
+                meta.dim,
+            )
             return None
         files = [path]
         if isinstance(raw, faiss.IndexIVF):
@@ -436,8 +470,11 @@ class VectorIndex:
         except OSError:
             return None
         if meta.checksum is None or actual != meta.checksum:
-            log.warning("%s does not match the checksum in its meta file (%s): rebuilding it from the stored vectors",
-                        path, "damaged on disk" if meta.checksum else "written before checksums")
+            log.warning(
+                "%s does not match the checksum in its meta file (%s): rebuilding it from the stored vectors",
+                path,
+                "damaged on disk" if meta.checksum else "written before checksums",
+            )
             return None
         self = cls(meta.dim)
         if isinstance(raw, faiss.IndexIDMap2):  # read_index already returns the concrete type
@@ -473,8 +510,13 @@ class LayeredVectors:
     a new base (a checkpoint) once it grows past a share of the base.
     """
 
-    def __init__(self, base: VectorIndex, delta: VectorIndex | None = None, hidden: np.ndarray | None = None,
-                 hidden_in_base: int = 0) -> None:
+    def __init__(
+        self,
+        base: VectorIndex,
+        delta: VectorIndex | None = None,
+        hidden: np.ndarray | None = None,
+        hidden_in_base: int = 0,
+    ) -> None:
         self.base = base
         self.delta = delta if delta is not None else VectorIndex(base.dim)
         self.hidden = hidden if hidden is not None else np.empty(0, np.int64)  # sorted ids the base must not show
@@ -492,7 +534,7 @@ class LayeredVectors:
     def __len__(self) -> int:
         return len(self.base) - self._hidden_in_base + len(self.delta)
 
-    def changed(self, remove: np.ndarray, ids: np.ndarray, vectors: np.ndarray) -> "LayeredVectors":
+    def changed(self, remove: np.ndarray, ids: np.ndarray, vectors: np.ndarray) -> LayeredVectors:
         """New layers: ``remove`` slots gone (from base and delta), then (ids, vectors) added."""
         delta = self.delta.copy()
         gone = np.unique(np.concatenate([np.asarray(remove, np.int64), np.asarray(ids, np.int64)]))
@@ -527,7 +569,9 @@ class LayeredVectors:
         top = np.argsort(-scores, kind="stable")[:k]
         return scores[top], ids[top]
 
-    def within(self, query: np.ndarray, radius: float, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def within(
+        self, query: np.ndarray, radius: float, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         if allowed is not None and len(self.hidden):
             base_allowed = allowed[~np.isin(allowed, self.hidden)]
             scores, ids = self.base.within(query, radius, base_allowed)
@@ -591,4 +635,3 @@ class _quiet_stdio:
         for fd, saved in self._saved:
             os.dup2(saved, fd)
             os.close(saved)
-

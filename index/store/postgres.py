@@ -19,6 +19,7 @@ and when the server cannot be reached at all `generation` answers the last value
 and records since when (`unreachable_since`), so searches go on from the snapshot while
 /readyz says it is stale. A write is never retried: the caller learns that it failed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -148,10 +149,12 @@ class PgStore:
 
     def _snapshot_read(self, work: Callable[[psycopg.Connection], T]) -> T:
         """A read whose statements all see one committed state (works on a hot standby)."""
+
         def run(con: psycopg.Connection) -> T:
             with con.transaction():
                 con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 return work(con)
+
         return self._read(run)
 
     @contextmanager
@@ -192,6 +195,7 @@ class PgStore:
         def run(con: psycopg.Connection) -> StoredRecord | None:
             row = con.execute("SELECT rowid, data FROM records WHERE id = %s", (record_id,)).fetchone()
             return _stored(row) if row else None
+
         return self._read(run)
 
     def all(self) -> Iterator[StoredRecord]:
@@ -199,41 +203,59 @@ class PgStore:
 
     def read_all(self) -> tuple[int, list[StoredRecord]]:
         """Every record with the generation they make up, from one snapshot of the database."""
+
         def run(con: psycopg.Connection) -> tuple[int, list[StoredRecord]]:
             gen = _one(con, "SELECT value FROM generation")
             return gen, [_stored(r) for r in con.execute("SELECT rowid, data FROM records ORDER BY rowid")]
+
         gen, stored = self._snapshot_read(run)
         self._last_generation = gen
         return gen, stored
 
     def changes_since(self, gen: int) -> tuple[int, list[StoredRecord], list[int]]:
         """(current generation, records written after ``gen``, rowids deleted after ``gen``)."""
+
         def run(con: psycopg.Connection) -> tuple[int, list[StoredRecord], list[int]]:
             now = _one(con, "SELECT value FROM generation")
-            changed = [_stored(r) for r in con.execute(
-                "SELECT rowid, data FROM records WHERE gen > %s ORDER BY rowid", (gen,))]
+            changed = [
+                _stored(r) for r in con.execute("SELECT rowid, data FROM records WHERE gen > %s ORDER BY rowid", (gen,))
+            ]
             removed = [int(r[0]) for r in con.execute("SELECT rowid FROM tombstones WHERE gen > %s", (gen,))]
             return now, changed, removed
+
         now, changed, removed = self._snapshot_read(run)
         self._last_generation = now
         return now, changed, removed
 
     def count_changes_since(self, gen: int) -> int:
-        return self._read(lambda con: _one(
-            con, "SELECT (SELECT count(*) FROM records WHERE gen > %s) + (SELECT count(*) FROM tombstones WHERE gen > %s)",
-            (gen, gen)))
+        return self._read(
+            lambda con: _one(
+                con,
+                "SELECT (SELECT count(*) FROM records WHERE gen > %s) + (SELECT count(*) FROM tombstones WHERE gen > %s)",
+                (gen, gen),
+            )
+        )
 
     def ids_of_source(self, source: str) -> set[str]:
-        return self._read(lambda con: {r[0] for r in con.execute("SELECT id FROM records WHERE source = %s", (source,))})
+        return self._read(
+            lambda con: {r[0] for r in con.execute("SELECT id FROM records WHERE source = %s", (source,))}
+        )
 
     def plan(self, records: Iterable[Record]) -> UpsertPlan:
         recs = list(records)
-        stored: dict[str, str] = dict(self._read(lambda con: con.execute(
-            "SELECT id, content_hash FROM records WHERE id = ANY(%s)", (list({r.id for r in recs}),)).fetchall()))
+        stored: dict[str, str] = dict(
+            self._read(
+                lambda con: con.execute(
+                    "SELECT id, content_hash FROM records WHERE id = ANY(%s)", (list({r.id for r in recs}),)
+                ).fetchall()
+            )
+        )
         plan = UpsertPlan([], [], [])
         for rec in recs:
             known = stored.get(rec.id)
-            (plan.added if known is None else plan.updated if known != rec.content_hash() else plan.unchanged).append(rec)
+            (plan.added if known is None else plan.updated if known != rec.content_hash() else plan.unchanged).append(
+                rec
+            )
         return plan
 
     # -- embedding cache ------------------------------------------------------------------
@@ -243,12 +265,15 @@ class PgStore:
         def run(con: psycopg.Connection) -> dict[str, np.ndarray]:
             out: dict[str, np.ndarray] = {}
             for i in range(0, len(uniq), 5000):
-                for h, vec in con.execute("SELECT text_hash, vector FROM embeddings WHERE model_id = %s AND text_hash = ANY(%s)",
-                                          (model_id, uniq[i : i + 5000])):
+                for h, vec in con.execute(
+                    "SELECT text_hash, vector FROM embeddings WHERE model_id = %s AND text_hash = ANY(%s)",
+                    (model_id, uniq[i : i + 5000]),
+                ):
                     arr = np.asarray(vec.to_numpy() if hasattr(vec, "to_numpy") else vec, dtype=np.float32)
                     if arr.shape[0] == dim:
                         out[h] = arr
             return out
+
         return self._read(run) if uniq else {}
 
     def cache_vectors(self, model_id: str, items: Sequence[tuple[str, np.ndarray]]) -> None:
@@ -258,9 +283,11 @@ class PgStore:
         if not rows:
             return
         with self._transaction() as con, con.cursor() as cur:
-            cur.executemany("INSERT INTO embeddings (model_id, text_hash, vector) VALUES (%s, %s, %s) "
-                            "ON CONFLICT (model_id, text_hash) DO UPDATE SET vector = excluded.vector",
-                            [(model_id, h, v) for h, v in rows])
+            cur.executemany(
+                "INSERT INTO embeddings (model_id, text_hash, vector) VALUES (%s, %s, %s) "
+                "ON CONFLICT (model_id, text_hash) DO UPDATE SET vector = excluded.vector",
+                [(model_id, h, v) for h, v in rows],
+            )
 
     # -- writes -------------------------------------------------------------------------
     @contextmanager
@@ -290,20 +317,34 @@ class PgStore:
                 "SELECT i, s, d, h, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS t(i, s, d, h) "
                 "ON CONFLICT (id) DO UPDATE SET source = excluded.source, data = excluded.data, "
                 "content_hash = excluded.content_hash, gen = excluded.gen RETURNING id, rowid",
-                (gen, [r.id for r in latest], [r.source for r in latest], [r.model_dump_json() for r in latest],
-                 [r.content_hash() for r in latest])).fetchall()
+                (
+                    gen,
+                    [r.id for r in latest],
+                    [r.source for r in latest],
+                    [r.model_dump_json() for r in latest],
+                    [r.content_hash() for r in latest],
+                ),
+            ).fetchall()
         return gen, {str(i): int(rowid) for i, rowid in rows}
 
     def delete(self, record_ids: Sequence[str]) -> tuple[int, dict[str, int]]:
         """Delete records in one transaction; returns (generation, id -> former rowid)."""
         with self._transaction() as con:
-            removed = {str(i): int(r) for i, r in con.execute(
-                "DELETE FROM records WHERE id = ANY(%s) RETURNING id, rowid", ([i for i in record_ids if NUL not in i],))}
+            removed = {
+                str(i): int(r)
+                for i, r in con.execute(
+                    "DELETE FROM records WHERE id = ANY(%s) RETURNING id, rowid",
+                    ([i for i in record_ids if NUL not in i],),
+                )
+            }
             if not removed:
                 return _one(con, "SELECT value FROM generation"), removed
             gen = _bump(con)
-            con.execute("INSERT INTO tombstones (rowid, gen) SELECT r, %s FROM unnest(%s::bigint[]) AS t(r) "
-                        "ON CONFLICT (rowid) DO UPDATE SET gen = excluded.gen", (gen, list(removed.values())))
+            con.execute(
+                "INSERT INTO tombstones (rowid, gen) SELECT r, %s FROM unnest(%s::bigint[]) AS t(r) "
+                "ON CONFLICT (rowid) DO UPDATE SET gen = excluded.gen",
+                (gen, list(removed.values())),
+            )
         return gen, removed
 
     def wait_for_change(self, timeout: float) -> None:

@@ -9,6 +9,7 @@ holding a snapshot at generation g catches up by reading only what changed after
 checkpoint at start-up. A crash between a store write and a checkpoint therefore
 costs a catch-up, never a wrong answer.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -78,7 +79,6 @@ class RecordStore(Protocol):
     def delete(self, record_ids: Sequence[str]) -> tuple[int, dict[str, int]]: ...
     def writing(self) -> AbstractContextManager[None]: ...
     def close(self) -> None: ...
-
 
 
 def _stored(row: tuple[int, str]) -> StoredRecord:

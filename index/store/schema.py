@@ -13,6 +13,7 @@ meaning: ``records`` (rowid never reused: it is the FAISS slot base), ``embeddin
 a one-row ``generation`` counter bumped in the transaction of every write, and
 ``submissions`` (the moderation queue, columns as in index/moderation/submissions.py).
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,7 +32,10 @@ SUBMISSIONS_LOCK = 0x65726661_0003  # one submission write at a time (SQLite's B
 
 # (version, what it does, SQL). Never edit a released migration: add the next one.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
-    (1, "records, embedding cache, tombstones, generation, submissions and their decisions", """
+    (
+        1,
+        "records, embedding cache, tombstones, generation, submissions and their decisions",
+        """
 CREATE TABLE records (
     rowid BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- the FAISS slot base; never reused
     id TEXT NOT NULL UNIQUE,
@@ -83,7 +87,8 @@ CREATE TABLE decisions (
     detail TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX decisions_submission ON decisions (submission_id, seq);
-"""),
+""",
+    ),
 )
 LATEST = MIGRATIONS[-1][0]
 
@@ -92,35 +97,41 @@ class SchemaError(RuntimeError):
     """The database cannot serve erfa as it is; the message says what the operator must do."""
 
 
-def in_recovery(con: "psycopg.Connection") -> bool:
+def in_recovery(con: psycopg.Connection) -> bool:
     """Is this server a hot standby (read-only, replaying its primary's WAL)?"""
     row = con.execute("SELECT pg_is_in_recovery()").fetchone()
     return bool(row and row[0])
 
 
-def require_vector(con: "psycopg.Connection") -> None:
+def require_vector(con: psycopg.Connection) -> None:
     """pgvector must be installed in this database: create it when we may, else say how."""
     if con.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
         return
     available = con.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
     if not available:
-        raise SchemaError("PostgreSQL has no pgvector extension: install it on the server (Debian: "
-                          "apt install postgresql-NN-pgvector), then run `erfa db upgrade`")
+        raise SchemaError(
+            "PostgreSQL has no pgvector extension: install it on the server (Debian: "
+            "apt install postgresql-NN-pgvector), then run `erfa db upgrade`"
+        )
     if in_recovery(con):
-        raise SchemaError("the pgvector extension is not enabled in this database, and this server is a read-only "
-                          "standby: run `erfa db upgrade` against the primary")
+        raise SchemaError(
+            "the pgvector extension is not enabled in this database, and this server is a read-only "
+            "standby: run `erfa db upgrade` against the primary"
+        )
     import psycopg
 
     try:
         with con.transaction():
             con.execute("CREATE EXTENSION IF NOT EXISTS vector")
     except psycopg.errors.InsufficientPrivilege:
-        raise SchemaError("the pgvector extension is installed on the server but not enabled in this database, and "
-                          "erfa's user may not enable it: as a superuser run `CREATE EXTENSION vector;` "
-                          "in erfa's database") from None
+        raise SchemaError(
+            "the pgvector extension is installed on the server but not enabled in this database, and "
+            "erfa's user may not enable it: as a superuser run `CREATE EXTENSION vector;` "
+            "in erfa's database"
+        ) from None
 
 
-def version(con: "psycopg.Connection") -> int:
+def version(con: psycopg.Connection) -> int:
     """The schema version applied (0: an empty database)."""
     if not con.execute("SELECT to_regclass('schema_migrations')").fetchone()[0]:  # type: ignore[index]
         return 0
@@ -128,7 +139,7 @@ def version(con: "psycopg.Connection") -> int:
     return int(row[0] or 0) if row else 0
 
 
-def upgrade(con: "psycopg.Connection") -> list[int]:
+def upgrade(con: psycopg.Connection) -> list[int]:
     """Apply every pending migration (on an autocommit connection); returns the versions applied."""
     require_vector(con)
     if in_recovery(con):
@@ -136,8 +147,10 @@ def upgrade(con: "psycopg.Connection") -> list[int]:
     applied: list[int] = []
     con.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
     try:
-        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                    "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
         current = version(con)
         _refuse_newer(current)
         for number, description, sql in MIGRATIONS:
@@ -147,7 +160,9 @@ def upgrade(con: "psycopg.Connection") -> list[int]:
                 con.execute(sql.encode())  # bytes: several statements, no parameters
                 if number == 1:
                     con.execute("INSERT INTO store_identity VALUES (TRUE, %s)", (uuid.uuid4().hex,))
-                con.execute("INSERT INTO schema_migrations (version, description) VALUES (%s, %s)", (number, description))
+                con.execute(
+                    "INSERT INTO schema_migrations (version, description) VALUES (%s, %s)", (number, description)
+                )
             log.info("database schema migrated to version %d (%s)", number, description)
             applied.append(number)
     finally:
@@ -155,7 +170,7 @@ def upgrade(con: "psycopg.Connection") -> list[int]:
     return applied
 
 
-def ensure(con: "psycopg.Connection", *, migrate: bool = True) -> None:
+def ensure(con: psycopg.Connection, *, migrate: bool = True) -> None:
     """Make sure the schema is the one this erfa speaks: migrate it when behind (unless
     ``migrate`` is False or the server is a standby), refuse one that is ahead."""
     require_vector(con)
@@ -164,12 +179,16 @@ def ensure(con: "psycopg.Connection", *, migrate: bool = True) -> None:
     if current == LATEST:
         return
     if not migrate or in_recovery(con):
-        raise SchemaError(f"the database schema is at version {current}, this erfa needs {LATEST}: "
-                          "run `erfa db upgrade` against the primary")
+        raise SchemaError(
+            f"the database schema is at version {current}, this erfa needs {LATEST}: "
+            "run `erfa db upgrade` against the primary"
+        )
     upgrade(con)
 
 
 def _refuse_newer(current: int) -> None:
     if current > LATEST:
-        raise SchemaError(f"the database schema is at version {current}, newer than this erfa knows ({LATEST}): "
-                          "upgrade erfa on this machine")
+        raise SchemaError(
+            f"the database schema is at version {current}, newer than this erfa knows ({LATEST}): "
+            "upgrade erfa on this machine"
+        )

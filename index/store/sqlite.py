@@ -6,13 +6,14 @@ serves requests from a thread pool, so each thread gets its own connection. WAL 
 readers keep reading the last committed state while one writer commits; ``BEGIN IMMEDIATE``
 takes the write lock up front, so two writers queue instead of failing half-way.
 """
+
 from __future__ import annotations
 
 import errno
 import fcntl
 import sqlite3
-import time
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,8 +34,10 @@ class StoreUnreadable(RuntimeError):
         if is_disk_full(exc):
             hint = "the disk is full: free some space and start again"
         else:
-            hint = (f"move it away (mv {path} {path}.damaged) and restore your latest backup with "
-                    "`erfa import BACKUP.jsonl` (made by `erfa export`), or start without it")
+            hint = (
+                f"move it away (mv {path} {path}.damaged) and restore your latest backup with "
+                "`erfa import BACKUP.jsonl` (made by `erfa export`), or start without it"
+            )
         super().__init__(f"{path} cannot be opened ({exc}); {hint}")
 
 
@@ -128,9 +131,7 @@ CREATE TABLE IF NOT EXISTS tombstones (
 """
 # Files written before catch-up existed have no per-row generation: their rows count as
 # written at generation 0, which every checkpoint postdates.
-_MIGRATIONS = (
-    ("records", "gen", "ALTER TABLE records ADD COLUMN gen INTEGER NOT NULL DEFAULT 0"),
-)
+_MIGRATIONS = (("records", "gen", "ALTER TABLE records ADD COLUMN gen INTEGER NOT NULL DEFAULT 0"),)
 _INDEXES = "CREATE INDEX IF NOT EXISTS records_gen ON records(gen);"
 
 
@@ -159,9 +160,7 @@ class Store(SqliteFile):
         return int(self._con().execute("SELECT COUNT(*) FROM records").fetchone()[0])
 
     def get(self, record_id: str) -> StoredRecord | None:
-        row = self._con().execute(
-            "SELECT rowid, data FROM records WHERE id=?", (record_id,)
-        ).fetchone()
+        row = self._con().execute("SELECT rowid, data FROM records WHERE id=?", (record_id,)).fetchone()
         return _stored(row) if row else None
 
     def by_rowids(self, rowids: Sequence[int]) -> dict[int, StoredRecord]:
@@ -196,8 +195,9 @@ class Store(SqliteFile):
         con.execute("BEGIN")
         try:
             now = self.generation()
-            changed = [_stored(row) for row in con.execute(
-                "SELECT rowid, data FROM records WHERE gen > ?", (gen,))]  # no ORDER BY: it would scan every row
+            changed = [
+                _stored(row) for row in con.execute("SELECT rowid, data FROM records WHERE gen > ?", (gen,))
+            ]  # no ORDER BY: it would scan every row
             removed = [int(r[0]) for r in con.execute("SELECT rowid FROM tombstones WHERE gen > ?", (gen,))]
             return now, changed, removed
         finally:
@@ -206,8 +206,12 @@ class Store(SqliteFile):
     def count_changes_since(self, gen: int) -> int:
         """How many rows a catch-up from ``gen`` would touch, without reading them."""
         con = self._con()
-        return int(con.execute("SELECT (SELECT COUNT(*) FROM records WHERE gen > ?) + "
-                               "(SELECT COUNT(*) FROM tombstones WHERE gen > ?)", (gen, gen)).fetchone()[0])
+        return int(
+            con.execute(
+                "SELECT (SELECT COUNT(*) FROM records WHERE gen > ?) + (SELECT COUNT(*) FROM tombstones WHERE gen > ?)",
+                (gen, gen),
+            ).fetchone()[0]
+        )
 
     def ids_of_source(self, source: str) -> set[str]:
         return {r[0] for r in self._con().execute("SELECT id FROM records WHERE source=?", (source,))}

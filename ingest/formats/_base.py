@@ -1,4 +1,5 @@
 """Small helpers every adapter needs, so each adapter reads as a column mapping."""
+
 from __future__ import annotations
 
 import re
@@ -116,8 +117,10 @@ def oversized_cell(row: Mapping[str, object]) -> RecordError | None:
         items = value if isinstance(value, list) else [value]
         for item in items:
             if isinstance(item, str) and len(item) > MAX_CELL_CHARS:
-                return RecordError(f"{short(str(key))!r} holds {len(item):,} characters; erfa reads at most "
-                                   f"{MAX_CELL_CHARS:,} per cell (a pasted document or a broken export?)")
+                return RecordError(
+                    f"{short(str(key))!r} holds {len(item):,} characters; erfa reads at most "
+                    f"{MAX_CELL_CHARS:,} per cell (a pasted document or a broken export?)"
+                )
     return None
 
 

@@ -13,6 +13,7 @@ what the source itself uses to tell cases apart. The two files share many cases 
 each other and with the Public Sector Tech Watch export; they are kept as separate
 records here (each source keeps its own id).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -21,6 +21,7 @@ Deliberately not used:
   derived from the (public) ministry instead, where that is unambiguous.
 * `kontaktperson`: a named person; erfa points to organisations, not people.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -101,6 +102,5 @@ def _convert(row: Mapping[str, object]) -> Record:
         start_year=text(get("start_year")),
         end_year=text(get("end_year")),
         link=link_in(get("link")),
-        tags=tags(ministry and [ministry], get("classification"), get("data_types"),
-                  get("data_sources"), extra),
+        tags=tags(ministry and [ministry], get("classification"), get("data_types"), get("data_sources"), extra),
     )

@@ -5,6 +5,7 @@ own, so it is strict about what it does not understand (an unknown key is most o
 a typo that would silently lose data) and lenient about what it can normalise
 (status words, country names, blank cells).
 """
+
 from __future__ import annotations
 
 import re
@@ -55,9 +56,7 @@ def _convert(row: Mapping[str, object], *, default_source: str | None, csv: bool
         if name in IGNORED:
             continue
         if name not in FIELDS:
-            raise RecordError(
-                f"unknown key {short(str(key))!r}; allowed keys are: {', '.join(FIELDS)}"
-            )
+            raise RecordError(f"unknown key {short(str(key))!r}; allowed keys are: {', '.join(FIELDS)}")
         fields[name] = value
 
     source = _clean(fields.pop("source", None)) or default_source

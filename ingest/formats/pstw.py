@@ -12,10 +12,11 @@ Primary/Secondary Technology, AI Classification (I), AI Classification Subdomain
 (main/Other I-III), AI Keywords, Source (fallback for a missing link), Date updated.
 The benefit checkboxes and GovTech columns are not project descriptions and are left out.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from erfa.ingest import vocab
 from erfa.ingest.formats._base import Outcome, Rows, by_norm_key, link_in, map_rows, tags, text
@@ -27,7 +28,7 @@ SIGNATURE: frozenset[str] = frozenset({"pstwid", "name"})
 
 # Where the export's relative links ("/collection/...") live.
 _PSTW_SITE = "https://interoperable-europe.ec.europa.eu"
-_EXCEL_EPOCH = datetime(1899, 12, 30, tzinfo=timezone.utc)
+_EXCEL_EPOCH = datetime(1899, 12, 30, tzinfo=UTC)
 
 
 def pstw_rows(rows: Rows) -> Iterator[Outcome]:
@@ -81,7 +82,7 @@ def _link(website: object, source: object) -> str | None:
 def _date(value: object) -> datetime | None:
     """A datetime from the XLSX, or an Excel serial day number / ISO date from the CSV."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     s = text(value)
     if s is None:
         return None
@@ -93,4 +94,4 @@ def _date(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(s)
     except ValueError:
         return None  # an unreadable date is not worth losing the case over
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -11,6 +11,7 @@ use; it is looked up on first use, because service/app.py imports this package's
 def __getattr__(name: str):
     if name == "create_app":
         from erfa.service.app import create_app
+
         return create_app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

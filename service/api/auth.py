@@ -7,6 +7,7 @@ configured, writes are refused outright rather than left open, so a forgotten
 variable fails safe. The route dependency that applies this is ``deps.require_admin``;
 the security middleware uses ``token_matches`` to exempt admin requests from rate limits.
 """
+
 from __future__ import annotations
 
 import hmac

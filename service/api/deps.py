@@ -6,6 +6,7 @@ themselves, so a route reads as its contract and /docs documents it from the sig
 The app state is filled by create_app (service/app.py); while the model is still
 loading, ``get_index`` answers 503 and the pages ask ``loaded_index`` instead.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from erfa.index import Filters, ProjectIndex
-from erfa.index.store.protocol import StoreUnavailable
 from erfa.index.moderation.submissions import SubmissionStore
+from erfa.index.store.protocol import StoreUnavailable
 from erfa.service.admission import Admission, Busy, client_of, need_cost
 from erfa.service.api.errors import invalid, unprocessable
 from erfa.service.api.security import PlainId, admin_token_ok
@@ -69,7 +70,9 @@ def get_index(request: Request) -> ProjectIndex:
     """The loaded index, or 503 while the model is still loading (or failed to)."""
     idx = loaded_index(request)
     if idx is None:
-        raise HTTPException(503, detail=state(request).error or "erfa is still loading the model and index; retry in a few seconds")
+        raise HTTPException(
+            503, detail=state(request).error or "erfa is still loading the model and index; retry in a few seconds"
+        )
     return idx
 
 
@@ -79,10 +82,17 @@ CATCH_UP_WAIT = 1.0
 
 async def caught_up(
     idx: Annotated[ProjectIndex, Depends(get_index)],
-    min_generation: Annotated[int | None, Query(ge=0, description=(
-        "Read your writes: answer only once this server has caught up with this generation "
-        "(the `generation` a write returned); 409 at once if the store has not reached it, "
-        "409 if this server has not caught up within a second"))] = None,
+    min_generation: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            description=(
+                "Read your writes: answer only once this server has caught up with this generation "
+                "(the `generation` a write returned); 409 at once if the store has not reached it, "
+                "409 if this server has not caught up within a second"
+            ),
+        ),
+    ] = None,
 ) -> ProjectIndex:
     """The index, at least at ``min_generation``. With several replicas a client's next
     read may reach one that has not polled the database since the client's write; naming
@@ -99,9 +109,14 @@ async def caught_up(
     except StoreUnavailable:
         stored = None
     if stored is not None and stored < min_generation:
-        raise HTTPException(409, headers={"Retry-After": "1"}, detail=(
-            f"generation {min_generation} has not been written: the store is at generation {stored} "
-            "(a generation from another database never arrives)"))
+        raise HTTPException(
+            409,
+            headers={"Retry-After": "1"},
+            detail=(
+                f"generation {min_generation} has not been written: the store is at generation {stored} "
+                "(a generation from another database never arrives)"
+            ),
+        )
     deadline = time.monotonic() + CATCH_UP_WAIT
     while True:
         try:
@@ -113,9 +128,14 @@ async def caught_up(
         await asyncio.sleep(0.05)
     if idx.generation >= min_generation:
         return idx
-    raise HTTPException(409, headers={"Retry-After": "1"}, detail=(
-        f"this server answers from generation {idx.generation}, not yet {min_generation}: retry in a moment "
-        "(a generation from another database never arrives)"))
+    raise HTTPException(
+        409,
+        headers={"Retry-After": "1"},
+        detail=(
+            f"this server answers from generation {idx.generation}, not yet {min_generation}: retry in a moment "
+            "(a generation from another database never arrives)"
+        ),
+    )
 
 
 def get_submissions(request: Request) -> SubmissionStore:
@@ -126,14 +146,18 @@ def get_submissions(request: Request) -> SubmissionStore:
 bearer = HTTPBearer(auto_error=False, scheme_name="admin", description="`Authorization: Bearer $ERFA_ADMIN_TOKEN`")
 
 
-def require_admin(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+def require_admin(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
     """Write endpoints: 403 when writes are disabled (no token configured fails safe), 401 without a valid token."""
     expected = get_settings(request).admin_token
     if not expected:
         raise HTTPException(403, detail="writes are disabled on this server: the operator has not set ERFA_ADMIN_TOKEN")
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(401, detail="this endpoint needs the header 'Authorization: Bearer <admin token>'", headers=challenge)
+        raise HTTPException(
+            401, detail="this endpoint needs the header 'Authorization: Bearer <admin token>'", headers=challenge
+        )
     if not admin_token_ok(request, credentials.credentials):  # a wrong one counts, as at the sign-in form
         log.warning("admin token rejected", extra={"event": "auth_failed", "path": request.url.path})
         raise HTTPException(401, detail="the admin token is not valid", headers=challenge)
@@ -142,19 +166,43 @@ def require_admin(request: Request, credentials: Annotated[HTTPAuthorizationCred
 def filter_params(
     country: Annotated[list[str] | None, Query(description="ISO codes, e.g. NO,SE")] = None,
     language: Annotated[list[str] | None, Query(description="nb, nn, sv, da, en, ...")] = None,
-    owner_type: Annotated[list[str] | None, Query(description="municipality, county, region, health_trust, state_agency, ...")] = None,
+    owner_type: Annotated[
+        list[str] | None, Query(description="municipality, county, region, health_trust, state_agency, ...")
+    ] = None,
     sector: Annotated[list[str] | None, Query(description="health, education, transport, ...")] = None,
-    status: Annotated[list[str] | None, Query(description="planned, in_development, pilot, implemented, discontinued")] = None,
-    organisation: Annotated[list[str] | None, Query(max_length=200, description="Organisation name (spelling variants match)")] = None,
+    status: Annotated[
+        list[str] | None, Query(description="planned, in_development, pilot, implemented, discontinued")
+    ] = None,
+    organisation: Annotated[
+        list[str] | None, Query(max_length=200, description="Organisation name (spelling variants match)")
+    ] = None,
     year_from: Annotated[int | None, Query(ge=1900, le=2100)] = None,
     year_to: Annotated[int | None, Query(ge=1900, le=2100)] = None,
 ) -> Filters:
-    return Filters.parse({"country": country, "language": language, "owner_type": owner_type, "sector": sector,
-                          "status": status, "organisation": organisation}, year_from, year_to)
+    return Filters.parse(
+        {
+            "country": country,
+            "language": language,
+            "owner_type": owner_type,
+            "sector": sector,
+            "status": status,
+            "organisation": organisation,
+        },
+        year_from,
+        year_to,
+    )
 
 
-def need(q: Annotated[str, Query(min_length=1, max_length=MAX_NEED, description=(
-        "The need, in any language, e.g. 'chattbot som svarar på frågor om bygglov'."))]) -> str:
+def need(
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=MAX_NEED,
+            description=("The need, in any language, e.g. 'chattbot som svarar på frågor om bygglov'."),
+        ),
+    ],
+) -> str:
     """The need as searched: a q of only spaces is refused like a missing one, never searched."""
     text = q.strip()
     if not text:
@@ -178,8 +226,11 @@ async def turn(request: Request, q: str) -> AsyncIterator[None]:
     try:
         ticket = await gate.enter(client_of(request.scope), need_cost(q))
     except Busy as exc:
-        raise HTTPException(503, headers={"Retry-After": str(exc.retry_after)},
-                            detail=f"erfa is busy: {exc.reason}; retry in {exc.retry_after} s") from None
+        raise HTTPException(
+            503,
+            headers={"Retry-After": str(exc.retry_after)},
+            detail=f"erfa is busy: {exc.reason}; retry in {exc.retry_after} s",
+        ) from None
     try:
         yield
     finally:
@@ -224,4 +275,6 @@ NeedDep = Annotated[str, Depends(need)]
 AdmittedDep = Annotated[None, Depends(admitted, scope="function")]
 PageAdmittedDep = Annotated[Busy | None, Depends(page_admitted, scope="function")]
 AdminDep = Depends(require_admin)
-ProjectId = Annotated[str, Path(min_length=1, max_length=200, description="A project id as returned by /search."), PlainId]
+ProjectId = Annotated[
+    str, Path(min_length=1, max_length=200, description="A project id as returned by /search."), PlainId
+]

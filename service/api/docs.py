@@ -9,6 +9,7 @@ script protects nothing. Here the assets come from the ``swagger-ui-bundle-v2`` 
 hash, computed from the page actually sent, so nothing else inline can run.
 ReDoc (/redoc) is not served: it would need a CDN too, and /docs documents the same API.
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,8 +31,10 @@ _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 def script_hashes(html: str) -> list[str]:
     """CSP hash sources ('sha256-…') for every inline <script> in ``html``."""
-    return [f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
-            for body in _INLINE_SCRIPT.findall(html)]
+    return [
+        f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+        for body in _INLINE_SCRIPT.findall(html)
+    ]
 
 
 def install_docs(app: FastAPI) -> None:
@@ -42,7 +45,8 @@ def install_docs(app: FastAPI) -> None:
     def docs(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         page = get_swagger_ui_html(
-            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - API",
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - API",
             swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{root}{ASSETS_URL}/favicon-32x32.png",

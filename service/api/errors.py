@@ -20,6 +20,7 @@ Every body is valid JSON (RFC 8259), whatever the client sent: Python's parser a
 because of one is refused with a message saying so and never echoed, and the builder
 writes any non-finite number that reaches it as ``null`` rather than failing.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,19 +36,22 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from erfa.index import FilterError
-from erfa.index.store.sqlite import StoreUnreadable, is_disk_full
 from erfa.index.store.protocol import StoreUnavailable
+from erfa.index.store.sqlite import StoreUnreadable, is_disk_full
 
 log = logging.getLogger("erfa.service")
 
 _ECHO_LIMIT = 100  # longest input value repeated back in a validation error
 INTERNAL = "internal error; the operator can find it in the log by this request id"
-NOT_A_NUMBER = ("NaN, Infinity and -Infinity are not numbers in JSON (RFC 8259): send a finite number, "
-                "or leave the field out")
+NOT_A_NUMBER = (
+    "NaN, Infinity and -Infinity are not numbers in JSON (RFC 8259): send a finite number, or leave the field out"
+)
 
 # OpenAPI descriptions of the error bodies, for the routes' ``responses=``.
-PROBLEM: dict[str, Any] = {"description": "What is wrong, in `detail`",
-                           "content": {"application/json": {"example": {"detail": "..."}}}}
+PROBLEM: dict[str, Any] = {
+    "description": "What is wrong, in `detail`",
+    "content": {"application/json": {"example": {"detail": "..."}}},
+}
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {**PROBLEM, "description": "Missing or invalid admin token"},
     403: {**PROBLEM, "description": "Writes are disabled: ERFA_ADMIN_TOKEN is not set"},
@@ -59,8 +63,9 @@ def problem(description: str) -> dict[str, Any]:
     return {**PROBLEM, "description": description}
 
 
-def error_response(status: int, detail: Any, *, request_id: str | None = None,
-                   headers: Mapping[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, detail: Any, *, request_id: str | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     """The one builder of erfa's error bodies: ``{"detail": ...}``, plus the request id to quote."""
     body: dict[str, Any] = {"detail": detail}
     if request_id:
@@ -85,8 +90,9 @@ def _finite(value: Any) -> Any:
 
 def full_disk(exc: BaseException) -> bool:
     """A full disk, also behind a store that could not even be opened because of it."""
-    return is_disk_full(exc) or (isinstance(exc, StoreUnreadable) and exc.__cause__ is not None
-                                 and is_disk_full(exc.__cause__))
+    return is_disk_full(exc) or (
+        isinstance(exc, StoreUnreadable) and exc.__cause__ is not None and is_disk_full(exc.__cause__)
+    )
 
 
 def invalid(loc: Sequence[str | int], msg: str) -> dict[str, Any]:
@@ -110,16 +116,25 @@ def _printable(value: Any) -> Any:
 def _clean_error(err: dict[str, Any]) -> dict[str, Any]:
     value = err.get("input")
     if _non_finite(value):  # NaN or Infinity in the body: say that, whatever the field's type made pydantic say
-        return {"loc": [_printable(p) for p in err.get("loc", ())], "msg": _field_message(err, NOT_A_NUMBER),
-                "type": "json_invalid"}
-    out: dict[str, Any] = {"loc": [_printable(p) for p in err.get("loc", ())], "msg": _printable(_message(err)),
-                           "type": err.get("type", "value_error")}
+        return {
+            "loc": [_printable(p) for p in err.get("loc", ())],
+            "msg": _field_message(err, NOT_A_NUMBER),
+            "type": "json_invalid",
+        }
+    out: dict[str, Any] = {
+        "loc": [_printable(p) for p in err.get("loc", ())],
+        "msg": _printable(_message(err)),
+        "type": err.get("type", "value_error"),
+    }
     if isinstance(value, (int, float, bool)) or (isinstance(value, str) and len(value) <= _ECHO_LIMIT):
         out["input"] = _printable(value)
     ctx = err.get("ctx")
     if isinstance(ctx, dict):
-        safe = {k: _printable(v) for k, v in ctx.items()
-                if isinstance(v, (int, float, str, bool)) and not _non_finite(v) and k != "error"}
+        safe = {
+            k: _printable(v)
+            for k, v in ctx.items()
+            if isinstance(v, (int, float, str, bool)) and not _non_finite(v) and k != "error"
+        }
         if safe:
             out["ctx"] = safe
     return out
@@ -138,8 +153,10 @@ def _message(err: dict[str, Any]) -> str:
         return f"{loc[-1]} is required"
     if kind == "string_unicode":
         where = f"{loc[-1]}: " if loc else ""
-        return (f"{where}the text holds a lone surrogate (an escape like \\ud800 without its pair), which is not "
-                "valid Unicode; send the text as UTF-8")
+        return (
+            f"{where}the text holds a lone surrogate (an escape like \\ud800 without its pair), which is not "
+            "valid Unicode; send the text as UTF-8"
+        )
     return _field_message(err, msg)
 
 
@@ -174,24 +191,39 @@ async def database_busy(request: Request, exc: sqlite3.OperationalError) -> JSON
     if "locked" not in str(exc) and "busy" not in str(exc):
         return await unexpected(request, exc)
     log.warning("database busy", extra={"event": "db_busy", "error": str(exc)[:200], "request_id": request_id(request)})
-    return error_response(503, "the registry is busy with a write; retry in a few seconds",
-                          request_id=request_id(request), headers={"Retry-After": "5"})
+    return error_response(
+        503,
+        "the registry is busy with a write; retry in a few seconds",
+        request_id=request_id(request),
+        headers={"Retry-After": "5"},
+    )
 
 
 async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
     """PostgreSQL cannot be reached (restart, failover): nothing was written; retry shortly (issue 11)."""
     log.warning("database unreachable", extra={"event": "store_unreachable", "request_id": request_id(request)})
-    return error_response(503, "the database cannot be reached right now, so nothing was saved; retry in a few seconds",
-                          request_id=request_id(request), headers={"Retry-After": "5"})
+    return error_response(
+        503,
+        "the database cannot be reached right now, so nothing was saved; retry in a few seconds",
+        request_id=request_id(request),
+        headers={"Retry-After": "5"},
+    )
 
 
 async def disk_full(request: Request, exc: OSError | sqlite3.Error) -> JSONResponse:
     """507 Insufficient Storage: the write did not happen (each store rolls back), and the
     client should not retry at once; the operator must free space."""
     rid = request_id(request)
-    log.error("disk full: a write was refused", extra={"event": "disk_full", "request_id": rid, "error": str(exc)[:200]})
-    return error_response(507, "the server's disk is full, so nothing was saved; please try again later "
-                          "(the operator has been told in the log)", request_id=rid, headers={"Retry-After": "3600"})
+    log.error(
+        "disk full: a write was refused", extra={"event": "disk_full", "request_id": rid, "error": str(exc)[:200]}
+    )
+    return error_response(
+        507,
+        "the server's disk is full, so nothing was saved; please try again later "
+        "(the operator has been told in the log)",
+        request_id=rid,
+        headers={"Retry-After": "3600"},
+    )
 
 
 async def os_error(request: Request, exc: OSError) -> JSONResponse:
@@ -210,8 +242,11 @@ async def unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def internal_error(exc: BaseException, rid: str | None) -> JSONResponse:
     """Log the trace with the request id; answer 500 with only that id (also from the middleware)."""
-    log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__),
-              extra={"event": "error", "request_id": rid, "error": type(exc).__name__})
+    log.error(
+        "unhandled error",
+        exc_info=(type(exc), exc, exc.__traceback__),
+        extra={"event": "error", "request_id": rid, "error": type(exc).__name__},
+    )
     return error_response(500, INTERNAL, request_id=rid)
 
 

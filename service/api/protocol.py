@@ -23,6 +23,7 @@ pass, never copied line by line.
 httptools rather than h11 for speed: it is the parser the bench measured
 (bench/RESULTS.md).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -58,14 +59,18 @@ def escape_non_ascii(data: bytes) -> bytes:
 def too_large_response(limit: int) -> bytes:
     """The whole 431 answer as bytes: the parser's state is unusable, so it goes out raw."""
     body = json.dumps({"detail": f"the request's headers are larger than the limit of {limit} bytes"}).encode()
-    return b"".join([
-        STATUS_LINE[431],
-        b"content-type: application/json\r\n",
-        b"content-length: ", str(len(body)).encode("ascii"), b"\r\n",
-        b"x-content-type-options: nosniff\r\n",
-        b"connection: close\r\n\r\n",
-        body,
-    ])
+    return b"".join(
+        [
+            STATUS_LINE[431],
+            b"content-type: application/json\r\n",
+            b"content-length: ",
+            str(len(body)).encode("ascii"),
+            b"\r\n",
+            b"x-content-type-options: nosniff\r\n",
+            b"connection: close\r\n\r\n",
+            body,
+        ]
+    )
 
 
 class Utf8UrlProtocol(HttpToolsProtocol):

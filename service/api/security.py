@@ -32,6 +32,7 @@ behind a reverse proxy, list it in ``ERFA_TRUSTED_PROXIES`` so that the client a
 (the rate-limit key) is the user's, not the proxy's; no one else's X-Forwarded-For is
 believed (`erfa serve` sets uvicorn's proxy options explicitly).
 """
+
 from __future__ import annotations
 
 import json
@@ -43,12 +44,19 @@ import traceback
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
 from fastapi import FastAPI, HTTPException
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import AfterValidator
@@ -72,20 +80,26 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 # -- Content-Security-Policy -------------------------------------------------------
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-            "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}")
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+)
 # /docs (service/api/docs.py): Swagger UI from erfa's own /docs/assets, its start-up script allowed by
 # hash. Styles keep 'unsafe-inline': Swagger UI sets style attributes as it renders, and a
 # style cannot run code. Nothing is loaded from another host.
-DOCS_CSP = ("default-src 'none'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-            "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
-            "frame-ancestors 'none'")
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
 DOCS_PATHS = ("/docs",)
 
 
 def docs_csp(script_hashes: Iterable[str] = ()) -> str:
     """The /docs policy, allowing exactly the inline scripts with these 'sha256-…' sources."""
     return DOCS_CSP.format(hashes="".join(f" {h}" for h in script_hashes))
+
+
 EMBED_PREFIX = "/embed"
 
 
@@ -195,9 +209,14 @@ def admin_token_ok(request: Request, given: str) -> bool:
     verdict = guard.verdict(request.scope, given)
     if verdict == "blocked":
         retry = guard.retry_after(request.scope) or 1
-        raise HTTPException(429, headers={"Retry-After": str(retry)}, detail=(
-            f"too many wrong admin tokens from this client (at most {TOKEN_TRIES} per {TOKEN_WINDOW_S // 60} minutes); "
-            f"retry in {retry} s"))
+        raise HTTPException(
+            429,
+            headers={"Retry-After": str(retry)},
+            detail=(
+                f"too many wrong admin tokens from this client (at most {TOKEN_TRIES} per {TOKEN_WINDOW_S // 60} minutes); "
+                f"retry in {retry} s"
+            ),
+        )
     return verdict == "ok"
 
 
@@ -259,11 +278,22 @@ class Metrics:
     def __init__(self, app: FastAPI) -> None:
         disable_created_metrics()  # the *_created series double the output and say nothing an operator needs
         self.registry = CollectorRegistry()
-        self.requests = Counter("erfa_http_requests", "HTTP requests by route and status",
-                                ["method", "route", "status"], registry=self.registry)
-        self.latency = Histogram("erfa_http_request_duration_seconds", "Time to answer, by route",
-                                 ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.limited = Counter("erfa_rate_limited", "Requests refused with 429, by bucket", ["bucket"], registry=self.registry)
+        self.requests = Counter(
+            "erfa_http_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "erfa_http_request_duration_seconds",
+            "Time to answer, by route",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.limited = Counter(
+            "erfa_rate_limited", "Requests refused with 429, by bucket", ["bucket"], registry=self.registry
+        )
         self.too_large = Counter("erfa_request_too_large", "Requests refused with 413", registry=self.registry)
         self.registry.register(_StateCollector(app))
 
@@ -272,8 +302,12 @@ class Metrics:
 
 
 # -- logging --------------------------------------------------------------------------
-_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName",
-                                                                                 "color_message"}
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -281,7 +315,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -328,8 +362,9 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class SecurityMiddleware:
-    def __init__(self, app: ASGIApp, settings: Settings, metrics: Metrics, limiter: RateLimiter,
-                 guard: TokenGuard) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: Settings, metrics: Metrics, limiter: RateLimiter, guard: TokenGuard
+    ) -> None:
         self.app = app
         self.settings = settings
         self.metrics = metrics
@@ -404,7 +439,9 @@ class SecurityMiddleware:
             if length > limit:
                 self.metrics.too_large.inc()
                 which = "ERFA_MAX_UPLOAD_BYTES" if path in UPLOAD_PATHS else "ERFA_MAX_BODY_BYTES"
-                return error_response(413, f"the request body ({length} bytes) is larger than the limit of {limit} bytes ({which})")
+                return error_response(
+                    413, f"the request body ({length} bytes) is larger than the limit of {limit} bytes ({which})"
+                )
         if path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES) or self._is_admin(scope):
             return None
         client = (scope.get("client") or ("unknown", 0))[0]
@@ -416,7 +453,9 @@ class SecurityMiddleware:
         if (method, path) == SUBMIT and s.submit_rate_limit > 0:
             wait = self.limiter.take("submit", client, s.submit_rate_limit / 3600.0, s.submit_rate_limit)
             if wait:
-                return self._limited("submit", wait, f"too many submissions: at most {s.submit_rate_limit} per hour per client")
+                return self._limited(
+                    "submit", wait, f"too many submissions: at most {s.submit_rate_limit} per hour per client"
+                )
         return None
 
     def _limited(self, bucket: str, wait: float, msg: str) -> Response:
@@ -462,8 +501,14 @@ class SecurityMiddleware:
         label = template or "unmatched"
         self.metrics.requests.labels(method, label, str(status)).inc()
         self.metrics.latency.labels(method, label).observe(seconds)
-        entry: dict[str, Any] = {"event": "request", "request_id": rid, "method": method, "route": label,
-                                 "status": status, "ms": round(seconds * 1000, 1)}
+        entry: dict[str, Any] = {
+            "event": "request",
+            "request_id": rid,
+            "method": method,
+            "route": label,
+            "status": status,
+            "ms": round(seconds * 1000, 1),
+        }
         if self.settings.log_queries:
             entry["path"] = path
             qs = scope.get("query_string", b"")
@@ -486,4 +531,3 @@ def install_security(app: FastAPI, settings: Settings) -> None:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
-

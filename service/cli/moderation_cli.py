@@ -5,6 +5,7 @@ data directory the command is pointed at, so an operator on the server can moder
 a browser or a token: shell access to the data is already more than the token grants.
 Decisions are recorded as made by "admin", like the pages' (there is one admin role).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,14 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from erfa.index.moderation.submissions import FORM_FIELDS, STATUSES, StaleSubmission, Submission, SubmissionError, SubmissionStore
+from erfa.index.moderation.submissions import (
+    FORM_FIELDS,
+    STATUSES,
+    StaleSubmission,
+    Submission,
+    SubmissionError,
+    SubmissionStore,
+)
 from erfa.ingest import RecordError
 from erfa.service.cli import common
 from erfa.service.database import open_submissions
@@ -25,7 +33,7 @@ INT_FIELDS = frozenset({"start_year", "end_year"})
 T = TypeVar("T")
 
 
-def _store(settings: "Settings") -> SubmissionStore:
+def _store(settings: Settings) -> SubmissionStore:
     """PostgreSQL when ERFA_DATABASE_URL says so, else the SQLite file beside the records."""
     return open_submissions(settings)
 
@@ -36,12 +44,16 @@ def _out(sub: Submission) -> dict[str, Any]:
     return SubmissionOut.of(sub).model_dump(mode="json")
 
 
-def cmd_list(args: argparse.Namespace, settings: "Settings") -> int:
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(settings)
     status = None if args.status == "all" else args.status
     subs = store.list(status, limit=args.limit, offset=args.offset)
     if args.json:
-        print(json.dumps({"total": store.count(status), "submissions": [_out(s) for s in subs]}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {"total": store.count(status), "submissions": [_out(s) for s in subs]}, ensure_ascii=False, indent=2
+            )
+        )
         return 0
     counts = store.counts()
     print("  ".join(f"{st}: {n}" for st, n in counts.items()))
@@ -51,7 +63,7 @@ def cmd_list(args: argparse.Namespace, settings: "Settings") -> int:
     return 0
 
 
-def cmd_show(args: argparse.Namespace, settings: "Settings") -> int:
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     sub = _store(settings).get(args.id)
     if sub is None:
         print(f"erfa: no submission with id {args.id!r}", file=sys.stderr)
@@ -69,7 +81,9 @@ def cmd_show(args: argparse.Namespace, settings: "Settings") -> int:
         print(f"  published as: {sub.record_id}")
     print("history:")
     for d in sub.history:
-        detail = d.detail.get("reason") or ", ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in (d.detail.get("changes") or {}).items())
+        detail = d.detail.get("reason") or ", ".join(
+            f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in (d.detail.get("changes") or {}).items()
+        )
         print(f"  {d.at.isoformat()}  {d.action:<9}  {d.who}{'  ' + detail if detail else ''}")
     return 0
 
@@ -95,7 +109,7 @@ def _assignments(pairs: list[str]) -> dict[str, Any]:
     return changes
 
 
-def cmd_edit(args: argparse.Namespace, settings: "Settings") -> int:
+def cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
     from erfa.service.api.routers.submissions import SubmissionEdit
 
     store = _store(settings)
@@ -112,9 +126,12 @@ def cmd_edit(args: argparse.Namespace, settings: "Settings") -> int:
     return 0
 
 
-def cmd_approve(args: argparse.Namespace, settings: "Settings") -> int:
-    done = _decide(args.id, lambda store: store.approve(args.id, common.index(settings), who="admin",
-                                                        expected_revision=args.revision), settings)
+def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
+    done = _decide(
+        args.id,
+        lambda store: store.approve(args.id, common.index(settings), who="admin", expected_revision=args.revision),
+        settings,
+    )
     if done is None:
         return 1
     sub, record = done
@@ -122,20 +139,25 @@ def cmd_approve(args: argparse.Namespace, settings: "Settings") -> int:
     return 0
 
 
-def cmd_reject(args: argparse.Namespace, settings: "Settings") -> int:
+def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
     reason = " ".join(args.reason.split())
     if not reason:
         print("erfa: --reason must say why (the submitter sees it)", file=sys.stderr)
         return 2
-    sub = _decide(args.id, lambda store: store.reject(args.id, reason, common.index(settings), who="admin",
-                                                      expected_revision=args.revision), settings)
+    sub = _decide(
+        args.id,
+        lambda store: store.reject(
+            args.id, reason, common.index(settings), who="admin", expected_revision=args.revision
+        ),
+        settings,
+    )
     if sub is None:
         return 1
     print(f"{sub.id}: rejected")
     return 0
 
 
-def _decide(submission_id: str, decision: Callable[[SubmissionStore], T], settings: "Settings") -> T | None:
+def _decide(submission_id: str, decision: Callable[[SubmissionStore], T], settings: Settings) -> T | None:
     """Run an approval or rejection; None (and a one-line reason on stderr) when it cannot be."""
     try:
         return decision(_store(settings))
@@ -146,7 +168,7 @@ def _decide(submission_id: str, decision: Callable[[SubmissionStore], T], settin
     return None
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `erfa submissions ...` to the command line (called by service/cli/__init__.py, the `erfa` command)."""
     p = sub.add_parser("submissions", help="moderate proposed projects: list, show, edit, approve, reject")
     actions = p.add_subparsers(dest="action", required=True)

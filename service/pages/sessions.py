@@ -23,6 +23,7 @@ The pages ask for the same ``ERFA_ADMIN_TOKEN`` once and then hold a session:
 No new dependency: itsdangerous is not installed here, and ``hmac`` + ``secrets`` is all a
 signed random id needs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,7 +32,7 @@ import os
 import secrets
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from erfa.index.store.sqlite import SqliteFile
@@ -54,7 +55,7 @@ CREATE TABLE IF NOT EXISTS admin_sessions (
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def load_key(home: Path) -> bytes:
@@ -105,7 +106,7 @@ class Sessions(SqliteFile):
 
     # -- signing ---------------------------------------------------------------------
     def _mac(self, purpose: str, value: str) -> str:
-        return hmac.new(self._key, f"{purpose}:{value}".encode("utf-8"), hashlib.sha256).hexdigest()
+        return hmac.new(self._key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
     def _sign(self, value: str) -> str:
         return f"{value}.{self._mac('cookie', value)}"
@@ -127,10 +128,14 @@ class Sessions(SqliteFile):
         now = _now()
         session = Session(csrf=secrets.token_urlsafe(32), created_at=now)
         with self._tx() as con:
-            con.execute("DELETE FROM admin_sessions WHERE seen_at < ? OR created_at < ?",
-                        ((now - IDLE).isoformat(), (now - MAX_AGE).isoformat()))
-            con.execute("INSERT INTO admin_sessions VALUES (?, ?, ?, ?, ?)",
-                        (self._hash(sid), session.csrf, self._mac("token", admin_token), now.isoformat(), now.isoformat()))
+            con.execute(
+                "DELETE FROM admin_sessions WHERE seen_at < ? OR created_at < ?",
+                ((now - IDLE).isoformat(), (now - MAX_AGE).isoformat()),
+            )
+            con.execute(
+                "INSERT INTO admin_sessions VALUES (?, ?, ?, ?, ?)",
+                (self._hash(sid), session.csrf, self._mac("token", admin_token), now.isoformat(), now.isoformat()),
+            )
         return self._sign(sid), session
 
     def get(self, cookie: str | None, admin_token: str | None) -> Session | None:
@@ -140,8 +145,11 @@ class Sessions(SqliteFile):
             return None
         key = self._hash(sid)
         try:
-            row = self._con().execute("SELECT csrf, token_mac, created_at, seen_at FROM admin_sessions WHERE id_hash=?",
-                                      (key,)).fetchone()
+            row = (
+                self._con()
+                .execute("SELECT csrf, token_mac, created_at, seen_at FROM admin_sessions WHERE id_hash=?", (key,))
+                .fetchone()
+            )
         except sqlite3.Error:
             return None
         if row is None:
@@ -149,8 +157,11 @@ class Sessions(SqliteFile):
         csrf, token_mac, created, seen = row
         now = _now()
         created_at, seen_at = datetime.fromisoformat(created), datetime.fromisoformat(seen)
-        if (now - seen_at > IDLE or now - created_at > MAX_AGE
-                or not hmac.compare_digest(token_mac, self._mac("token", admin_token))):
+        if (
+            now - seen_at > IDLE
+            or now - created_at > MAX_AGE
+            or not hmac.compare_digest(token_mac, self._mac("token", admin_token))
+        ):
             self._end(key)
             return None
         if now - seen_at > TOUCH_EVERY:

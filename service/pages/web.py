@@ -10,6 +10,7 @@ Handlers get the loaded ``ProjectIndex`` from ``deps.loaded_index`` instead of c
 the JSON API over HTTP: same ranking, no extra hop. While the model is loading they
 answer a friendly 503 page instead of the API's JSON error.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,11 +29,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from erfa.index import LIST_FILTERS, MAX_WINDOW, FilterError, Filters, Hit
 from erfa.index.engine import FACET_DEPTH
 from erfa.ingest import vocab
-from erfa.service.pages import i18n
 from erfa.service.admission import Busy
 from erfa.service.api.deps import MAX_NEED, PageAdmittedDep, get_settings, get_submissions, loaded_index
 from erfa.service.api.errors import http_error
 from erfa.service.api.security import has_control
+from erfa.service.pages import i18n
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -43,12 +44,26 @@ MAX_QUERY = MAX_NEED  # characters of a need; the same limit as the JSON API's q
 LANG_COOKIE = "erfa_lang"
 LANG_COOKIE_AGE = 365 * 24 * 3600
 # First path segments that belong to the JSON API (and its docs): their errors stay JSON for everyone.
-API_PREFIXES = frozenset({"search", "partners", "projects", "submissions", "ingest", "healthz", "readyz", "metrics",
-                          "openapi.json", "docs"})
+API_PREFIXES = frozenset(
+    {"search", "partners", "projects", "submissions", "ingest", "healthz", "readyz", "metrics", "openapi.json", "docs"}
+)
 # Facet groups in the order the filter panel shows them.
 FACET_ORDER = ("country", "status", "sector", "owner_type", "language")
-SUBMIT_FIELDS = ("title", "organisation", "description", "purpose", "country", "municipality", "sector", "status",
-                 "start_year", "end_year", "link", "website", "contact")
+SUBMIT_FIELDS = (
+    "title",
+    "organisation",
+    "description",
+    "purpose",
+    "country",
+    "municipality",
+    "sector",
+    "status",
+    "start_year",
+    "end_year",
+    "link",
+    "website",
+    "contact",
+)
 
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
@@ -86,8 +101,9 @@ def _int(raw: str | None, lo: int, hi: int) -> int | None:
 
 def parse(request: Request) -> Query:
     params = request.query_params
-    lang, explicit = i18n.choose(params.get("lang"), request.headers.get("accept-language"),
-                                 request.cookies.get(LANG_COOKIE))
+    lang, explicit = i18n.choose(
+        params.get("lang"), request.headers.get("accept-language"), request.cookies.get(LANG_COOKIE)
+    )
     errors: list[str] = []
     years: dict[str, int | None] = {}
     for name in ("year_from", "year_to"):
@@ -102,8 +118,12 @@ def parse(request: Request) -> Query:
     too_long = len(q) > MAX_QUERY
     q_error = None
     if too_long:
-        q_error = i18n.t(lang, "query_too_long", limit=format_decimal(MAX_QUERY, locale=lang),
-                         length=format_decimal(len(q), locale=lang))
+        q_error = i18n.t(
+            lang,
+            "query_too_long",
+            limit=format_decimal(MAX_QUERY, locale=lang),
+            length=format_decimal(len(q), locale=lang),
+        )
     elif "q" in params and not q:  # the search button pressed with nothing written
         q_error = i18n.t(lang, "empty_query")
     return Query(q, lang, explicit, filters, offset, errors, too_long=too_long, q_error=q_error)
@@ -178,12 +198,20 @@ class Page:
         return years(self.lang, start, end)
 
     def context(self, **values: Any) -> dict[str, Any]:
-        return {"p": self, "lang": self.lang, "langs": i18n.LANGS, "endonyms": i18n.ENDONYMS, "marked": marked,
-                "max_query": MAX_QUERY, **values}
+        return {
+            "p": self,
+            "lang": self.lang,
+            "langs": i18n.LANGS,
+            "endonyms": i18n.ENDONYMS,
+            "marked": marked,
+            "max_query": MAX_QUERY,
+            **values,
+        }
 
 
-def render(request: Request, page: Page, name: str, status: int = 200, remember: bool = True,
-           **values: Any) -> HTMLResponse:
+def render(
+    request: Request, page: Page, name: str, status: int = 200, remember: bool = True, **values: Any
+) -> HTMLResponse:
     response = templates.TemplateResponse(request, name, page.context(**values), status_code=status)
     response.headers["Vary"] = "Accept-Language, Cookie"
     if remember:
@@ -195,8 +223,15 @@ def remember_language(request: Request, query: Query, response: Response) -> Non
     """Keep a language the user chose (the switch or ?lang=) in a first-party cookie that holds
     only its code: SameSite=Lax, HttpOnly, Secure over HTTPS, a year; never set without a choice."""
     if query.explicit_lang and request.cookies.get(LANG_COOKIE) != query.lang:
-        response.set_cookie(LANG_COOKIE, query.lang, max_age=LANG_COOKIE_AGE, path="/", samesite="lax", httponly=True,
-                            secure=request.url.scheme == "https")
+        response.set_cookie(
+            LANG_COOKIE,
+            query.lang,
+            max_age=LANG_COOKIE_AGE,
+            path="/",
+            samesite="lax",
+            httponly=True,
+            secure=request.url.scheme == "https",
+        )
 
 
 def loading(request: Request, page: Page) -> HTMLResponse:
@@ -207,8 +242,14 @@ def loading(request: Request, page: Page) -> HTMLResponse:
 
 def busy(request: Request, page: Page, refused: Busy) -> HTMLResponse:
     """The encoder's queue had no turn for this need (issue 18): say so, and when to retry."""
-    response = render(request, page, "message.html", 503, title=page.t("busy_title"),
-                      message=page.t("busy", seconds=refused.retry_after))
+    response = render(
+        request,
+        page,
+        "message.html",
+        503,
+        title=page.t("busy_title"),
+        message=page.t("busy", seconds=refused.retry_after),
+    )
     response.headers["Retry-After"] = str(refused.retry_after)
     return response
 
@@ -221,8 +262,11 @@ def facet_groups(page: Page, facets: dict[str, dict[str, int]], filters: Filters
         chosen = set(getattr(filters, field))
         for value in chosen:
             counts.setdefault(value, 0)
-        options = [{"value": v, "label": page.label(field, v) or v, "count": n, "checked": v in chosen}
-                   for v, n in counts.items() if v]
+        options = [
+            {"value": v, "label": page.label(field, v) or v, "count": n, "checked": v in chosen}
+            for v, n in counts.items()
+            if v
+        ]
         options.sort(key=lambda o: (-o["count"], o["label"]))
         if options:
             groups.append({"field": field, "legend": page.t("f_" + field), "options": options})
@@ -239,9 +283,22 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
         return busy(request, page, refused)
     view = "partners" if request.query_params.get("view") == "partners" else "projects"
     if not query.q or query.too_long:
-        return render(request, page, "search.html", q=query.q, view=view, groups=[], hits=[], partners=None, total=0,
-                      close_match=None, errors=query.errors, filters=query.filters, hidden=filter_params(query.filters),
-                      searched=False)
+        return render(
+            request,
+            page,
+            "search.html",
+            q=query.q,
+            view=view,
+            groups=[],
+            hits=[],
+            partners=None,
+            total=0,
+            close_match=None,
+            errors=query.errors,
+            filters=query.filters,
+            hidden=filter_params(query.filters),
+            searched=False,
+        )
     idx = loaded_index(request)
     if idx is None:
         return loading(request, page)
@@ -268,16 +325,36 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
     if past_end:
         prev_url = None
     more = query.offset + PAGE_SIZE < total
-    next_url = page.url("/", keep + [("offset", str(query.offset + PAGE_SIZE))]) if more and view == "projects" else None
+    next_url = (
+        page.url("/", keep + [("offset", str(query.offset + PAGE_SIZE))]) if more and view == "projects" else None
+    )
     return render(
-        request, page, "search.html", q=query.q, view=view, hits=hits, partners=partners, total=total,
-        close_match=close_match, errors=errors, filters=query.filters, hidden=filter_params(query.filters),
-        groups=facet_groups(page, facets, query.filters), offset=query.offset, prev_url=prev_url, next_url=next_url,
+        request,
+        page,
+        "search.html",
+        q=query.q,
+        view=view,
+        hits=hits,
+        partners=partners,
+        total=total,
+        close_match=close_match,
+        errors=errors,
+        filters=query.filters,
+        hidden=filter_params(query.filters),
+        groups=facet_groups(page, facets, query.filters),
+        offset=query.offset,
+        prev_url=prev_url,
+        next_url=next_url,
         projects_url=page.url("/", [("q", query.q)] + filter_params(query.filters)),
         partners_url=page.url("/", [("q", query.q), ("view", "partners")] + filter_params(query.filters)),
-        clear_url=page.url("/", base), filtered=query.filters.active(), searched=True, past_end=past_end,
-        first_url=page.url("/", keep), matches=matches,
-        facets_note=page.t("facets_over_matches", n=matches) if facets_over == "matches"
+        clear_url=page.url("/", base),
+        filtered=query.filters.active(),
+        searched=True,
+        past_end=past_end,
+        first_url=page.url("/", keep),
+        matches=matches,
+        facets_note=page.t("facets_over_matches", n=matches)
+        if facets_over == "matches"
         else page.t("facets_over_top", n=min(FACET_DEPTH, total)),
     )
 
@@ -300,10 +377,19 @@ def project_page(request: Request, project_id: str) -> Response:
         similar = []
     # the organisation's site and registry number, from this record or any other of the same body (issue 12)
     org_site, registry_id = idx.organisation_contact(record.id)
-    return render(request, page, "project.html", r=record, similar=similar, q=query.q, org_site=org_site,
-                  registry_id=registry_id, twins=twins,
-                  back_url=page.url("/", {"q": query.q}) if query.q else None,
-                  partners_url=page.url("/", {"q": record.title, "view": "partners"}))
+    return render(
+        request,
+        page,
+        "project.html",
+        r=record,
+        similar=similar,
+        q=query.q,
+        org_site=org_site,
+        registry_id=registry_id,
+        twins=twins,
+        back_url=page.url("/", {"q": query.q}) if query.q else None,
+        partners_url=page.url("/", {"q": record.title, "view": "partners"}),
+    )
 
 
 @router.get("/submit", response_class=HTMLResponse)
@@ -316,12 +402,32 @@ def submit_page(request: Request) -> Response:
         return render(request, page, "submit.html", closed=True)
     # Nordic countries first (erfa's users), then the rest by their name in the interface language.
     named = [(c, page.label("country", c)) for c in i18n.COUNTRIES]
-    countries = named[:len(i18n.NORDIC)] + sorted(named[len(i18n.NORDIC):], key=lambda c: c[1].casefold())
-    keys = ("err_required", "err_year", "err_end_before_start", "err_link", "err_too_long", "err_invalid", "err_rate",
-            "err_server", "sending", "send", "link_completed", "submit_closed", *(f"s_{f}" for f in SUBMIT_FIELDS))
-    return render(request, page, "submit.html", closed=False, countries=countries, strings={k: page.t(k) for k in keys},
-                  sectors=[(s, page.label("sector", s)) for s in vocab.SECTORS],
-                  statuses=[(s, page.label("status", s)) for s in vocab.STATUSES])
+    countries = named[: len(i18n.NORDIC)] + sorted(named[len(i18n.NORDIC) :], key=lambda c: c[1].casefold())
+    keys = (
+        "err_required",
+        "err_year",
+        "err_end_before_start",
+        "err_link",
+        "err_too_long",
+        "err_invalid",
+        "err_rate",
+        "err_server",
+        "sending",
+        "send",
+        "link_completed",
+        "submit_closed",
+        *(f"s_{f}" for f in SUBMIT_FIELDS),
+    )
+    return render(
+        request,
+        page,
+        "submit.html",
+        closed=False,
+        countries=countries,
+        strings={k: page.t(k) for k in keys},
+        sectors=[(s, page.label("sector", s)) for s in vocab.SECTORS],
+        statuses=[(s, page.label("status", s)) for s in vocab.STATUSES],
+    )
 
 
 @router.get("/submit/status/{token}", response_class=HTMLResponse)
@@ -332,11 +438,19 @@ def submission_status_page(request: Request, token: str) -> Response:
     page = Page(request, parse(request))
     sub = None if has_control(token) else get_submissions(request).by_status_token(token)
     if sub is None:
-        response = render(request, page, "message.html", 404, title=page.t("st_unknown_title"), message=page.t("st_unknown"))
+        response = render(
+            request, page, "message.html", 404, title=page.t("st_unknown_title"), message=page.t("st_unknown")
+        )
     else:
         s = status_of(sub)
-        response = render(request, page, "submission_status.html", s=s, received=format_date(sub.created_at, "long", locale=page.lang),
-                          decided=format_date(sub.decided_at, "long", locale=page.lang) if sub.decided_at else None)
+        response = render(
+            request,
+            page,
+            "submission_status.html",
+            s=s,
+            received=format_date(sub.created_at, "long", locale=page.lang),
+            decided=format_date(sub.decided_at, "long", locale=page.lang) if sub.decided_at else None,
+        )
     response.headers["Cache-Control"] = "no-store"  # the token is in the path: nothing of this page may be kept
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     return response
@@ -364,8 +478,18 @@ def embed_page(request: Request, refused: PageAdmittedDep) -> Response:
             errors.append(f"{page.t('bad_filter')} {exc}")
     # The embed form keeps the portal's preset filters and size; only the need changes.
     hidden = filter_params(query.filters) + ([("limit", str(limit))] if limit != EMBED_DEFAULT else [])
-    return render(request, page, "embed.html", remember=False, q=query.q, hits=hits, close_match=close_match, errors=errors,
-                  hidden=hidden, all_url=page.url("/", [("q", query.q)] + filter_params(query.filters)))
+    return render(
+        request,
+        page,
+        "embed.html",
+        remember=False,
+        q=query.q,
+        hits=hits,
+        close_match=close_match,
+        errors=errors,
+        hidden=hidden,
+        all_url=page.url("/", [("q", query.q)] + filter_params(query.filters)),
+    )
 
 
 # -- errors -----------------------------------------------------------------------------
@@ -383,7 +507,8 @@ async def not_found(request: Request, exc: StarletteHTTPException) -> Response:
     if exc.status_code != 404 or not wants_html(request):
         return await http_error(request, exc)
     page = Page(request, parse(request))
-    response = render(request, page, "message.html", 404, title=page.t("page_not_found_title"),
-                      message=page.t("page_not_found"))
+    response = render(
+        request, page, "message.html", 404, title=page.t("page_not_found_title"), message=page.t("page_not_found")
+    )
     response.headers["Vary"] += ", Accept"  # the same path answers JSON to API clients
     return response

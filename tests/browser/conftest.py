@@ -15,6 +15,7 @@ Chromium is Debian's package (`apt-get install chromium`), driven by Playwright 
 its ``executable_path``; Playwright never downloads a browser here. When
 /usr/bin/chromium is absent the browser tests skip and say why.
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,8 +31,16 @@ import pytest
 from erfa.service.testing import running_server
 
 CHROMIUM = Path(os.environ.get("ERFA_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 START_TIMEOUT = 180  # s: model load and demo indexing on a slow CI machine
 ADMIN_TOKEN = "browser-test-admin-token-0123456789"  # signs in on /admin (tests/browser/test_moderation.py)
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -44,7 +53,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if CHROMIUM.exists():
         return
-    skip = pytest.mark.skip(reason=f"{CHROMIUM} is absent: install Debian's chromium package (apt-get install chromium)")
+    skip = pytest.mark.skip(
+        reason=f"{CHROMIUM} is absent: install Debian's chromium package (apt-get install chromium)"
+    )
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)
@@ -58,14 +69,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if AXE_REPORT:
         terminalreporter.write_sep("-", "axe-core WCAG 2.1 A/AA: rules passed and violations per page")
         for name, found in sorted(AXE_REPORT.items()):
-            terminalreporter.write_line(f"{name:14} {found['rules_passed']:>3} rules passed, violations: {found['violations'] or 'none'}")
+            terminalreporter.write_line(
+                f"{name:14} {found['rules_passed']:>3} rules passed, violations: {found['violations'] or 'none'}"
+            )
 
 
 @dataclass
 class Servers:
-    erfa: str        # http://127.0.0.1:PORT of erfa
-    portal: str      # the allowed portal origin
-    stranger: str    # the same portal page from an origin that is not allowed
+    erfa: str  # http://127.0.0.1:PORT of erfa
+    portal: str  # the allowed portal origin
+    stranger: str  # the same portal page from an origin that is not allowed
 
 
 # Module scope, not session: all browser tests live in one module, so this still starts
@@ -93,8 +106,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory, model_home: Path) -> Itera
     portal, stranger = f"http://127.0.0.1:{portal_port}", f"http://localhost:{portal_port}"
     threading.Thread(target=static.serve_forever, daemon=True, name="portal").start()
 
-    env = {**os.environ, "ERFA_CORS_ORIGINS": portal, "ERFA_FRAME_ANCESTORS": portal, "ERFA_RATE_LIMIT": "0",
-           "ERFA_LOG_LEVEL": "warning", "ERFA_DEMO": "1"}
+    env = {
+        **os.environ,
+        "ERFA_CORS_ORIGINS": portal,
+        "ERFA_FRAME_ANCESTORS": portal,
+        "ERFA_RATE_LIMIT": "0",
+        "ERFA_LOG_LEVEL": "warning",
+        "ERFA_DEMO": "1",
+    }
     env["ERFA_ADMIN_TOKEN"] = ADMIN_TOKEN  # with no token the submission form says submissions are closed
     try:
         with running_server(home, env=env, timeout=START_TIMEOUT, log=home / "serve.log") as server:
@@ -105,7 +124,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory, model_home: Path) -> Itera
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

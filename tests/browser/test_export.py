@@ -2,6 +2,7 @@
 feed's <link rel="alternate"> that browsers and feed readers discover), the feed they lead to,
 the downloads, keyboard use, the CSP, and axe-core's WCAG 2.1 AA rules at zero violations.
 The server and Chromium come from conftest.py, as for test_pages.py."""
+
 from __future__ import annotations
 
 import csv
@@ -81,14 +82,14 @@ def test_the_exports_download_the_result_list(page: Page, servers: Servers) -> N
     assert data.startswith("\ufeff".encode())  # Excel reads UTF-8 only with it
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))  # Norwegian Excel's separator
     assert rows[0][:3] == ["id", "title", "organisation"]
-    assert [row[1] for row in rows[1:len(shown) + 1]] == shown  # the list the page shows, in its order
+    assert [row[1] for row in rows[1 : len(shown) + 1]] == shown  # the list the page shows, in its order
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
 
     with page.expect_download() as info:
         page.get_by_role("link", name=LINKS["nb"][2]).click()
     with open(info.value.path(), encoding="utf-8") as f:
         body = json.load(f)
-    assert body["query"] == NEED and [r["title"] for r in body["results"][:len(shown)]] == shown
+    assert body["query"] == NEED and [r["title"] for r in body["results"][: len(shown)]] == shown
 
 
 def test_the_links_are_reachable_with_the_keyboard(page: Page, servers: Servers) -> None:
@@ -120,8 +121,10 @@ def test_results_page_with_the_links_has_no_axe_violation(page: Page, servers: S
     page.locator(".export").scroll_into_view_if_needed()
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]})
     violations = results.response["violations"]
-    AXE_REPORT[f"export/{lang}"] = {"rules_passed": len(results.response["passes"]),
-                                    "violations": {v["id"]: (v["impact"], len(v["nodes"])) for v in violations}}
+    AXE_REPORT[f"export/{lang}"] = {
+        "rules_passed": len(results.response["passes"]),
+        "violations": {v["id"]: (v["impact"], len(v["nodes"])) for v in violations},
+    }
     assert len(results.response["passes"]) > 10, "axe-core did not really run"
     bad = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in violations]
     assert not bad, "\n".join(bad)

@@ -3,6 +3,7 @@ submit with a link typed without https://, follow the private status link, sign 
 with the keyboard, correct a typo, approve, find the project in search, reject another with a
 reason the submitter then reads, see a forged cross-site form refused, sign out. Every page on
 the way passes axe-core's WCAG 2.1 A/AA rules with no violation at all."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,8 +27,10 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 def no_axe_violations(page: Page, name: str) -> None:
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]})
     violations = results.response["violations"]
-    AXE_REPORT[name] = {"rules_passed": len(results.response["passes"]),
-                        "violations": {v["id"]: (v["impact"], len(v["nodes"])) for v in violations}}
+    AXE_REPORT[name] = {
+        "rules_passed": len(results.response["passes"]),
+        "violations": {v["id"]: (v["impact"], len(v["nodes"])) for v in violations},
+    }
     assert len(results.response["passes"]) > 10, "axe-core did not really run"
     found = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in violations]
     assert not found, "\n".join(found)
@@ -60,7 +63,9 @@ def submit(page: Page, servers: Servers, title: str, description: str, *, contac
 
 
 def pending_id(servers: Servers, title: str) -> str:
-    subs = httpx.get(f"{servers.erfa}/submissions", params={"status": "all"}, headers=AUTH, timeout=30).json()["submissions"]
+    subs = httpx.get(f"{servers.erfa}/submissions", params={"status": "all"}, headers=AUTH, timeout=30).json()[
+        "submissions"
+    ]
     return next(s["id"] for s in subs if s["data"]["title"] == title)
 
 
@@ -80,7 +85,9 @@ def test_moderation_from_sign_in_to_sign_out(browser: Any, servers: Servers) -> 
         sp, mp = submitter.new_page(), moderator.new_page()
         for p in (sp, mp):
             p.set_default_timeout(15_000)
-        status_url = submit(sp, servers, TYPO, "En drone teller sjøfugl på holmene, og maskinlæring skiller artene fra hverandre.")
+        status_url = submit(
+            sp, servers, TYPO, "En drone teller sjøfugl på holmene, og maskinlæring skiller artene fra hverandre."
+        )
         spam_url = submit(sp, servers, "Kjøp billige klokker", "Reklame for klokker.", contact=False)
         sid, spam = pending_id(servers, TYPO), pending_id(servers, "Kjøp billige klokker")
 
@@ -110,7 +117,8 @@ def test_moderation_from_sign_in_to_sign_out(browser: Any, servers: Servers) -> 
         preview = mp.locator(".preview__page")
         expect(preview.get_by_role("link", name="digitalisering@fjordvik.kommune.no")).to_be_visible()
         expect(preview.get_by_role("link", name="Nettsiden til Fjordvik kommune")).to_have_attribute(
-            "href", "https://fjordvik.kommune.no")
+            "href", "https://fjordvik.kommune.no"
+        )
         no_axe_violations(mp, "admin-submission/nb")
 
         # correct the typo; the history says who changed what
@@ -125,17 +133,21 @@ def test_moderation_from_sign_in_to_sign_out(browser: Any, servers: Servers) -> 
         # a forged form from another site is refused: no session cookie travels (SameSite=Strict), no CSRF token
         mp2 = moderator.new_page()
         mp2.goto(f"{servers.stranger}/portal.html")
-        mp2.evaluate("""([url]) => {
+        mp2.evaluate(
+            """([url]) => {
             const f = document.createElement('form'); f.method = 'post'; f.action = url;
             const r = document.createElement('input'); r.name = 'reason'; r.value = 'forged'; f.appendChild(r);
             const c = document.createElement('input'); c.name = 'csrf'; c.value = 'forged'; f.appendChild(c);
             document.body.appendChild(f); f.submit();
-        }""", [f"{servers.erfa}/admin/submissions/{sid}/reject?lang=nb"])
+        }""",
+            [f"{servers.erfa}/admin/submissions/{sid}/reject?lang=nb"],
+        )
         expect(mp2.get_by_role("heading", level=1)).to_have_text("Handlingen ble avvist")  # its Origin is another site
         mp2.close()
         # and so is a same-site post without the form's CSRF token
-        forged = mp.request.post(f"{servers.erfa}/admin/submissions/{sid}/reject?lang=nb", form={"reason": "forged"},
-                                 max_redirects=0)
+        forged = mp.request.post(
+            f"{servers.erfa}/admin/submissions/{sid}/reject?lang=nb", form={"reason": "forged"}, max_redirects=0
+        )
         assert forged.status == 403 and "Skjemaet er utløpt" in forged.text()
         sub = httpx.get(f"{servers.erfa}/submissions/{sid}", headers=AUTH, timeout=30).json()
         assert sub["status"] == "pending" and sub["revision"] == 1
@@ -146,7 +158,8 @@ def test_moderation_from_sign_in_to_sign_out(browser: Any, servers: Servers) -> 
         mp.get_by_role("link", name="Se prosjektsiden").click()
         expect(mp.get_by_role("heading", level=1)).to_have_text(TITLE)
         expect(mp.get_by_role("link", name="digitalisering@fjordvik.kommune.no")).to_have_attribute(
-            "href", "mailto:digitalisering@fjordvik.kommune.no")
+            "href", "mailto:digitalisering@fjordvik.kommune.no"
+        )
         expect(mp.get_by_role("link", name="Nettsiden til Fjordvik kommune")).to_be_visible()
         no_axe_violations(mp, "project-contact/nb")
         mp.goto(f"{servers.erfa}/?q={quote('drone som teller sjøfugl')}&lang=nb")
@@ -193,5 +206,6 @@ def test_the_sign_in_page_speaks_each_language_without_violations(page: Page, se
     page.goto(f"{servers.erfa}/admin?lang={lang}")
     expect(page.locator("html")).to_have_attribute("lang", lang)
     expect(page.get_by_role("heading", level=1)).to_have_text(
-        {"nn": "Logg inn for å moderere", "sv": "Logga in för att moderera", "en": "Sign in to moderate"}[lang])
+        {"nn": "Logg inn for å moderere", "sv": "Logga in för att moderera", "en": "Sign in to moderate"}[lang]
+    )
     no_axe_violations(page, f"admin-sign-in/{lang}")

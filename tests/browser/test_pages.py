@@ -1,6 +1,7 @@
 """erfa in a real browser: the search journey, embedding from another origin, keyboard
 use, and axe-core's WCAG 2.1 AA rules. One server and one Chromium serve every test
 (see conftest.py); each test gets its own browser context."""
+
 from __future__ import annotations
 
 import re
@@ -71,8 +72,10 @@ def test_widget_and_iframe_work_from_an_allowed_origin_and_are_refused_elsewhere
 
     # the widget itself (inside the portal) passes axe-core's WCAG 2.1 AA rules
     axe = Axe().run(page, context="erfa-search", options={"runOnly": {"type": "tag", "values": WCAG_21_AA}})
-    AXE_REPORT["widget/sv"] = {"rules_passed": len(axe.response["passes"]),
-                               "violations": {v["id"]: (v["impact"], len(v["nodes"])) for v in axe.response["violations"]}}
+    AXE_REPORT["widget/sv"] = {
+        "rules_passed": len(axe.response["passes"]),
+        "violations": {v["id"]: (v["impact"], len(v["nodes"])) for v in axe.response["violations"]},
+    }
     assert not [v["id"] for v in axe.response["violations"] if v["impact"] in ("serious", "critical")]
 
     frame = page.frame_locator("#frame")
@@ -196,7 +199,12 @@ def test_search_filters_and_results_work_with_the_keyboard_only(page: Page, serv
     # the organisations view is a keyboard-reachable tab too
     page.go_back()
     expect(page.locator(".result-list > li").first).to_be_visible()
-    _tab_to(page, "el.closest && !!el.closest('.tabs') && el.textContent.includes('Organisasjoner')", limit=60, key="Shift+Tab")
+    _tab_to(
+        page,
+        "el.closest && !!el.closest('.tabs') && el.textContent.includes('Organisasjoner')",
+        limit=60,
+        key="Shift+Tab",
+    )
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"view=partners"))
     expect(page.locator(".partner").first).to_be_visible()
@@ -210,8 +218,10 @@ def _axe_violations(page: Page, name: str) -> list[str]:
     """Every axe-core WCAG 2.1 A/AA violation on the page (any impact), recorded for the summary."""
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]})
     violations = results.response["violations"]
-    AXE_REPORT[name] = {"rules_passed": len(results.response["passes"]),
-                        "violations": {v["id"]: (v["impact"], len(v["nodes"])) for v in violations}}
+    AXE_REPORT[name] = {
+        "rules_passed": len(results.response["passes"]),
+        "violations": {v["id"]: (v["impact"], len(v["nodes"])) for v in violations},
+    }
     assert len(results.response["passes"]) > 10, "axe-core did not really run"
     return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in violations]
 
@@ -337,13 +347,18 @@ def test_no_serious_or_critical_wcag_21_aa_violation(page: Page, servers: Server
         expect(page.locator("#error-summary")).to_be_visible()
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]})
     violations = results.response["violations"]
-    AXE_REPORT[f"{name}/{lang}"] = {"rules_passed": len(results.response["passes"]),
-                                    "violations": {v["id"]: (v["impact"], len(v["nodes"])) for v in violations}}
+    AXE_REPORT[f"{name}/{lang}"] = {
+        "rules_passed": len(results.response["passes"]),
+        "violations": {v["id"]: (v["impact"], len(v["nodes"])) for v in violations},
+    }
     assert len(results.response["passes"]) > 10, "axe-core did not really run"
     if lang == "sv" and name in ("submit", "partners"):
         screenshot(page, name)
-    bad = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-           for v in violations if v["impact"] in ("serious", "critical")]
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
     assert not bad, "\n".join(bad)
 
 
@@ -351,7 +366,12 @@ def test_api_docs_render_offline_under_their_csp(page: Page, servers: Servers) -
     """/docs is served from the swagger-ui-bundle wheel under a CSP without CDNs or inline
     scripts: it must still draw the operations, and the browser must refuse nothing."""
     refused: list[str] = []
-    page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text or "Refused" in msg.text else None)
+    page.on(
+        "console",
+        lambda msg: (
+            refused.append(msg.text) if "Content Security Policy" in msg.text or "Refused" in msg.text else None
+        ),
+    )
     outside: list[str] = []
     page.on("request", lambda req: outside.append(req.url) if not req.url.startswith(servers.erfa) else None)
     page.goto(f"{servers.erfa}/docs")
@@ -371,7 +391,9 @@ def test_the_counts_say_how_many_close_matches_and_every_country_can_be_chosen(p
     assert " of 1000" not in summary and " of " not in summary
     if api["matches"]:
         assert f"{api['matches']} close matches" in summary
-        expect(page.locator(".filters__panel .hint").first).to_contain_text(f"Counts are over the {api['matches']} close matches")
+        expect(page.locator(".filters__panel .hint").first).to_contain_text(
+            f"Counts are over the {api['matches']} close matches"
+        )
     empty = page.locator(".check--none input[name=country]")
     zero = [c for c, n in api["facets"]["country"].items() if n == 0]
     assert empty.count() == len(zero) > 0, "every country of the registry is listed, those with no match at 0"
@@ -386,4 +408,8 @@ def test_the_counts_say_how_many_close_matches_and_every_country_can_be_chosen(p
     page.wait_for_url(re.compile(rf"country={value}"))
     expect(page.locator(f"input[type=checkbox][name=country][value={value}]")).to_be_checked()
     metas = page.locator(".result-list > li > .meta").all_inner_texts()
-    assert metas and all(name in m for m in metas), (page.url, name, metas)  # that country's projects, though none was close
+    assert metas and all(name in m for m in metas), (
+        page.url,
+        name,
+        metas,
+    )  # that country's projects, though none was close

@@ -15,6 +15,7 @@ against the client's tries together with wrong bearer tokens on the API (``Token
 service/api/security.py). Pages are never cached and never indexed. A full disk, also on the
 first page that creates the session store, gets the 507 page, never a 500.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,14 +32,21 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from erfa.index.moderation.submissions import (
-    CONSENT, STATUSES, Decision, StaleSubmission, Submission, SubmissionError, SubmissionStore, to_record,
+    CONSENT,
+    STATUSES,
+    Decision,
+    StaleSubmission,
+    Submission,
+    SubmissionError,
+    SubmissionStore,
+    to_record,
 )
 from erfa.ingest import RecordError, vocab
-from erfa.service.pages import i18n
 from erfa.service.api.deps import get_settings, get_submissions, loaded_index
 from erfa.service.api.errors import full_disk
 from erfa.service.api.routers.submissions import SubmissionEdit
 from erfa.service.api.security import has_control, token_guard
+from erfa.service.pages import i18n
 from erfa.service.pages.sessions import PRE_SESSION_AGE, Session, Sessions
 from erfa.service.pages.web import Page, parse, render
 
@@ -57,8 +65,10 @@ class _AdminRoute(APIRoute):
                 return await handler(request)
             except Exception as exc:
                 if full_disk(exc):
-                    log.error("disk full: a moderation page could not be saved",
-                              extra={"event": "disk_full", "path": request.url.path, "error": str(exc)[:200]})
+                    log.error(
+                        "disk full: a moderation page could not be saved",
+                        extra={"event": "disk_full", "path": request.url.path, "error": str(exc)[:200]},
+                    )
                     return refused(request, page_of(request), 507, "adm_disk_full")
                 raise
 
@@ -74,8 +84,21 @@ HISTORY_PAGE = 100
 MAX_OFFSET = 1_000_000  # deeper than any queue; a 20-digit offset is refused (422), never handed to the store
 Offset = Annotated[int, Query(le=MAX_OFFSET)]  # a negative one is read as 0
 # The edit form, in the order the public form shows the fields.
-EDIT_FIELDS = ("title", "organisation", "description", "purpose", "country", "municipality", "sector", "status",
-               "start_year", "end_year", "link", "website", "contact")
+EDIT_FIELDS = (
+    "title",
+    "organisation",
+    "description",
+    "purpose",
+    "country",
+    "municipality",
+    "sector",
+    "status",
+    "start_year",
+    "end_year",
+    "link",
+    "website",
+    "contact",
+)
 TEXTAREAS = frozenset({"description", "purpose"})
 
 _sessions_lock = threading.Lock()
@@ -168,7 +191,9 @@ def _checked_post(request: Request, form: FormData) -> tuple[Page, Session | Res
     if session is None:
         return page, redirect(page, "/admin", done="expired")
     if not Sessions.csrf_ok(session, form.get("csrf")):  # type: ignore[arg-type]
-        log.warning("admin form refused: CSRF token missing or wrong", extra={"event": "csrf_refused", "path": request.url.path})
+        log.warning(
+            "admin form refused: CSRF token missing or wrong", extra={"event": "csrf_refused", "path": request.url.path}
+        )
         return page, refused(request, page, 403, "adm_csrf")
     return page, session
 
@@ -190,20 +215,42 @@ def admin_home(request: Request, status: str = "pending", offset: Offset = 0) ->
     items = store.list(status, limit=QUEUE_PAGE, offset=offset)
     counts = store.counts()
     more = offset + QUEUE_PAGE < counts[status]
-    return show(request, page, "admin.html", session=session, counts=counts, queue=status, items=items,
-                when=lambda v: when(page, v),
-                next_url=page.url("/admin", {"status": status, "offset": offset + QUEUE_PAGE}) if more else None,
-                prev_url=page.url("/admin", {"status": status, "offset": max(0, offset - QUEUE_PAGE)}) if offset else None)
+    return show(
+        request,
+        page,
+        "admin.html",
+        session=session,
+        counts=counts,
+        queue=status,
+        items=items,
+        when=lambda v: when(page, v),
+        next_url=page.url("/admin", {"status": status, "offset": offset + QUEUE_PAGE}) if more else None,
+        prev_url=page.url("/admin", {"status": status, "offset": max(0, offset - QUEUE_PAGE)}) if offset else None,
+    )
 
 
 def sign_in_page(request: Request, page: Page, status: int = 200, error: str | None = None) -> Response:
     store = sessions(request)
     pre = store.pre_session()
     done = request.query_params.get("done")
-    response = show(request, page, "admin_signin.html", status, csrf=store.login_csrf(pre), error=error,
-                    done=done if done in ("signed_out", "expired") else None)
-    response.set_cookie(cookie_name(request, PRE_COOKIE, SECURE_PRE_COOKIE), pre, max_age=PRE_SESSION_AGE, path="/",
-                        secure=secure(request), httponly=True, samesite="strict")
+    response = show(
+        request,
+        page,
+        "admin_signin.html",
+        status,
+        csrf=store.login_csrf(pre),
+        error=error,
+        done=done if done in ("signed_out", "expired") else None,
+    )
+    response.set_cookie(
+        cookie_name(request, PRE_COOKIE, SECURE_PRE_COOKIE),
+        pre,
+        max_age=PRE_SESSION_AGE,
+        path="/",
+        secure=secure(request),
+        httponly=True,
+        samesite="strict",
+    )
     return response
 
 
@@ -231,10 +278,21 @@ def sign_in(request: Request, form: FormDep) -> Response:
     cookie, _ = store.open(settings.admin_token)
     log.info("admin signed in", extra={"event": "sign_in"})
     response = redirect(page, "/admin")
-    response.set_cookie(cookie_name(request, COOKIE, SECURE_COOKIE), cookie, path="/", secure=secure(request),
-                        httponly=True, samesite="strict")  # a browser-session cookie; the server ends it earlier
-    response.delete_cookie(cookie_name(request, PRE_COOKIE, SECURE_PRE_COOKIE), path="/", secure=secure(request),
-                           httponly=True, samesite="strict")
+    response.set_cookie(
+        cookie_name(request, COOKIE, SECURE_COOKIE),
+        cookie,
+        path="/",
+        secure=secure(request),
+        httponly=True,
+        samesite="strict",
+    )  # a browser-session cookie; the server ends it earlier
+    response.delete_cookie(
+        cookie_name(request, PRE_COOKIE, SECURE_PRE_COOKIE),
+        path="/",
+        secure=secure(request),
+        httponly=True,
+        samesite="strict",
+    )
     return response
 
 
@@ -246,34 +304,58 @@ def sign_out(request: Request, form: FormDep) -> Response:
     sessions(request).close_session(request.cookies.get(cookie_name(request, COOKIE, SECURE_COOKIE)))
     log.info("admin signed out", extra={"event": "sign_out"})
     response = redirect(page, "/admin", done="signed_out")
-    response.delete_cookie(cookie_name(request, COOKIE, SECURE_COOKIE), path="/", secure=secure(request),
-                           httponly=True, samesite="strict")
+    response.delete_cookie(
+        cookie_name(request, COOKIE, SECURE_COOKIE), path="/", secure=secure(request), httponly=True, samesite="strict"
+    )
     return response
 
 
 # -- one submission ------------------------------------------------------------------------
 def _form_values(sub: Submission) -> dict[str, Any]:
     return {f: "" if sub.data.get(f) is None else str(sub.data.get(f)) for f in EDIT_FIELDS} | {
-        CONSENT: sub.contact_consent}
+        CONSENT: sub.contact_consent
+    }
 
 
-def submission_page(request: Request, page: Page, session: Session, sub: Submission, *, status: int = 200,
-                    values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-                    reject_error: str | None = None, notice: str | None = None) -> Response:
+def submission_page(
+    request: Request,
+    page: Page,
+    session: Session,
+    sub: Submission,
+    *,
+    status: int = 200,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    reject_error: str | None = None,
+    notice: str | None = None,
+) -> Response:
     """The submission as it will appear, the edit form, approve/reject, and its history."""
     try:
         preview = to_record(sub.id, sub.data) if sub.status == "pending" else None
     except RecordError:  # cannot happen for a stored submission; show the form anyway
         preview = None
     named = [(c, page.label("country", c)) for c in i18n.COUNTRIES]
-    countries = named[:len(i18n.NORDIC)] + sorted(named[len(i18n.NORDIC):], key=lambda c: c[1].casefold())
-    return show(request, page, "admin_submission.html", status, session=session, sub=sub, preview=preview,
-                values=values or _form_values(sub), errors=errors or {}, reject_error=reject_error,
-                fields=EDIT_FIELDS, textareas=TEXTAREAS, countries=countries,
-                sectors=[(s, page.label("sector", s)) for s in vocab.SECTORS],
-                statuses=[(s, page.label("status", s)) for s in vocab.STATUSES],
-                history=[describe(page, d) for d in sub.history], when=lambda v: when(page, v),
-                notice=notice or _notice(request.query_params.get("done")))
+    countries = named[: len(i18n.NORDIC)] + sorted(named[len(i18n.NORDIC) :], key=lambda c: c[1].casefold())
+    return show(
+        request,
+        page,
+        "admin_submission.html",
+        status,
+        session=session,
+        sub=sub,
+        preview=preview,
+        values=values or _form_values(sub),
+        errors=errors or {},
+        reject_error=reject_error,
+        fields=EDIT_FIELDS,
+        textareas=TEXTAREAS,
+        countries=countries,
+        sectors=[(s, page.label("sector", s)) for s in vocab.SECTORS],
+        statuses=[(s, page.label("status", s)) for s in vocab.STATUSES],
+        history=[describe(page, d) for d in sub.history],
+        when=lambda v: when(page, v),
+        notice=notice or _notice(request.query_params.get("done")),
+    )
 
 
 NOTICES = frozenset({"saved", "approved", "rejected", "stale", "decided"})
@@ -286,12 +368,24 @@ def _notice(done: str | None) -> str | None:
 
 def describe(page: Page, d: Decision) -> dict[str, Any]:
     """One history line for the page: who, when, what, and an edit's changes field by field."""
-    changes = [{"field": page.t(f"s_{f}") if f != CONSENT else page.t("s_contact_consent"),
-                "old": _shown(page, old), "new": _shown(page, new)}
-               for f, (old, new) in (d.detail.get("changes") or {}).items()]
-    return {"at": d.at, "who": d.who, "action": page.t(f"adm_action_{d.action}"), "kind": d.action,
-            "changes": changes, "reason": d.detail.get("reason"), "record_id": d.detail.get("record_id"),
-            "submission_id": d.submission_id}
+    changes = [
+        {
+            "field": page.t(f"s_{f}") if f != CONSENT else page.t("s_contact_consent"),
+            "old": _shown(page, old),
+            "new": _shown(page, new),
+        }
+        for f, (old, new) in (d.detail.get("changes") or {}).items()
+    ]
+    return {
+        "at": d.at,
+        "who": d.who,
+        "action": page.t(f"adm_action_{d.action}"),
+        "kind": d.action,
+        "changes": changes,
+        "reason": d.detail.get("reason"),
+        "record_id": d.detail.get("record_id"),
+        "submission_id": d.submission_id,
+    }
 
 
 def _shown(page: Page, value: Any) -> str:
@@ -302,7 +396,9 @@ def _shown(page: Page, value: Any) -> str:
     return str(value)
 
 
-def _checked_submission(request: Request, form: FormData, submission_id: str) -> tuple[Page, Session, Submission] | Response:
+def _checked_submission(
+    request: Request, form: FormData, submission_id: str
+) -> tuple[Page, Session, Submission] | Response:
     """What every decision form starts with: a signed-in, CSRF-checked POST about a submission that exists."""
     page, session = _checked_post(request, form)
     if isinstance(session, Response):
@@ -317,7 +413,9 @@ def _load(request: Request, page: Page, submission_id: str) -> Submission | Resp
     plain = len(submission_id) <= 100 and not has_control(submission_id)  # a NUL byte never reaches the store
     sub = get_submissions(request).get(submission_id) if plain else None
     if sub is None:
-        return show(request, page, "message.html", 404, title=page.t("adm_no_such_title"), message=page.t("adm_no_such"))
+        return show(
+            request, page, "message.html", 404, title=page.t("adm_no_such_title"), message=page.t("adm_no_such")
+        )
     return sub
 
 
@@ -385,8 +483,9 @@ def edit(request: Request, submission_id: str, form: FormDep) -> Response:
     except (ValidationError, RecordError) as exc:
         return submission_page(request, page, session, sub, status=422, values=values, errors=_edit_errors(page, exc))
     except StaleSubmission:
-        return submission_page(request, page, session, get_submissions(request).get(sub.id) or sub, status=409,
-                               notice="stale")
+        return submission_page(
+            request, page, session, get_submissions(request).get(sub.id) or sub, status=409, notice="stale"
+        )
     except SubmissionError:
         return submission_page(request, page, session, sub, status=409, notice="decided")
     log.info("submission edited", extra={"event": "edit", "submission": sub.id})
@@ -403,8 +502,14 @@ def approve(request: Request, submission_id: str, form: FormDep) -> Response:
     idx = loaded_index(request)
     if idx is None:
         return refused(request, page, 503, "loading")
-    return _decide(request, page, session, sub, "approved",
-                   lambda store: store.approve(sub.id, idx, who="admin", expected_revision=_revision(form)))
+    return _decide(
+        request,
+        page,
+        session,
+        sub,
+        "approved",
+        lambda store: store.approve(sub.id, idx, who="admin", expected_revision=_revision(form)),
+    )
 
 
 @router.post("/submissions/{submission_id}/reject")
@@ -418,13 +523,26 @@ def reject(request: Request, submission_id: str, form: FormDep) -> Response:
     if not reason or len(reason) > 2000:
         key = "adm_reason_missing" if not reason else "err_too_long"
         return submission_page(request, page, session, sub, status=422, reject_error=page.t(key))
-    return _decide(request, page, session, sub, "rejected",
-                   lambda store: store.reject(sub.id, reason, loaded_index(request), who="admin",
-                                              expected_revision=_revision(form)))
+    return _decide(
+        request,
+        page,
+        session,
+        sub,
+        "rejected",
+        lambda store: store.reject(
+            sub.id, reason, loaded_index(request), who="admin", expected_revision=_revision(form)
+        ),
+    )
 
 
-def _decide(request: Request, page: Page, session: Session, sub: Submission, done: str,
-            decision: Callable[[SubmissionStore], object]) -> Response:
+def _decide(
+    request: Request,
+    page: Page,
+    session: Session,
+    sub: Submission,
+    done: str,
+    decision: Callable[[SubmissionStore], object],
+) -> Response:
     """Carry out an approval or rejection; what a moderator sees when it cannot be: the
     submission changed since they loaded it (409, shown afresh), someone decided it
     already (409), or the disk is full (507, from _AdminRoute)."""
@@ -457,8 +575,14 @@ def history(request: Request, offset: Offset = 0) -> Response:
         if d.submission_id not in titles:
             s = store.get(d.submission_id)
             titles[d.submission_id] = str(s.data.get("title", d.submission_id)) if s else d.submission_id
-    return show(request, page, "admin_history.html", session=session, titles=titles,
-                lines=[describe(page, d) for d in found[:HISTORY_PAGE]], when=lambda v: when(page, v),
-                next_url=page.url("/admin/history", {"offset": offset + HISTORY_PAGE}) if len(found) > HISTORY_PAGE else None,
-                prev_url=page.url("/admin/history", {"offset": max(0, offset - HISTORY_PAGE)}) if offset else None)
-
+    return show(
+        request,
+        page,
+        "admin_history.html",
+        session=session,
+        titles=titles,
+        lines=[describe(page, d) for d in found[:HISTORY_PAGE]],
+        when=lambda v: when(page, v),
+        next_url=page.url("/admin/history", {"offset": offset + HISTORY_PAGE}) if len(found) > HISTORY_PAGE else None,
+        prev_url=page.url("/admin/history", {"offset": max(0, offset - HISTORY_PAGE)}) if offset else None,
+    )

@@ -26,6 +26,7 @@ bad value is refused with the API's own 422.
   a carriage return gets a leading ``'``, so a record titled ``=HYPERLINK(...)`` stays
   text in a spreadsheet instead of running (CSV injection).
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,7 +38,7 @@ import unicodedata
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
@@ -46,10 +47,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from erfa.index import MAX_WINDOW, Filters, Hit
-from erfa.service.pages import i18n
 from erfa.service.api.deps import AdmittedDep, FiltersDep, IndexDep, NeedDep
 from erfa.service.api.errors import problem
 from erfa.service.api.presenter import SearchResponse, search_response
+from erfa.service.pages import i18n
 from erfa.service.pages.web import LANG_COOKIE
 from erfa.service.pages.web import filter_params as filters_as_params
 
@@ -64,32 +65,63 @@ FEED_MAX_AGE = 300  # s a feed reader may reuse an answer before asking again (t
 # Entry and feed ids are name-based UUIDs (RFC 9562 v5) under this namespace: valid URNs that stay the same
 # whatever host name or proxy the feed is read through, so a reader never shows one project twice.
 ERFA_NS = uuid.uuid5(uuid.NAMESPACE_URL, "https://erfa/ns/feeds")
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # "updated" of a record that never said (and of an empty feed)
-CSV_COLUMNS = ("id", "title", "organisation", "country", "status", "sector", "start_year", "end_year", "link",
-               "erfa_url", "description")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "updated" of a record that never said (and of an empty feed)
+CSV_COLUMNS = (
+    "id",
+    "title",
+    "organisation",
+    "country",
+    "status",
+    "sector",
+    "start_year",
+    "end_year",
+    "link",
+    "erfa_url",
+    "description",
+)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may read as the start of a formula
 # Characters XML 1.0 cannot carry at all (C0 controls but tab and newlines, lone surrogates, U+FFFE/F).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_ASCII_FOLD = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "ð": "d", "þ": "th", "đ": "d", "ł": "l"})
+_ASCII_FOLD = str.maketrans(
+    {"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "ð": "d", "þ": "th", "đ": "d", "ł": "l"}
+)
 
 ET.register_namespace("", ATOM_NS)
 
-Limit = Annotated[int, Query(ge=1, le=MAX_WINDOW, description=f"How many projects (at most {MAX_WINDOW}, the deepest "
-                                                              "a ranking is paged to).")]
+Limit = Annotated[
+    int,
+    Query(
+        ge=1, le=MAX_WINDOW, description=f"How many projects (at most {MAX_WINDOW}, the deepest a ranking is paged to)."
+    ),
+]
 Offset = Annotated[int, Query(ge=0, lt=MAX_WINDOW)]
-Lang = Annotated[str | None, Query(description="Language of the feed's own title: nb, nn, sv or en (default: "
-                                               "the erfa_lang cookie, else Accept-Language, else en).")]
+Lang = Annotated[
+    str | None,
+    Query(
+        description="Language of the feed's own title: nb, nn, sv or en (default: "
+        "the erfa_lang cookie, else Accept-Language, else en)."
+    ),
+]
 
 
 # -- /feed.atom ------------------------------------------------------------------------
-@router.get("/feed.atom", response_class=Response, responses={
-    200: {"description": "An Atom 1.0 feed", "content": {"application/atom+xml": {}}},
-    304: {"description": "Not modified since the ETag given in If-None-Match (or the date in If-Modified-Since)"},
-    422: problem("q is missing, blank or too long, or a filter value cannot match"),
-})
+@router.get(
+    "/feed.atom",
+    response_class=Response,
+    responses={
+        200: {"description": "An Atom 1.0 feed", "content": {"application/atom+xml": {}}},
+        304: {"description": "Not modified since the ETag given in If-None-Match (or the date in If-Modified-Since)"},
+        422: problem("q is missing, blank or too long, or a filter value cannot match"),
+    },
+)
 def feed(
-    request: Request, idx: IndexDep, q: NeedDep, filters: FiltersDep, _turn: AdmittedDep,
-    limit: Annotated[int, Query(ge=1, le=FEED_MAX)] = FEED_SIZE, lang: Lang = None,
+    request: Request,
+    idx: IndexDep,
+    q: NeedDep,
+    filters: FiltersDep,
+    _turn: AdmittedDep,
+    limit: Annotated[int, Query(ge=1, le=FEED_MAX)] = FEED_SIZE,
+    lang: Lang = None,
 ) -> Response:
     """New and updated projects for a need: its close matches (at most `limit`; the nearest five when none is
     close), newest first, as Atom.
@@ -97,14 +129,26 @@ def feed(
     Subscribe to it in a feed reader, or show it on an intranet page as "new projects like ours".
     """
     page = idx.search(q, limit=limit, filters=filters)
-    hits = page.hits[:feed_size(limit, page.matches)]
+    hits = page.hits[: feed_size(limit, page.matches)]
     ui, _ = i18n.choose(lang, request.headers.get("accept-language"), request.cookies.get(LANG_COOKIE))
-    body = atom_feed(hits, q=q, filters=filters, lang=ui, close_match=page.close_match, limit=limit,
-                     base=str(request.base_url), self_url=str(request.url))
+    body = atom_feed(
+        hits,
+        q=q,
+        filters=filters,
+        lang=ui,
+        close_match=page.close_match,
+        limit=limit,
+        base=str(request.base_url),
+        self_url=str(request.url),
+    )
     # read after the search: a write in between makes it later, never earlier, than the body
     modified = max([generation_clock(request).since(idx.generation), *(updated(h) for h in hits)])
-    headers = {"ETag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"', "Last-Modified": format_datetime(modified, usegmt=True),
-               "Cache-Control": f"private, max-age={FEED_MAX_AGE}", "Vary": "Accept-Language, Cookie"}
+    headers = {
+        "ETag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+        "Last-Modified": format_datetime(modified, usegmt=True),
+        "Cache-Control": f"private, max-age={FEED_MAX_AGE}",
+        "Vary": "Accept-Language, Cookie",
+    }
     if not_modified(request, headers["ETag"], modified):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=ATOM_TYPE, headers=headers)
@@ -128,7 +172,7 @@ class GenerationClock:
     def since(self, generation: int, now: datetime | None = None) -> datetime:
         with self._lock:
             if generation != self._generation or self._since is None:
-                at = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+                at = (now or datetime.now(UTC)).replace(microsecond=0)
                 if self._since is not None and at <= self._since:
                     at = self._since + timedelta(seconds=1)
                 self._generation, self._since = generation, at
@@ -161,8 +205,8 @@ def updated(hit: Hit) -> datetime:
     """When the record last changed, in UTC to the second (the index stamps every write)."""
     when = hit.record.updated_at or EPOCH
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).replace(microsecond=0)
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).replace(microsecond=0)
 
 
 def not_modified(request: Request, etag: str, newest: datetime | None) -> bool:
@@ -179,13 +223,22 @@ def not_modified(request: Request, etag: str, newest: datetime | None) -> bool:
         except (TypeError, ValueError):
             return False
         if since.tzinfo is None:
-            since = since.replace(tzinfo=timezone.utc)
+            since = since.replace(tzinfo=UTC)
         return newest <= since
     return False
 
 
-def atom_feed(hits: Sequence[Hit], *, q: str, filters: Filters, lang: str, close_match: bool | None, limit: int,
-              base: str, self_url: str) -> bytes:
+def atom_feed(
+    hits: Sequence[Hit],
+    *,
+    q: str,
+    filters: Filters,
+    lang: str,
+    close_match: bool | None,
+    limit: int,
+    base: str,
+    self_url: str,
+) -> bytes:
     """The feed as UTF-8 bytes. Deterministic for a given index and request (the ETag hashes it):
     entries newest first, ties in ranking order; no "now" anywhere."""
     params = [("q", q), *filters_as_params(filters)]
@@ -213,7 +266,9 @@ def atom_feed(hits: Sequence[Hit], *, q: str, filters: Filters, lang: str, close
             _text(ET.SubElement(entry, f"{{{ATOM_NS}}}author"), "name", r.organisation)
         for scheme, term in (("country", r.country), ("status", r.status), ("sector", r.sector)):
             if term:
-                ET.SubElement(entry, f"{{{ATOM_NS}}}category", {"term": term, "label": _clean(i18n.label(lang, scheme, term))})
+                ET.SubElement(
+                    entry, f"{{{ATOM_NS}}}category", {"term": term, "label": _clean(i18n.label(lang, scheme, term))}
+                )
         if hit.snippet:
             _text(entry, "summary", hit.snippet, r.language)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
@@ -247,34 +302,71 @@ def _link(parent: ET.Element, rel: str, href: str, media_type: str | None = None
 
 
 def _rfc3339(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- /export.json, /export.csv ---------------------------------------------------------
-@router.get("/export.json", response_model=SearchResponse, responses={422: problem("q is missing, blank or too long, or a filter value cannot match")})
-def export_json(idx: IndexDep, q: NeedDep, filters: FiltersDep, _turn: AdmittedDep, limit: Limit = MAX_WINDOW, offset: Offset = 0) -> Response:
+@router.get(
+    "/export.json",
+    response_model=SearchResponse,
+    responses={422: problem("q is missing, blank or too long, or a filter value cannot match")},
+)
+def export_json(
+    idx: IndexDep, q: NeedDep, filters: FiltersDep, _turn: AdmittedDep, limit: Limit = MAX_WINDOW, offset: Offset = 0
+) -> Response:
     """The result list as a file: the body of `GET /search` for the same query, up to 1,000 results at once."""
     body = search_response(idx.search(q, limit=limit, offset=offset, filters=filters)).model_dump_json()
     return Response(body, media_type="application/json", headers=attachment(q, "json"))
 
 
-@router.get("/export.csv", response_class=Response, responses={
-    200: {"description": "CSV, UTF-8 with a byte-order mark, header row first", "content": {"text/csv": {}}},
-    422: problem("q is missing, blank or too long, or a filter value cannot match"),
-})
+@router.get(
+    "/export.csv",
+    response_class=Response,
+    responses={
+        200: {"description": "CSV, UTF-8 with a byte-order mark, header row first", "content": {"text/csv": {}}},
+        422: problem("q is missing, blank or too long, or a filter value cannot match"),
+    },
+)
 def export_csv(
-    request: Request, idx: IndexDep, q: NeedDep, filters: FiltersDep, _turn: AdmittedDep, limit: Limit = MAX_WINDOW,
+    request: Request,
+    idx: IndexDep,
+    q: NeedDep,
+    filters: FiltersDep,
+    _turn: AdmittedDep,
+    limit: Limit = MAX_WINDOW,
     offset: Offset = 0,
-    sep: Annotated[Literal[",", ";"], Query(description="Column separator: ',' (RFC 4180) or ';' (what Excel expects "
-                                                        "where the decimal mark is a comma, as in Norway and Sweden).")] = ",",
+    sep: Annotated[
+        Literal[",", ";"],
+        Query(
+            description="Column separator: ',' (RFC 4180) or ';' (what Excel expects "
+            "where the decimal mark is a comma, as in Norway and Sweden)."
+        ),
+    ] = ",",
 ) -> Response:
     """The result list for a spreadsheet: one row per project, formula-safe."""
     page = idx.search(q, limit=limit, offset=offset, filters=filters)
     base = str(request.base_url)
-    rows = ([r.id, r.title, r.organisation, r.country, r.status, r.sector, r.start_year, r.end_year, r.link,
-             project_url(base, r.id), r.description] for r in (h.record for h in page.hits))
-    return Response(csv_text(CSV_COLUMNS, rows, sep).encode("utf-8"), media_type="text/csv; charset=utf-8; header=present",
-                    headers=attachment(q, "csv"))
+    rows = (
+        [
+            r.id,
+            r.title,
+            r.organisation,
+            r.country,
+            r.status,
+            r.sector,
+            r.start_year,
+            r.end_year,
+            r.link,
+            project_url(base, r.id),
+            r.description,
+        ]
+        for r in (h.record for h in page.hits)
+    )
+    return Response(
+        csv_text(CSV_COLUMNS, rows, sep).encode("utf-8"),
+        media_type="text/csv; charset=utf-8; header=present",
+        headers=attachment(q, "csv"),
+    )
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]], sep: str = ",") -> str:
@@ -300,5 +392,7 @@ def attachment(q: str, ext: str) -> dict[str, str]:
     folded = unicodedata.normalize("NFKD", q.translate(_ASCII_FOLD)).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^A-Za-z0-9]+", "-", folded).strip("-").lower()[:60].rstrip("-") or "search"
     full = re.sub(r"[\s/\\\"<>:|?*\x00-\x1f]+", "-", q).strip("-")[:60] or "search"
-    return {"Content-Disposition": f"attachment; filename=\"erfa-{slug}.{ext}\"; "
-                                   f"filename*=UTF-8''{quote(f'erfa-{full}.{ext}', safe='')}"}
+    return {
+        "Content-Disposition": f'attachment; filename="erfa-{slug}.{ext}"; '
+        f"filename*=UTF-8''{quote(f'erfa-{full}.{ext}', safe='')}"
+    }

@@ -4,6 +4,7 @@ Records posted here go through the same reader as ``erfa ingest`` (``ingest.read
 so a project posted is normalised exactly like one read from a file (country names to ISO
 codes, status words to the fixed vocabulary, language detected).
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,8 +32,12 @@ class ProjectIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: Annotated[str | None, Field(max_length=32, description="Who publishes it, e.g. 'oslo-kommune'; or pass ?source=")] = None
-    source_id: Annotated[str | int | None, Field(description="The publisher's own id for the project (required)")] = None
+    source: Annotated[
+        str | None, Field(max_length=32, description="Who publishes it, e.g. 'oslo-kommune'; or pass ?source=")
+    ] = None
+    source_id: Annotated[str | int | None, Field(description="The publisher's own id for the project (required)")] = (
+        None
+    )
     title: Annotated[str | None, Field(max_length=500, description="Required")] = None
     description: Annotated[str | None, Field(max_length=20_000)] = None
     purpose: Annotated[str | None, Field(max_length=20_000)] = None
@@ -48,11 +53,15 @@ class ProjectIn(BaseModel):
     end_year: int | str | None = None
     link: Annotated[str | None, Field(max_length=2000)] = None
     website: Annotated[str | None, Field(max_length=2000, description="The organisation's own web site")] = None
-    contact: Annotated[str | None, Field(max_length=200, description="A functional contact (team mailbox or role), never a person")] = None
+    contact: Annotated[
+        str | None, Field(max_length=200, description="A functional contact (team mailbox or role), never a person")
+    ] = None
     tags: Annotated[list[Annotated[str, Field(max_length=200)]] | str | None, Field(max_length=200)] = None
     language: Annotated[str | None, Field(max_length=3)] = None
     updated_at: Annotated[str | None, Field(max_length=40)] = None
-    id: Annotated[str | None, Field(max_length=200, description="Ignored (erfa derives ids), so exports re-import unchanged")] = None
+    id: Annotated[
+        str | None, Field(max_length=200, description="Ignored (erfa derives ids), so exports re-import unchanged")
+    ] = None
 
 
 class ProjectsIn(RootModel[list[ProjectIn]]):
@@ -78,8 +87,12 @@ class WriteSummary(BaseModel):
     deleted: int = 0
     rejected: list[Rejection] = Field(default_factory=list)
     ids: list[str] = Field(default_factory=list, description="Ids of the records added or updated")
-    generation: int | None = Field(None, description=(
-        "The store's generation once this write is searchable here; pass it as `min_generation` to read your writes"))
+    generation: int | None = Field(
+        None,
+        description=(
+            "The store's generation once this write is searchable here; pass it as `min_generation` to read your writes"
+        ),
+    )
     format: str | None = None
 
 
@@ -110,11 +123,18 @@ def similar(idx: IndexDep, project_id: ProjectId, limit: Annotated[int, Query(ge
         raise not_found(project_id) from None
 
 
-@router.post("/projects", response_model=WriteSummary, tags=["admin"], dependencies=[AdminDep],
-             responses={**AUTH_RESPONSES, 422: problem("An item is invalid; nothing was written")})
+@router.post(
+    "/projects",
+    response_model=WriteSummary,
+    tags=["admin"],
+    dependencies=[AdminDep],
+    responses={**AUTH_RESPONSES, 422: problem("An item is invalid; nothing was written")},
+)
 def post_projects(
     idx: IndexDep,
-    body: Annotated[ProjectsIn, Body(description=f"A list of up to {MAX_RECORDS_PER_REQUEST} projects, or one project object")],
+    body: Annotated[
+        ProjectsIn, Body(description=f"A list of up to {MAX_RECORDS_PER_REQUEST} projects, or one project object")
+    ],
     source: Annotated[str | None, Query(max_length=32, description="Source for items that name none")] = None,
 ) -> WriteSummary:
     """Add or replace projects (admin). All or nothing: if any item is invalid, none is written."""
@@ -127,8 +147,13 @@ def post_projects(
     return WriteSummary(added=s.added, updated=s.updated, unchanged=s.unchanged, ids=s.ids, generation=idx.generation)
 
 
-@router.delete("/projects/{project_id}", response_model=DeleteResponse, tags=["admin"], dependencies=[AdminDep],
-               responses={**AUTH_RESPONSES, **NOT_FOUND})
+@router.delete(
+    "/projects/{project_id}",
+    response_model=DeleteResponse,
+    tags=["admin"],
+    dependencies=[AdminDep],
+    responses={**AUTH_RESPONSES, **NOT_FOUND},
+)
 def delete_project(idx: IndexDep, project_id: ProjectId) -> DeleteResponse:
     """Delete one project (admin)."""
     if idx.delete([project_id]) == 0:

@@ -1,4 +1,5 @@
 """/search and /partners: a need in any language, the projects and organisations that match it."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -26,6 +27,12 @@ def search(
 
 
 @router.get("/partners", response_model=PartnersResponse)
-def partners(idx: CaughtUpIndexDep, q: NeedDep, filters: FiltersDep, _turn: AdmittedDep, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> PartnersResponse:
+def partners(
+    idx: CaughtUpIndexDep,
+    q: NeedDep,
+    filters: FiltersDep,
+    _turn: AdmittedDep,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> PartnersResponse:
     """Organisations with the most relevant experience of the need: whom to ask."""
     return partners_response(idx.partners(q, limit=limit, filters=filters))

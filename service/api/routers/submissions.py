@@ -11,6 +11,7 @@ is its JSON form, never cached (the secret is in the path). ``status_url`` start
 client chooses. Moderators may correct a pending submission (``PATCH``) before they
 decide; every change lands in the submission's history.
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,7 +53,9 @@ def _Text(n: int) -> Any:
 
 # Fields whose words are normalised to erfa's fixed vocabulary, and the values it has.
 _VOCABULARY: dict[str, tuple[Callable[[object], str | None], tuple[str, ...]]] = {
-    "status": (vocab.normalise_status, vocab.STATUSES), "sector": (vocab.normalise_sector, vocab.SECTORS)}
+    "status": (vocab.normalise_status, vocab.STATUSES),
+    "sector": (vocab.normalise_sector, vocab.SECTORS),
+}
 
 
 class SubmissionIn(BaseModel):
@@ -64,23 +67,36 @@ class SubmissionIn(BaseModel):
     description: Annotated[_Text(5000) | None, Opt] = None
     purpose: Annotated[_Text(5000) | None, Opt] = None
     organisation: Annotated[str, Field(min_length=1, max_length=300)]
-    country: Annotated[_Text(60) | None, Opt, Field(description="ISO code (NO, SE, DK, FI, IS) or a country name")] = None
+    country: Annotated[_Text(60) | None, Opt, Field(description="ISO code (NO, SE, DK, FI, IS) or a country name")] = (
+        None
+    )
     municipality: Annotated[_Text(200) | None, Opt] = None
     sector: Annotated[_Text(100) | None, Opt, Field(description=", ".join(vocab.SECTORS))] = None
     status: Annotated[_Text(100) | None, Opt, Field(description=", ".join(vocab.STATUSES))] = None
     start_year: Annotated[_Year | None, Opt] = None
     end_year: Annotated[_Year | None, Opt] = None
-    link: Annotated[_Link | None, Opt, Field(description="An http(s) URL about the project; https:// is added when missing")] = None
-    website: Annotated[_Link | None, Opt, Field(description="The organisation's own web site; https:// is added when missing")] = None
-    contact: Annotated[_Text(200) | None, Opt, Field(
-        description="A functional contact (a team mailbox or a role, not a person), published only with contact_consent")] = None
+    link: Annotated[
+        _Link | None, Opt, Field(description="An http(s) URL about the project; https:// is added when missing")
+    ] = None
+    website: Annotated[
+        _Link | None, Opt, Field(description="The organisation's own web site; https:// is added when missing")
+    ] = None
+    contact: Annotated[
+        _Text(200) | None,
+        Opt,
+        Field(
+            description="A functional contact (a team mailbox or a role, not a person), published only with contact_consent"
+        ),
+    ] = None
     contact_consent: Annotated[bool, Field(description="True: the contact may be published with the project")] = False
 
     @field_validator("country")
     @classmethod
     def _country(cls, v: str | None) -> str | None:
         if v is not None and vocab.country_code(v) is None:
-            raise ValueError("country is not one erfa knows: use an ISO code such as NO, SE, DK, FI, IS or a country name")
+            raise ValueError(
+                "country is not one erfa knows: use an ISO code such as NO, SE, DK, FI, IS or a country name"
+            )
         return v
 
     @field_validator("status", "sector")
@@ -104,8 +120,10 @@ class SubmissionCreated(BaseModel):
     id: str
     status: Literal["pending"] = "pending"
     message: str
-    status_url: str = Field(description="The submitter's private status page (keep it: it is shown only once); "
-                                        "relative to this server unless the operator set ERFA_PUBLIC_URL")
+    status_url: str = Field(
+        description="The submitter's private status page (keep it: it is shown only once); "
+        "relative to this server unless the operator set ERFA_PUBLIC_URL"
+    )
     status_token: str = Field(description="The secret in status_url, for GET /submissions/status/{token}")
     data: dict[str, Any] = Field(description="What was stored, after completion (e.g. https:// added to a link)")
 
@@ -117,7 +135,7 @@ class DecisionOut(BaseModel):
     detail: dict[str, Any]
 
     @classmethod
-    def of(cls, d: Decision) -> "DecisionOut":
+    def of(cls, d: Decision) -> DecisionOut:
         return cls(at=d.at.isoformat(), who=d.who, action=d.action, detail=d.detail)  # type: ignore[arg-type]
 
 
@@ -129,14 +147,22 @@ class SubmissionOut(BaseModel):
     decided_at: str | None = None
     reason: str | None = None
     record_id: str | None = None
-    revision: int = Field(0, description="Bumped by each edit; pass it back as expected_revision to decide on what you saw")
-    history: list[DecisionOut] = Field(default_factory=list, description="Submitted, edited, approved, rejected: who, when, what")
+    revision: int = Field(
+        0, description="Bumped by each edit; pass it back as expected_revision to decide on what you saw"
+    )
+    history: list[DecisionOut] = Field(
+        default_factory=list, description="Submitted, edited, approved, rejected: who, when, what"
+    )
 
     @classmethod
-    def of(cls, s: Submission) -> "SubmissionOut":
+    def of(cls, s: Submission) -> SubmissionOut:
         j = s.to_json()
-        return cls(**{k: j[k] for k in ("id", "status", "data", "created_at", "decided_at", "reason", "record_id", "revision")},
-                   history=[DecisionOut.of(d) for d in s.history])
+        return cls(
+            **{
+                k: j[k] for k in ("id", "status", "data", "created_at", "decided_at", "reason", "record_id", "revision")
+            },
+            history=[DecisionOut.of(d) for d in s.history],
+        )
 
 
 class SubmissionStatus(BaseModel):
@@ -164,7 +190,9 @@ class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     reason: Annotated[str, Field(min_length=1, max_length=2000, description="Why, for the record (and the submitter)")]
-    expected_revision: int | None = Field(None, description="Refuse (409) if the submission was edited since this revision")
+    expected_revision: int | None = Field(
+        None, description="Refuse (409) if the submission was edited since this revision"
+    )
 
 
 class SubmissionEdit(SubmissionIn):
@@ -173,7 +201,9 @@ class SubmissionEdit(SubmissionIn):
     title: Annotated[str | None, Field(min_length=1, max_length=300)] = None  # type: ignore[assignment]
     organisation: Annotated[str | None, Field(min_length=1, max_length=300)] = None  # type: ignore[assignment]
     contact_consent: bool | None = None  # type: ignore[assignment]
-    expected_revision: int | None = Field(None, description="Refuse (409) if the submission was edited since this revision")
+    expected_revision: int | None = Field(
+        None, description="Refuse (409) if the submission was edited since this revision"
+    )
 
     def changes(self) -> dict[str, Any]:
         """The fields the request named, ready for SubmissionStore.edit."""
@@ -186,7 +216,9 @@ class SubmissionEdit(SubmissionIn):
         return sent
 
 
-SubmissionId = Annotated[str, Path(min_length=1, max_length=100, description="As returned by POST /submissions"), PlainId]
+SubmissionId = Annotated[
+    str, Path(min_length=1, max_length=100, description="As returned by POST /submissions"), PlainId
+]
 StatusToken = Annotated[str, Path(min_length=1, max_length=100), PlainId]
 NOT_FOUND = {404: problem("No such submission")}
 
@@ -195,30 +227,47 @@ def not_found(submission_id: str) -> HTTPException:
     return HTTPException(404, detail=f"no submission with id {submission_id!r}")
 
 
-@router.post("/submissions", status_code=201, response_model=SubmissionCreated,
-             responses={429: problem("Too many submissions from this client; see Retry-After"),
-                        503: problem("The moderation queue is full; try again later")})
+@router.post(
+    "/submissions",
+    status_code=201,
+    response_model=SubmissionCreated,
+    responses={
+        429: problem("Too many submissions from this client; see Retry-After"),
+        503: problem("The moderation queue is full; try again later"),
+    },
+)
 def submit(store: SubmissionsDep, settings: SettingsDep, body: SubmissionIn) -> SubmissionCreated:
     """Propose a project (public). It is listed only after a moderator approves it.
 
     Closed (503) while no admin token is configured: nobody could ever approve it."""
     if not settings.admin_token:
-        raise HTTPException(503, detail="submissions are closed on this server: there is no moderator "
-                                        "(the operator has not set ERFA_ADMIN_TOKEN)")
+        raise HTTPException(
+            503,
+            detail="submissions are closed on this server: there is no moderator "
+            "(the operator has not set ERFA_ADMIN_TOKEN)",
+        )
     if store.count("pending") >= settings.max_pending:
-        raise HTTPException(503, detail="the moderation queue is full; please try again later", headers={"Retry-After": "3600"})
+        raise HTTPException(
+            503, detail="the moderation queue is full; please try again later", headers={"Retry-After": "3600"}
+        )
     try:
         sub = store.add(body.model_dump(exclude_none=True))
     except RecordError as exc:
         raise unprocessable(invalid(["body"], str(exc))) from None
     log.info("submission received", extra={"event": "submission", "submission": sub.id})
     token = sub.status_token or ""
-    return SubmissionCreated(id=sub.id, message="Thank you. A moderator will review the project before it is listed.",
-                             status_url=(settings.public_url or "") + STATUS_PAGE + token, status_token=token,
-                             data=sub.data)
+    return SubmissionCreated(
+        id=sub.id,
+        message="Thank you. A moderator will review the project before it is listed.",
+        status_url=(settings.public_url or "") + STATUS_PAGE + token,
+        status_token=token,
+        data=sub.data,
+    )
 
 
-@router.get("/submissions/status/{token}", response_model=SubmissionStatus, responses={404: problem("No such status link")})
+@router.get(
+    "/submissions/status/{token}", response_model=SubmissionStatus, responses={404: problem("No such status link")}
+)
 def submission_status(store: SubmissionsDep, token: StatusToken, response: Response) -> SubmissionStatus:
     """What became of a submission (public, for whoever holds its private status token)."""
     private = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}  # as on the HTML status page
@@ -230,11 +279,14 @@ def submission_status(store: SubmissionsDep, token: StatusToken, response: Respo
 
 
 def status_of(sub: Submission) -> SubmissionStatus:
-    return SubmissionStatus(status=sub.status, title=str(sub.data.get("title", "")),  # type: ignore[arg-type]
-                            created_at=sub.created_at.isoformat(),
-                            decided_at=sub.decided_at.isoformat() if sub.decided_at else None,
-                            reason=sub.reason if sub.status == "rejected" else None,
-                            project_id=sub.record_id if sub.status == "approved" else None)
+    return SubmissionStatus(
+        status=sub.status,
+        title=str(sub.data.get("title", "")),  # type: ignore[arg-type]
+        created_at=sub.created_at.isoformat(),
+        decided_at=sub.decided_at.isoformat() if sub.decided_at else None,
+        reason=sub.reason if sub.status == "rejected" else None,
+        project_id=sub.record_id if sub.status == "approved" else None,
+    )
 
 
 @router.get("/submissions", response_model=SubmissionList, dependencies=[AdminDep], responses=AUTH_RESPONSES)
@@ -246,11 +298,17 @@ def list_submissions(
 ) -> SubmissionList:
     """Submissions by status, oldest first (admin)."""
     st = None if status == "all" else status
-    return SubmissionList(total=store.count(st), submissions=[SubmissionOut.of(s) for s in store.list(st, limit=limit, offset=offset)])
+    return SubmissionList(
+        total=store.count(st), submissions=[SubmissionOut.of(s) for s in store.list(st, limit=limit, offset=offset)]
+    )
 
 
-@router.get("/submissions/{submission_id}", response_model=SubmissionOut, dependencies=[AdminDep],
-            responses={**AUTH_RESPONSES, **NOT_FOUND})
+@router.get(
+    "/submissions/{submission_id}",
+    response_model=SubmissionOut,
+    dependencies=[AdminDep],
+    responses={**AUTH_RESPONSES, **NOT_FOUND},
+)
 def get_submission(store: SubmissionsDep, submission_id: SubmissionId) -> SubmissionOut:
     """One submission (admin)."""
     sub = store.get(submission_id)
@@ -259,8 +317,12 @@ def get_submission(store: SubmissionsDep, submission_id: SubmissionId) -> Submis
     return SubmissionOut.of(sub)
 
 
-@router.patch("/submissions/{submission_id}", response_model=SubmissionOut, dependencies=[AdminDep],
-              responses={**AUTH_RESPONSES, **NOT_FOUND, 409: problem("Not pending, or edited since expected_revision")})
+@router.patch(
+    "/submissions/{submission_id}",
+    response_model=SubmissionOut,
+    dependencies=[AdminDep],
+    responses={**AUTH_RESPONSES, **NOT_FOUND, 409: problem("Not pending, or edited since expected_revision")},
+)
 def edit_submission(store: SubmissionsDep, submission_id: SubmissionId, body: SubmissionEdit) -> SubmissionOut:
     """Correct a pending submission before deciding (admin); the change is kept in its history."""
     try:
@@ -275,11 +337,22 @@ def edit_submission(store: SubmissionsDep, submission_id: SubmissionId, body: Su
     return SubmissionOut.of(sub)
 
 
-@router.post("/submissions/{submission_id}/approve", response_model=Approved, dependencies=[AdminDep],
-             responses={**AUTH_RESPONSES, **NOT_FOUND, 409: problem("The submission was rejected, or edited since expected_revision")})
-def approve(store: SubmissionsDep, idx: IndexDep, submission_id: SubmissionId,
-            expected_revision: Annotated[int | None, Query(description="Refuse (409) if edited since this revision")] = None,
-            ) -> Approved:
+@router.post(
+    "/submissions/{submission_id}/approve",
+    response_model=Approved,
+    dependencies=[AdminDep],
+    responses={
+        **AUTH_RESPONSES,
+        **NOT_FOUND,
+        409: problem("The submission was rejected, or edited since expected_revision"),
+    },
+)
+def approve(
+    store: SubmissionsDep,
+    idx: IndexDep,
+    submission_id: SubmissionId,
+    expected_revision: Annotated[int | None, Query(description="Refuse (409) if edited since this revision")] = None,
+) -> Approved:
     """List a pending submission as a project with source `submission` (admin). Repeating it is harmless."""
     try:
         sub, record = store.approve(submission_id, idx, who="admin", expected_revision=expected_revision)
@@ -291,8 +364,12 @@ def approve(store: SubmissionsDep, idx: IndexDep, submission_id: SubmissionId,
     return Approved(submission=SubmissionOut.of(sub), record=record)
 
 
-@router.post("/submissions/{submission_id}/reject", response_model=SubmissionOut, dependencies=[AdminDep],
-             responses={**AUTH_RESPONSES, **NOT_FOUND, 409: problem("The submission was already approved")})
+@router.post(
+    "/submissions/{submission_id}/reject",
+    response_model=SubmissionOut,
+    dependencies=[AdminDep],
+    responses={**AUTH_RESPONSES, **NOT_FOUND, 409: problem("The submission was already approved")},
+)
 def reject(store: SubmissionsDep, idx: IndexDep, submission_id: SubmissionId, body: RejectIn) -> SubmissionOut:
     """Decline a submission with a reason (admin). It stays stored, so the decision can be explained,
     and is never searchable: a record left by an interrupted approval is removed with it."""

@@ -323,14 +323,14 @@ def test_a_moderation_form_on_a_full_disk_gets_the_507_page(
 
 
 def test_a_store_that_cannot_open_on_a_full_disk_gets_the_apis_507(app_for: Callable[..., TestClient]) -> None:
-    from erfa.index.store.sqlite import StoreUnreadable
+    from erfa.index.store.protocol import StoreUnreadable
 
     c = app_for()
 
     @c.app.get("/test-open-store", include_in_schema=False)
     def open_store() -> None:
         full = sqlite3.OperationalError("database or disk is full")
-        raise StoreUnreadable(Path("x.sqlite"), full) from full  # as SqliteFile raises it
+        raise StoreUnreadable(Path("x.sqlite"), str(full), full=True) from full  # as SqliteFile raises it
 
     r = c.get("/test-open-store")
     assert r.status_code == 507 and "disk is full" in r.json()["detail"] and r.headers["Retry-After"]

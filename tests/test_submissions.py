@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from erfa.index import ProjectIndex
 from erfa.index.moderation.submissions import SubmissionStore, to_record
+from erfa.index.store.protocol import StoreFull
 from tests._ops import AUTH, erfa_cmd, erfa_env
 
 Make = Callable[..., ProjectIndex]
@@ -287,7 +288,7 @@ def test_a_full_disk_gets_507_saying_so_from_every_write(
     c = app_for()
     idx: ProjectIndex = c.app.state.erfa.index  # type: ignore[attr-defined]
     store: SubmissionStore = c.app.state.erfa.submissions  # type: ignore[attr-defined]
-    full = sqlite3.OperationalError("database or disk is full")
+    full = StoreFull("erfa.sqlite: the disk is full (database or disk is full)")  # as the stores raise it
     monkeypatch.setattr(store, "add", lambda data: (_ for _ in ()).throw(full))
     monkeypatch.setattr(idx, "upsert", lambda records, **k: (_ for _ in ()).throw(DISK_FULL))
     monkeypatch.setattr(idx, "delete", lambda ids: (_ for _ in ()).throw(full))

@@ -26,7 +26,8 @@ import psycopg
 
 from erfa.index.moderation.submissions import Submission, SubmissionStore
 from erfa.index.store import schema as pgschema
-from erfa.index.store.postgres import _UNAVAILABLE, NUL, _Pool, connect, describe
+from erfa.index.store.postgres import _UNAVAILABLE, NUL, connect, describe
+from erfa.index.store.postgres import Pool as _Pool
 from erfa.index.store.protocol import StoreUnavailable
 
 

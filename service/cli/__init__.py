@@ -23,9 +23,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from erfa.index import LIST_FILTERS, FilterError, Filters, Hit, ModelError, ProjectIndex
-from erfa.index.store.protocol import StoreUnavailable
+from erfa.index.store.protocol import StoreUnavailable, StoreUnreadable
 from erfa.index.store.schema import SchemaError
-from erfa.index.store.sqlite import StoreUnreadable
 from erfa.service.api import presenter
 from erfa.service.cli import common
 from erfa.service.cli.moderation_cli import register as register_submissions

@@ -29,7 +29,8 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from erfa.index.engine import ProjectIndex
-from erfa.index.moderation.submissions import Submission, SubmissionStore
+from erfa.index.moderation.queue import SubmissionQueue
+from erfa.index.moderation.submissions import Submission
 from erfa.ingest.record import Record, utcnow
 from erfa.ingest.rows import json_loads
 
@@ -58,7 +59,7 @@ class ImportSummary:
     submissions_added: int = 0
 
 
-def export(index: ProjectIndex, submissions: SubmissionStore | None, out: IO[str]) -> ExportCount:
+def export(index: ProjectIndex, submissions: SubmissionQueue | None, out: IO[str]) -> ExportCount:
     """Write every record and submission to ``out``.
 
     Records are read in one SQLite read transaction (a snapshot in WAL mode), so a
@@ -143,7 +144,7 @@ def read_export(lines: Iterator[str], name: str = "export") -> tuple[list[Record
 
 
 def import_file(
-    path: Path, index: ProjectIndex, submissions: SubmissionStore, *, progress: bool = False
+    path: Path, index: ProjectIndex, submissions: SubmissionQueue, *, progress: bool = False
 ) -> ImportSummary:
     """Restore an export into a data directory (usually a fresh one); all-or-nothing validation."""
     with Path(path).open(encoding="utf-8") as f:

@@ -22,7 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from erfa.index import Filters, ProjectIndex
-from erfa.index.moderation.submissions import SubmissionStore
+from erfa.index.moderation.queue import SubmissionQueue
 from erfa.index.store.protocol import StoreUnavailable
 from erfa.service.admission import Admission, Busy, client_of, need_cost
 from erfa.service.api.errors import invalid, unprocessable
@@ -39,7 +39,7 @@ class AppState:
     """What one app holds (``app.state.erfa``); the loader thread sets ``index`` or ``error``."""
 
     settings: Settings
-    submissions: SubmissionStore
+    submissions: SubmissionQueue
     index: ProjectIndex | None = None
     error: str | None = None
     following: bool = False  # a thread keeps the index up to date (service/database.py), not the requests
@@ -138,7 +138,7 @@ async def caught_up(
     )
 
 
-def get_submissions(request: Request) -> SubmissionStore:
+def get_submissions(request: Request) -> SubmissionQueue:
     return state(request).submissions
 
 
@@ -268,7 +268,7 @@ async def page_admitted(request: Request) -> AsyncIterator[Busy | None]:
 IndexDep = Annotated[ProjectIndex, Depends(get_index)]
 CaughtUpIndexDep = Annotated[ProjectIndex, Depends(caught_up)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SubmissionsDep = Annotated[SubmissionStore, Depends(get_submissions)]
+SubmissionsDep = Annotated[SubmissionQueue, Depends(get_submissions)]
 FiltersDep = Annotated[Filters, Depends(filter_params)]
 NeedDep = Annotated[str, Depends(need)]
 # scope="function": the slot is given back when the route returns, not after a slow client has read the answer

@@ -1,7 +1,7 @@
 """/submissions: anyone proposes a project; a moderator (admin) approves or rejects it.
 
 ``POST /submissions`` only ever creates a *pending* item in its own store
-(index/moderation/submissions.py); nothing reaches search until a moderator approves it. With no
+(index/moderation/queue.py); nothing reaches search until a moderator approves it. With no
 admin token configured nobody could ever moderate, so submissions are closed (503)
 instead of filling a queue nobody can see. The receipt carries a private status link
 (``/submit/status/{token}``) the submitter can follow; ``GET /submissions/status/{token}``
@@ -22,6 +22,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from erfa.index.moderation.submissions import CONSENT, Decision, Submission, SubmissionError
+from erfa.index.moderation.workflow import Moderation
 from erfa.ingest import Record, RecordError, vocab
 from erfa.ingest.record import web_link
 from erfa.service.api.deps import AdminDep, IndexDep, SettingsDep, SubmissionsDep
@@ -206,7 +207,7 @@ class SubmissionEdit(SubmissionIn):
     )
 
     def changes(self) -> dict[str, Any]:
-        """The fields the request named, ready for SubmissionStore.edit."""
+        """The fields the request named, ready for SubmissionQueue.edit."""
         sent = self.model_dump(include=self.model_fields_set - {"expected_revision"})
         for required in ("title", "organisation"):
             if required in sent and sent[required] is None:
@@ -355,7 +356,7 @@ def approve(
 ) -> Approved:
     """List a pending submission as a project with source `submission` (admin). Repeating it is harmless."""
     try:
-        sub, record = store.approve(submission_id, idx, who="admin", expected_revision=expected_revision)
+        sub, record = Moderation(store, idx).approve(submission_id, who="admin", expected_revision=expected_revision)
     except KeyError:
         raise not_found(submission_id) from None
     except SubmissionError as exc:
@@ -374,7 +375,9 @@ def reject(store: SubmissionsDep, idx: IndexDep, submission_id: SubmissionId, bo
     """Decline a submission with a reason (admin). It stays stored, so the decision can be explained,
     and is never searchable: a record left by an interrupted approval is removed with it."""
     try:
-        sub = store.reject(submission_id, body.reason, idx, who="admin", expected_revision=body.expected_revision)
+        sub = Moderation(store, idx).reject(
+            submission_id, body.reason, who="admin", expected_revision=body.expected_revision
+        )
     except KeyError:
         raise not_found(submission_id) from None
     except SubmissionError as exc:

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from erfa.index.engine import ProjectIndex
 from erfa.index.moderation.queue import SubmissionQueue
 from erfa.index.moderation.submissions import Submission
+from erfa.index.summary import WriteSummary
 from erfa.ingest.record import Record, utcnow
 from erfa.ingest.rows import json_loads
 
@@ -49,12 +50,11 @@ class ExportCount:
     submissions: int = 0
 
 
-@dataclass
-class ImportSummary:
+@dataclass(kw_only=True)
+class ImportSummary(WriteSummary):
+    """An import's record counts (`WriteSummary`), and how many records and submissions the file held."""
+
     records: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
     submissions: int = 0
     submissions_added: int = 0
 
@@ -151,10 +151,8 @@ def import_file(
         records, subs = read_export(iter(f), str(path))
     if refused := index.refusals(records):  # all or nothing, like the file's own checks (issue 18)
         raise BackupError("\n".join(f"{path}: record {i!r}: {why}" for i, why in sorted(refused.items())[:50]))
-    summary = ImportSummary(records=len(records), submissions=len(subs))
-    if records:
-        up = index.upsert(records, progress=progress)
-        summary.added, summary.updated, summary.unchanged = up.added, up.updated, up.unchanged
+    written = index.upsert(records, progress=progress).counts() if records else {}
+    summary = ImportSummary(records=len(records), submissions=len(subs), **written)
     if subs:
         summary.submissions_added = submissions.restore(subs).added
     return summary

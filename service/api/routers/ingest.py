@@ -104,13 +104,9 @@ def _ingest_file(
             "deleted": s.deleted,
         },
     )
-    return WriteSummary(
-        added=s.added,
-        updated=s.updated,
-        unchanged=s.unchanged,
-        deleted=s.deleted,
-        ids=s.ids,
+    return WriteSummary.of(
+        s,
+        generation=idx.generation,
         rejected=[Rejection(row=r.row, reason=r.reason) for r in result.rejected],
         format=result.format,
-        generation=idx.generation,
     )

@@ -8,11 +8,12 @@ codes, status words to the fixed vocabulary, language detected).
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
+from erfa.index import UpsertSummary
 from erfa.ingest import Record, read_items
 from erfa.service.api.deps import AdminDep, IndexDep, ProjectId
 from erfa.service.api.errors import AUTH_RESPONSES, invalid, problem, unprocessable
@@ -81,6 +82,9 @@ class Rejection(BaseModel):
 
 
 class WriteSummary(BaseModel):
+    """What a write did: the index's `WriteSummary` counts (index/summary.py), field for field, and what
+    only the HTTP answer carries (rejected rows, the generation to read your writes, the file's format)."""
+
     added: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -94,6 +98,11 @@ class WriteSummary(BaseModel):
         ),
     )
     format: str | None = None
+
+    @classmethod
+    def of(cls, summary: UpsertSummary, *, generation: int | None, **extra: Any) -> WriteSummary:
+        """The answer to a write the index summed up as ``summary``."""
+        return cls(**summary.counts(), deleted=summary.deleted, ids=summary.ids, generation=generation, **extra)
 
 
 class DeleteResponse(BaseModel):
@@ -144,7 +153,7 @@ def post_projects(
         raise unprocessable(*(invalid(["body", r.row - 1], r.reason) for r in read.rejected))
     s = idx.upsert(read.records)
     log.info("projects written", extra={"event": "write", "added": s.added, "updated": s.updated})
-    return WriteSummary(added=s.added, updated=s.updated, unchanged=s.unchanged, ids=s.ids, generation=idx.generation)
+    return WriteSummary.of(s, generation=idx.generation)
 
 
 @router.delete(

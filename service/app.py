@@ -24,10 +24,11 @@ from erfa.service.api.auth import check_token_strength
 from erfa.service.api.deps import AppState
 from erfa.service.api.docs import install_docs
 from erfa.service.api.errors import install_errors
-from erfa.service.api.routers import admin, feeds, health, ingest, projects, search, submissions
+from erfa.service.api.routers import feeds, health, ingest, projects, search, submissions
 from erfa.service.api.security import install_security
 from erfa.service.database import follow, open_index, open_submissions
 from erfa.service.demo import seed_demo
+from erfa.service.pages import admin
 from erfa.service.pages.web import install_web
 from erfa.service.settings import Settings
 

@@ -21,7 +21,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from erfa.index import Filters, ProjectIndex
+from erfa.index import LIST_FILTERS, Filters, ProjectIndex
 from erfa.index.moderation.queue import SubmissionQueue
 from erfa.index.store.protocol import StoreUnavailable
 from erfa.service.admission import Admission, Busy, client_of, need_cost
@@ -191,6 +191,18 @@ def filter_params(
         year_from,
         year_to,
     )
+
+
+def filters_as_params(filters: Filters) -> list[tuple[str, str]]:
+    """The filters as query parameters (one pair per value), to carry them through links and feeds:
+    what `filter_params` reads back."""
+    out = [(f, v) for f in LIST_FILTERS for v in getattr(filters, f)]
+    out += [(f, str(getattr(filters, f))) for f in ("year_from", "year_to") if getattr(filters, f) is not None]
+    return out
+
+
+# The cookie that remembers the reader's interface language (set by the pages, read by the feeds too).
+LANG_COOKIE = "erfa_lang"
 
 
 def need(

@@ -40,7 +40,7 @@ def _store(settings: Settings) -> SubmissionQueue:
 
 
 def _out(sub: Submission) -> dict[str, Any]:
-    from erfa.service.api.routers.submissions import SubmissionOut
+    from erfa.service.api.schemas import SubmissionOut
 
     return SubmissionOut.of(sub).model_dump(mode="json")
 
@@ -111,7 +111,7 @@ def _assignments(pairs: list[str]) -> dict[str, Any]:
 
 
 def cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
-    from erfa.service.api.routers.submissions import SubmissionEdit
+    from erfa.service.api.schemas import SubmissionEdit
 
     store = _store(settings)
     try:

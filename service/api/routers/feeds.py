@@ -47,12 +47,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from erfa.index import MAX_WINDOW, Filters, Hit
-from erfa.service.api.deps import AdmittedDep, FiltersDep, IndexDep, NeedDep
+from erfa.service.api.deps import LANG_COOKIE, AdmittedDep, FiltersDep, IndexDep, NeedDep, filters_as_params
 from erfa.service.api.errors import problem
-from erfa.service.api.presenter import SearchResponse, search_response
+from erfa.service.api.presenter import search_response
+from erfa.service.api.schemas import SearchResponse
 from erfa.service.pages import i18n
-from erfa.service.pages.web import LANG_COOKIE
-from erfa.service.pages.web import filter_params as filters_as_params
 
 router = APIRouter(tags=["feeds and export"])
 

@@ -44,7 +44,7 @@ from erfa.index.moderation.workflow import Moderation
 from erfa.ingest import RecordError, vocab
 from erfa.service.api.deps import get_settings, get_submissions, loaded_index
 from erfa.service.api.errors import full_disk
-from erfa.service.api.routers.submissions import SubmissionEdit
+from erfa.service.api.schemas import SubmissionEdit
 from erfa.service.api.security import has_control, token_guard
 from erfa.service.pages import i18n
 from erfa.service.pages.sessions import PRE_SESSION_AGE, Session, Sessions

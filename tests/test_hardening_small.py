@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from erfa.index import ProjectIndex
 from erfa.service.api.errors import error_response
-from erfa.service.api.security import RateLimiter
+from erfa.service.api.ratelimit import RateLimiter
 from erfa.service.pages import sessions as sessions_mod
 from tests._ops import AUTH, TOKEN
 from tests._pg import make_pg_index, pg_cluster, pg_url  # noqa: F401  (fixtures)

@@ -25,8 +25,9 @@ from erfa.index import LIST_FILTERS, Filters, ProjectIndex
 from erfa.index.moderation.queue import SubmissionQueue
 from erfa.index.store.protocol import StoreUnavailable
 from erfa.service.admission import Admission, Busy, client_of, need_cost
+from erfa.service.api.auth import admin_token_ok
 from erfa.service.api.errors import invalid, unprocessable
-from erfa.service.api.security import PlainId, admin_token_ok
+from erfa.service.api.ids import PlainId
 from erfa.service.settings import Settings
 
 log = logging.getLogger("erfa.service")

@@ -302,7 +302,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.no_demo:
         settings.demo = False
     from erfa.service.api.protocol import Utf8UrlProtocol
-    from erfa.service.api.security import logging_config
+    from erfa.service.logs import logging_config
 
     settings.workers = args.workers or settings.workers  # before encoder_options shares out the cores
     workers = settings.workers

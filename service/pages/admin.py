@@ -12,7 +12,7 @@ Security: the admin token is typed once into the sign-in form and exchanged for 
 absolute expiry). Every form carries a CSRF token checked on every POST, and a POST whose
 ``Origin`` is another site is refused before that. A wrong token at the sign-in form counts
 against the client's tries together with wrong bearer tokens on the API (``TokenGuard`` in
-service/api/security.py). Pages are never cached and never indexed. A full disk, also on the
+service/api/auth.py). Pages are never cached and never indexed. A full disk, also on the
 first page that creates the session store, gets the 507 page, never a 500.
 """
 
@@ -42,10 +42,11 @@ from erfa.index.moderation.submissions import (
 )
 from erfa.index.moderation.workflow import Moderation
 from erfa.ingest import RecordError, vocab
+from erfa.service.api.auth import token_guard
 from erfa.service.api.deps import get_settings, get_submissions, loaded_index
 from erfa.service.api.errors import full_disk
+from erfa.service.api.ids import has_control
 from erfa.service.api.schemas import SubmissionEdit
-from erfa.service.api.security import has_control, token_guard
 from erfa.service.pages import i18n
 from erfa.service.pages.sessions import PRE_SESSION_AGE, Session, Sessions
 from erfa.service.pages.web import Page, parse, render

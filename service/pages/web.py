@@ -40,7 +40,7 @@ from erfa.service.api.deps import (
     loaded_index,
 )
 from erfa.service.api.errors import http_error
-from erfa.service.api.security import has_control
+from erfa.service.api.ids import has_control
 from erfa.service.pages import i18n
 
 HERE = Path(__file__).parent

@@ -19,7 +19,7 @@ bad value is refused with the API's own 422.
   so 304 by date means nothing was written since; ``If-None-Match`` (exact) still wins.
   It may be kept by the reader's own cache for a few minutes, never by a shared one: the
   need is in the URL (see service/api/security.py).
-* ``/export.json``: the API's search response (service/api/presenter.py), up to MAX_WINDOW
+* ``/export.json``: the API's search response (service/api/schemas.py), up to MAX_WINDOW
   results in one request instead of pages of 100.
 * ``/export.csv``: one row per project, UTF-8 with a byte-order mark so that Excel reads
   the letters æøå right, and formula-safe: a cell that begins with ``= + - @``, a tab or

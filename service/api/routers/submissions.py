@@ -24,6 +24,7 @@ from erfa.index.moderation.workflow import Moderation
 from erfa.ingest import RecordError
 from erfa.service.api.deps import AdminDep, IndexDep, SettingsDep, SubmissionsDep
 from erfa.service.api.errors import AUTH_RESPONSES, invalid, problem, unprocessable
+from erfa.service.api.ids import PlainId
 from erfa.service.api.schemas import (
     STATUS_PAGE,
     Approved,
@@ -36,7 +37,6 @@ from erfa.service.api.schemas import (
     SubmissionStatus,
     status_of,
 )
-from erfa.service.api.security import PlainId
 
 log = logging.getLogger("erfa.service")
 

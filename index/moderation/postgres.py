@@ -15,6 +15,7 @@ typing that exists nowhere else: a commit here is as durable as PostgreSQL's com
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -91,8 +92,8 @@ class PgSubmissionQueue:
         )
         return submission_of(row) if row else None
 
-    def list(self, status: str | None = "pending", *, limit: int = 100, offset: int = 0) -> list[Submission]:
-        def run(con: psycopg.Connection) -> list[tuple[Any, ...]]:
+    def list(self, status: str | None = "pending", *, limit: int = 100, offset: int = 0) -> builtins.list[Submission]:
+        def run(con: psycopg.Connection) -> builtins.list[tuple[Any, ...]]:
             if status is None:
                 return con.execute(
                     f"SELECT {_COLUMNS} FROM submissions ORDER BY created_at, id LIMIT %s OFFSET %s", (limit, offset)
@@ -115,7 +116,7 @@ class PgSubmissionQueue:
         return self._pool.read(run)
 
     def counts(self) -> dict[str, int]:
-        found = dict(
+        found: dict[str, int] = dict(
             self._pool.read(
                 lambda con: con.execute("SELECT status, count(*) FROM submissions GROUP BY status").fetchall()
             )
@@ -139,7 +140,7 @@ class PgSubmissionQueue:
             sub = submission_of(row)
             yield Submission(**{**sub.__dict__, "history": tuple(history.get(sub.id, ()))})
 
-    def history(self, submission_id: str) -> list[Decision]:
+    def history(self, submission_id: str) -> builtins.list[Decision]:
         if NUL in submission_id:
             return []
         rows = self._pool.read(
@@ -147,13 +148,13 @@ class PgSubmissionQueue:
         )
         return [decision_of(r) for r in rows]
 
-    def decisions(self, *, limit: int = 100, offset: int = 0) -> list[Decision]:
+    def decisions(self, *, limit: int = 100, offset: int = 0) -> builtins.list[Decision]:
         rows = self._pool.read(
             lambda con: con.execute(f"{_HISTORY} ORDER BY seq DESC LIMIT %s OFFSET %s", (limit, offset)).fetchall()
         )
         return [decision_of(r) for r in rows]
 
-    def undecided(self) -> list[str]:
+    def undecided(self) -> builtins.list[str]:
         rows = self._pool.read(
             lambda con: con.execute("SELECT id FROM submissions WHERE status IN ('pending', 'rejected')").fetchall()
         )
@@ -202,7 +203,7 @@ class PgSubmissionQueue:
         with self._tx() as con:
             yield _OpenDecision(con, _locked(con, submission_id))
 
-    def restore(self, submissions: list[Submission]) -> ImportCount:
+    def restore(self, submissions: builtins.list[Submission]) -> ImportCount:
         count = ImportCount()
         with self._tx() as con:
             for s in submissions:

@@ -8,6 +8,7 @@ at a time reads a submission and changes it, across threads and processes.
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -71,7 +72,7 @@ class SqliteSubmissionQueue(SqliteFile):
         )
         return submission_of(row) if row else None
 
-    def list(self, status: str | None = "pending", *, limit: int = 100, offset: int = 0) -> list[Submission]:
+    def list(self, status: str | None = "pending", *, limit: int = 100, offset: int = 0) -> builtins.list[Submission]:
         if status is None:
             rows = self._con().execute(
                 f"SELECT {_COLUMNS} FROM submissions ORDER BY created_at, id LIMIT ? OFFSET ?", (limit, offset)
@@ -101,15 +102,15 @@ class SqliteSubmissionQueue(SqliteFile):
             sub = submission_of(row)
             yield Submission(**{**sub.__dict__, "history": tuple(history.get(sub.id, ()))})
 
-    def history(self, submission_id: str) -> list[Decision]:
+    def history(self, submission_id: str) -> builtins.list[Decision]:
         rows = self._con().execute(f"{_HISTORY} WHERE submission_id=? ORDER BY seq", (submission_id,))
         return [decision_of(r) for r in rows]
 
-    def decisions(self, *, limit: int = 100, offset: int = 0) -> list[Decision]:
+    def decisions(self, *, limit: int = 100, offset: int = 0) -> builtins.list[Decision]:
         rows = self._con().execute(f"{_HISTORY} ORDER BY seq DESC LIMIT ? OFFSET ?", (limit, offset))
         return [decision_of(r) for r in rows]
 
-    def undecided(self) -> list[str]:
+    def undecided(self) -> builtins.list[str]:
         return [
             sid for (sid,) in self._con().execute("SELECT id FROM submissions WHERE status IN ('pending', 'rejected')")
         ]
@@ -161,7 +162,7 @@ class SqliteSubmissionQueue(SqliteFile):
         with self._tx() as con:
             yield _OpenDecision(con, _locked(con, submission_id))
 
-    def restore(self, submissions: list[Submission]) -> ImportCount:
+    def restore(self, submissions: builtins.list[Submission]) -> ImportCount:
         count = ImportCount()
         with self._tx() as con:
             for s in submissions:

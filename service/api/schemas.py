@@ -259,7 +259,15 @@ class WriteSummary(BaseModel):
     @classmethod
     def of(cls, summary: UpsertSummary, *, generation: int | None, **extra: Any) -> WriteSummary:
         """The answer to a write the index summed up as ``summary``."""
-        return cls(**summary.counts(), deleted=summary.deleted, ids=summary.ids, generation=generation, **extra)
+        return cls(
+            added=summary.added,
+            updated=summary.updated,
+            unchanged=summary.unchanged,
+            deleted=summary.deleted,
+            ids=summary.ids,
+            generation=generation,
+            **extra,
+        )
 
 
 class DeleteResponse(BaseModel):

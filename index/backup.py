@@ -29,7 +29,9 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from erfa.index.engine import ProjectIndex
-from erfa.index.moderation.submissions import Submission, SubmissionStore
+from erfa.index.moderation.queue import SubmissionQueue
+from erfa.index.moderation.submissions import Submission
+from erfa.index.summary import WriteSummary
 from erfa.ingest.record import Record, utcnow
 from erfa.ingest.rows import json_loads
 
@@ -48,17 +50,16 @@ class ExportCount:
     submissions: int = 0
 
 
-@dataclass
-class ImportSummary:
+@dataclass(kw_only=True)
+class ImportSummary(WriteSummary):
+    """An import's record counts (`WriteSummary`), and how many records and submissions the file held."""
+
     records: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
     submissions: int = 0
     submissions_added: int = 0
 
 
-def export(index: ProjectIndex, submissions: SubmissionStore | None, out: IO[str]) -> ExportCount:
+def export(index: ProjectIndex, submissions: SubmissionQueue | None, out: IO[str]) -> ExportCount:
     """Write every record and submission to ``out``.
 
     Records are read in one SQLite read transaction (a snapshot in WAL mode), so a
@@ -143,17 +144,15 @@ def read_export(lines: Iterator[str], name: str = "export") -> tuple[list[Record
 
 
 def import_file(
-    path: Path, index: ProjectIndex, submissions: SubmissionStore, *, progress: bool = False
+    path: Path, index: ProjectIndex, submissions: SubmissionQueue, *, progress: bool = False
 ) -> ImportSummary:
     """Restore an export into a data directory (usually a fresh one); all-or-nothing validation."""
     with Path(path).open(encoding="utf-8") as f:
         records, subs = read_export(iter(f), str(path))
     if refused := index.refusals(records):  # all or nothing, like the file's own checks (issue 18)
         raise BackupError("\n".join(f"{path}: record {i!r}: {why}" for i, why in sorted(refused.items())[:50]))
-    summary = ImportSummary(records=len(records), submissions=len(subs))
-    if records:
-        up = index.upsert(records, progress=progress)
-        summary.added, summary.updated, summary.unchanged = up.added, up.updated, up.unchanged
+    written = index.upsert(records, progress=progress).counts() if records else {}
+    summary = ImportSummary(records=len(records), submissions=len(subs), **written)
     if subs:
         summary.submissions_added = submissions.restore(subs).added
     return summary

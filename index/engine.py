@@ -44,6 +44,7 @@ from erfa.index.search.translate import Translator
 from erfa.index.search.translate import shared as shared_translator
 from erfa.index.store.protocol import RecordStore, StoredRecord, text_hash
 from erfa.index.store.sqlite import Store
+from erfa.index.summary import WriteSummary
 from erfa.ingest.record import Record, utcnow
 
 __all__ = [
@@ -65,11 +66,10 @@ __all__ = [
 log = logging.getLogger("erfa.index")
 
 
-@dataclass
-class UpsertSummary:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
+@dataclass(kw_only=True)
+class UpsertSummary(WriteSummary):
+    """An upsert's counts (`WriteSummary`) and what only the engine knows about it."""
+
     deleted: int = 0
     embedded: int = 0
     seconds: float = 0.0
@@ -356,7 +356,12 @@ class ProjectIndex:
                 r if r.updated_at else r.model_copy(update={"updated_at": utcnow()}) for r in plan.added + plan.updated
             ]
             summary = UpsertSummary(
-                len(plan.added), len(plan.updated), len(plan.unchanged), embedded=embedded, refused=refused, notes=notes
+                added=len(plan.added),
+                updated=len(plan.updated),
+                unchanged=len(plan.unchanged),
+                embedded=embedded,
+                refused=refused,
+                notes=notes,
             )
             if changed:
                 # only texts the first pass did not cover (another writer changed the plan meanwhile):

@@ -18,15 +18,17 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from erfa.index import ProjectIndex
-from erfa.index.moderation.submissions import SubmissionStore
+from erfa.index.moderation.queue import SubmissionQueue
+from erfa.index.moderation.workflow import Moderation
 from erfa.service.api.auth import check_token_strength
 from erfa.service.api.deps import AppState
 from erfa.service.api.docs import install_docs
 from erfa.service.api.errors import install_errors
-from erfa.service.api.routers import admin, feeds, health, ingest, projects, search, submissions
+from erfa.service.api.routers import feeds, health, ingest, projects, search, submissions
 from erfa.service.api.security import install_security
 from erfa.service.database import follow, open_index, open_submissions
 from erfa.service.demo import seed_demo
+from erfa.service.pages import admin
 from erfa.service.pages.web import install_web
 from erfa.service.settings import Settings
 
@@ -92,10 +94,10 @@ def _load(state: AppState, index: ProjectIndex | None) -> None:
         state.error = f"{type(exc).__name__}: {exc}"
 
 
-def _withdraw_undecided(store: SubmissionStore, idx: ProjectIndex) -> None:
-    """Close the one gap of an approval a crash can leave (see index/moderation/submissions.py): a record
+def _withdraw_undecided(store: SubmissionQueue, idx: ProjectIndex) -> None:
+    """Close the one gap of an approval a crash can leave (see index/moderation/workflow.py): a record
     whose submission is not approved is taken out of search before anyone can search."""
     try:
-        store.withdraw_undecided(idx)
+        Moderation(store, idx).withdraw_undecided()
     except Exception:  # a full disk must not keep search down; the next start tries again
         log.exception("could not check the index against the submissions")

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from erfa.index import ProjectIndex
-from erfa.index.moderation.submissions import SubmissionStore
+from erfa.index.moderation.queue import SubmissionQueue
+from erfa.index.moderation.sqlite import SqliteSubmissionQueue
 from erfa.index.store.protocol import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -84,14 +85,14 @@ def replica_home(home: Path, store_id: str) -> Path:
     return folder
 
 
-def open_submissions(settings: Settings) -> SubmissionStore:
+def open_submissions(settings: Settings) -> SubmissionQueue:
     """The moderation queue: beside the records, wherever they are."""
     if not settings.database_url:
-        return SubmissionStore.in_home(settings.home)
+        return SqliteSubmissionQueue.in_home(settings.home)
     _postgres()
-    from erfa.index.moderation.postgres import PgSubmissionStore
+    from erfa.index.moderation.postgres import PgSubmissionQueue
 
-    return PgSubmissionStore(settings.database_url)
+    return PgSubmissionQueue(settings.database_url)
 
 
 # -- `erfa db` ----------------------------------------------------------------------------

@@ -64,6 +64,7 @@ from erfa.index.atomic import atomic_file
 from erfa.index.bodies import directory as bodies_directory
 from erfa.index.bodies.directory import CONFIDENCE, BodiesDirectory, Body, Entry, match_enhet, match_wikidata
 from erfa.index.bodies.organisations import Directory
+from erfa.index.summary import WriteSummary
 from erfa.ingest import FORMATS, FormatError, read_file
 from erfa.ingest.decode import read_text
 from erfa.ingest.limits import MAX_XLSX_BYTES
@@ -131,17 +132,15 @@ class Source:
 
 
 @dataclass
-class Report:
-    """What happened to one source; `line()` is what the operator reads in the journal."""
+class Report(WriteSummary):
+    """What happened to one source (its record counts are a `WriteSummary`); `line()` is what
+    the operator reads in the journal."""
 
     name: str
     outcome: str  # "changed", "unchanged", "partial", "failed", "skipped", "dry-run"
     http: int | None = None
     detail: str = ""
     records: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
     removed: int = 0
     rejected: int = 0
     seconds: float = 0.0
@@ -818,9 +817,7 @@ def _apply(
             "partial",
             got.status,
             records=len(records),
-            added=summary.added,
-            updated=summary.updated,
-            unchanged=summary.unchanged,
+            **summary.counts(),
             rejected=rejected,
             problems=problems,
         )
@@ -837,9 +834,7 @@ def _apply(
         "changed",
         got.status,
         records=len(records),
-        added=summary.added,
-        updated=summary.updated,
-        unchanged=summary.unchanged,
+        **summary.counts(),
         removed=summary.deleted,
         rejected=rejected,
         problems=problems,

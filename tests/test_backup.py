@@ -11,7 +11,8 @@ import pytest
 
 from erfa.index import ProjectIndex
 from erfa.index.backup import BackupError, export, import_file
-from erfa.index.moderation.submissions import SubmissionStore
+from erfa.index.moderation.sqlite import SqliteSubmissionQueue
+from erfa.index.moderation.workflow import Moderation
 from erfa.service.cli import main
 from tests._ops import bulk_records, check_consistent, prepare_home
 from tests.test_index import CORPUS
@@ -19,22 +20,22 @@ from tests.test_index import CORPUS
 Make = Callable[..., ProjectIndex]
 
 
-def _populate(idx: ProjectIndex) -> SubmissionStore:
+def _populate(idx: ProjectIndex) -> SqliteSubmissionQueue:
     from erfa.ingest.formats.erfa import erfa_jsonl
 
     idx.upsert(CORPUS)
     idx.upsert([r for _, r in erfa_jsonl(list(enumerate(bulk_records(12, source="vest"), 1)))])  # type: ignore[misc]
-    subs = SubmissionStore.in_home(idx.home)
+    subs = SqliteSubmissionQueue.in_home(idx.home)
     keep = subs.add({"title": "Ventende forslag", "organisation": "Fjordby kommune", "country": "NO"})
     gone = subs.add({"title": "Avvist forslag", "organisation": "Ingen"})
     listed = subs.add({"title": "Godkjent forslag om tolking", "organisation": "Tolketjenesten", "status": "pilot"})
-    subs.reject(gone.id, "not public sector")
-    subs.approve(listed.id, idx)
+    Moderation(subs, idx).reject(gone.id, "not public sector")
+    Moderation(subs, idx).approve(listed.id)
     assert keep.status == "pending"
     return subs
 
 
-def _dump(idx: ProjectIndex, subs: SubmissionStore) -> list[str]:
+def _dump(idx: ProjectIndex, subs: SqliteSubmissionQueue) -> list[str]:
     buf = io.StringIO()
     export(idx, subs, buf)
     lines = buf.getvalue().splitlines()
@@ -53,7 +54,7 @@ def test_round_trip_loses_nothing(make_index: Make, tmp_path: Path) -> None:
         export(a, subs_a, f)
 
     b = make_index(tmp_path / "b")
-    subs_b = SubmissionStore.in_home(b.home)
+    subs_b = SqliteSubmissionQueue.in_home(b.home)
     summary = import_file(path, b, subs_b)
     assert (summary.records, summary.added, summary.submissions) == (17, 17, 3)
     assert _dump(b, subs_b) == lines  # byte for byte: ids, languages, timestamps, moderation state
@@ -84,12 +85,12 @@ def test_a_damaged_backup_is_refused_whole(
     a = make_index(tmp_path / "a")
     a.upsert(CORPUS)
     buf = io.StringIO()
-    export(a, SubmissionStore.in_home(a.home), buf)
+    export(a, SqliteSubmissionQueue.in_home(a.home), buf)
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(damage(buf.getvalue().splitlines())) + "\n", encoding="utf-8")
     b = make_index(tmp_path / "b")
     with pytest.raises(BackupError, match=words):
-        import_file(path, b, SubmissionStore.in_home(b.home))
+        import_file(path, b, SqliteSubmissionQueue.in_home(b.home))
     assert b.count() == 0
 
 

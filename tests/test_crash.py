@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from erfa.index import Encoder, ProjectIndex
-from erfa.index.moderation.submissions import SubmissionStore
+from erfa.index.moderation.sqlite import SqliteSubmissionQueue
 from tests._ops import (
     AUTH,
     bulk_records,
@@ -194,7 +194,7 @@ def test_sigkill_of_the_server_keeps_submissions_and_finishes_the_ingest(
     finally:
         server.stop()
     present, stats = _reopen(home, encoder)
-    store = SubmissionStore.in_home(home)
+    store = SqliteSubmissionQueue.in_home(home)
     assert store.count("pending") == 2
     store.close()
     lost = ({r.id for r in CORPUS} | {f"upl-p{i}" for i in range(80)} | {f"submission-{sub_ids[0]}"}) - present

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from erfa.index import ProjectIndex
 from erfa.service.api.errors import error_response
-from erfa.service.api.security import RateLimiter
+from erfa.service.api.ratelimit import RateLimiter
 from erfa.service.pages import sessions as sessions_mod
 from tests._ops import AUTH, TOKEN
 from tests._pg import make_pg_index, pg_cluster, pg_url  # noqa: F401  (fixtures)
@@ -124,8 +124,7 @@ def test_an_id_with_a_control_character_never_reaches_the_store(
         (idx.store, "delete"),
         (subs, "get"),
         (subs, "edit"),
-        (subs, "approve"),
-        (subs, "reject"),
+        (subs, "deciding"),  # where approve and reject reach the queue
     ):
         monkeypatch.setattr(obj, name, spy(getattr(obj, name)))
     _nul_requests(c)
@@ -142,7 +141,7 @@ def test_an_id_with_a_nul_byte_gets_404_or_422_on_postgresql(
     idx = make_pg_index(pg_url)
     idx.upsert(CORPUS)
     c = app_for(index=idx, database_url=pg_url)
-    assert type(c.app.state.erfa.submissions).__name__ == "PgSubmissionStore"  # type: ignore[attr-defined]
+    assert type(c.app.state.erfa.submissions).__name__ == "PgSubmissionQueue"  # type: ignore[attr-defined]
     c.post("/submissions", json=FORM)
     _nul_requests(c)
     assert c.get("/projects/test-1").status_code == 200
@@ -150,18 +149,19 @@ def test_an_id_with_a_nul_byte_gets_404_or_422_on_postgresql(
 
 @pytest.mark.postgres
 def test_the_postgresql_stores_treat_a_nul_id_as_unknown(make_pg_index: MakePg, pg_url: str) -> None:
-    from erfa.index.moderation.postgres import PgSubmissionStore
+    from erfa.index.moderation.postgres import PgSubmissionQueue
+    from erfa.index.moderation.workflow import Moderation
 
     idx = make_pg_index(pg_url)
     assert idx.store.get("a\x00b") is None
     assert idx.store.delete(["a\x00b"])[1] == {}
-    subs = PgSubmissionStore(pg_url)
+    subs = PgSubmissionQueue(pg_url)
     try:
         assert subs.get("a\x00b") is None and subs.by_status_token("a\x00b") is None
         with pytest.raises(KeyError):
             subs.edit("a\x00b", {"title": "x"})
         with pytest.raises(KeyError):
-            subs.reject("a\x00b", "x")
+            Moderation(subs, idx).reject("a\x00b", "x")
     finally:
         subs.close()
 
@@ -323,14 +323,14 @@ def test_a_moderation_form_on_a_full_disk_gets_the_507_page(
 
 
 def test_a_store_that_cannot_open_on_a_full_disk_gets_the_apis_507(app_for: Callable[..., TestClient]) -> None:
-    from erfa.index.store.sqlite import StoreUnreadable
+    from erfa.index.store.protocol import StoreUnreadable
 
     c = app_for()
 
     @c.app.get("/test-open-store", include_in_schema=False)
     def open_store() -> None:
         full = sqlite3.OperationalError("database or disk is full")
-        raise StoreUnreadable(Path("x.sqlite"), full) from full  # as SqliteFile raises it
+        raise StoreUnreadable(Path("x.sqlite"), str(full), full=True) from full  # as SqliteFile raises it
 
     r = c.get("/test-open-store")
     assert r.status_code == 507 and "disk is full" in r.json()["detail"] and r.headers["Retry-After"]

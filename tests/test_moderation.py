@@ -16,7 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from erfa.index import ProjectIndex
-from erfa.index.moderation.submissions import StaleSubmission, SubmissionError, SubmissionStore, to_record
+from erfa.index.moderation.sqlite import SqliteSubmissionQueue
+from erfa.index.moderation.submissions import StaleSubmission, SubmissionError, to_record
+from erfa.index.moderation.workflow import Moderation
 from erfa.ingest import Record
 from erfa.service.pages import sessions as sessions_mod
 from tests._ops import AUTH, TOKEN, erfa_cmd, erfa_env
@@ -203,7 +205,7 @@ def test_edits_are_kept_in_the_history_and_a_stale_decision_is_refused(
     make_index: Callable[..., ProjectIndex], tmp_path: Path
 ) -> None:
     idx = make_index()
-    store = SubmissionStore(tmp_path / "subs.sqlite")
+    store = SqliteSubmissionQueue(tmp_path / "subs.sqlite")
     sub = store.add({**FORM, "title": "Lekkasjer i vannledninger med KI", "country": "Norge"})
     assert sub.status_token and store.by_status_token(sub.status_token).id == sub.id  # type: ignore[union-attr]
     edited = store.edit(sub.id, {"title": "Lekkasjesøk i vannledninger", "municipality": None}, expected_revision=0)
@@ -220,13 +222,13 @@ def test_edits_are_kept_in_the_history_and_a_stale_decision_is_refused(
     }
     assert store.edit(sub.id, {"title": "Lekkasjesøk i vannledninger"}).revision == 1  # no change, no history
     with pytest.raises(StaleSubmission):
-        store.approve(sub.id, idx, expected_revision=0)  # the page showed revision 0
+        Moderation(store, idx).approve(sub.id, expected_revision=0)  # the page showed revision 0
     assert idx.get(f"submission-{sub.id}") is None
     with pytest.raises(Exception):
         store.edit(sub.id, {"link": "javascript:alert(1)"})
     with pytest.raises(Exception):
         store.edit(sub.id, {"colour": "blue"})
-    done, record = store.approve(sub.id, idx, expected_revision=1)
+    done, record = Moderation(store, idx).approve(sub.id, expected_revision=1)
     assert record.title == "Lekkasjesøk i vannledninger" and record.municipality is None
     assert [d.action for d in done.history] == ["submitted", "edited", "approved"]
     with pytest.raises(SubmissionError):
@@ -245,7 +247,7 @@ def test_an_old_submissions_file_gains_the_new_columns(tmp_path: Path) -> None:
         '2024-01-01T00:00:00+00:00', NULL, NULL, NULL);""")
     con.commit()
     con.close()
-    store = SubmissionStore(path)
+    store = SqliteSubmissionQueue(path)
     old = store.get("sold")
     assert old is not None and old.revision == 0 and old.status_hash is None and old.history == ()
     assert store.edit("sold", {"country": "NO"}).revision == 1
@@ -257,13 +259,13 @@ def test_a_backup_keeps_history_and_status_links(make_index: Callable[..., Proje
     from erfa.index.backup import export, import_file
 
     idx = make_index()
-    store = SubmissionStore(tmp_path / "a.sqlite")
+    store = SqliteSubmissionQueue(tmp_path / "a.sqlite")
     sub = store.add(FORM)
     store.edit(sub.id, {"title": "Nytt navn"})
     out = io.StringIO()
     export(idx, store, out)
     (tmp_path / "b.jsonl").write_text(out.getvalue(), encoding="utf-8")
-    other = SubmissionStore(tmp_path / "b.sqlite")
+    other = SqliteSubmissionQueue(tmp_path / "b.sqlite")
     import_file(tmp_path / "b.jsonl", make_index(tmp_path / "home-b"), other)
     back = other.get(sub.id)
     assert back is not None and back.revision == 1 and [d.action for d in back.history] == ["submitted", "edited"]
@@ -446,7 +448,7 @@ def test_erfa_submissions_list_show_edit_approve_reject(encoder: object, model_h
     from tests._ops import prepare_home
 
     home = prepare_home(tmp_path / "cli-home", model_home)  # `encoder` has built the model it links
-    store = SubmissionStore.in_home(home)
+    store = SqliteSubmissionQueue.in_home(home)
     one = store.add(FORM)
     two = store.add({"title": "Kjøp klokker", "organisation": "Spam AS"})
     store.close()

@@ -172,11 +172,13 @@ def test_cli_ingest_reports_the_row_and_the_nameless_organisation(
 def test_approving_a_record_the_index_cannot_take_fails_and_keeps_the_submission(
     make_index: Make, tmp_path: Path, poisoned: None
 ) -> None:
-    from erfa.index.moderation.submissions import SubmissionError, SubmissionStore
+    from erfa.index.moderation.sqlite import SqliteSubmissionQueue
+    from erfa.index.moderation.submissions import SubmissionError
+    from erfa.index.moderation.workflow import Moderation
 
     idx = make_index()
     idx.upsert(CORPUS)
-    store = SubmissionStore(tmp_path / "submissions.sqlite")
+    store = SqliteSubmissionQueue(tmp_path / "submissions.sqlite")
     sub = store.add(
         {
             "title": "Chatbot for byggesaker",
@@ -186,13 +188,13 @@ def test_approving_a_record_the_index_cannot_take_fails_and_keeps_the_submission
         }
     )
     with pytest.raises(SubmissionError, match="cannot be approved: erfa cannot index"):
-        store.approve(sub.id, idx)
+        Moderation(store, idx).approve(sub.id)
     assert store.get(sub.id).status == "pending"  # type: ignore[union-attr]
     assert idx.count() == 4 and idx.search("byggesak", limit=3).hits
 
 
 def test_import_refuses_the_whole_file(make_index: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from erfa.index.moderation.submissions import SubmissionStore
+    from erfa.index.moderation.sqlite import SqliteSubmissionQueue
 
     source = make_index(tmp_path / "source")
     source.upsert([*CORPUS, bad_record()])
@@ -202,7 +204,7 @@ def test_import_refuses_the_whole_file(make_index: Make, tmp_path: Path, monkeyp
     poison(monkeypatch)
     target = make_index(tmp_path / "target")
     with pytest.raises(BackupError, match="test-bad"):
-        import_file(export_path, target, SubmissionStore(tmp_path / "target.sqlite"))
+        import_file(export_path, target, SqliteSubmissionQueue(tmp_path / "target.sqlite"))
     assert target.count() == 0
 
 

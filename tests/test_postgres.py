@@ -18,8 +18,9 @@ import pytest
 
 from erfa.index import ProjectIndex
 from erfa.index.backup import export, import_file
-from erfa.index.moderation.postgres import PgSubmissionStore
-from erfa.index.moderation.submissions import SubmissionStore
+from erfa.index.moderation.postgres import PgSubmissionQueue
+from erfa.index.moderation.sqlite import SqliteSubmissionQueue
+from erfa.index.moderation.workflow import Moderation
 from erfa.index.store import schema as pgschema
 from erfa.index.store.postgres import PgStore
 from erfa.ingest import Record
@@ -191,15 +192,15 @@ def test_a_write_returns_its_generation_for_read_your_writes(
 
 
 def test_submissions_live_in_the_database(pg_url: str, make_pg_index: MakePg) -> None:
-    """The moderation rules are SubmissionStore's, seen from any replica."""
+    """The moderation rules are every queue's, seen from any replica."""
     idx = make_pg_index(pg_url)
-    one, two = PgSubmissionStore(pg_url), PgSubmissionStore(pg_url)
+    one, two = PgSubmissionQueue(pg_url), PgSubmissionQueue(pg_url)
     sub = one.add({"title": "Chatbot for bygglov", "description": "Svar om byggesøknader.", "country": "Norge"})
     assert two.get(sub.id).status == "pending" and two.count() == 1  # type: ignore[union-attr]
-    _, record = two.approve(sub.id, idx)
+    _, record = Moderation(two, idx).approve(sub.id)
     assert one.get(sub.id).status == "approved" and idx.get(record.id) is not None  # type: ignore[union-attr]
     other = one.add({"title": "Skogsovervåking", "description": "Satellittbilder av skog."})
-    assert two.reject(other.id, "duplicate", idx).status == "rejected"
+    assert Moderation(two, idx).reject(other.id, "duplicate").status == "rejected"
     assert one.count("pending") == 0 and one.count(None) == 2
     one.close()
     two.close()
@@ -212,13 +213,13 @@ def test_export_and_import_both_ways_lose_nothing(
     the same records, byte for byte, and the same submissions."""
     source = make_index(tmp_path / "sqlite")
     source.upsert([*CORPUS, Record.build("test", "nul", title="Null \u0000 byte", description="kontroll\u0001tegn")])
-    subs = SubmissionStore.in_home(tmp_path / "sqlite")
+    subs = SqliteSubmissionQueue.in_home(tmp_path / "sqlite")
     pending = subs.add({"title": "Chatbot for bygglov", "description": "Svar om byggesøknader."})
-    subs.reject(subs.add({"title": "Skog", "description": "Satellitt."}).id, "duplicate")
+    Moderation(subs, source).reject(subs.add({"title": "Skog", "description": "Satellitt."}).id, "duplicate")
     first = tmp_path / "from-sqlite.jsonl"
     with first.open("w") as out:
         export(source, subs, out)
-    pg_idx, pg_subs = make_pg_index(pg_url), PgSubmissionStore(pg_url)
+    pg_idx, pg_subs = make_pg_index(pg_url), PgSubmissionQueue(pg_url)
     summary = import_file(first, pg_idx, pg_subs)
     assert summary.added == len(CORPUS) + 1 and summary.submissions_added == 2
     back = io.StringIO()
@@ -226,7 +227,7 @@ def test_export_and_import_both_ways_lose_nothing(
     second = tmp_path / "from-postgres.jsonl"
     second.write_text(back.getvalue())
     again = make_index(tmp_path / "sqlite-again")
-    import_file(second, again, SubmissionStore.in_home(tmp_path / "sqlite-again"))
+    import_file(second, again, SqliteSubmissionQueue.in_home(tmp_path / "sqlite-again"))
 
     def content(path: Path) -> list[str]:
         return sorted(line for line in path.read_text().splitlines() if '"_about"' not in line)

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from starlette.responses import HTMLResponse
 
 from erfa.index import ProjectIndex
-from erfa.service.api.security import JsonFormatter, RateLimiter
+from erfa.service.api.ratelimit import RateLimiter
+from erfa.service.logs import JsonFormatter
 from tests._ops import AUTH, prepare_home, running_server
 from tests.test_index import CORPUS
 

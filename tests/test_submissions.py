@@ -14,7 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from erfa.index import ProjectIndex
-from erfa.index.moderation.submissions import SubmissionStore, to_record
+from erfa.index.moderation.sqlite import SqliteSubmissionQueue
+from erfa.index.moderation.submissions import to_record
+from erfa.index.store.protocol import StoreFull
 from tests._ops import AUTH, erfa_cmd, erfa_env
 
 Make = Callable[..., ProjectIndex]
@@ -145,7 +147,7 @@ def test_pending_submissions_survive_a_restart(
     ids = [first.post("/submissions", json={**FORM, "title": f"Forslag {i}"}).json()["id"] for i in range(3)]
     first.close()
     # a new process would open the same file: the store is the only state
-    store = SubmissionStore.in_home(idx.home)
+    store = SqliteSubmissionQueue.in_home(idx.home)
     assert sorted(s.id for s in store.list("pending")) == sorted(ids)
     store.close()
     second = app_for(index=make_index(tmp_path / "shared-home"))
@@ -179,7 +181,7 @@ def _listed(c: TestClient, sid: str) -> bool:
     return by_id or any(h["id"] == f"submission-{sid}" for h in hits)
 
 
-def _commit_fails(store: SubmissionStore) -> Callable[[], Any]:
+def _commit_fails(store: SqliteSubmissionQueue) -> Callable[[], Any]:
     """The store's transactions run their statements, then the disk is full at COMMIT."""
     real = type(store)._tx
 
@@ -196,7 +198,7 @@ def test_an_approve_that_cannot_be_saved_lists_nothing(
     app_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = app_for()
-    store: SubmissionStore = c.app.state.erfa.submissions  # type: ignore[attr-defined]
+    store: SqliteSubmissionQueue = c.app.state.erfa.submissions  # type: ignore[attr-defined]
     sid = c.post("/submissions", json=FORM).json()["id"]
     with monkeypatch.context() as m:
         m.setattr(store, "_tx", _commit_fails(store))
@@ -240,7 +242,7 @@ def test_a_reject_that_cannot_be_saved_changes_nothing(
     app_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = app_for()
-    store: SubmissionStore = c.app.state.erfa.submissions  # type: ignore[attr-defined]
+    store: SqliteSubmissionQueue = c.app.state.erfa.submissions  # type: ignore[attr-defined]
     sid = c.post("/submissions", json=FORM).json()["id"]
     with monkeypatch.context() as m:
         m.setattr(store, "_tx", _commit_fails(store))
@@ -286,8 +288,8 @@ def test_a_full_disk_gets_507_saying_so_from_every_write(
 ) -> None:
     c = app_for()
     idx: ProjectIndex = c.app.state.erfa.index  # type: ignore[attr-defined]
-    store: SubmissionStore = c.app.state.erfa.submissions  # type: ignore[attr-defined]
-    full = sqlite3.OperationalError("database or disk is full")
+    store: SqliteSubmissionQueue = c.app.state.erfa.submissions  # type: ignore[attr-defined]
+    full = StoreFull("erfa.sqlite: the disk is full (database or disk is full)")  # as the stores raise it
     monkeypatch.setattr(store, "add", lambda data: (_ for _ in ()).throw(full))
     monkeypatch.setattr(idx, "upsert", lambda records, **k: (_ for _ in ()).throw(DISK_FULL))
     monkeypatch.setattr(idx, "delete", lambda ids: (_ for _ in ()).throw(full))

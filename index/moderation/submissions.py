@@ -1,24 +1,18 @@
-"""Proposed projects waiting for a moderator: stored, never searchable until approved.
+"""Proposed projects waiting for a moderator: what a submission is, and the rules every queue keeps.
 
 Anyone may propose a project, so a proposal must not reach search results until a
-trusted person has looked at it. Proposals live in their own SQLite file beside the
-registry (``submissions.sqlite`` in the data directory): the registry store stays
-the single source of truth for searchable records, and a pending proposal can never
-leak into a FAISS rebuild by accident.
+trusted person has looked at it. Proposals live in a queue of their own (the
+`SubmissionQueue` of moderation/queue.py: ``submissions.sqlite`` beside the registry,
+moderation/sqlite.py, or the shared PostgreSQL database, moderation/postgres.py): the
+registry store stays the single source of truth for searchable records, and a pending
+proposal can never leak into a FAISS rebuild by accident. Approving and rejecting, the
+steps that touch the index too, are moderation/workflow.py's.
 
-Durability: WAL mode with ``synchronous=FULL``, because a proposal is a person's
-typing that exists nowhere else; a 201 must mean "on disk", even across a power cut.
-
-Approve and reject are all or nothing across this store and the index (issue 14: with
-the disk full, a failed approve had left the project searchable while the submission
-stayed pending). Each decision is written inside a transaction of this store that is
-committed only after the index has changed; if the index write fails the transaction
-is rolled back, and if the commit fails the index change is undone. The one gap no
-code can close, a crash between the index write and the commit, leaves a pending
-submission whose record is indexed; ``withdraw_undecided`` removes such records and
-runs at every start, so a submission that is not approved is never searchable for
-long. The record id is derived from the submission id, so repeating an approval is a
-no-op.
+This module holds what both queues share and no SQL: the `Submission` and `Decision`
+types, how a proposal is cleaned and checked (`new_submission`), how an edit is checked
+and what it changes (`revise`), and the record an approved submission becomes
+(`to_record`, whose id is derived from the submission id, so repeating an approval is a
+no-op).
 
 Moderation leaves a trail (issue 12): every submission, edit, approval and rejection
 is a row in ``decisions`` (who, when, what changed), written in the same transaction
@@ -37,24 +31,14 @@ submitter ticked the consent box (``contact_consent``).
 from __future__ import annotations
 
 import json
-import logging
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from erfa.index.store.protocol import text_hash
-from erfa.index.store.sqlite import SqliteFile
 from erfa.ingest.record import Record, RecordError, make_id, utcnow
-
-if TYPE_CHECKING:
-    import sqlite3
-
-    from erfa.index.engine import ProjectIndex
-
-log = logging.getLogger("erfa.submissions")
 
 SOURCE = "submission"  # the Record.source of every approved submission
 STATUSES = ("pending", "approved", "rejected")
@@ -78,31 +62,6 @@ FIELDS = (
 CONSENT = "contact_consent"  # the submitter agreed to publish `contact`; stored, never on the record
 FORM_FIELDS = (*FIELDS, CONSENT)
 ACTIONS = ("submitted", "edited", "approved", "rejected")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS submissions (
-    id TEXT PRIMARY KEY,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
-    data TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    decided_at TEXT,
-    reason TEXT,
-    record_id TEXT
-);
-CREATE INDEX IF NOT EXISTS submissions_status ON submissions(status, created_at);
-CREATE TABLE IF NOT EXISTS decisions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    submission_id TEXT NOT NULL,
-    at TEXT NOT NULL,
-    who TEXT NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('submitted', 'edited', 'approved', 'rejected')),
-    detail TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS decisions_submission ON decisions(submission_id, seq);
-"""
-# Columns added after the first release: (name, definition) for ALTER TABLE on an older file.
-_ADDED_COLUMNS = (("status_hash", "TEXT"), ("revision", "INTEGER NOT NULL DEFAULT 0"))
-_COLUMNS = "id, status, data, created_at, decided_at, reason, record_id, status_hash, revision"
 
 
 class SubmissionError(ValueError):
@@ -265,324 +224,54 @@ def clean(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-class SubmissionStore(SqliteFile):
-    """Pending, approved and rejected submissions and their history in one SQLite file (thread-safe)."""
+def new_submission(data: Mapping[str, Any]) -> Submission:
+    """A pending submission of ``data`` (cleaned, and checked to be approvable: a moderator should
+    never face an unapprovable item), with a fresh unguessable id and the secret of its status
+    link in ``status_token``; raises RecordError when it could never become a record."""
+    kept = clean(data)
+    sid = "s" + secrets.token_hex(8)  # unguessable, so ids reveal nothing about volume or order
+    check(sid, kept)
+    token = secrets.token_urlsafe(24)
+    return Submission(sid, "pending", kept, utcnow(), status_hash=token_hash(token), status_token=token)
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA, synchronous="FULL")
-        self._migrate()
 
-    @classmethod
-    def in_home(cls, home: Path) -> SubmissionStore:
-        return cls(Path(home) / "submissions.sqlite")
+def check_changes(changes: Mapping[str, Any]) -> None:
+    """Raise RecordError when an edit names a field a submission does not have."""
+    unknown = sorted(set(changes) - set(FORM_FIELDS))
+    if unknown:
+        raise RecordError(f"unknown field {unknown[0]!r}; a submission has {', '.join(FORM_FIELDS)}")
 
-    def _migrate(self) -> None:
-        """Add the columns a file from an older erfa lacks (its submissions keep working: no status link)."""
-        with self._tx() as con:
-            have = {row[1] for row in con.execute("PRAGMA table_info(submissions)")}
-            for name, definition in _ADDED_COLUMNS:
-                if name not in have:
-                    con.execute(f"ALTER TABLE submissions ADD COLUMN {name} {definition}")
-            con.execute("CREATE UNIQUE INDEX IF NOT EXISTS submissions_status_hash ON submissions(status_hash)")
 
-    # -- reads ---------------------------------------------------------------
-    def get(self, submission_id: str) -> Submission | None:
-        row = self._con().execute(f"SELECT {_COLUMNS} FROM submissions WHERE id=?", (submission_id,)).fetchone()
-        return self._with_history(_submission(row)) if row else None
-
-    def by_status_token(self, token: str) -> Submission | None:
-        """The submission a private status link points to, or None (also for any malformed token)."""
-        if not token or len(token) > 100:
-            return None
-        row = (
-            self._con()
-            .execute(f"SELECT {_COLUMNS} FROM submissions WHERE status_hash=?", (token_hash(token),))
-            .fetchone()
-        )
-        return _submission(row) if row else None
-
-    def list(self, status: str | None = "pending", *, limit: int = 100, offset: int = 0) -> list[Submission]:
-        if status is None:
-            rows = self._con().execute(
-                f"SELECT {_COLUMNS} FROM submissions ORDER BY created_at, id LIMIT ? OFFSET ?", (limit, offset)
-            )
-        else:
-            rows = self._con().execute(
-                f"SELECT {_COLUMNS} FROM submissions WHERE status=? ORDER BY created_at, id LIMIT ? OFFSET ?",
-                (status, limit, offset),
-            )
-        return [_submission(r) for r in rows]
-
-    def count(self, status: str | None = "pending") -> int:
-        if status is None:
-            return int(self._con().execute("SELECT COUNT(*) FROM submissions").fetchone()[0])
-        return int(self._con().execute("SELECT COUNT(*) FROM submissions WHERE status=?", (status,)).fetchone()[0])
-
-    def counts(self) -> dict[str, int]:
-        """Submissions per status (every status present, 0 when none), for the moderation queue."""
-        found = dict(self._con().execute("SELECT status, COUNT(*) FROM submissions GROUP BY status").fetchall())
-        return {st: int(found.get(st, 0)) for st in STATUSES}
-
-    def all(self) -> Iterator[Submission]:
-        history: dict[str, list[Decision]] = {}
-        for d in self._decisions("SELECT submission_id, at, who, action, detail FROM decisions ORDER BY seq"):
-            history.setdefault(d.submission_id, []).append(d)
-        for row in self._con().execute(f"SELECT {_COLUMNS} FROM submissions ORDER BY created_at, id"):
-            sub = _submission(row)
-            yield Submission(**{**sub.__dict__, "history": tuple(history.get(sub.id, ()))})
-
-    def history(self, submission_id: str) -> list[Decision]:
-        """What happened to one submission, oldest first."""
-        return list(
-            self._decisions(
-                "SELECT submission_id, at, who, action, detail FROM decisions WHERE submission_id=? ORDER BY seq",
-                (submission_id,),
-            )
+def check_revision(sub: Submission, expected: int | None) -> None:
+    """Refuse a change decided on a page that showed an older revision of ``sub``."""
+    if expected is not None and sub.revision != expected:
+        raise StaleSubmission(
+            f"submission {sub.id!r} was changed since it was loaded "
+            f"(revision {sub.revision}, not {expected}); reload it and decide again"
         )
 
-    def decisions(self, *, limit: int = 100, offset: int = 0) -> list[Decision]:
-        """The moderation log across all submissions, newest first."""
-        return list(
-            self._decisions(
-                "SELECT submission_id, at, who, action, detail FROM decisions ORDER BY seq DESC LIMIT ? OFFSET ?",
-                (limit, offset),
-            )
-        )
 
-    def _decisions(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Decision]:
-        for sid, at, who, action, detail in self._con().execute(sql, params):
-            yield Decision(sid, datetime.fromisoformat(at), who, action, json.loads(detail or "{}"))
-
-    def _with_history(self, sub: Submission) -> Submission:
-        return Submission(**{**sub.__dict__, "history": tuple(self.history(sub.id))})
-
-    # -- writes --------------------------------------------------------------
-    def add(self, data: Mapping[str, Any]) -> Submission:
-        """Store a proposal as pending; raises RecordError when it could never become a record.
-
-        The returned submission carries ``status_token``, the secret of its status link:
-        shown to the submitter once, stored only as a hash.
-        """
-        kept = clean(data)
-        sid = "s" + secrets.token_hex(8)  # unguessable, so ids reveal nothing about volume or order
-        check(sid, kept)  # validate now: a moderator should never face an unapprovable item
-        token = secrets.token_urlsafe(24)
-        sub = Submission(sid, "pending", kept, utcnow(), status_hash=token_hash(token), status_token=token)
-        with self._tx() as con:
-            con.execute(
-                "INSERT INTO submissions (id, status, data, created_at, status_hash, revision) "
-                "VALUES (?, 'pending', ?, ?, ?, 0)",
-                (sid, json.dumps(kept, ensure_ascii=False), sub.created_at.isoformat(), sub.status_hash),
-            )
-            self._log(con, sid, "submitter", "submitted", {})
-        return sub
-
-    def edit(
-        self,
-        submission_id: str,
-        changes: Mapping[str, Any],
-        *,
-        who: str = "admin",
-        expected_revision: int | None = None,
-    ) -> Submission:
-        """Correct a pending submission before it is decided (a typo, a missing country).
-
-        ``changes`` maps fields to new values (None or "" clears one). The result must still
-        be approvable (RecordError otherwise), and the history records each field's old and
-        new value. Nothing changed means nothing is written.
-        """
-        unknown = sorted(set(changes) - set(FORM_FIELDS))
-        if unknown:
-            raise RecordError(f"unknown field {unknown[0]!r}; a submission has {', '.join(FORM_FIELDS)}")
-        with self._tx() as con:
-            sub = self._locked(con, submission_id)
-            if sub.status != "pending":
-                raise SubmissionError(f"submission {submission_id!r} is {sub.status}; only a pending one can be edited")
-            self._same_revision(sub, expected_revision)
-            merged = {**sub.data, **changes}
-            if CONSENT in changes and changes[CONSENT] is not True:
-                merged.pop(CONSENT, None)
-            new = clean(merged)
-            check(sub.id, new)
-            diff = {k: [sub.data.get(k), new.get(k)] for k in FORM_FIELDS if sub.data.get(k) != new.get(k)}
-            if not diff:
-                return self._with_history(sub)
-            con.execute(
-                "UPDATE submissions SET data=?, revision=revision+1 WHERE id=?",
-                (json.dumps(new, ensure_ascii=False), sub.id),
-            )
-            self._log(con, sub.id, who, "edited", {"changes": diff})
-        return self._require(sub.id)
-
-    def approve(
-        self, submission_id: str, index: ProjectIndex, *, who: str = "admin", expected_revision: int | None = None
-    ) -> tuple[Submission, Record]:
-        """Make a pending submission searchable, all or nothing (see the module docstring).
-
-        Raises whatever the index or the disk raised, after undoing the index change: the
-        submission is then still pending (or approved, if it already was) and not searchable.
-        The record is built from the submission as read under the write lock, so an edit
-        saved a moment earlier is what gets published, never an older text.
-        """
-        sub = self._require(submission_id)
-        if sub.status == "rejected":
-            raise SubmissionError(f"submission {submission_id!r} was rejected; it cannot be approved")
-        if sub.status == "approved" and sub.record_id and index.get(sub.record_id) is not None:
-            return sub, index.get(sub.record_id) or to_record(sub.id, sub.data)
-        try:
-            with self._tx() as con:
-                current = self._locked(con, submission_id)
-                if current.status == "rejected":
-                    raise SubmissionError(f"submission {submission_id!r} was rejected; it cannot be approved")
-                self._same_revision(current, expected_revision)
-                record = to_record(current.id, current.data)
-                self._decide(con, current.id, "approved", reason=None, record_id=record.id)
-                self._log(con, current.id, who, "approved", {"record_id": record.id})
-                if refused := index.upsert([record]).refused:  # rolls the decision back with the reason
-                    raise SubmissionError(f"submission {submission_id!r} cannot be approved: {refused[record.id]}")
-        except BaseException:
-            if sub.status != "approved":
-                self._unlist(index, [record_id(sub.id)])
-            raise
-        return self._require(sub.id), index.get(record.id) or record
-
-    def reject(
-        self,
-        submission_id: str,
-        reason: str,
-        index: ProjectIndex | None = None,
-        *,
-        who: str = "admin",
-        expected_revision: int | None = None,
-    ) -> Submission:
-        """Decline a submission and make sure it is not searchable, all or nothing.
-
-        With ``index``, a record left over from an interrupted approval is removed in the same
-        step; if that removal fails, the submission stays as it was. The reason is shown to
-        the submitter on their status page.
-        """
-        sub = self._require(submission_id)
-        if sub.status == "approved":
-            raise SubmissionError(
-                f"submission {submission_id!r} is already approved as {sub.record_id!r}; delete that project instead"
-            )
-        leftover = record_id(sub.id)
-        with self._tx() as con:
-            current = self._locked(con, submission_id)
-            if current.status == "approved":
-                raise SubmissionError(f"submission {submission_id!r} is already approved as {current.record_id!r}")
-            self._same_revision(current, expected_revision)
-            self._decide(con, sub.id, "rejected", reason=reason, record_id=None)
-            self._log(con, sub.id, who, "rejected", {"reason": reason})
-            if index is not None and index.get(leftover) is not None:
-                index.delete([leftover])
-        return self._require(sub.id)
-
-    def withdraw_undecided(self, index: ProjectIndex) -> list[str]:
-        """Remove from the index every record whose submission is pending or rejected.
-
-        Run at start-up: it closes the gap a crash between an approval's index write and its
-        commit would leave. Returns the ids it removed.
-        """
-        rows = self._con().execute("SELECT id FROM submissions WHERE status IN ('pending', 'rejected')")
-        listed = [rid for (sid,) in rows if index.get(rid := record_id(sid)) is not None]
-        if listed:
-            index.delete(listed)
-            log.warning(
-                "withdrew records of submissions that are not approved",
-                extra={"event": "withdraw_undecided", "ids": ",".join(listed)},
-            )
-        return listed
-
-    @staticmethod
-    def _locked(con: sqlite3.Connection, submission_id: str) -> Submission:
-        """The submission as it is now, read inside a write transaction (so nobody changes it meanwhile)."""
-        row = con.execute(f"SELECT {_COLUMNS} FROM submissions WHERE id=?", (submission_id,)).fetchone()
-        if row is None:
-            raise KeyError(submission_id)
-        return _submission(row)
-
-    @staticmethod
-    def _same_revision(sub: Submission, expected: int | None) -> None:
-        if expected is not None and sub.revision != expected:
-            raise StaleSubmission(
-                f"submission {sub.id!r} was changed since it was loaded "
-                f"(revision {sub.revision}, not {expected}); reload it and decide again"
-            )
-
-    @staticmethod
-    def _log(con: sqlite3.Connection, sid: str, who: str, action: str, detail: Mapping[str, Any]) -> None:
-        con.execute(
-            "INSERT INTO decisions (submission_id, at, who, action, detail) VALUES (?, ?, ?, ?, ?)",
-            (sid, utcnow().isoformat(), who, action, json.dumps(dict(detail), ensure_ascii=False)),
-        )
-
-    @staticmethod
-    def _decide(con: sqlite3.Connection, sid: str, status: str, *, reason: str | None, record_id: str | None) -> None:
-        con.execute(
-            "UPDATE submissions SET status=?, decided_at=?, reason=?, record_id=? WHERE id=?",
-            (status, utcnow().isoformat(), reason, record_id, sid),
-        )
-
-    @staticmethod
-    def _unlist(index: ProjectIndex, ids: list[str]) -> None:
-        """Best effort after a failed approval: a record that got in goes out again.
-
-        If even that fails (the disk is still full), the start-up sweep removes it later;
-        the failure is logged, and the original error is what the caller sees.
-        """
-        try:
-            listed = [i for i in ids if index.get(i) is not None]
-            if listed:
-                index.delete(listed)
-        except Exception:
-            log.exception(
-                "could not withdraw a record after a failed approval; it is removed at the next start",
-                extra={"event": "withdraw_failed", "ids": ",".join(ids)},
-            )
-
-    def restore(self, submissions: list[Submission]) -> ImportCount:
-        """Put back submissions from a backup exactly as they were (same ids, states, status links and history)."""
-        count = ImportCount()
-        with self._tx() as con:
-            for s in submissions:
-                exists = con.execute("SELECT 1 FROM submissions WHERE id=?", (s.id,)).fetchone()
-                con.execute(
-                    f"INSERT OR REPLACE INTO submissions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        s.id,
-                        s.status,
-                        json.dumps(s.data, ensure_ascii=False),
-                        s.created_at.isoformat(),
-                        s.decided_at.isoformat() if s.decided_at else None,
-                        s.reason,
-                        s.record_id,
-                        s.status_hash,
-                        s.revision,
-                    ),
-                )
-                if s.history or not exists:
-                    con.execute("DELETE FROM decisions WHERE submission_id=?", (s.id,))
-                    for d in s.history:
-                        con.execute(
-                            "INSERT INTO decisions (submission_id, at, who, action, detail) VALUES (?, ?, ?, ?, ?)",
-                            (s.id, d.at.isoformat(), d.who, d.action, json.dumps(d.detail, ensure_ascii=False)),
-                        )
-                if exists:
-                    count.replaced += 1
-                else:
-                    count.added += 1
-                count.ids.append(s.id)
-        return count
-
-    def _require(self, submission_id: str) -> Submission:
-        sub = self.get(submission_id)
-        if sub is None:
-            raise KeyError(submission_id)
-        return sub
+def revise(
+    sub: Submission, changes: Mapping[str, Any], expected_revision: int | None
+) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """A moderator's edit of ``sub`` as read under the queue's write lock: (the new data, each
+    changed field's [old, new]). ``changes`` maps fields to new values (None or "" clears one);
+    the result must still be approvable (RecordError otherwise). An empty diff: nothing to write."""
+    check_changes(changes)
+    if sub.status != "pending":
+        raise SubmissionError(f"submission {sub.id!r} is {sub.status}; only a pending one can be edited")
+    check_revision(sub, expected_revision)
+    merged = {**sub.data, **changes}
+    if CONSENT in changes and changes[CONSENT] is not True:
+        merged.pop(CONSENT, None)
+    new = clean(merged)
+    check(sub.id, new)
+    diff = {k: [sub.data.get(k), new.get(k)] for k in FORM_FIELDS if sub.data.get(k) != new.get(k)}
+    return new, diff
 
 
-def _submission(row: tuple[Any, ...]) -> Submission:
+def submission_of(row: Sequence[Any]) -> Submission:
+    """A submission from a row of ``COLUMNS`` (moderation/schema.py), as either database returns it."""
     sid, status, data, created, decided, reason, record_id, status_hash, revision = row
     return Submission(
         sid,
@@ -594,4 +283,25 @@ def _submission(row: tuple[Any, ...]) -> Submission:
         record_id,
         status_hash,
         int(revision or 0),
+    )
+
+
+def decision_of(row: Sequence[Any]) -> Decision:
+    """A history line from a row of (submission_id, at, who, action, detail), as either database returns it."""
+    sid, at, who, action, detail = row
+    return Decision(sid, datetime.fromisoformat(at), who, action, json.loads(detail or "{}"))
+
+
+def submission_row(s: Submission) -> tuple[Any, ...]:
+    """A submission as the values of ``COLUMNS`` (moderation/schema.py), in order: what `submission_of` reads."""
+    return (
+        s.id,
+        s.status,
+        json.dumps(s.data, ensure_ascii=False),
+        s.created_at.isoformat(),
+        s.decided_at.isoformat() if s.decided_at else None,
+        s.reason,
+        s.record_id,
+        s.status_hash,
+        s.revision,
     )

@@ -13,7 +13,7 @@ transaction as the write. What changes is who may take part:
   READ, READ ONLY transaction, which a hot standby serves too;
 - the embedding cache is one table for every process, so a text is embedded once.
 
-Connections are few and shared by threads (`_Pool`); a connection the server dropped
+Connections are few and shared by threads (`Pool`); a connection the server dropped
 (restart, failover) is replaced on the next use, a read is retried once on a fresh one,
 and when the server cannot be reached at all `generation` answers the last value it read
 and records since when (`unreachable_since`), so searches go on from the snapshot while
@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TypeVar
 
 import numpy as np
@@ -36,7 +36,15 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
 from erfa.index.store import schema as pgschema
-from erfa.index.store.protocol import StoredRecord, StoreUnavailable, UpsertPlan, _stored
+from erfa.index.store.protocol import (
+    StoreBusy,
+    StoredRecord,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+    UpsertPlan,
+    _stored,
+)
 from erfa.ingest import Record
 
 log = logging.getLogger("erfa.index")
@@ -50,6 +58,26 @@ MAX_IDLE = 4  # connections kept open per process between uses
 # What a lost server looks like: refused or dropped connections, a standby cancelling a
 # query for replay, a server shutting down, a write reaching a read-only standby.
 _UNAVAILABLE = (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction)
+# OperationalErrors the server sends while it is up: its disk is full, a lock was not granted.
+_ANSWERED = (psycopg.errors.DiskFull, psycopg.errors.LockNotAvailable)
+
+
+def lost(exc: BaseException) -> bool:
+    """Did the server go away (rather than refuse this one statement for a reason of its own)?"""
+    return isinstance(exc, _UNAVAILABLE) and not isinstance(exc, _ANSWERED)
+
+
+def store_error(exc: psycopg.Error, url: str) -> StoreError:
+    """The store error (store/protocol.py) a psycopg error means, naming the database without its
+    password: the one place where PostgreSQL's errors are translated."""
+    where = f"{describe(url)}: {str(exc).strip()}"
+    if isinstance(exc, psycopg.errors.DiskFull):
+        return StoreFull(where)
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return StoreBusy(where)
+    if isinstance(exc, _UNAVAILABLE):
+        return StoreUnavailable(where)
+    return StoreError(where)
 
 
 def describe(url: str) -> str:
@@ -72,7 +100,7 @@ def connect(url: str, *, vectors: bool = True) -> psycopg.Connection:
     return con
 
 
-class _Pool:
+class Pool:
     """A handful of autocommit connections handed to one thread at a time.
 
     FastAPI serves from up to 40 threads; a connection per thread would give every
@@ -93,11 +121,36 @@ class _Pool:
             con = connect(self.url)
         try:
             yield con
-        except _UNAVAILABLE:
-            self.discard_idle()  # the server went away: the kept connections are dead too
+        except _UNAVAILABLE as exc:
+            if lost(exc):
+                self.discard_idle()  # the server went away: the kept connections are dead too
             raise
         finally:
             self._give_back(con)
+
+    def read(self, work: Callable[[psycopg.Connection], T]) -> T:
+        """Run a read, once more on a fresh connection if the first one was lost; psycopg's errors
+        come out as store errors."""
+        for attempt in (1, 2):
+            try:
+                with self.borrow() as con:
+                    return work(con)
+            except psycopg.Error as exc:
+                if attempt == 2 or not lost(exc):
+                    raise store_error(exc, self.url) from exc
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def transaction(self, *, lock: int | None = None) -> Iterator[psycopg.Connection]:
+        """One write transaction, under the transaction-level advisory ``lock`` if given; never
+        retried (whether a lost commit landed is unknown). psycopg's errors come out as store errors."""
+        try:
+            with self.borrow() as con, con.transaction():
+                if lock is not None:
+                    con.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+                yield con
+        except psycopg.Error as exc:
+            raise store_error(exc, self.url) from exc
 
     def _give_back(self, con: psycopg.Connection) -> None:
         """Keep a healthy, idle connection for the next borrower; close anything else."""
@@ -126,7 +179,7 @@ class PgStore:
             self.store_id = str(con.execute("SELECT store_id FROM store_identity").fetchone()[0])  # type: ignore[index]
         finally:
             con.close()
-        self._pool = _Pool(url)
+        self._pool = Pool(url)
         self._listener: psycopg.Connection | None = None  # LISTEN erfa_generation, opened by wait_for_change
         self._listen_failed = -LISTEN_RETRY  # monotonic time LISTEN last failed
         self._last_generation: int | None = None
@@ -137,15 +190,7 @@ class PgStore:
 
     # -- plumbing ------------------------------------------------------------------
     def _read(self, work: Callable[[psycopg.Connection], T]) -> T:
-        """Run a read, once more on a fresh connection if the first one was lost."""
-        for attempt in (1, 2):
-            try:
-                with self._pool.borrow() as con:
-                    return work(con)
-            except _UNAVAILABLE as exc:
-                if attempt == 2:
-                    raise StoreUnavailable(f"{describe(self.url)}: {str(exc).strip()}") from exc
-        raise AssertionError("unreachable")
+        return self._pool.read(work)
 
     def _snapshot_read(self, work: Callable[[psycopg.Connection], T]) -> T:
         """A read whose statements all see one committed state (works on a hot standby)."""
@@ -157,14 +202,8 @@ class PgStore:
 
         return self._read(run)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[psycopg.Connection]:
-        """One write transaction; never retried (whether a lost commit landed is unknown)."""
-        try:
-            with self._pool.borrow() as con, con.transaction():
-                yield con
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable(f"{describe(self.url)}: {str(exc).strip()}") from exc
+    def _transaction(self) -> AbstractContextManager[psycopg.Connection]:
+        return self._pool.transaction()
 
     # -- reads -----------------------------------------------------------------------
     def generation(self) -> int:
@@ -303,8 +342,8 @@ class PgStore:
                 finally:
                     if not con.broken:
                         con.execute("SELECT pg_advisory_unlock(%s)", (pgschema.WRITE_LOCK,))
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable(f"{describe(self.url)}: {str(exc).strip()}") from exc
+        except psycopg.Error as exc:
+            raise store_error(exc, self.url) from exc
 
     def upsert(self, records: Sequence[Record]) -> tuple[int, dict[str, int]]:
         """Insert or replace records in one transaction; returns (generation, id -> rowid).

@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -43,9 +44,47 @@ class UpsertPlan:
     unchanged: list[Record]
 
 
-class StoreUnavailable(RuntimeError):
+class StoreError(RuntimeError):
+    """A store could not do what it was asked, for a reason the caller can name to its user.
+
+    Each store translates its driver's errors into these at its own boundary (SQLite's
+    sqlite3 errors in store/sqlite.py, psycopg's in store/postgres.py), so the layers above
+    (the engine, the HTTP service, the CLI) answer a full disk or a busy store the same way
+    whichever database holds the data, and never import a driver to do so. A driver error
+    that is none of these (a bug, a damaged page) is left as it is: it is unexpected."""
+
+
+class StoreUnavailable(StoreError):
     """The store's server cannot be reached right now (a PostgreSQL restart, failover or
     network cut): readers keep serving their last snapshot and report themselves stale."""
+
+
+class StoreBusy(StoreError):
+    """Another writer held the store's lock for longer than this one would wait: nothing was
+    written, and the same request a few seconds later will usually go through."""
+
+
+class StoreFull(StoreError):
+    """The disk under the store is full: the write was rolled back, and nothing changes until
+    the operator frees space."""
+
+
+class StoreUnreadable(StoreError):
+    """A store file that cannot be opened as a database (damaged, or not erfa's), or that a full
+    disk kept from being opened (``full``): the message names the file and what the operator can
+    do, so `erfa serve` can say it in one line instead of a traceback."""
+
+    def __init__(self, path: Path, reason: str, *, full: bool) -> None:
+        self.path = path
+        self.full = full
+        if full:
+            hint = "the disk is full: free some space and start again"
+        else:
+            hint = (
+                f"move it away (mv {path} {path}.damaged) and restore your latest backup with "
+                "`erfa import BACKUP.jsonl` (made by `erfa export`), or start without it"
+            )
+        super().__init__(f"{path} cannot be opened ({reason}); {hint}")
 
 
 class RecordStore(Protocol):

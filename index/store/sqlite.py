@@ -1,6 +1,10 @@
 """SQLite: the content store `Store` (records, their embedding cache, a generation counter)
 and the file rules it shares with the other SQLite files (submissions, sessions).
 
+Every statement goes through `_Connection`, which turns sqlite3's errors into the store
+errors of store/protocol.py (`StoreFull`, `StoreBusy`, else `StoreError`); a file that cannot
+be opened at all raises `StoreUnreadable`.
+
 One SQLite file shared by threads: SQLite connections must not cross threads, and FastAPI
 serves requests from a thread pool, so each thread gets its own connection. WAL mode lets
 readers keep reading the last committed state while one writer commits; ``BEGIN IMMEDIATE``
@@ -17,28 +21,20 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from erfa.index.store.protocol import StoredRecord, UpsertPlan, _stored
+from erfa.index.store.protocol import (
+    StoreBusy,
+    StoredRecord,
+    StoreError,
+    StoreFull,
+    StoreUnreadable,
+    UpsertPlan,
+    _stored,
+)
 from erfa.ingest import Record
-
-
-class StoreUnreadable(RuntimeError):
-    """A store file SQLite cannot open as a database (damaged, or not erfa's), or a disk too
-    full to open it: the message names the file and what the operator can do, so
-    `erfa serve` can say it in one line instead of a traceback."""
-
-    def __init__(self, path: Path, exc: sqlite3.DatabaseError) -> None:
-        self.path = path
-        if is_disk_full(exc):
-            hint = "the disk is full: free some space and start again"
-        else:
-            hint = (
-                f"move it away (mv {path} {path}.damaged) and restore your latest backup with "
-                "`erfa import BACKUP.jsonl` (made by `erfa export`), or start without it"
-            )
-        super().__init__(f"{path} cannot be opened ({exc}); {hint}")
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -48,6 +44,42 @@ def is_disk_full(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.Error):
         return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
     return False
+
+
+def store_error(exc: sqlite3.Error, path: Path) -> StoreError:
+    """The store error (store/protocol.py) a SQLite error means: a full disk, a lock held past
+    the timeout, or anything else (a bug, damage), which the caller treats as unexpected."""
+    if is_disk_full(exc):
+        return StoreFull(f"{path}: the disk is full ({exc})")
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+        return StoreBusy(f"{path}: a long write holds the lock ({exc})")
+    return StoreError(f"{path}: {exc}")
+
+
+class _Connection(sqlite3.Connection):
+    """sqlite3's connection whose statements raise erfa's store errors instead of sqlite3's:
+    the one place where SQLite's errors are translated, so nothing above the store imports
+    sqlite3 to tell a full disk from a busy lock."""
+
+    path: Path
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) from exc
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) from exc
+
+    def executescript(self, sql_script: str, /) -> sqlite3.Cursor:
+        try:
+            return super().executescript(sql_script)
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) from exc
 
 
 class SqliteFile:
@@ -65,29 +97,37 @@ class SqliteFile:
         self._local = threading.local()
         try:
             self._con().executescript(f"BEGIN IMMEDIATE;{schema}COMMIT;")
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and not is_disk_full(exc):
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            cause = exc.__cause__ if isinstance(exc, StoreError) else exc
+            if not isinstance(cause, sqlite3.DatabaseError):
+                raise
+            full = is_disk_full(cause)
+            if isinstance(cause, sqlite3.OperationalError) and not full:
                 raise  # locked, busy, permissions: not damage
             self.close()
-            raise StoreUnreadable(self.path, exc) from exc
+            raise StoreUnreadable(self.path, str(cause), full=full) from exc
 
-    def _con(self) -> sqlite3.Connection:
+    def _con(self) -> _Connection:
         con = getattr(self._local, "con", None)
         if con is None:
-            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None, factory=_Connection)
+            con.path = self.path
             con.execute("PRAGMA journal_mode=WAL")
             con.execute(f"PRAGMA synchronous={self._synchronous}")
             self._local.con = con
         return con
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self) -> Iterator[_Connection]:
         con = self._con()
         con.execute("BEGIN IMMEDIATE")
         try:
             yield con
         except BaseException:
-            con.execute("ROLLBACK")
+            # SQLite itself rolls back on some errors (SQLITE_FULL mid-statement): a second ROLLBACK
+            # would fail and hide the error that matters
+            if con.in_transaction:
+                con.execute("ROLLBACK")
             raise
         try:
             con.execute("COMMIT")

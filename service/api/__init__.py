@@ -1,7 +1,11 @@
 """The JSON API: its dependencies (deps.py), errors as problem details (errors.py), the
-responses' shapes (presenter.py), tokens and security headers (auth.py, security.py), the
-HTTP protocol tweaks (protocol.py), the API docs (docs.py) and the routes (routers/). The
-pages people read are in service/pages/; the app is composed in service/app.py.
+request and response models (schemas.py) and the functions that fill them from search
+answers (presenter.py), the admin token and its guard (auth.py), the one middleware in
+front of every request (security.py) with the parts it applies: Content-Security-Policy
+(csp.py), rate limits (ratelimit.py) and metrics (metrics.py); plain ids in paths (ids.py),
+the HTTP protocol tweaks (protocol.py), the API docs (docs.py) and the routes (routers/).
+The pages people read are in service/pages/, the JSON log format in service/logs.py; the
+app is composed in service/app.py.
 
 ``erfa.service.api:create_app`` is the name uvicorn's factory, the tests and older scripts
 use; it is looked up on first use, because service/app.py imports this package's modules.

@@ -21,12 +21,13 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from erfa.index import Filters, ProjectIndex
-from erfa.index.moderation.submissions import SubmissionStore
+from erfa.index import LIST_FILTERS, Filters, ProjectIndex
+from erfa.index.moderation.queue import SubmissionQueue
 from erfa.index.store.protocol import StoreUnavailable
 from erfa.service.admission import Admission, Busy, client_of, need_cost
+from erfa.service.api.auth import admin_token_ok
 from erfa.service.api.errors import invalid, unprocessable
-from erfa.service.api.security import PlainId, admin_token_ok
+from erfa.service.api.ids import PlainId
 from erfa.service.settings import Settings
 
 log = logging.getLogger("erfa.service")
@@ -39,7 +40,7 @@ class AppState:
     """What one app holds (``app.state.erfa``); the loader thread sets ``index`` or ``error``."""
 
     settings: Settings
-    submissions: SubmissionStore
+    submissions: SubmissionQueue
     index: ProjectIndex | None = None
     error: str | None = None
     following: bool = False  # a thread keeps the index up to date (service/database.py), not the requests
@@ -138,7 +139,7 @@ async def caught_up(
     )
 
 
-def get_submissions(request: Request) -> SubmissionStore:
+def get_submissions(request: Request) -> SubmissionQueue:
     return state(request).submissions
 
 
@@ -191,6 +192,18 @@ def filter_params(
         year_from,
         year_to,
     )
+
+
+def filters_as_params(filters: Filters) -> list[tuple[str, str]]:
+    """The filters as query parameters (one pair per value), to carry them through links and feeds:
+    what `filter_params` reads back."""
+    out = [(f, v) for f in LIST_FILTERS for v in getattr(filters, f)]
+    out += [(f, str(getattr(filters, f))) for f in ("year_from", "year_to") if getattr(filters, f) is not None]
+    return out
+
+
+# The cookie that remembers the reader's interface language (set by the pages, read by the feeds too).
+LANG_COOKIE = "erfa_lang"
 
 
 def need(
@@ -268,7 +281,7 @@ async def page_admitted(request: Request) -> AsyncIterator[Busy | None]:
 IndexDep = Annotated[ProjectIndex, Depends(get_index)]
 CaughtUpIndexDep = Annotated[ProjectIndex, Depends(caught_up)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SubmissionsDep = Annotated[SubmissionStore, Depends(get_submissions)]
+SubmissionsDep = Annotated[SubmissionQueue, Depends(get_submissions)]
 FiltersDep = Annotated[Filters, Depends(filter_params)]
 NeedDep = Annotated[str, Depends(need)]
 # scope="function": the slot is given back when the route returns, not after a slow client has read the answer

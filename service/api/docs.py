@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from erfa.service.api.security import docs_csp
+from erfa.service.api.csp import docs_csp
 
 DOCS_URL = "/docs"
 ASSETS_URL = "/docs/assets"  # under /docs, so the docs CSP covers the assets too

@@ -23,9 +23,9 @@ writes any non-finite number that reaches it as ``null`` rather than failing.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
-import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,8 +36,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from erfa.index import FilterError
-from erfa.index.store.protocol import StoreUnavailable
-from erfa.index.store.sqlite import StoreUnreadable, is_disk_full
+from erfa.index.store.protocol import StoreBusy, StoreFull, StoreUnavailable, StoreUnreadable
 
 log = logging.getLogger("erfa.service")
 
@@ -89,9 +88,12 @@ def _finite(value: Any) -> Any:
 
 
 def full_disk(exc: BaseException) -> bool:
-    """A full disk, also behind a store that could not even be opened because of it."""
-    return is_disk_full(exc) or (
-        isinstance(exc, StoreUnreadable) and exc.__cause__ is not None and is_disk_full(exc.__cause__)
+    """A full disk: under a store (whichever database), under the index's own files (ENOSPC,
+    EDQUOT), or keeping a store from even being opened."""
+    return (
+        isinstance(exc, StoreFull)
+        or (isinstance(exc, StoreUnreadable) and exc.full)
+        or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT))
     )
 
 
@@ -184,12 +186,8 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> JSONRespo
     return error_response(exc.status_code, exc.detail, headers=exc.headers)
 
 
-async def database_busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
-    """A long write holds the lock past SQLite's timeout: ask the client to retry, do not crash."""
-    if is_disk_full(exc):
-        return await disk_full(request, exc)
-    if "locked" not in str(exc) and "busy" not in str(exc):
-        return await unexpected(request, exc)
+async def store_busy(request: Request, exc: StoreBusy) -> JSONResponse:
+    """A long write holds the store's lock past the wait: ask the client to retry, do not crash."""
     log.warning("database busy", extra={"event": "db_busy", "error": str(exc)[:200], "request_id": request_id(request)})
     return error_response(
         503,
@@ -210,7 +208,7 @@ async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResp
     )
 
 
-async def disk_full(request: Request, exc: OSError | sqlite3.Error) -> JSONResponse:
+async def disk_full(request: Request, exc: Exception) -> JSONResponse:
     """507 Insufficient Storage: the write did not happen (each store rolls back), and the
     client should not retry at once; the operator must free space."""
     rid = request_id(request)
@@ -227,7 +225,7 @@ async def disk_full(request: Request, exc: OSError | sqlite3.Error) -> JSONRespo
 
 
 async def os_error(request: Request, exc: OSError) -> JSONResponse:
-    return await (disk_full(request, exc) if is_disk_full(exc) else unexpected(request, exc))
+    return await (disk_full(request, exc) if full_disk(exc) else unexpected(request, exc))
 
 
 async def store_unreadable(request: Request, exc: StoreUnreadable) -> JSONResponse:
@@ -254,7 +252,8 @@ def install_errors(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(FilterError, bad_filter)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(sqlite3.OperationalError, database_busy)  # type: ignore[arg-type]
+    app.add_exception_handler(StoreBusy, store_busy)  # type: ignore[arg-type]
+    app.add_exception_handler(StoreFull, disk_full)
     app.add_exception_handler(OSError, os_error)  # type: ignore[arg-type]
     app.add_exception_handler(StoreUnavailable, store_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(StoreUnreadable, store_unreadable)  # type: ignore[arg-type]

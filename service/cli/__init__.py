@@ -23,9 +23,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from erfa.index import LIST_FILTERS, FilterError, Filters, Hit, ModelError, ProjectIndex
-from erfa.index.store.protocol import StoreUnavailable
+from erfa.index.store.protocol import StoreUnavailable, StoreUnreadable
 from erfa.index.store.schema import SchemaError
-from erfa.index.store.sqlite import StoreUnreadable
 from erfa.service.api import presenter
 from erfa.service.cli import common
 from erfa.service.cli.moderation_cli import register as register_submissions
@@ -303,7 +302,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.no_demo:
         settings.demo = False
     from erfa.service.api.protocol import Utf8UrlProtocol
-    from erfa.service.api.security import logging_config
+    from erfa.service.logs import logging_config
 
     settings.workers = args.workers or settings.workers  # before encoder_options shares out the cores
     workers = settings.workers

@@ -1,6 +1,6 @@
 """`erfa submissions list|show|edit|approve|reject`: moderation from the command line.
 
-The same store methods as the /admin pages and the JSON API (index/moderation/submissions.py), on the
+The same queue and workflow as the /admin pages and the JSON API (index/moderation/), on the
 data directory the command is pointed at, so an operator on the server can moderate without
 a browser or a token: shell access to the data is already more than the token grants.
 Decisions are recorded as made by "admin", like the pages' (there is one admin role).
@@ -14,14 +14,15 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from erfa.index.moderation.queue import SubmissionQueue
 from erfa.index.moderation.submissions import (
     FORM_FIELDS,
     STATUSES,
     StaleSubmission,
     Submission,
     SubmissionError,
-    SubmissionStore,
 )
+from erfa.index.moderation.workflow import Moderation
 from erfa.ingest import RecordError
 from erfa.service.cli import common
 from erfa.service.database import open_submissions
@@ -33,13 +34,13 @@ INT_FIELDS = frozenset({"start_year", "end_year"})
 T = TypeVar("T")
 
 
-def _store(settings: Settings) -> SubmissionStore:
+def _store(settings: Settings) -> SubmissionQueue:
     """PostgreSQL when ERFA_DATABASE_URL says so, else the SQLite file beside the records."""
     return open_submissions(settings)
 
 
 def _out(sub: Submission) -> dict[str, Any]:
-    from erfa.service.api.routers.submissions import SubmissionOut
+    from erfa.service.api.schemas import SubmissionOut
 
     return SubmissionOut.of(sub).model_dump(mode="json")
 
@@ -110,7 +111,7 @@ def _assignments(pairs: list[str]) -> dict[str, Any]:
 
 
 def cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
-    from erfa.service.api.routers.submissions import SubmissionEdit
+    from erfa.service.api.schemas import SubmissionEdit
 
     store = _store(settings)
     try:
@@ -129,7 +130,9 @@ def cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     done = _decide(
         args.id,
-        lambda store: store.approve(args.id, common.index(settings), who="admin", expected_revision=args.revision),
+        lambda store: Moderation(store, common.index(settings)).approve(
+            args.id, who="admin", expected_revision=args.revision
+        ),
         settings,
     )
     if done is None:
@@ -146,8 +149,8 @@ def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     sub = _decide(
         args.id,
-        lambda store: store.reject(
-            args.id, reason, common.index(settings), who="admin", expected_revision=args.revision
+        lambda store: Moderation(store, common.index(settings)).reject(
+            args.id, reason, who="admin", expected_revision=args.revision
         ),
         settings,
     )
@@ -157,7 +160,7 @@ def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _decide(submission_id: str, decision: Callable[[SubmissionStore], T], settings: Settings) -> T | None:
+def _decide(submission_id: str, decision: Callable[[SubmissionQueue], T], settings: Settings) -> T | None:
     """Run an approval or rejection; None (and a one-line reason on stderr) when it cannot be."""
     try:
         return decision(_store(settings))

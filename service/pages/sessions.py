@@ -30,11 +30,11 @@ import hashlib
 import hmac
 import os
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from erfa.index.store.protocol import StoreError
 from erfa.index.store.sqlite import SqliteFile
 
 IDLE = timedelta(hours=8)  # a session unused this long is over
@@ -150,7 +150,7 @@ class Sessions(SqliteFile):
                 .execute("SELECT csrf, token_mac, created_at, seen_at FROM admin_sessions WHERE id_hash=?", (key,))
                 .fetchone()
             )
-        except sqlite3.Error:
+        except StoreError:  # a busy or damaged sessions file signs nobody in
             return None
         if row is None:
             return None

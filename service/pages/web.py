@@ -30,9 +30,17 @@ from erfa.index import LIST_FILTERS, MAX_WINDOW, FilterError, Filters, Hit
 from erfa.index.engine import FACET_DEPTH
 from erfa.ingest import vocab
 from erfa.service.admission import Busy
-from erfa.service.api.deps import MAX_NEED, PageAdmittedDep, get_settings, get_submissions, loaded_index
+from erfa.service.api.deps import (
+    LANG_COOKIE,
+    MAX_NEED,
+    PageAdmittedDep,
+    filters_as_params,
+    get_settings,
+    get_submissions,
+    loaded_index,
+)
 from erfa.service.api.errors import http_error
-from erfa.service.api.security import has_control
+from erfa.service.api.ids import has_control
 from erfa.service.pages import i18n
 
 HERE = Path(__file__).parent
@@ -41,7 +49,6 @@ PAGE_SIZE = 10
 EMBED_DEFAULT, EMBED_MAX = 5, 20
 SIMILAR = 5
 MAX_QUERY = MAX_NEED  # characters of a need; the same limit as the JSON API's q
-LANG_COOKIE = "erfa_lang"
 LANG_COOKIE_AGE = 365 * 24 * 3600
 # First path segments that belong to the JSON API (and its docs): their errors stay JSON for everyone.
 API_PREFIXES = frozenset(
@@ -127,13 +134,6 @@ def parse(request: Request) -> Query:
     elif "q" in params and not q:  # the search button pressed with nothing written
         q_error = i18n.t(lang, "empty_query")
     return Query(q, lang, explicit, filters, offset, errors, too_long=too_long, q_error=q_error)
-
-
-def filter_params(filters: Filters) -> list[tuple[str, str]]:
-    """The filters as query parameters (one pair per value), to carry them through links."""
-    out = [(f, v) for f in LIST_FILTERS for v in getattr(filters, f)]
-    out += [(f, str(getattr(filters, f))) for f in ("year_from", "year_to") if getattr(filters, f) is not None]
-    return out
 
 
 def marked(snippet: str, marks: list[tuple[int, int]]) -> list[tuple[str, bool]]:
@@ -296,7 +296,7 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
             close_match=None,
             errors=query.errors,
             filters=query.filters,
-            hidden=filter_params(query.filters),
+            hidden=filters_as_params(query.filters),
             searched=False,
         )
     idx = loaded_index(request)
@@ -319,7 +319,7 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
     except FilterError as exc:
         errors.append(f"{page.t('bad_filter')} {exc}")
     base = [("q", query.q), ("view", view)] if view == "partners" else [("q", query.q)]
-    keep = base + filter_params(query.filters)
+    keep = base + filters_as_params(query.filters)
     prev_url = page.url("/", keep + [("offset", str(max(0, query.offset - PAGE_SIZE)))]) if query.offset > 0 else None
     past_end = view == "projects" and not hits and query.offset > 0 and query.offset >= total and not errors
     if past_end:
@@ -340,13 +340,13 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
         close_match=close_match,
         errors=errors,
         filters=query.filters,
-        hidden=filter_params(query.filters),
+        hidden=filters_as_params(query.filters),
         groups=facet_groups(page, facets, query.filters),
         offset=query.offset,
         prev_url=prev_url,
         next_url=next_url,
-        projects_url=page.url("/", [("q", query.q)] + filter_params(query.filters)),
-        partners_url=page.url("/", [("q", query.q), ("view", "partners")] + filter_params(query.filters)),
+        projects_url=page.url("/", [("q", query.q)] + filters_as_params(query.filters)),
+        partners_url=page.url("/", [("q", query.q), ("view", "partners")] + filters_as_params(query.filters)),
         clear_url=page.url("/", base),
         filtered=query.filters.active(),
         searched=True,
@@ -433,7 +433,7 @@ def submit_page(request: Request) -> Response:
 @router.get("/submit/status/{token}", response_class=HTMLResponse)
 def submission_status_page(request: Request, token: str) -> Response:
     """The submitter's private status page: pending, published (with a link) or rejected (with the reason)."""
-    from erfa.service.api.routers.submissions import status_of
+    from erfa.service.api.schemas import status_of
 
     page = Page(request, parse(request))
     sub = None if has_control(token) else get_submissions(request).by_status_token(token)
@@ -477,7 +477,7 @@ def embed_page(request: Request, refused: PageAdmittedDep) -> Response:
         except FilterError as exc:
             errors.append(f"{page.t('bad_filter')} {exc}")
     # The embed form keeps the portal's preset filters and size; only the need changes.
-    hidden = filter_params(query.filters) + ([("limit", str(limit))] if limit != EMBED_DEFAULT else [])
+    hidden = filters_as_params(query.filters) + ([("limit", str(limit))] if limit != EMBED_DEFAULT else [])
     return render(
         request,
         page,
@@ -488,7 +488,7 @@ def embed_page(request: Request, refused: PageAdmittedDep) -> Response:
         close_match=close_match,
         errors=errors,
         hidden=hidden,
-        all_url=page.url("/", [("q", query.q)] + filter_params(query.filters)),
+        all_url=page.url("/", [("q", query.q)] + filters_as_params(query.filters)),
     )
 
 

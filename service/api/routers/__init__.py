@@ -1,1 +1,2 @@
-"""The JSON API's routes, one module per resource; service/app.py mounts them (the pages are service/pages/web.py)."""
+"""The JSON API's routes, one module per resource; service/app.py mounts them. Their models are in
+service/api/schemas.py, and no router imports another (tests/test_layout.py); the HTML pages are in service/pages/."""

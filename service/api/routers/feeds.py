@@ -19,7 +19,7 @@ bad value is refused with the API's own 422.
   so 304 by date means nothing was written since; ``If-None-Match`` (exact) still wins.
   It may be kept by the reader's own cache for a few minutes, never by a shared one: the
   need is in the URL (see service/api/security.py).
-* ``/export.json``: the API's search response (service/api/presenter.py), up to MAX_WINDOW
+* ``/export.json``: the API's search response (service/api/schemas.py), up to MAX_WINDOW
   results in one request instead of pages of 100.
 * ``/export.csv``: one row per project, UTF-8 with a byte-order mark so that Excel reads
   the letters æøå right, and formula-safe: a cell that begins with ``= + - @``, a tab or
@@ -47,12 +47,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from erfa.index import MAX_WINDOW, Filters, Hit
-from erfa.service.api.deps import AdmittedDep, FiltersDep, IndexDep, NeedDep
+from erfa.service.api.deps import LANG_COOKIE, AdmittedDep, FiltersDep, IndexDep, NeedDep, filters_as_params
 from erfa.service.api.errors import problem
-from erfa.service.api.presenter import SearchResponse, search_response
+from erfa.service.api.presenter import search_response
+from erfa.service.api.schemas import SearchResponse
 from erfa.service.pages import i18n
-from erfa.service.pages.web import LANG_COOKIE
-from erfa.service.pages.web import filter_params as filters_as_params
 
 router = APIRouter(tags=["feeds and export"])
 

@@ -10,25 +10,11 @@ import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from erfa.service.api.deps import loaded_index, state
+from erfa.service.api.schemas import Status
 
 router = APIRouter(tags=["health"])
-
-
-class Status(BaseModel):
-    status: str
-    projects: int | None = None
-    model: str | None = None
-    generation: int | None = None
-    detail: str | None = None
-    quarantined: dict[str, str] | None = Field(
-        None,
-        description=(
-            "Stored records search is serving without because erfa cannot index them, id -> why: correct or delete them"
-        ),
-    )
 
 
 @router.get("/healthz", response_model=Status, response_model_exclude_none=True)

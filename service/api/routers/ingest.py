@@ -19,7 +19,7 @@ from erfa.index import ProjectIndex
 from erfa.ingest import FORMATS, FormatError, read_file
 from erfa.service.api.deps import AdminDep, IndexDep, SettingsDep
 from erfa.service.api.errors import AUTH_RESPONSES, invalid, problem, unprocessable
-from erfa.service.api.routers.projects import Rejection, WriteSummary
+from erfa.service.api.schemas import Rejection, WriteSummary
 from erfa.service.writes import refuse_unindexable, upsert_and_prune
 
 log = logging.getLogger("erfa.service")
@@ -104,13 +104,9 @@ def _ingest_file(
             "deleted": s.deleted,
         },
     )
-    return WriteSummary(
-        added=s.added,
-        updated=s.updated,
-        unchanged=s.unchanged,
-        deleted=s.deleted,
-        ids=s.ids,
+    return WriteSummary.of(
+        s,
+        generation=idx.generation,
         rejected=[Rejection(row=r.row, reason=r.reason) for r in result.rejected],
         format=result.format,
-        generation=idx.generation,
     )

@@ -11,94 +11,19 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from erfa.ingest import Record, read_items
 from erfa.service.api.deps import AdminDep, IndexDep, ProjectId
 from erfa.service.api.errors import AUTH_RESPONSES, invalid, problem, unprocessable
-from erfa.service.api.presenter import SimilarResponse, similar_response
+from erfa.service.api.presenter import similar_response
+from erfa.service.api.schemas import MAX_RECORDS_PER_REQUEST, DeleteResponse, ProjectsIn, SimilarResponse, WriteSummary
 from erfa.service.writes import refuse_unindexable
 
 log = logging.getLogger("erfa.service")
 
 router = APIRouter()
 
-MAX_RECORDS_PER_REQUEST = 1000  # a bigger batch belongs in a file upload (POST /ingest)
 NOT_FOUND = {404: problem("No such project")}
-
-
-class ProjectIn(BaseModel):
-    """One project in erfa's own format (docs/ingest-formats.md). `id` is derived, never read."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    source: Annotated[
-        str | None, Field(max_length=32, description="Who publishes it, e.g. 'oslo-kommune'; or pass ?source=")
-    ] = None
-    source_id: Annotated[str | int | None, Field(description="The publisher's own id for the project (required)")] = (
-        None
-    )
-    title: Annotated[str | None, Field(max_length=500, description="Required")] = None
-    description: Annotated[str | None, Field(max_length=20_000)] = None
-    purpose: Annotated[str | None, Field(max_length=20_000)] = None
-    organisation: Annotated[str | None, Field(max_length=500)] = None
-    owner_type: Annotated[str | None, Field(max_length=100)] = None
-    partners: Annotated[list[Annotated[str, Field(max_length=500)]] | str | None, Field(max_length=200)] = None
-    country: Annotated[str | None, Field(max_length=60)] = None
-    region: Annotated[str | None, Field(max_length=200)] = None
-    municipality: Annotated[str | None, Field(max_length=200)] = None
-    sector: Annotated[str | None, Field(max_length=100)] = None
-    status: Annotated[str | None, Field(max_length=100)] = None
-    start_year: int | str | None = None
-    end_year: int | str | None = None
-    link: Annotated[str | None, Field(max_length=2000)] = None
-    website: Annotated[str | None, Field(max_length=2000, description="The organisation's own web site")] = None
-    contact: Annotated[
-        str | None, Field(max_length=200, description="A functional contact (team mailbox or role), never a person")
-    ] = None
-    tags: Annotated[list[Annotated[str, Field(max_length=200)]] | str | None, Field(max_length=200)] = None
-    language: Annotated[str | None, Field(max_length=3)] = None
-    updated_at: Annotated[str | None, Field(max_length=40)] = None
-    id: Annotated[
-        str | None, Field(max_length=200, description="Ignored (erfa derives ids), so exports re-import unchanged")
-    ] = None
-
-
-class ProjectsIn(RootModel[list[ProjectIn]]):
-    """A list of projects; a single object is accepted as a list of one."""
-
-    root: Annotated[list[ProjectIn], Field(max_length=MAX_RECORDS_PER_REQUEST)]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_or_many(cls, value: object) -> object:
-        return [value] if isinstance(value, dict) else value
-
-
-class Rejection(BaseModel):
-    row: int = Field(description="1-based position in the request body, or the file's row as an editor shows it")
-    reason: str
-
-
-class WriteSummary(BaseModel):
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    rejected: list[Rejection] = Field(default_factory=list)
-    ids: list[str] = Field(default_factory=list, description="Ids of the records added or updated")
-    generation: int | None = Field(
-        None,
-        description=(
-            "The store's generation once this write is searchable here; pass it as `min_generation` to read your writes"
-        ),
-    )
-    format: str | None = None
-
-
-class DeleteResponse(BaseModel):
-    deleted: str
-    generation: int | None = Field(None, description="Pass it as `min_generation` to read your writes")
 
 
 def not_found(project_id: str) -> HTTPException:
@@ -144,7 +69,7 @@ def post_projects(
         raise unprocessable(*(invalid(["body", r.row - 1], r.reason) for r in read.rejected))
     s = idx.upsert(read.records)
     log.info("projects written", extra={"event": "write", "added": s.added, "updated": s.updated})
-    return WriteSummary(added=s.added, updated=s.updated, unchanged=s.unchanged, ids=s.ids, generation=idx.generation)
+    return WriteSummary.of(s, generation=idx.generation)
 
 
 @router.delete(

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 
 from erfa.index import MAX_WINDOW
 from erfa.service.api.deps import AdmittedDep, CaughtUpIndexDep, FiltersDep, NeedDep
-from erfa.service.api.presenter import PartnersResponse, SearchResponse, partners_response, search_response
+from erfa.service.api.presenter import partners_response, search_response
+from erfa.service.api.schemas import PartnersResponse, SearchResponse
 
 router = APIRouter(tags=["search"])
 

@@ -3,7 +3,7 @@
 Moderating used to mean a bearer token and curl; these pages do the same for people who
 use a browser, in Bokmål, Nynorsk, Swedish and English, with the keyboard alone and
 without JavaScript (plain forms, one page per step, Post/Redirect/Get). They call the same
-store methods as the JSON API (``index/moderation/submissions.py``), so approval stays all or nothing
+queue and workflow as the JSON API (``index/moderation/``), so approval stays all or nothing
 and every edit and decision lands in the submission's history with who ("admin"), when and
 what.
 
@@ -12,7 +12,7 @@ Security: the admin token is typed once into the sign-in form and exchanged for 
 absolute expiry). Every form carries a CSRF token checked on every POST, and a POST whose
 ``Origin`` is another site is refused before that. A wrong token at the sign-in form counts
 against the client's tries together with wrong bearer tokens on the API (``TokenGuard`` in
-service/api/security.py). Pages are never cached and never indexed. A full disk, also on the
+service/api/auth.py). Pages are never cached and never indexed. A full disk, also on the
 first page that creates the session store, gets the 507 page, never a 500.
 """
 
@@ -38,14 +38,15 @@ from erfa.index.moderation.submissions import (
     StaleSubmission,
     Submission,
     SubmissionError,
-    SubmissionStore,
     to_record,
 )
+from erfa.index.moderation.workflow import Moderation
 from erfa.ingest import RecordError, vocab
+from erfa.service.api.auth import token_guard
 from erfa.service.api.deps import get_settings, get_submissions, loaded_index
 from erfa.service.api.errors import full_disk
-from erfa.service.api.routers.submissions import SubmissionEdit
-from erfa.service.api.security import has_control, token_guard
+from erfa.service.api.ids import has_control
+from erfa.service.api.schemas import SubmissionEdit
 from erfa.service.pages import i18n
 from erfa.service.pages.sessions import PRE_SESSION_AGE, Session, Sessions
 from erfa.service.pages.web import Page, parse, render
@@ -508,7 +509,7 @@ def approve(request: Request, submission_id: str, form: FormDep) -> Response:
         session,
         sub,
         "approved",
-        lambda store: store.approve(sub.id, idx, who="admin", expected_revision=_revision(form)),
+        lambda moderation: moderation.approve(sub.id, who="admin", expected_revision=_revision(form)),
     )
 
 
@@ -529,9 +530,7 @@ def reject(request: Request, submission_id: str, form: FormDep) -> Response:
         session,
         sub,
         "rejected",
-        lambda store: store.reject(
-            sub.id, reason, loaded_index(request), who="admin", expected_revision=_revision(form)
-        ),
+        lambda moderation: moderation.reject(sub.id, reason, who="admin", expected_revision=_revision(form)),
     )
 
 
@@ -541,14 +540,14 @@ def _decide(
     session: Session,
     sub: Submission,
     done: str,
-    decision: Callable[[SubmissionStore], object],
+    decision: Callable[[Moderation], object],
 ) -> Response:
     """Carry out an approval or rejection; what a moderator sees when it cannot be: the
     submission changed since they loaded it (409, shown afresh), someone decided it
     already (409), or the disk is full (507, from _AdminRoute)."""
     store = get_submissions(request)
     try:
-        decision(store)
+        decision(Moderation(store, loaded_index(request)))
     except StaleSubmission:
         return submission_page(request, page, session, store.get(sub.id) or sub, status=409, notice="stale")
     except SubmissionError:
@@ -567,7 +566,7 @@ def history(request: Request, offset: Offset = 0) -> Response:
     session = current(request)
     if session is None:
         return redirect(page, "/admin")
-    store: SubmissionStore = get_submissions(request)
+    store = get_submissions(request)
     offset = max(0, offset)
     found = store.decisions(limit=HISTORY_PAGE + 1, offset=offset)
     titles: dict[str, str] = {}

@@ -212,6 +212,15 @@ def test_other_links_reject_the_row_with_a_reason(tmp_path: Path, link: str) -> 
     assert "http://" in result.rejected[0].reason and "https://" in result.rejected[0].reason
 
 
+def test_a_number_where_a_list_belongs_rejects_the_row_with_a_reason(tmp_path: Path) -> None:
+    """A JSON number in a list field used to escape as a TypeError instead of rejecting the one row."""
+    with pytest.raises(RecordError, match="tags: expected a list"):
+        Record.build("fjordby", "1", title="T", tags=5)
+    result = read_file(jsonl(tmp_path / "p.jsonl", row_of("1", partners=7), row_of("2", partners=["Vik kommune"])))
+    assert [r.partners for r in result.records] == [["Vik kommune"]]
+    assert "partners" in result.rejected[0].reason
+
+
 def test_csv_ingest_refuses_javascript_links(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_text(

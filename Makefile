@@ -47,6 +47,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	@mkdir -p build/mypy/erfa && for p in ingest index service; do ln -sfn ../../../$$p build/mypy/erfa/$$p; done
+	@# erfa is a namespace package at run time; given one, mypy would also take the data folder service/demo/
+	@# for the module service/demo.py
+	@touch build/mypy/erfa/__init__.py
 	$(VENV)/bin/mypy
 
 test: install lint chromium apertium

@@ -77,7 +77,7 @@ def _upsert(sql: str) -> str:
 
 
 def _fetch(con: psycopg.Connection, sql: str, params: Sequence[Any]) -> _Rows:
-    cur = con.execute(sql, list(params) or None)  # type: ignore[arg-type]
+    cur = con.execute(sql, list(params) or None)
     return _Rows(cur.fetchall() if cur.description else [])
 
 

@@ -36,6 +36,7 @@ submitter ticked the consent box (``contact_consent``).
 
 from __future__ import annotations
 
+import builtins  # SubmissionStore.list shadows the builtin inside the class
 import json
 import logging
 import secrets
@@ -331,7 +332,7 @@ class SubmissionStore(SqliteFile):
             sub = _submission(row)
             yield Submission(**{**sub.__dict__, "history": tuple(history.get(sub.id, ()))})
 
-    def history(self, submission_id: str) -> list[Decision]:
+    def history(self, submission_id: str) -> builtins.list[Decision]:
         """What happened to one submission, oldest first."""
         return list(
             self._decisions(
@@ -340,7 +341,7 @@ class SubmissionStore(SqliteFile):
             )
         )
 
-    def decisions(self, *, limit: int = 100, offset: int = 0) -> list[Decision]:
+    def decisions(self, *, limit: int = 100, offset: int = 0) -> builtins.list[Decision]:
         """The moderation log across all submissions, newest first."""
         return list(
             self._decisions(
@@ -478,7 +479,7 @@ class SubmissionStore(SqliteFile):
                 index.delete([leftover])
         return self._require(sub.id)
 
-    def withdraw_undecided(self, index: ProjectIndex) -> list[str]:
+    def withdraw_undecided(self, index: ProjectIndex) -> builtins.list[str]:
         """Remove from the index every record whose submission is pending or rejected.
 
         Run at start-up: it closes the gap a crash between an approval's index write and its
@@ -525,7 +526,7 @@ class SubmissionStore(SqliteFile):
         )
 
     @staticmethod
-    def _unlist(index: ProjectIndex, ids: list[str]) -> None:
+    def _unlist(index: ProjectIndex, ids: builtins.list[str]) -> None:
         """Best effort after a failed approval: a record that got in goes out again.
 
         If even that fails (the disk is still full), the start-up sweep removes it later;
@@ -541,7 +542,7 @@ class SubmissionStore(SqliteFile):
                 extra={"event": "withdraw_failed", "ids": ",".join(ids)},
             )
 
-    def restore(self, submissions: list[Submission]) -> ImportCount:
+    def restore(self, submissions: builtins.list[Submission]) -> ImportCount:
         """Put back submissions from a backup exactly as they were (same ids, states, status links and history)."""
         count = ImportCount()
         with self._tx() as con:

@@ -30,6 +30,7 @@ OnCalendar syntax, see docs/sync.md): erfa does not schedule anything itself.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import email.message
 import fcntl
@@ -445,10 +446,8 @@ class _Deadline:
                 return
             self.expired = True
             for sock in self._sockets:
-                try:
+                with contextlib.suppress(OSError):  # already closed
                     sock.shutdown(socket.SHUT_RDWR)  # wakes a recv() blocked in the fetching thread
-                except OSError:  # already closed
-                    pass
 
 
 class _HTTPConnection(http.client.HTTPConnection):

@@ -70,7 +70,8 @@ class SearchResponse(BaseModel):
     close_match: bool | None = Field(
         None,
         description="False when no project stands out as a match for the need (see models.md); null when that "
-        "cannot be told: an uncalibrated model, or too few projects (under 50 passages) to know what standing out means.",
+        "cannot be told: an uncalibrated model, or too few projects (under 50 passages) to know what standing out "
+        "means.",
     )
     results: list[SearchResult]
     matches: int | None = Field(

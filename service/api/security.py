@@ -213,7 +213,8 @@ def admin_token_ok(request: Request, given: str) -> bool:
             429,
             headers={"Retry-After": str(retry)},
             detail=(
-                f"too many wrong admin tokens from this client (at most {TOKEN_TRIES} per {TOKEN_WINDOW_S // 60} minutes); "
+                f"too many wrong admin tokens from this client (at most {TOKEN_TRIES} per {TOKEN_WINDOW_S // 60} "
+                "minutes); "
                 f"retry in {retry} s"
             ),
         )

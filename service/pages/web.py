@@ -319,14 +319,14 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
     except FilterError as exc:
         errors.append(f"{page.t('bad_filter')} {exc}")
     base = [("q", query.q), ("view", view)] if view == "partners" else [("q", query.q)]
-    keep = base + filter_params(query.filters)
-    prev_url = page.url("/", keep + [("offset", str(max(0, query.offset - PAGE_SIZE)))]) if query.offset > 0 else None
+    keep = [*base, *filter_params(query.filters)]
+    prev_url = page.url("/", [*keep, ("offset", str(max(0, query.offset - PAGE_SIZE)))]) if query.offset > 0 else None
     past_end = view == "projects" and not hits and query.offset > 0 and query.offset >= total and not errors
     if past_end:
         prev_url = None
     more = query.offset + PAGE_SIZE < total
     next_url = (
-        page.url("/", keep + [("offset", str(query.offset + PAGE_SIZE))]) if more and view == "projects" else None
+        page.url("/", [*keep, ("offset", str(query.offset + PAGE_SIZE))]) if more and view == "projects" else None
     )
     return render(
         request,
@@ -345,8 +345,8 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
         offset=query.offset,
         prev_url=prev_url,
         next_url=next_url,
-        projects_url=page.url("/", [("q", query.q)] + filter_params(query.filters)),
-        partners_url=page.url("/", [("q", query.q), ("view", "partners")] + filter_params(query.filters)),
+        projects_url=page.url("/", [("q", query.q), *filter_params(query.filters)]),
+        partners_url=page.url("/", [("q", query.q), ("view", "partners"), *filter_params(query.filters)]),
         clear_url=page.url("/", base),
         filtered=query.filters.active(),
         searched=True,
@@ -488,7 +488,7 @@ def embed_page(request: Request, refused: PageAdmittedDep) -> Response:
         close_match=close_match,
         errors=errors,
         hidden=hidden,
-        all_url=page.url("/", [("q", query.q)] + filter_params(query.filters)),
+        all_url=page.url("/", [("q", query.q), *filter_params(query.filters)]),
     )
 
 

@@ -85,7 +85,9 @@ class SubmissionIn(BaseModel):
         _Text(200) | None,
         Opt,
         Field(
-            description="A functional contact (a team mailbox or a role, not a person), published only with contact_consent"
+            description=(
+                "A functional contact (a team mailbox or a role, not a person), published only with contact_consent"
+            )
         ),
     ] = None
     contact_consent: Annotated[bool, Field(description="True: the contact may be published with the project")] = False

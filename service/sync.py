@@ -453,13 +453,13 @@ class _Deadline:
 class _HTTPConnection(http.client.HTTPConnection):
     def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._create_connection = deadline.connect  # type: ignore[assignment]
+        self._create_connection = deadline.connect
 
 
 class _HTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._create_connection = deadline.connect  # type: ignore[assignment]
+        self._create_connection = deadline.connect
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
@@ -468,7 +468,7 @@ class _HTTPHandler(urllib.request.HTTPHandler):
         self.deadline = deadline
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(functools.partial(_HTTPConnection, deadline=self.deadline), req)  # type: ignore[arg-type]
+        return self.do_open(functools.partial(_HTTPConnection, deadline=self.deadline), req)
 
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
@@ -479,7 +479,7 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(
-            functools.partial(_HTTPSConnection, deadline=self.deadline),  # type: ignore[arg-type]
+            functools.partial(_HTTPSConnection, deadline=self.deadline),
             req,
             context=self.tls,
         )

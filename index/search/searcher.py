@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class SearchPage:
     # results when none is close; every value present in the corpus is listed, 0 or not.
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     matches: int | None = None  # projects that are close matches; None: not judged (uncalibrated model, tiny corpus)
-    facets_over: str = "top"  # "matches" or "top" (the best FACET_DEPTH)
+    facets_over: Literal["matches", "top"] = "top"  # the best FACET_DEPTH when no result matches
 
 
 @dataclass(frozen=True)

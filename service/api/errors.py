@@ -210,7 +210,7 @@ async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResp
     )
 
 
-async def disk_full(request: Request, exc: OSError | sqlite3.Error) -> JSONResponse:
+async def disk_full(request: Request, exc: Exception) -> JSONResponse:
     """507 Insufficient Storage: the write did not happen (each store rolls back), and the
     client should not retry at once; the operator must free space."""
     rid = request_id(request)

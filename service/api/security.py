@@ -277,7 +277,8 @@ class Metrics:
     """One registry per app, so several apps in one process (tests) never collide."""
 
     def __init__(self, app: FastAPI) -> None:
-        disable_created_metrics()  # the *_created series double the output and say nothing an operator needs
+        # the *_created series double the output and say nothing an operator needs (prometheus_client leaves it untyped)
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "erfa_http_requests",
@@ -358,7 +359,7 @@ class BodyTooLarge(HTTPException):
 def _header(scope: Scope, name: bytes) -> str | None:
     for k, v in scope.get("headers", ()):
         if k == name:
-            return v.decode("latin-1")
+            return bytes(v).decode("latin-1")
     return None
 
 

@@ -62,8 +62,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         for note in result.notes:
             print(f"{note.file}:{note.row}: warning: {note.text}", file=sys.stderr)
         summary = upsert_and_prune(idx, result.records, prune=args.prune, progress=sys.stderr.isatty() or args.progress)
-        for record_id, note in summary.notes.items():
-            print(f"{path}:{result.rows.get(record_id, 0)}: warning: {note}", file=sys.stderr)
+        for record_id, warning in summary.notes.items():
+            print(f"{path}:{result.rows.get(record_id, 0)}: warning: {warning}", file=sys.stderr)
         seconds = time.perf_counter() - started
         rate = f", {summary.embedded / summary.seconds:.1f} docs/s embedded" if summary.embedded else ""
         pruned = f", {summary.deleted} deleted" if args.prune else ""

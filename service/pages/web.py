@@ -256,13 +256,13 @@ def busy(request: Request, page: Page, refused: Busy) -> HTMLResponse:
 
 def facet_groups(page: Page, facets: dict[str, dict[str, int]], filters: Filters) -> list[dict[str, Any]]:
     """Checkbox groups from the facet counts; a chosen value stays visible even at count 0."""
-    groups = []
+    groups: list[dict[str, Any]] = []
     for field in FACET_ORDER:
         counts = dict(facets.get(field, {}))
         chosen = set(getattr(filters, field))
         for value in chosen:
             counts.setdefault(value, 0)
-        options = [
+        options: list[dict[str, Any]] = [
             {"value": v, "label": page.label(field, v) or v, "count": n, "checked": v in chosen}
             for v, n in counts.items()
             if v

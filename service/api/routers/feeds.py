@@ -271,7 +271,8 @@ def atom_feed(
                 )
         if hit.snippet:
             _text(entry, "summary", hit.snippet, r.language)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)  # bytes for an encoding, per its docs
+    return document
 
 
 def project_url(base: str, record_id: str) -> str:

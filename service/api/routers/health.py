@@ -24,7 +24,7 @@ class Status(BaseModel):
     generation: int | None = None
     detail: str | None = None
     quarantined: dict[str, str] | None = Field(
-        None,
+        default=None,
         description=(
             "Stored records search is serving without because erfa cannot index them, id -> why: correct or delete them"
         ),

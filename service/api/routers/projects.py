@@ -8,7 +8,7 @@ codes, status words to the fixed vocabulary, language detected).
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
@@ -24,7 +24,7 @@ log = logging.getLogger("erfa.service")
 router = APIRouter()
 
 MAX_RECORDS_PER_REQUEST = 1000  # a bigger batch belongs in a file upload (POST /ingest)
-NOT_FOUND = {404: problem("No such project")}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("No such project")}
 
 
 class ProjectIn(BaseModel):

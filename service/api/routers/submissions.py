@@ -46,9 +46,11 @@ _Link = Annotated[str, Field(max_length=2000), AfterValidator(web_link)]
 STATUS_PAGE = "/submit/status/"  # + the token: the submitter's private status page (service/pages/web.py)
 
 
-def _Text(n: int) -> Any:
-    """A string of at most n characters (constraints sit inside the Optional so None passes)."""
-    return Annotated[str, Field(max_length=n)]
+# Strings of at most n characters, as type aliases mypy can read (constraints sit inside the Optional so None passes).
+_Text60 = Annotated[str, Field(max_length=60)]
+_Text100 = Annotated[str, Field(max_length=100)]
+_Text200 = Annotated[str, Field(max_length=200)]
+_Text5000 = Annotated[str, Field(max_length=5000)]
 
 
 # Fields whose words are normalised to erfa's fixed vocabulary, and the values it has.
@@ -64,15 +66,13 @@ class SubmissionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     title: Annotated[str, Field(min_length=1, max_length=300)]
-    description: Annotated[_Text(5000) | None, Opt] = None
-    purpose: Annotated[_Text(5000) | None, Opt] = None
+    description: Annotated[_Text5000 | None, Opt] = None
+    purpose: Annotated[_Text5000 | None, Opt] = None
     organisation: Annotated[str, Field(min_length=1, max_length=300)]
-    country: Annotated[_Text(60) | None, Opt, Field(description="ISO code (NO, SE, DK, FI, IS) or a country name")] = (
-        None
-    )
-    municipality: Annotated[_Text(200) | None, Opt] = None
-    sector: Annotated[_Text(100) | None, Opt, Field(description=", ".join(vocab.SECTORS))] = None
-    status: Annotated[_Text(100) | None, Opt, Field(description=", ".join(vocab.STATUSES))] = None
+    country: Annotated[_Text60 | None, Opt, Field(description="ISO code (NO, SE, DK, FI, IS) or a country name")] = None
+    municipality: Annotated[_Text200 | None, Opt] = None
+    sector: Annotated[_Text100 | None, Opt, Field(description=", ".join(vocab.SECTORS))] = None
+    status: Annotated[_Text100 | None, Opt, Field(description=", ".join(vocab.STATUSES))] = None
     start_year: Annotated[_Year | None, Opt] = None
     end_year: Annotated[_Year | None, Opt] = None
     link: Annotated[
@@ -82,7 +82,7 @@ class SubmissionIn(BaseModel):
         _Link | None, Opt, Field(description="The organisation's own web site; https:// is added when missing")
     ] = None
     contact: Annotated[
-        _Text(200) | None,
+        _Text200 | None,
         Opt,
         Field(
             description=(
@@ -222,7 +222,7 @@ SubmissionId = Annotated[
     str, Path(min_length=1, max_length=100, description="As returned by POST /submissions"), PlainId
 ]
 StatusToken = Annotated[str, Path(min_length=1, max_length=100), PlainId]
-NOT_FOUND = {404: problem("No such submission")}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("No such submission")}
 
 
 def not_found(submission_id: str) -> HTTPException:
@@ -281,13 +281,16 @@ def submission_status(store: SubmissionsDep, token: StatusToken, response: Respo
 
 
 def status_of(sub: Submission) -> SubmissionStatus:
-    return SubmissionStatus(
-        status=sub.status,
-        title=str(sub.data.get("title", "")),  # type: ignore[arg-type]
-        created_at=sub.created_at.isoformat(),
-        decided_at=sub.decided_at.isoformat() if sub.decided_at else None,
-        reason=sub.reason if sub.status == "rejected" else None,
-        project_id=sub.record_id if sub.status == "approved" else None,
+    # validated, not constructed: the store keeps the status as text, the model narrows it to the three it can be
+    return SubmissionStatus.model_validate(
+        {
+            "status": sub.status,
+            "title": str(sub.data.get("title", "")),
+            "created_at": sub.created_at.isoformat(),
+            "decided_at": sub.decided_at.isoformat() if sub.decided_at else None,
+            "reason": sub.reason if sub.status == "rejected" else None,
+            "project_id": sub.record_id if sub.status == "approved" else None,
+        }
     )
 
 

@@ -204,7 +204,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     tasks = []
     real = Path(args.real)
     if available(shared) and real.is_dir():
-        tasks += ev.real_tasks(shared, real)  # type: ignore[arg-type]
+        tasks += ev.real_tasks(shared, real)
     elif shared:
         print(
             f"erfa: {shared} lacks the registry files or {real} the labels: the real-data tasks are left out",

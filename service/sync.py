@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import email.message
 import fcntl
 import functools
 import hashlib
@@ -525,7 +524,7 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
         self.src = src
 
     def http_error_302(
-        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: email.message.Message
+        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: http.client.HTTPMessage
     ) -> Any:
         location = headers.get("Location") or headers.get("URI")
         if location:
@@ -534,7 +533,7 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
             if problem:
                 fp.close()
                 raise FetchError(f"refused a redirect to {target}: {problem}", code)
-        return super().http_error_302(req, fp, code, msg, headers)  # type: ignore[arg-type]
+        return super().http_error_302(req, fp, code, msg, headers)
 
     http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 

@@ -73,6 +73,7 @@ def install_web(app: FastAPI) -> None:
     """Add the pages and /static to an app (call once, in create_app)."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Starlette types handlers as taking plain Exception; this one takes the HTTPException it is registered for
     app.add_exception_handler(StarletteHTTPException, not_found)  # type: ignore[arg-type]
 
 

@@ -10,7 +10,7 @@ TORCH_INDEX ?=
 PIP = $(VENV)/bin/python -m pip
 export ERFA_HOME
 
-.PHONY: install run test model bench clean chromium apertium
+.PHONY: install run test lint model bench clean chromium apertium
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,18 @@ apertium:
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: browser tests will be skipped (as root: apt-get install chromium)"
 
-test: install chromium apertium
+# Lint, format and types (issue 20), before the suite so a finding fails in seconds, not after it.
+# mypy reads erfa.* from a link tree (build/mypy/erfa/<folder> -> <folder>): see [tool.mypy] in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	@mkdir -p build/mypy/erfa && for p in ingest index service; do ln -sfn ../../../$$p build/mypy/erfa/$$p; done
+	@# erfa is a namespace package at run time; given one, mypy would also take the data folder service/demo/
+	@# for the module service/demo.py
+	@touch build/mypy/erfa/__init__.py
+	$(VENV)/bin/mypy
+
+test: install lint chromium apertium
 	$(VENV)/bin/python -m pytest -q
 
 # The performance bench (issue 5): ~15 minutes on 2 cores; writes bench/RESULTS.md and bench/results.json.
@@ -51,4 +62,4 @@ bench: install
 	$(VENV)/bin/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .erfa .pytest_cache
+	rm -rf $(VENV) .erfa .pytest_cache .mypy_cache .ruff_cache build/mypy

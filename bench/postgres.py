@@ -324,8 +324,10 @@ def write_report(r: dict, out: Path) -> None:
         f"| /search, one client, p50 / p95 / p99 | {es['p50']:.1f} / {es['p95']:.1f} / {es['p99']:.1f} | "
         f"{rs['p50']:.1f} / {rs['p95']:.1f} / {rs['p99']:.1f} (one replica, no writers) |",
         f"| /search, {r['clients']} clients, p50 / p95 / p99 | {el['search']['p50']:.1f} / {el['search']['p95']:.1f} / "
-        f"{el['search']['p99']:.1f} | {rl['search']['p50']:.1f} / {rl['search']['p95']:.1f} / {rl['search']['p99']:.1f} |",
-        f"| requests answered (per second) | {el['requests']} ({el['rps']:.1f}/s) | {rl['requests']} ({rl['rps']:.1f}/s) |",
+        f"{el['search']['p99']:.1f} | {rl['search']['p50']:.1f} / {rl['search']['p95']:.1f} / "
+        f"{rl['search']['p99']:.1f} |",
+        f"| requests answered (per second) | {el['requests']} ({el['rps']:.1f}/s) | {rl['requests']} "
+        f"({rl['rps']:.1f}/s) |",
         f"| errors | {el['errors']} | {rl['errors']} |",
         "",
         "## Targets",

@@ -107,7 +107,7 @@ class ProjectIndex:
         self.home.mkdir(parents=True, exist_ok=True)
         self.store: RecordStore = store if store is not None else Store(self.home / "erfa.sqlite")
         self._model = model
-        self._prompts = {"query_prompt": query_prompt, "passage_prompt": passage_prompt}
+        self._prompts = (query_prompt, passage_prompt)
         self._encoder = encoder
         self._encoder_options = dict(encoder_options or {})  # backend, threads, ... (Encoder's keywords)
         self._close_match = close_match  # overrides ranking.CLOSE_MATCH (operators' ERFA_CLOSE_MATCH)
@@ -127,7 +127,14 @@ class ProjectIndex:
         if self._encoder is None:
             with self._model_lock:
                 if self._encoder is None:
-                    self._encoder = Encoder(self._model, home=self.home, **self._prompts, **self._encoder_options)
+                    query_prompt, passage_prompt = self._prompts
+                    self._encoder = Encoder(
+                        self._model,
+                        home=self.home,
+                        query_prompt=query_prompt,
+                        passage_prompt=passage_prompt,
+                        **self._encoder_options,
+                    )
         return self._encoder
 
     def close_match_standout(self) -> float | None:
@@ -152,7 +159,7 @@ class ProjectIndex:
         snap = self._snap
         if snap is not None:
             return snap
-        self.encoder  # load the model outside the index lock
+        _ = self.encoder  # load the model outside the index lock
         with self._index_lock:
             if self._snap is None:
                 self._snap = self._open()
@@ -429,7 +436,7 @@ class ProjectIndex:
             for start in range(0, len(bodies), self.batch_size):
                 chunk = bodies[start : start + self.batch_size]
                 vecs = enc.encode_passages(chunk, batch_size=self.batch_size)
-                items = list(zip(hashes[start : start + len(chunk)], vecs))
+                items = list(zip(hashes[start : start + len(chunk)], vecs, strict=True))
                 self.store.cache_vectors(enc.model_id, items)
                 out.update(items)
                 bar.update(len(chunk))

@@ -77,17 +77,39 @@ MAX_CHARS = 300
 
 _SCANDINAVIAN = ("no", "da", "sv")
 
+
+def _word_list(text: str) -> frozenset[str]:
+    """A word list written as wrapped text, one space between words, so it reads like the language it lists."""
+    return frozenset(text.split())
+
+
 # Words that occur in exactly one of the three written languages. Words shared by two
 # of them ("ikke" is nb and da, "av" is no and sv) are useless here and left out.
 _MARKERS: dict[str, frozenset[str]] = {
-    "no": frozenset(
-        ["å", "ble", "bruke", "brukes", "etter", "mellom", "gjennom", "uten", "opp", "seg", "meg", "deg", "utvikle", "utvikling", "utviklet", "innbyggere", "hjelpe", "hjelp", "virksomhet", "mye", "noe", "noen", "vært", "prosjekt", "prosjektet", "helse", "sykehus", "pasienter", "saksbehandling", "gjøre", "slik", "blant", "oppgaver", "ikkje", "eg", "dei", "kva", "korleis", "kvifor", "frå", "berre", "òg", "eit", "mykje", "noko", "nokon", "nokre", "vere", "vore", "heile", "sjølv", "kvar", "desse", "fleire", "ho", "dykk", "ein", "tenester", "verksemd", "innbyggjarar", "løysing", "løysingar", "meir", "auke", "gjere", "særleg"]
+    "no": _word_list(
+        """
+        å ble bruke brukes etter mellom gjennom uten opp seg meg deg utvikle utvikling
+        utviklet innbyggere hjelpe hjelp virksomhet mye noe noen vært prosjekt prosjektet
+        helse sykehus pasienter saksbehandling gjøre slik blant oppgaver
+        ikkje eg dei kva korleis kvifor frå berre òg eit mykje noko nokon nokre vere vore
+        heile sjølv kvar desse fleire ho dykk ein tenester verksemd innbyggjarar løysing
+        løysingar meir auke gjere særleg
+        """
     ),
-    "da": frozenset(
-        ["af", "mellem", "gennem", "uden", "mod", "op", "ud", "udvikle", "udvikling", "udviklet", "borgere", "borgerne", "hjælpe", "hjælp", "brug", "bruge", "bruges", "blev", "været", "meget", "hvad", "nogle", "noget", "nogen", "sundhed", "gøre", "blandt", "opgaver", "medarbejdere", "spørgsmål", "særligt", "sagsbehandling"]
+    "da": _word_list(
+        """
+        af mellem gennem uden mod op ud udvikle udvikling udviklet borgere borgerne
+        hjælpe hjælp brug bruge bruges blev været meget hvad nogle noget nogen sundhed
+        gøre blandt opgaver medarbejdere spørgsmål særligt sagsbehandling
+        """
     ),
-    "sv": frozenset(
-        ["inte", "och", "för", "att", "är", "till", "från", "också", "vara", "ett", "hur", "vad", "varför", "mycket", "genom", "utveckla", "utveckling", "utvecklat", "invånare", "invånarna", "detta", "denna", "dessa", "används", "användning", "bättre", "stöd", "kommun", "inom", "även", "olika", "ska", "hälsa", "sjukvård", "vården", "handläggning", "ärenden"]
+    "sv": _word_list(
+        """
+        inte och för att är till från också vara ett hur vad varför mycket genom
+        utveckla utveckling utvecklat invånare invånarna detta denna dessa används
+        användning bättre stöd kommun inom även olika ska hälsa sjukvård vården
+        handläggning ärenden
+        """
     ),
 }
 # Each marker must belong to exactly one language; anything listed twice by mistake
@@ -97,11 +119,20 @@ _MARKERS = {lang: words - _SHARED for lang, words in _MARKERS.items()}
 
 # Bokmål/Nynorsk pairs; words both standards allow ("gjennom", "mellom", "som") are
 # not markers.
-_NYNORSK = frozenset(
-    ["ikkje", "eg", "dei", "kva", "korleis", "kvifor", "frå", "berre", "òg", "eit", "ein", "mykje", "noko", "nokon", "nokre", "vere", "vore", "heile", "sjølv", "kvar", "desse", "fleire", "ho", "dykk", "me", "tenester", "verksemd", "innbyggjarar", "medan", "utan", "saman", "eigen", "eigne", "løysing", "løysingar", "meir", "auke", "gjere", "særleg", "difor", "tilsette", "vart", "sjå", "kommunar"]
+_NYNORSK = _word_list(
+    """
+    ikkje eg dei kva korleis kvifor frå berre òg eit ein mykje noko nokon nokre vere
+    vore heile sjølv kvar desse fleire ho dykk me tenester verksemd innbyggjarar medan
+    utan saman eigen eigne løysing løysingar meir auke gjere særleg difor tilsette
+    vart sjå kommunar
+    """
 )
-_BOKMAL = frozenset(
-    ["ikke", "jeg", "de", "hva", "hvordan", "hvorfor", "fra", "bare", "også", "et", "en", "mye", "noe", "noen", "være", "vært", "hele", "selv", "hver", "disse", "flere", "hun", "dere", "tjenester", "virksomhet", "innbyggere", "mens", "uten", "sammen", "egen", "egne", "løsning", "løsninger", "mer", "øke", "gjøre", "særlig", "derfor", "ansatte", "ble", "se", "kommuner"]
+_BOKMAL = _word_list(
+    """
+    ikke jeg de hva hvordan hvorfor fra bare også et en mye noe noen være vært hele
+    selv hver disse flere hun dere tjenester virksomhet innbyggere mens uten sammen
+    egen egne løsning løsninger mer øke gjøre særlig derfor ansatte ble se kommuner
+    """
 )
 
 # Endings and letter pairs that only one of the three spells; they settle short texts

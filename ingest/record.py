@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -86,12 +87,15 @@ def _to_list(value: object) -> list[str]:
         return []
     if isinstance(value, str):
         parts = re.split(r"[;\n]|,(?!\d)", value)
+    elif isinstance(value, Iterable):
+        parts = [str(v) for v in value]
     else:
-        parts = [str(v) for v in value]  # type: ignore[union-attr]
+        # A ValueError, not the TypeError iterating would raise: pydantic turns it into the RecordError callers expect.
+        raise ValueError(f"expected a list or text separated by ';', got {type(value).__name__} {value!r}")
     out: list[str] = []
-    for p in parts:
-        p = _blank_to_none(p)  # type: ignore[assignment]
-        if p and p not in out:
+    for part in parts:
+        p = _blank_to_none(part)
+        if isinstance(p, str) and p and p not in out:
             out.append(p)
     return out
 
@@ -182,16 +186,25 @@ class Record(BaseModel):
     organisation: OptStr = Field(default=None, description="The owning public body.")
     organisation_number: OptStr = Field(
         default=None,
-        description="The owner's number in a public registry (Norway's Enhetsregisteret, Sweden's organisationsnummer), where the source gives it: how to reach the body, never a person.",
+        description=(
+            "The owner's number in a public registry (Norway's Enhetsregisteret, Sweden's organisationsnummer), "
+            "where the source gives it: how to reach the body, never a person."
+        ),
     )
     website: OptStr = Field(
         default=None,
-        description="The owning organisation's own web site (http/https), where the source or the submitter gives it: how to reach the body, never a person.",
+        description=(
+            "The owning organisation's own web site (http/https), where the source or the submitter gives it: how "
+            "to reach the body, never a person."
+        ),
     )
     contact: OptStr = Field(
         default=None,
         max_length=200,
-        description="A functional contact of the organisation (a team mailbox or a role, e.g. 'digitalisering@fjordvik.kommune.no'); set only when its submitter agreed to publish it.",
+        description=(
+            "A functional contact of the organisation (a team mailbox or a role, e.g. "
+            "'digitalisering@fjordvik.kommune.no'); set only when its submitter agreed to publish it."
+        ),
     )
     owner_type: OptStr = Field(
         default=None, description="municipality, region, state agency, state company, health trust, ..."
@@ -203,7 +216,9 @@ class Record(BaseModel):
     sector: OptStr = None
     sector_inferred: bool = Field(
         default=False,
-        description="True when the source gave no sector and `sector` was inferred from the text by the embedding model.",
+        description=(
+            "True when the source gave no sector and `sector` was inferred from the text by the embedding model."
+        ),
     )
     status: OptStr = None
     start_year: Year = None

@@ -390,7 +390,9 @@ _COUNTRY = _table(
             "united kingdom | uk | great britain | britain | storbritannia | storbritannien | england"
             "| scotland | wales | northern ireland | iso-britannia"
         ),
-        "US": "united states | united states of america | usa | u.s | u.s.a | usa (united states) | amerika | yhdysvallat",
+        "US": (
+            "united states | united states of america | usa | u.s | u.s.a | usa (united states) | amerika | yhdysvallat"
+        ),
         # Other European countries present in Public Sector Tech Watch
         "CH": "switzerland | schweiz | sveits | suisse | svizzera | sveitsi",
         "UA": "ukraine | ukraina | україна",

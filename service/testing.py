@@ -67,10 +67,8 @@ class Server:
         """SIGTERM (a graceful shutdown), then SIGKILL if it takes longer than ``timeout``;
         whatever else of its process group is left (a worker, a helper process) is killed too."""
         self._signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # killed below
             self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
         self.kill()
 
     def log_tail(self, n: int = 4000) -> str:

@@ -24,8 +24,10 @@ _CT = (
     '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
     '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
     '<Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
     "</Types>"
 )
 _RELS = (
@@ -57,7 +59,8 @@ def row(number: int, *cells: tuple[str, str]) -> str:
 
 
 def plain_rows(rows: list[list[str]]) -> str:
-    return "".join(row(i, *zip("ABCDEFGH", values)) for i, values in enumerate(rows, 1))
+    # not strict: a row may fill fewer than the eight columns
+    return "".join(row(i, *zip("ABCDEFGH", values, strict=False)) for i, values in enumerate(rows, 1))
 
 
 def write_xlsx(path: Path, rows_xml: str, *, dimension: str | None = None, huge: tuple[int, int] | None = None) -> Path:

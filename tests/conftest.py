@@ -7,6 +7,7 @@ keep the built model between runs while developing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from erfa.index import Encoder, ProjectIndex
+
+# The PostgreSQL fixtures (tests/_pg.py), for every test module that asks for them by name: imported into each
+# module instead, every test's parameter of the same name shadowed the import (ruff F811).
+pytest_plugins = ["tests._pg"]
 
 
 @pytest.fixture(scope="session")
@@ -111,10 +116,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     left = _left_running(base)
     for pid, _ in left:
-        try:
+        with contextlib.suppress(OSError):  # gone by itself meanwhile
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
     if left:
         print(
             "\nerfa processes a test left running (killed now):\n"

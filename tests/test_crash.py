@@ -9,6 +9,7 @@ with ``ERFA_CRASH_SEED``); ``ERFA_CRASH_KILLS`` sets how many.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sqlite3
@@ -99,7 +100,7 @@ def test_sigkill_during_ingest_at_random_points_loses_nothing(
             proc.wait(timeout=30)
         emb, gen = _counts(home)
         point = (
-            f"kill {k + 1}: {'after a commit +%.3f s' % delay if after_commit else f'at {emb - emb0} new vectors'} "
+            f"kill {k + 1}: {f'after a commit +{delay:.3f} s' if after_commit else f'at {emb - emb0} new vectors'} "
             f"(cache {emb}, generation {gen})"
         )
         present, stats = _reopen(home, encoder)
@@ -162,10 +163,8 @@ def test_sigkill_of_the_server_keeps_submissions_and_finishes_the_ingest(
         assert approved.status_code == 200, approved.text
 
         def post_ingest() -> None:
-            try:
+            with contextlib.suppress(httpx.HTTPError):  # the server dies under it: that is the point
                 httpx.post(server.url + "/ingest", files={"file": ("upload.jsonl", upload)}, headers=AUTH, timeout=300)
-            except httpx.HTTPError:
-                pass  # the server dies under it: that is the point
 
         emb0, _ = _counts(home)
         target = emb0 + rng.randint(1, 70)

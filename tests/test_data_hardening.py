@@ -57,7 +57,7 @@ def test_the_unpacked_size_cap_is_configurable(tmp_path: Path, monkeypatch: pyte
     book = write_xlsx(tmp_path / "cases.xlsx", plain_rows([PSTW_HEADER, ["1", "Chatbot", "", "Svarer på spørsmål."]]))
     assert len(read_file(book).records) == 1
     monkeypatch.setenv("ERFA_MAX_XLSX_BYTES", "1000")  # the operator's knob reaches the reader through Settings
-    with pytest.raises(FormatError, match="at most 0.0 MiB unpacked"):
+    with pytest.raises(FormatError, match=r"at most 0\.0 MiB unpacked"):
         read_file(book, max_xlsx_bytes=Settings().max_xlsx_bytes)
 
 
@@ -210,6 +210,15 @@ def test_other_links_reject_the_row_with_a_reason(tmp_path: Path, link: str) -> 
     result = read_file(jsonl(tmp_path / "p.jsonl", row_of("1", link=link), row_of("2")))
     assert [r.source_id for r in result.records] == ["2"]
     assert "http://" in result.rejected[0].reason and "https://" in result.rejected[0].reason
+
+
+def test_a_number_where_a_list_belongs_rejects_the_row_with_a_reason(tmp_path: Path) -> None:
+    """A JSON number in a list field used to escape as a TypeError instead of rejecting the one row."""
+    with pytest.raises(RecordError, match="tags: expected a list"):
+        Record.build("fjordby", "1", title="T", tags=5)
+    result = read_file(jsonl(tmp_path / "p.jsonl", row_of("1", partners=7), row_of("2", partners=["Vik kommune"])))
+    assert [r.partners for r in result.records] == [["Vik kommune"]]
+    assert "partners" in result.rejected[0].reason
 
 
 def test_csv_ingest_refuses_javascript_links(tmp_path: Path) -> None:

@@ -337,7 +337,7 @@ def test_matching_is_by_exact_name_and_country_only() -> None:
     ]
     doc = {
         "head": {"vars": []},
-        "results": {"bindings": BINDINGS + [_b("Q2000", "FJORDBY KOMMUNE", "alias", "NO", "https://fjordby-alt.no/")]},
+        "results": {"bindings": [*BINDINGS, _b("Q2000", "FJORDBY KOMMUNE", "alias", "NO", "https://fjordby-alt.no/")]},
     }  # case alone: the same name
     out = match_wikidata(bodies, [doc])
     found = {(e.country, e.name): e for e in out.entries}

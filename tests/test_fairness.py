@@ -29,7 +29,11 @@ from erfa.service.api.deps import (
 from erfa.service.settings import Settings
 from tests.test_index import CORPUS, rec
 
-WORDS = ["kommunen", "bygger", "en", "chatbot", "som", "svarer", "innbyggerne", "om", "byggesøknader", "reguleringsplaner", "og", "tar", "i", "bruk", "maskinlæring", "for", "å", "sortere", "post", "journalføre", "saker", "og", "varsle", "når", "veiene", "må", "brøytes"]
+_TEXT = (
+    "kommunen bygger en chatbot som svarer innbyggerne om byggesøknader reguleringsplaner og tar i bruk "
+    "maskinlæring for å sortere post journalføre saker og varsle når veiene må brøytes"
+)
+WORDS = _TEXT.split()
 
 
 # -- the token cap ------------------------------------------------------------------------

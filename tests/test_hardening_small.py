@@ -25,7 +25,6 @@ from erfa.service.api.errors import error_response
 from erfa.service.api.ratelimit import RateLimiter
 from erfa.service.pages import sessions as sessions_mod
 from tests._ops import AUTH, TOKEN
-from tests._pg import make_pg_index, pg_cluster, pg_url  # noqa: F401  (fixtures)
 from tests.test_feeds import CORPUS as FEED_CORPUS
 from tests.test_feeds import NEED, when
 from tests.test_index import rec

@@ -139,7 +139,7 @@ def test_paging_with_offset(make_index: Make) -> None:
 
 def test_record_without_description_is_found_by_title_and_organisation(make_index: Make) -> None:
     idx = make_index()
-    idx.upsert(CORPUS + [rec("5", "Robotisert fakturabehandling", organisation="Lånekassen", country="NO")])
+    idx.upsert([*CORPUS, rec("5", "Robotisert fakturabehandling", organisation="Lånekassen", country="NO")])
     assert ids(idx, "automatisk behandling av fakturaer", limit=1) == ["test-5"]
 
 

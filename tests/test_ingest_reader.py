@@ -65,7 +65,7 @@ def test_unknown_format_name_lists_formats() -> None:
 
 
 def test_xlsx_format_on_text_file() -> None:
-    with pytest.raises(FormatError, match="not an XLSX workbook.*--format pstw-csv"):
+    with pytest.raises(FormatError, match=r"not an XLSX workbook.*--format pstw-csv"):
         read_file(FIXTURES / "pstw_cases.csv", format="pstw-xlsx")
 
 
@@ -79,7 +79,7 @@ def test_xlsx_format_on_text_file() -> None:
 def test_garbage_file_is_a_format_error(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "projects.csv"
     path.write_bytes(content)
-    with pytest.raises(FormatError, match="projects.csv.*binary"):
+    with pytest.raises(FormatError, match=r"projects\.csv.*binary"):
         read_file(path)
 
 
@@ -159,5 +159,5 @@ def test_mostly_utf8_with_a_stray_byte_stays_utf8(tmp_path: Path) -> None:
 
 
 def test_json_format_on_csv_file_names_the_right_one() -> None:
-    with pytest.raises(FormatError, match="not erfa-jsonl.*use --format erfa-csv"):
+    with pytest.raises(FormatError, match=r"not erfa-jsonl.*use --format erfa-csv"):
         read_file(FIXTURES / "erfa_projects.csv", format="erfa-jsonl")

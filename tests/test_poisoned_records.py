@@ -29,7 +29,6 @@ from erfa.index.search import snapshot
 from erfa.index.store.protocol import StoredRecord
 from erfa.ingest import Record, RecordError
 from tests._ops import TOKEN
-from tests._pg import make_pg_index, pg_cluster, pg_url  # noqa: F401  (fixtures)
 from tests.test_index import CORPUS, rec
 
 Make = Callable[..., ProjectIndex]

@@ -26,7 +26,6 @@ from erfa.index.store.postgres import PgStore
 from erfa.ingest import Record
 from erfa.service.pgtesting import Cluster
 from tests._ops import AUTH, check_consistent
-from tests._pg import make_pg_index, own_cluster, pg_cluster, pg_url  # noqa: F401  (fixtures)
 from tests.test_index import CORPUS, Make, ids, rec
 
 pytestmark = pytest.mark.postgres
@@ -234,5 +233,5 @@ def test_export_and_import_both_ways_lose_nothing(
 
     assert content(first) == content(second)
     assert sorted(r.model_dump_json() for r in again.records()) == sorted(r.model_dump_json() for r in source.records())
-    assert json.loads([ln for ln in content(second) if pending.id in ln][0])["_submission"]["status"] == "pending"
+    assert json.loads(next(ln for ln in content(second) if pending.id in ln))["_submission"]["status"] == "pending"
     pg_subs.close()

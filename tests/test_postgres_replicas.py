@@ -33,7 +33,6 @@ from tests._ops import (
     wait_for,
     write_jsonl,
 )
-from tests._pg import own_cluster, pg_cluster, pg_url  # noqa: F401  (fixtures)
 from tests.test_index import CORPUS, rec
 
 pytestmark = [pytest.mark.postgres, pytest.mark.model]
@@ -69,16 +68,16 @@ def test_replicas_see_a_write_within_a_second(tmp_path: Path, model_home: Path, 
             w = httpx.post(
                 f"{a.url}/projects",
                 headers=AUTH,
-                timeout=60,  # type: ignore[attr-defined]
+                timeout=60,
                 json={"source": "replica", "source_id": str(i), "title": title, "description": title + " i kommunen."},
             )
             written = time.monotonic()
             assert w.status_code == 200, w.text
             pid = w.json()["ids"][0]
-            assert wait_for(lambda: _found(b.url, pid, title), timeout=10, step=0.02)  # type: ignore[attr-defined]
+            assert wait_for(lambda pid=pid, title=title: _found(b.url, pid, title), timeout=10, step=0.02)
             lags.append(time.monotonic() - written)
             # read-your-writes: naming the write's generation is answered at once, on either replica
-            assert _found(a.url, pid, title, min_generation=w.json()["generation"])  # type: ignore[attr-defined]
+            assert _found(a.url, pid, title, min_generation=w.json()["generation"])
         print(f"replica lag after a committed write: {', '.join(f'{x:.2f}' for x in lags)} s")
         assert max(lags) <= 1.5 and sorted(lags)[len(lags) // 2] <= 1.0, lags
     finally:

@@ -135,7 +135,9 @@ def _project(
         status=status,
         start_year=year,
         country=country,
-        description="Innbyggerne får svar døgnet rundt på spørsmål om byggesøknader og reguleringsplaner fra en chatbot.",
+        description=(
+            "Innbyggerne får svar døgnet rundt på spørsmål om byggesøknader og reguleringsplaner fra en chatbot."
+        ),
     )
 
 

@@ -128,7 +128,7 @@ def test_inferred_sectors_agree_with_the_sources_own(
     votes = snap.sector_votes
     assert votes is not None, "a real corpus has enough records with a sector to vote"
     got = votes.infer(votes.vectors.astype("float32"), exclude_self=True)
-    given = [(g, truth) for g, truth in zip(got, votes.labels) if g]
+    given = [(g, truth) for g, truth in zip(got, votes.labels, strict=True) if g]
     assert len(given) / len(got) >= 0.75 and sum(g == t for g, t in given) / len(given) >= 0.75
     unlabelled = [r for r in snap.records.values() if r.sector_inferred or not r.sector]
     assert unlabelled and sum(r.sector_inferred for r in unlabelled) / len(unlabelled) >= 0.5

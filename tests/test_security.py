@@ -85,7 +85,7 @@ def test_docs_get_a_csp_that_lets_swagger_load_and_pages_a_strict_one(client: Te
     assert docs.status_code == 200
     csp = docs.headers.get_list("Content-Security-Policy")
     assert len(csp) == 1
-    directives = dict((d.split(" ", 1) + [""])[:2] for d in csp[0].split("; "))
+    directives = dict([*d.split(" ", 1), ""][:2] for d in csp[0].split("; "))
     assert "unsafe-inline" not in directives["script-src"] and "unsafe-eval" not in directives["script-src"]
     assert not re.search(r"https?:", csp[0]), f"the docs CSP names another host: {csp[0]}"
     # every script and style the page loads is erfa's own, and each inline script is allowed by its hash

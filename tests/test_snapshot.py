@@ -98,7 +98,7 @@ def test_layered_vectors_search_as_one_flat_index() -> None:
     layered = layered.changed(np.empty(0, np.int64), np.array([7]), vecs[300:])  # 7 replaced
     flat = VectorIndex(16)
     keep = [i for i in range(200) if not 50 <= i < 60 and i != 7]
-    flat.upsert(np.array(keep + [7] + list(range(200, 300))), np.concatenate([vecs[keep], vecs[300:], vecs[200:300]]))
+    flat.upsert(np.array([*keep, 7, *range(200, 300)]), np.concatenate([vecs[keep], vecs[300:], vecs[200:300]]))
     assert len(layered) == len(flat) == 290
     for q in vecs[::17]:
         assert layered.search(q, 10)[1].tolist() == flat.search(q, 10)[1].tolist()

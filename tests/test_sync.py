@@ -718,7 +718,9 @@ def test_sources_files_are_checked_before_anything_is_fetched(tmp_path: Path) ->
         'name = "x y"\nurl = "https://a/b"\nformat = "digdir-csv"': "'name' must be",
         'name = "x"\nurl = "https://a/b"\nformat = "digdir-csv"\nshedule = "daily"': "unknown key(s) shedule",
         'name = "x"\nurl = "https://a/b"\nformat = "digdir-csv"\nallow_hosts = "cdn.a"': "'allow_hosts' must be a list",
-        'name = "x"\nurl = "https://a/b"\nformat = "digdir-csv"\nallow_hosts = ["https://cdn.a/"]': "'allow_hosts' entries must be a host or host:port",
+        (
+            'name = "x"\nurl = "https://a/b"\nformat = "digdir-csv"\nallow_hosts = ["https://cdn.a/"]'
+        ): "'allow_hosts' entries must be a host or host:port",
         'name = "x"\nurl = "https://a/b"\nformat = "digdir-csv"\ntimeout = 0': "'timeout' must be a positive",
     }
     for n, (entry, message) in enumerate(bad.items()):

@@ -98,7 +98,9 @@ def _corpus() -> list[Record]:
             title="Prognose for snøbrøyting",
             organisation="Fjordby kommune",
             country="NO",
-            description="Kommunen varsler brøyting ut fra værdata og trafikk, slik at mannskapene kommer i gang tidlig.",
+            description=(
+                "Kommunen varsler brøyting ut fra værdata og trafikk, slik at mannskapene kommer i gang tidlig."
+            ),
         ),
         Record.build(
             "digdir",

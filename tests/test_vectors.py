@@ -51,7 +51,7 @@ def test_small_index_is_exact() -> None:
 
 
 def test_index_turns_ivf_above_the_threshold_and_back() -> None:
-    vi, ids, vecs = small_ivf()
+    vi, ids, _ = small_ivf()
     assert vi.kind == f"ivf{ivf_nlist(3000)}"
     assert len(vi) == 3000
     vi.remove(ids[:2600])
@@ -79,7 +79,7 @@ def test_ivf_filters_are_correct_and_never_short(share: float) -> None:
     rng = np.random.default_rng(7)
     allowed = np.sort(rng.choice(ids, max(1, int(len(ids) * share)), replace=False))
     for q in vecs[:10]:
-        scores, got = vi.search(q, 10, allowed)
+        _, got = vi.search(q, 10, allowed)
         assert len(got) == min(10, len(allowed)), "a filtered page is never short"
         assert set(got.tolist()) <= set(allowed.tolist())
         truth = exact(vecs, ids, q, 10, allowed)

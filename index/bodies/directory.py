@@ -109,7 +109,9 @@ class Entry:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Entry:
-        return cls(**{f: data.get(f) for f in cls.__dataclass_fields__})  # type: ignore[arg-type]
+        # JSON values, checked by the caller (a hand-edited entry that does not read is left out)
+        values: dict[str, Any] = {f: data.get(f) for f in cls.__dataclass_fields__}
+        return cls(**values)
 
 
 @dataclass
@@ -242,7 +244,8 @@ def sparql_query(country: str, names: Sequence[str]) -> str:
     return (
         "SELECT ?item ?name ?how ?cc ?site ?no ?se WHERE {\n"
         f"  VALUES ?name {{ {values} }}\n"
-        '  { ?item rdfs:label ?name . BIND("exact" AS ?how) } UNION { ?item skos:altLabel ?name . BIND("alias" AS ?how) }\n'
+        '  { ?item rdfs:label ?name . BIND("exact" AS ?how) }\n'
+        '  UNION { ?item skos:altLabel ?name . BIND("alias" AS ?how) }\n'
         f"  ?item wdt:P17 ?country . ?country wdt:P297 ?cc . FILTER(?cc = {_literal(country)})\n"
         "  OPTIONAL { ?item wdt:P856 ?site }\n"
         "  OPTIONAL { ?item wdt:P2333 ?no }\n"
@@ -259,9 +262,8 @@ def _literal(text: str) -> str:
 
 def _value(binding: Mapping[str, Any], var: str) -> str | None:
     cell = binding.get(var)
-    if isinstance(cell, dict) and isinstance(cell.get("value"), str):
-        return cell["value"]
-    return None
+    value = cell.get("value") if isinstance(cell, dict) else None
+    return value if isinstance(value, str) else None
 
 
 @dataclass

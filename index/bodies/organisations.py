@@ -105,7 +105,8 @@ _BODY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for kind, p in (
         (
             "university-hospital",
-            r"^(?P<place>.+?) (?:universitetssykehus|universitetssjukehus|universitetssjukhus|universitetshospital|university hospital)$",
+            r"^(?P<place>.+?) (?:universitetssykehus|universitetssjukehus|universitetssjukhus"
+            r"|universitetshospital|university hospital)$",
         ),
         ("university-hospital", r"^university hospital (?:of|in) (?P<place>.+)$"),
         ("university", r"^(?:universitetet|universitetet) i (?P<place>.+)$"),

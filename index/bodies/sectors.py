@@ -67,7 +67,7 @@ class SectorVotes:
             total = votes.sum(axis=1)
             best = votes.argmax(axis=1)
             share = votes[np.arange(len(sims)), best] / np.where(total > 0, total, 1)
-            out += [names[b] if t > 0 and s >= MIN_SHARE else None for b, s, t in zip(best, share, total)]
+            out += [names[b] if t > 0 and s >= MIN_SHARE else None for b, s, t in zip(best, share, total, strict=True)]
         return out
 
 
@@ -82,7 +82,7 @@ def with_sectors(records: Sequence[Record], vectors: np.ndarray, votes: SectorVo
     if votes is None or not todo:
         return list(records)
     out = list(records)
-    for i, sector in zip(todo, votes.infer(vectors[todo])):
+    for i, sector in zip(todo, votes.infer(vectors[todo]), strict=True):
         if sector:
             out[i] = records[i].model_copy(update={"sector": sector, "sector_inferred": True})
     return out

@@ -320,7 +320,9 @@ def near_copies(
     best = np.maximum.reduceat(np.maximum.reduceat(passages @ passages.T, starts, axis=0), starts, axis=1)
 
     joins = _Joins()
-    for i, j in zip(*np.nonzero(np.triu(best >= COPY, k=1))):  # few pairs pass: the rules below are read only for them
+    for i, j in zip(
+        *np.nonzero(np.triu(best >= COPY, k=1)), strict=True
+    ):  # few pairs pass: the rules below are read only for them
         a, b = keep[int(i)], keep[int(j)]
         ra, rb = records[a], records[b]
         if ra.source == rb.source or _bodies_apart(ra.organisation, rb.organisation):

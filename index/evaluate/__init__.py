@@ -32,6 +32,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,7 @@ class Scores:
 
 
 # -- tasks ----------------------------------------------------------------------------
-def _jsonl(path: Path) -> list[dict]:
+def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -149,7 +150,8 @@ def real_tasks(shared: Path, labels: Path, splits: Sequence[str] = ("dev", "test
                     f"{corpus.capitalize()} ({split})",
                     records,
                     queries,
-                    f"{len(records)} records; {len(queries)} needs, {sum(not q.answerable for q in queries)} with no answer",
+                    f"{len(records)} records; {len(queries)} needs, "
+                    f"{sum(not q.answerable for q in queries)} with no answer",
                     corpus,
                     twins,
                 )
@@ -248,7 +250,8 @@ class _PlainDense:
 
     def __init__(self, index: ProjectIndex) -> None:
         enc = index.encoder
-        rows, owners = [], []
+        rows: list[np.ndarray] = []
+        owners: list[str] = []
         for stored in index.store.all():
             texts = passages_of(stored.record)
             cached = index.store.cached_vectors(enc.model_id, [text_hash(t) for t in texts], enc.dim)
@@ -271,6 +274,7 @@ class _PlainDense:
 def evaluate(task: Task, index: ProjectIndex, modes: Iterable[str] = MODES) -> dict[str, dict[str, dict[str, float]]]:
     """mode -> group ("all" and each query language) -> metric means, over needs with a relevant project."""
     out: dict[str, dict[str, dict[str, float]]] = {}
+    modes = tuple(modes)  # read twice: `in` below would use up a generator
     plain = _PlainDense(index) if "dense" in modes else None
     for mode in modes:
         groups: dict[str, Scores] = defaultdict(Scores)
@@ -278,7 +282,8 @@ def evaluate(task: Task, index: ProjectIndex, modes: Iterable[str] = MODES) -> d
             if not q.relevant:
                 continue
             if mode == "dense":
-                ranked = plain.rank(q.text)  # type: ignore[union-attr]
+                assert plain is not None  # built above whenever "dense" is asked for
+                ranked = plain.rank(q.text)
             else:
                 # a result shows its twins (the same project in other sources) with it: the labels grade
                 # each source's record on its own, so the ids it shows count, in the order shown
@@ -378,7 +383,7 @@ def calibrate(points: Sequence[tuple[float, bool]], keep: float = KEEP_ANSWERABL
     with_rel = sorted(s for s, r in points if r)
     if not with_rel:
         return 0.0
-    cut = with_rel[int(math.floor((1 - keep) * len(with_rel)))]
+    cut = with_rel[math.floor((1 - keep) * len(with_rel))]
     return math.floor(cut * 1000) / 1000
 
 
@@ -428,7 +433,8 @@ def twin_markdown(rows: Sequence[tuple[str, TwinJoins, dict[str, Repeats]]]) -> 
         "pairwise precision and recall of the index's twin map; rows of the shipped top 10 that show a project "
         "a row above already showed",
         "",
-        "| corpus | labelled pairs | joined pairs | twin precision | twin recall | repeats in top 10 (dev) | repeats in top 10 (test) |",
+        "| corpus | labelled pairs | joined pairs | twin precision | twin recall "
+        "| repeats in top 10 (dev) | repeats in top 10 (test) |",
         "|---|---|---|---|---|---|---|",
     ]
     for corpus, joins, reps in rows:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeGuard
 
 from erfa.ingest import Record, read_file
 
@@ -66,6 +67,7 @@ CORPORA: dict[str, Callable[[Path], list[Record]]] = {
 }
 
 
-def available(shared: Path | None) -> bool:
-    """True when every file the corpora need is there (a user's clone has no ../shared)."""
+def available(shared: Path | None) -> TypeGuard[Path]:
+    """True when every file the corpora need is there (a user's clone has no ../shared); True also tells mypy
+    ``shared`` is a Path."""
     return shared is not None and all((shared / f).is_file() for f in (DIGDIR, PSTW, AIWATCH, IPSX))

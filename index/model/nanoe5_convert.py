@@ -197,9 +197,9 @@ def _tokenizer_json(m: _Parsed) -> str:
     def char_class(cps: list[int]) -> str:
         return "[" + "".join(f"\\x{{{c:x}}}" for c in sorted(cps)) + "]"
 
-    vocab = [(p, float(s)) for p, s in zip(m.pieces, m.scores)]
+    vocab = [(p, float(s)) for p, s in zip(m.pieces, m.scores, strict=True)]
     tok = Tokenizer(Unigram(vocab, unk_id=m.special["unk"], byte_fallback=False))
-    steps = []
+    steps: list[normalizers.Normalizer] = []
     if drop:
         steps.append(normalizers.Replace(Regex(char_class(drop)), ""))
     if space:

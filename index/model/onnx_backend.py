@@ -4,7 +4,8 @@ Why: on a 2-core CPU the plain torch path spends ~25 ms per short query, mostly
 per-call overhead, and most of a cold start importing torch, transformers and
 sentence-transformers (~10 s). The same BERT graph under ONNX Runtime encodes a query
 2-3.6x faster (batches equally fast: the matrix products dominate there), and the
-serving path then imports neither torch nor transformers (measured in bench/RESULTS.md; the choice is recorded in models.md).
+serving path then imports neither torch nor transformers (measured in bench/RESULTS.md;
+the choice is recorded in models.md).
 
 The graph is exported once, with torch, next to the weights (``onnx/model.onnx``)
 and includes mean pooling and L2 normalisation, so the runtime returns the final
@@ -12,9 +13,10 @@ vector. The word-embedding table (250k tokens x 384 = 366 MiB of e5-small's 450)
 kept out of the graph in a .npy file that is memory-mapped and looked up with numpy:
 only the rows of tokens actually seen are ever paged in, the pages are shared by all
 workers, and the session loads in a fraction of the time. The arithmetic is the
-same; the export is checked against the full torch model before it is kept. It is written to a temp folder and renamed into place (like the model build)
-under a file lock, so several workers starting together export it once and nobody
-ever loads half a file. A small JSON beside it names the weights it came from; a
+same; the export is checked against the full torch model before it is kept. It is
+written to a temp folder and renamed into place (like the model build) under a file
+lock, so several workers starting together export it once and nobody ever loads half a
+file. A small JSON beside it names the weights it came from; a
 changed ``model.safetensors`` means a new export.
 
 Only folders whose pipeline is Transformer -> mean Pooling -> Normalize are
@@ -30,6 +32,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -61,7 +64,31 @@ def _read_json(path: Path) -> object:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def folder_settings(folder: Path) -> dict[str, object]:
+def _json_object(path: Path) -> dict[str, Any]:
+    """A config file that must hold one JSON object (``null`` reads as empty).
+
+    Its values are JSON of any shape, hence ``Any``: each caller converts the keys it reads.
+    """
+    data = _read_json(path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise OnnxUnsupported(f"{path} holds {type(data).__name__}, not a JSON object")
+    return data
+
+
+class FolderSettings(TypedDict):
+    """What the ONNX path needs from a sentence-transformers folder (see folder_settings)."""
+
+    dim: int
+    max_tokens: int
+    prompts: dict[str, str]
+    pad_id: int
+    normalize: bool
+    type_vocab_size: int
+
+
+def folder_settings(folder: Path) -> FolderSettings:
     """Dimension, max tokens, prompts and pad id from the folder's own config files.
 
     Read directly rather than through sentence-transformers so the ONNX path never
@@ -86,12 +113,12 @@ def folder_settings(folder: Path) -> dict[str, object]:
     if config.get("model_type") not in ("bert", "xlm-roberta", "roberta", "mpnet", "distilbert"):
         raise OnnxUnsupported(f"model type {config.get('model_type')!r} is not exported by erfa")
     st_cfg = folder / "sentence_bert_config.json"
-    max_len = int((_read_json(st_cfg) or {}).get("max_seq_length") or 512) if st_cfg.is_file() else 512  # type: ignore[union-attr]
+    max_len = int(_json_object(st_cfg).get("max_seq_length") or 512) if st_cfg.is_file() else 512
     max_len = min(max_len, int(config.get("max_position_embeddings") or 512))
     prompts: dict[str, str] = {}
     cst = folder / "config_sentence_transformers.json"
     if cst.is_file():
-        prompts = dict((_read_json(cst) or {}).get("prompts") or {})  # type: ignore[union-attr]
+        prompts = {str(k): str(v) for k, v in dict(_json_object(cst).get("prompts") or {}).items()}
     return {
         "dim": int(pooling.get("word_embedding_dimension") or config["hidden_size"]),
         "max_tokens": max_len,
@@ -141,7 +168,7 @@ def ensure_exported(folder: Path) -> Path:
     if is_exported(folder):
         return onnx_path(folder)
     try:
-        lock_file = open(folder / ".onnx-export.lock", "w")
+        lock_file = open(folder / ".onnx-export.lock", "w")  # noqa: SIM115 - only opening becomes OnnxUnsupported; `with` closes it
     except OSError as exc:
         raise OnnxUnsupported(f"cannot write the ONNX export into {folder}: {exc}") from exc
     with lock_file:
@@ -177,7 +204,7 @@ def _export(folder: Path) -> None:
         raise OnnxUnsupported(f"exporting to ONNX needs torch and transformers: {exc}") from exc
 
     model = AutoModel.from_pretrained(str(folder), attn_implementation="eager").eval()
-    use_types = int(settings["type_vocab_size"]) > 0  # type: ignore[call-overload]
+    use_types = settings["type_vocab_size"] > 0
 
     class Pooled(torch.nn.Module):
         """The sentence-transformers pipeline after the word-embedding lookup, in one graph."""
@@ -242,7 +269,8 @@ def _export(folder: Path) -> None:
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a / np.linalg.norm(a, axis=1, keepdims=True)
     b = b / np.linalg.norm(b, axis=1, keepdims=True)
-    return (a * b).sum(1)
+    cosines: np.ndarray = (a * b).sum(1)  # numpy's stubs type a reduction as Any
+    return cosines
 
 
 class OnnxRunner:
@@ -268,12 +296,12 @@ class OnnxRunner:
 
         folder = Path(folder)
         settings = folder_settings(folder)
-        self.dim = int(settings["dim"])  # type: ignore[call-overload]
-        self.max_tokens = int(settings["max_tokens"])  # type: ignore[call-overload]
-        self.prompts: dict[str, str] = dict(settings["prompts"])  # type: ignore[call-overload]
+        self.dim = settings["dim"]
+        self.max_tokens = settings["max_tokens"]
+        self.prompts: dict[str, str] = dict(settings["prompts"])
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_tokens)
-        self.tokenizer.enable_padding(pad_id=int(settings["pad_id"]), pad_token=self._pad_token(folder))  # type: ignore[call-overload]
+        self.tokenizer.enable_padding(pad_id=settings["pad_id"], pad_token=self._pad_token(folder))
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = max(1, threads)
         opts.inter_op_num_threads = 1
@@ -295,7 +323,7 @@ class OnnxRunner:
         for name in ("special_tokens_map.json", "tokenizer_config.json"):
             p = folder / name
             if p.is_file():
-                pad = (_read_json(p) or {}).get("pad_token")  # type: ignore[union-attr]
+                pad = _json_object(p).get("pad_token")
                 if isinstance(pad, dict):
                     pad = pad.get("content")
                 if pad:

@@ -16,7 +16,8 @@ def quiet_transformers() -> None:
     try:
         from transformers.utils import logging as tlog
 
-        tlog.set_verbosity_error()
-        tlog.disable_progress_bar()
+        # transformers leaves these two unannotated; both take and return nothing
+        tlog.set_verbosity_error()  # type: ignore[no-untyped-call]
+        tlog.disable_progress_bar()  # type: ignore[no-untyped-call]
     except Exception:  # older/newer transformers without these helpers: cosmetic only
         pass

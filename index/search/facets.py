@@ -108,13 +108,13 @@ class Metadata:
             for f in FACET_FIELDS
         }
         other.orgs = self.orgs.copy()
-        for r in records:
-            if r.organisation:
-                other.orgs.add(r.organisation, r.country or "", r.organisation_number, r.language)
+        for record in records:
+            if record.organisation:
+                other.orgs.add(record.organisation, record.country or "", record.organisation_number, record.language)
         keys = [other.orgs.key(r.organisation, r.country or "") if r.organisation else "" for r in records]
         org_keys = self.org_keys
-        for country, old, new in other.orgs.merged:  # a new name joined two known bodies: rekey the old rows
-            org_keys = np.where((org_keys == old) & (self.columns["country"] == country), new, org_keys)
+        for country, old_key, new_key in other.orgs.merged:  # a new name joined two known bodies: rekey the old rows
+            org_keys = np.where((org_keys == old_key) & (self.columns["country"] == country), new_key, org_keys)
         other.org_keys = np.concatenate([org_keys, np.array(keys, dtype=object)])
         other.titles = np.concatenate([self.titles, _title_keys(records)])
         other.start = np.concatenate([self.start, np.array([r.start_year or 0 for r in records], dtype=np.int32)])
@@ -129,7 +129,7 @@ class Metadata:
     def present(self, field_name: str) -> set[str]:
         """The values live rows hold, computed once per Metadata (a write makes a new one):
         a set over 100k rows costs milliseconds, too much for every search."""
-        cache = self.__dict__.setdefault("_present", {})
+        cache: dict[str, set[str]] = self.__dict__.setdefault("_present", {})
         if field_name not in cache:
             cache[field_name] = {v for v in self.columns[field_name][self.live] if v}
         return cache[field_name]
@@ -137,7 +137,7 @@ class Metadata:
     def rows_with(self, field_name: str, values: frozenset[str]) -> np.ndarray:
         """Boolean mask of the rows whose ``field_name`` is one of ``values``, kept per
         Metadata: a search asks for the same few language sets again and again."""
-        cache = self.__dict__.setdefault("_rows_with", {})
+        cache: dict[tuple[str, frozenset[str]], np.ndarray] = self.__dict__.setdefault("_rows_with", {})
         key = (field_name, values)
         if key not in cache:
             cache[key] = np.isin(self.columns[field_name], list(values))

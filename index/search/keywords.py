@@ -57,7 +57,7 @@ class KeywordIndex:
         self._avgdl = 1.0
         self._delta = _Delta.empty()
         if len(self.rowids):
-            corpus = [stems(t, lang) or [""] for t, lang in zip(texts, languages)]
+            corpus = [stems(t, lang) or [""] for t, lang in zip(texts, languages, strict=True)]
             self._df = Counter(w for doc in corpus for w in set(doc))
             self._avgdl = float(np.mean([len(d) for d in corpus])) or 1.0
             self._bm25 = bm25s.BM25(k1=self.K1, b=self.B)
@@ -68,7 +68,7 @@ class KeywordIndex:
         other = KeywordIndex.__new__(KeywordIndex)
         other.__dict__.update(self.__dict__)
         other.rowids = np.concatenate([self.rowids, np.asarray(rowids, np.int64)])
-        other._delta = self._delta.plus([stems(t, lang) or [""] for t, lang in zip(texts, languages)])
+        other._delta = self._delta.plus([stems(t, lang) or [""] for t, lang in zip(texts, languages, strict=True)])
         if not self._n_base and len(other._delta.lengths):
             other._avgdl = float(other._delta.lengths.mean()) or 1.0
         return other

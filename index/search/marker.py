@@ -86,7 +86,8 @@ class Marker:
         if not len(features):
             return np.zeros(0)
         z = ((features - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        p: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+        return p
 
     def marks(self, features: np.ndarray) -> np.ndarray:
         """Which of the results (``features`` in ranking order) are close matches."""

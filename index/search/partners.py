@@ -308,7 +308,8 @@ def body_facts(snap: Snapshot) -> dict[tuple[str, str], tuple[str | None, str | 
     records carry either, so this is one cheap pass (attribute checks) over the records."""
     cached = snap.meta.__dict__.get("_body_facts")
     if cached is not None and cached[0] is snap.records:
-        return cached[1]
+        known: dict[tuple[str, str], tuple[str | None, str | None]] = cached[1]
+        return known
     sites: dict[tuple[str, str], list[str]] = {}
     numbers: dict[tuple[str, str], list[str]] = {}
     for rowid, r in snap.records.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class SearchPage:
     # results when none is close; every value present in the corpus is listed, 0 or not.
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     matches: int | None = None  # projects that are close matches; None: not judged (uncalibrated model, tiny corpus)
-    facets_over: str = "top"  # "matches" or "top" (the best FACET_DEPTH)
+    facets_over: Literal["matches", "top"] = "top"  # the best FACET_DEPTH when no result matches
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class Searcher:
         live = mask if mask is not None else snap.meta.live_rows()  # BM25 sees replaced rows; FAISS does not
         if mode == "keyword":  # plain BM25 over all terms: the baseline the rest is measured against
             kw_scores, kw_ids = snap.keywords.search(query, language, depth, live)
-            scores = {int(r): float(v) for r, v in zip(kw_ids, kw_scores)}
+            scores = {int(r): float(v) for r, v in zip(kw_ids, kw_scores, strict=True)}
             return Ranking(list(scores), scores, {}, None, None)
         shipped = mode == "hybrid"
         need = informative(query) if shipped else query
@@ -168,7 +169,7 @@ class Searcher:
             kw_scores, kw_ids = snap.keywords.search(
                 " ".join(texts), language, depth, kw_mask, rare_share=ranking.RARE_SHARE
             )
-            keyword = {int(r): float(v) for r, v in zip(kw_ids, kw_scores)}
+            keyword = {int(r): float(v) for r, v in zip(kw_ids, kw_scores, strict=True)}
             sims.update(_cosines(snap, qvec, [r for r in keyword if r not in sims]))
             scores = ranking.fuse(sims, keyword, weights.keyword)
         if shipped and ranking.COVERAGE_WEIGHT:
@@ -208,7 +209,7 @@ class Searcher:
         fitted = self._marker()
         if fitted is not None:
             marks = fitted.marks(marker.features(snap, ranked, rows))
-            return frozenset(r for r, m in zip(rows, marks.tolist()) if m)
+            return frozenset(r for r, m in zip(rows, marks.tolist(), strict=True) if m)
         threshold = self.threshold()
         if threshold is None or ranked.query is None:
             return None
@@ -238,7 +239,8 @@ def toward(snap: Snapshot, vec: np.ndarray, rowids: Sequence[int], weight: float
     """``vec`` moved by ``weight`` toward the mean passage of ``rowids`` and renormalised:
     one round of feedback, for a need and for a project's similar projects alike."""
     moved = vec + weight * np.mean([v for r in rowids for v in snap.passage_vectors(r)], axis=0)
-    return (moved / (np.linalg.norm(moved) or 1.0)).astype(np.float32)
+    unit: np.ndarray = (moved / (np.linalg.norm(moved) or 1.0)).astype(np.float32)
+    return unit
 
 
 def standout(snap: Snapshot, qvec: np.ndarray, score: float) -> float:
@@ -257,7 +259,7 @@ def dense(
     k = depth * 2 if len(snap.vectors) > len(snap.passages) else depth
     scores, ids = snap.vectors.search(qvec, k, allowed)
     best: dict[int, float] = {}
-    for s, i in zip(scores.tolist(), ids.tolist()):
+    for s, i in zip(scores.tolist(), ids.tolist(), strict=True):
         rid = int(i) // SLOTS
         if rid not in best:
             best[rid] = float(s)

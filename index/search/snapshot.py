@@ -29,7 +29,7 @@ from erfa.index.bodies import sectors, twins
 from erfa.index.search import ranking
 from erfa.index.search.facets import Metadata
 from erfa.index.search.keywords import KeywordIndex
-from erfa.index.search.space import LanguageSpace
+from erfa.index.search.space import UNKNOWN, LanguageSpace, SpaceParams
 from erfa.index.search.text import split_passages
 from erfa.index.search.vectors import IndexMeta, LayeredVectors, VectorIndex, file_checksum
 from erfa.index.store.protocol import StoredRecord, text_hash
@@ -120,13 +120,13 @@ def build(
     dim: int,
     stored: Sequence[StoredRecord],
     raw: dict[str, np.ndarray],
-    params: ranking.SpaceParams = ranking.SPACE,
+    params: SpaceParams = ranking.SPACE,
 ) -> Snapshot:
     """A fresh snapshot of every record: the space refitted, every structure built anew.
     ``raw`` holds the model's vector of every passage, by text hash."""
     passages = {s.rowid: passages_of(s.record) for s in stored}
     order = [(r, t) for r, ps in passages.items() for t in ps]
-    langs = [s.record.language for s in stored for _ in passages[s.rowid]]
+    langs = [s.record.language or UNKNOWN for s in stored for _ in passages[s.rowid]]  # as the space counts them
     vecs = _stack([t for _, t in order], raw, dim)
     space = LanguageSpace.fit(vecs, langs, params)
     base = VectorIndex(dim)
@@ -145,8 +145,8 @@ def build(
         vectors=LayeredVectors(base),
         keywords=KeywordIndex(rowids, [keyword_text(r) for r in records], [r.language for r in records]),
         meta=Metadata(rowids, records),
-        records=dict(zip(rowids, records)),
-        ids={r.id: s for s, r in zip(rowids, records)},
+        records=dict(zip(rowids, records, strict=True)),
+        ids={r.id: s for s, r in zip(rowids, records, strict=True)},
         passages={r: len(ps) for r, ps in passages.items()},
         brevity={s.rowid: p for s in stored if (p := ranking.brevity_penalty(s.record.description, s.record.purpose))},
         languages=Counter(langs),
@@ -246,7 +246,8 @@ def _record_vectors(docs: np.ndarray, counts: Sequence[int]) -> np.ndarray:
     if not len(counts):
         return np.empty((0, docs.shape[1]), np.float32)
     sums = np.add.reduceat(docs, np.cumsum([0, *counts[:-1]]), axis=0)
-    return (sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    means: np.ndarray = (sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    return means
 
 
 def _slots(passages: dict[int, list[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -266,11 +267,11 @@ def advance(
     replaced = [*gone, *(s.rowid for s in changed if s.rowid in snap.records)]
     languages = snap.languages.copy()
     for r in replaced:
-        languages[snap.records[r].language or "?"] -= snap.passages.get(r, 0)
+        languages[snap.records[r].language or UNKNOWN] -= snap.passages.get(r, 0)
     new_passages = {s.rowid: passages_of(s.record) for s in changed}
     ids = [slot_ids(s.rowid, len(new_passages[s.rowid])) for s in changed]
     texts = [t for s in changed for t in new_passages[s.rowid]]
-    langs = [s.record.language for s in changed for _ in new_passages[s.rowid]]
+    langs = [s.record.language or UNKNOWN for s in changed for _ in new_passages[s.rowid]]
     languages.update(langs)
     dim = snap.vectors.dim
     docs = snap.space.documents(_stack(texts, raw, dim), langs) if texts else np.empty((0, dim), np.float32)
@@ -290,7 +291,7 @@ def advance(
         id_map.pop(old.id, None)
         passages.pop(r, None)
         brevity.pop(r, None)
-    for s, rec in zip(changed, recs):
+    for s, rec in zip(changed, recs, strict=True):
         records[s.rowid] = rec
         id_map[s.record.id] = s.rowid
         passages[s.rowid] = len(new_passages[s.rowid])
@@ -399,7 +400,7 @@ def _intact(home: Path) -> bool:
     return True
 
 
-def load(home: Path, model_id: str, params: ranking.SpaceParams = ranking.SPACE) -> Snapshot | None:
+def load(home: Path, model_id: str, params: SpaceParams = ranking.SPACE) -> Snapshot | None:
     """The saved checkpoint, or None when any part is missing, damaged, stale or of another model.
 
     The derived file is a pickle of erfa's own structures in erfa's own data directory

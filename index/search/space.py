@@ -146,7 +146,7 @@ class LanguageSpace:
         more than ``drift`` of the corpus in total: one write then transforms only its own
         vectors instead of re-deriving every one.
         """
-        fitted = Counter(dict(zip(self.languages, self.counts)))
+        fitted = Counter(dict(zip(self.languages, self.counts, strict=True)))
         if fitted == languages:
             return False
         total = sum(languages.values())
@@ -164,9 +164,8 @@ class LanguageSpace:
 
     def _mean_of(self, language: str | None) -> np.ndarray:
         name = language or UNKNOWN
-        if name in self.languages:
-            return self.means[self.languages.index(name)]
-        return self.global_mean  # a language the corpus had none of when fitted
+        mean: np.ndarray = self.means[self.languages.index(name)] if name in self.languages else self.global_mean
+        return mean  # a language the corpus had none of when fitted
 
     def documents(self, vectors: np.ndarray, languages: Sequence[str | None]) -> np.ndarray:
         """Transform passage vectors, each centred by the mean of its record's language."""
@@ -183,7 +182,7 @@ class LanguageSpace:
             return self._mean_of(language)
         for family in FAMILIES:
             if language in family:
-                siblings = [(n, c) for n, c in zip(self.languages, self.counts) if n in family]
+                siblings = [(n, c) for n, c in zip(self.languages, self.counts, strict=True) if n in family]
                 if siblings:
                     return self._mean_of(max(siblings, key=lambda nc: nc[1])[0])
         return self.global_mean
@@ -196,7 +195,9 @@ class LanguageSpace:
     def share(self, languages: set[str]) -> float:
         """Share of the corpus's passages (when fitted) written in one of ``languages``."""
         total = sum(self.counts)
-        return sum(c for n, c in zip(self.languages, self.counts) if n in languages) / total if total else 0.0
+        return (
+            sum(c for n, c in zip(self.languages, self.counts, strict=True) if n in languages) / total if total else 0.0
+        )
 
     def spread(self, query: np.ndarray) -> float:
         """The standard deviation of the query's scores over the corpus's passages."""
@@ -262,4 +263,6 @@ class LanguageSpace:
 
 def _params(values: np.ndarray) -> SpaceParams:
     """SpaceParams back from the float array `save` wrote, each field in its own type."""
-    return SpaceParams(*(type(getattr(SpaceParams(), f.name))(v) for f, v in zip(fields(SpaceParams), values)))
+    return SpaceParams(
+        *(type(getattr(SpaceParams(), f.name))(v) for f, v in zip(fields(SpaceParams), values, strict=True))
+    )

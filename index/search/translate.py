@@ -28,6 +28,7 @@ import subprocess
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import IO
 
 log = logging.getLogger("erfa.index")
 
@@ -49,11 +50,12 @@ class _Pipeline:
 
     def __init__(self, commands: list[list[str]]) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
-        stdin: int | object = subprocess.PIPE
+        stdin: int | IO[bytes] | None = subprocess.PIPE
         for i, cmd in enumerate(commands):
-            proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # type: ignore[arg-type]
-            if i:
-                self.procs[-1].stdout.close()  # type: ignore[union-attr]  # the next program owns it now
+            proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            before = self.procs[-1].stdout if i else None
+            if before is not None:
+                before.close()  # the next program owns it now
             self.procs.append(proc)
             stdin = proc.stdout
         self.lock = threading.Lock()

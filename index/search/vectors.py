@@ -28,6 +28,7 @@ in-memory copy (the engine already works on `copy()`s).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -92,7 +93,7 @@ def ivf_nlist(n: int) -> int:
     sqrt(n) balances the two costs of a query (comparing with every centroid, then
     scanning the probed lists).
     """
-    return max(64, 2 ** round(math.log2(max(1.0, math.sqrt(n)))))
+    return max(64, 1 << round(math.log2(max(1.0, math.sqrt(n)))))  # 2**k as an int: k >= 0 here
 
 
 def default_nprobe(nlist: int) -> int:
@@ -273,7 +274,8 @@ class VectorIndex:
     # -- reads ---------------------------------------------------------------
     def vector(self, id_: int) -> np.ndarray | None:
         try:
-            return self._index.reconstruct(int(id_))
+            vec: np.ndarray = self._index.reconstruct(int(id_))
+            return vec
         except RuntimeError:  # faiss raises when the id is not present
             return None
 
@@ -365,7 +367,8 @@ class VectorIndex:
 
     def ids(self) -> np.ndarray:
         if not self._is_ivf:
-            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            held: np.ndarray = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            return held
         return self._all()[0]
 
     # -- persistence ------------------------------------------------------------
@@ -556,7 +559,7 @@ class LayeredVectors:
         v = self.delta.vector(id_) if len(self.delta) else None
         if v is not None:
             return v
-        if len(self.hidden) and self.hidden[min(np.searchsorted(self.hidden, id_), len(self.hidden) - 1)] == id_:
+        if len(self.hidden) and self.hidden[min(int(np.searchsorted(self.hidden, id_)), len(self.hidden) - 1)] == id_:
             return None
         return self.base.vector(id_)
 
@@ -614,10 +617,8 @@ class _quiet_stdio:
         import sys
 
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(AttributeError, ValueError):  # a closed or replaced stream has nothing to flush
                 stream.flush()
-            except (AttributeError, ValueError):
-                pass
         self._saved = []
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)

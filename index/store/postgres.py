@@ -176,7 +176,10 @@ class PgStore:
         con = connect(url, vectors=False)  # pgvector's type may not exist until the schema check
         try:
             pgschema.ensure(con, migrate=migrate)
-            self.store_id = str(con.execute("SELECT store_id FROM store_identity").fetchone()[0])  # type: ignore[index]
+            identity = con.execute("SELECT store_id FROM store_identity").fetchone()
+            if identity is None:  # ensure() writes the one row; a database without it was emptied by hand
+                raise RuntimeError("the store_identity table is empty: restore the database or recreate it")
+            self.store_id = str(identity[0])
         finally:
             con.close()
         self._pool = Pool(url)
@@ -270,7 +273,8 @@ class PgStore:
         return self._read(
             lambda con: _one(
                 con,
-                "SELECT (SELECT count(*) FROM records WHERE gen > %s) + (SELECT count(*) FROM tombstones WHERE gen > %s)",
+                "SELECT (SELECT count(*) FROM records WHERE gen > %s)"
+                " + (SELECT count(*) FROM tombstones WHERE gen > %s)",
                 (gen, gen),
             )
         )
@@ -423,5 +427,7 @@ def _bump(con: psycopg.Connection) -> int:
 
 
 def _one(con: psycopg.Connection, sql: str, params: Sequence[object] = ()) -> int:
-    row = con.execute(sql, params or None).fetchone()  # type: ignore[arg-type]
-    return int(row[0])  # type: ignore[index]
+    row = con.execute(sql, params or None).fetchone()
+    if row is None:  # a count or max answers one row; none means the query itself is wrong
+        raise RuntimeError(f"no row from {sql!r}")
+    return int(row[0])

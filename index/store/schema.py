@@ -116,7 +116,8 @@ def require_vector(con: psycopg.Connection) -> None:
 
 def version(con: psycopg.Connection) -> int:
     """The schema version applied (0: an empty database)."""
-    if not con.execute("SELECT to_regclass('schema_migrations')").fetchone()[0]:  # type: ignore[index]
+    found = con.execute("SELECT to_regclass('schema_migrations')").fetchone()
+    if found is None or not found[0]:  # SELECT of a function answers one row: NULL when the table is missing
         return 0
     row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
     return int(row[0] or 0) if row else 0

@@ -275,7 +275,8 @@ class Store(SqliteFile):
         uniq = list(dict.fromkeys(hashes))
         for i in range(0, len(uniq), 500):
             chunk = uniq[i : i + 500]
-            q = f"SELECT text_hash, vector FROM embeddings WHERE model_id=? AND text_hash IN ({','.join('?' * len(chunk))})"
+            marks = ",".join("?" * len(chunk))
+            q = f"SELECT text_hash, vector FROM embeddings WHERE model_id=? AND text_hash IN ({marks})"
             for h, blob in self._con().execute(q, [model_id, *chunk]):
                 vec = np.frombuffer(blob, dtype=np.float32)
                 if vec.shape[0] == dim:

@@ -11,8 +11,17 @@ app is composed in service/app.py.
 use; it is looked up on first use, because service/app.py imports this package's modules.
 """
 
+from __future__ import annotations
 
-def __getattr__(name: str):
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fastapi import FastAPI
+
+
+def __getattr__(name: str) -> Callable[..., FastAPI]:
     if name == "create_app":
         from erfa.service.app import create_app
 

@@ -249,6 +249,8 @@ def internal_error(exc: BaseException, rid: str | None) -> JSONResponse:
 
 
 def install_errors(app: FastAPI) -> None:
+    # Starlette types every handler as taking plain Exception; each of these takes the one class it is registered
+    # for, which is what Starlette calls it with, but its signature cannot say so: hence arg-type, line by line.
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(FilterError, bad_filter)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]

@@ -61,8 +61,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         for note in result.notes:
             print(f"{note.file}:{note.row}: warning: {note.text}", file=sys.stderr)
         summary = upsert_and_prune(idx, result.records, prune=args.prune, progress=sys.stderr.isatty() or args.progress)
-        for record_id, note in summary.notes.items():
-            print(f"{path}:{result.rows.get(record_id, 0)}: warning: {note}", file=sys.stderr)
+        for record_id, warning in summary.notes.items():
+            print(f"{path}:{result.rows.get(record_id, 0)}: warning: {warning}", file=sys.stderr)
         seconds = time.perf_counter() - started
         rate = f", {summary.embedded / summary.seconds:.1f} docs/s embedded" if summary.embedded else ""
         pruned = f", {summary.deleted} deleted" if args.prune else ""
@@ -203,7 +203,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     tasks = []
     real = Path(args.real)
     if available(shared) and real.is_dir():
-        tasks += ev.real_tasks(shared, real)  # type: ignore[arg-type]
+        tasks += ev.real_tasks(shared, real)
     elif shared:
         print(
             f"erfa: {shared} lacks the registry files or {real} the labels: the real-data tasks are left out",

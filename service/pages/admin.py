@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -54,11 +54,16 @@ from erfa.service.pages.web import Page, parse, render
 log = logging.getLogger("erfa.service")
 
 
+def _text(value: object) -> str | None:
+    """A form field as text: a file sent where text belongs counts as missing."""
+    return value if isinstance(value, str) else None
+
+
 class _AdminRoute(APIRoute):
     """A moderation page whose write found the disk full (a decision, a session's first use) shows the
     507 page in the moderator's language instead of an error in JSON."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
@@ -191,7 +196,7 @@ def _checked_post(request: Request, form: FormData) -> tuple[Page, Session | Res
     session = current(request)
     if session is None:
         return page, redirect(page, "/admin", done="expired")
-    if not Sessions.csrf_ok(session, form.get("csrf")):  # type: ignore[arg-type]
+    if not Sessions.csrf_ok(session, _text(form.get("csrf"))):
         log.warning(
             "admin form refused: CSRF token missing or wrong", extra={"event": "csrf_refused", "path": request.url.path}
         )
@@ -264,7 +269,7 @@ def sign_in(request: Request, form: FormDep) -> Response:
         return refused(request, page, 403, "adm_disabled")
     store = sessions(request)
     pre = request.cookies.get(cookie_name(request, PRE_COOKIE, SECURE_PRE_COOKIE))
-    if not same_origin(request) or not store.login_csrf_ok(pre, form.get("csrf")):  # type: ignore[arg-type]
+    if not same_origin(request) or not store.login_csrf_ok(pre, _text(form.get("csrf"))):
         return sign_in_page(request, page, 403, error=page.t("adm_csrf"))
     given = str(form.get("token") or "").strip()
     guard = token_guard(request)  # one count with the API's bearer tokens

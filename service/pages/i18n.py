@@ -139,7 +139,8 @@ _S: dict[str, tuple[str, str, str, str]] = {
     "no_close_title": ("Ingen nære treff", "Ingen nære treff", "Inga nära träffar", "No close match"),
     "no_close": (
         "Ingen prosjekter passer godt til dette behovet. Under ser du de nærmeste, men ingen av dem handler "
-        "egentlig om det dere beskriver. Prøv å beskrive behovet på en annen måte – eller meld inn deres eget prosjekt.",
+        "egentlig om det dere beskriver. Prøv å beskrive behovet på en annen måte – eller meld inn deres eget "
+        "prosjekt.",
         "Ingen prosjekt passar godt til dette behovet. Under ser du dei næraste, men ingen av dei handlar "
         "eigentleg om det de skildrar. Prøv å skildre behovet på ein annan måte – eller meld inn dykkar eige prosjekt.",
         "Inget projekt passar riktigt bra för det här behovet. Nedan ser du de närmaste, men inget av dem handlar "
@@ -335,7 +336,8 @@ _S: dict[str, tuple[str, str, str, str]] = {
     "no_partners": (
         "Ingen organisasjoner har erfaring som passer godt til dette behovet. Prøv å beskrive det på en annen måte.",
         "Ingen organisasjonar har erfaring som passar godt til dette behovet. Prøv å skildre det på ein annan måte.",
-        "Ingen organisation har erfarenhet som passar riktigt bra för behovet. Prova att beskriva det på ett annat sätt.",
+        "Ingen organisation har erfarenhet som passar riktigt bra för behovet. Prova att beskriva det på ett annat "
+        "sätt.",
         "No organisation has experience that closely matches this need. Try describing it differently.",
     ),
     "partner_projects": ("Relevante prosjekter", "Relevante prosjekt", "Relevanta projekt", "Relevant projects"),

@@ -182,7 +182,9 @@ class Sessions(SqliteFile):
     # -- CSRF --------------------------------------------------------------------------
     @staticmethod
     def csrf_ok(session: Session | None, given: str | None) -> bool:
-        return bool(session and given) and hmac.compare_digest(str(given), session.csrf)  # type: ignore[union-attr]
+        if session is None or not given:
+            return False
+        return hmac.compare_digest(str(given), session.csrf)
 
     def pre_session(self) -> str:
         """The value of the short-lived cookie the sign-in form's CSRF token is bound to (signed, timed)."""

@@ -80,6 +80,7 @@ def install_web(app: FastAPI) -> None:
     """Add the pages and /static to an app (call once, in create_app)."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Starlette types handlers as taking plain Exception; this one takes the HTTPException it is registered for
     app.add_exception_handler(StarletteHTTPException, not_found)  # type: ignore[arg-type]
 
 
@@ -256,13 +257,13 @@ def busy(request: Request, page: Page, refused: Busy) -> HTMLResponse:
 
 def facet_groups(page: Page, facets: dict[str, dict[str, int]], filters: Filters) -> list[dict[str, Any]]:
     """Checkbox groups from the facet counts; a chosen value stays visible even at count 0."""
-    groups = []
+    groups: list[dict[str, Any]] = []
     for field in FACET_ORDER:
         counts = dict(facets.get(field, {}))
         chosen = set(getattr(filters, field))
         for value in chosen:
             counts.setdefault(value, 0)
-        options = [
+        options: list[dict[str, Any]] = [
             {"value": v, "label": page.label(field, v) or v, "count": n, "checked": v in chosen}
             for v, n in counts.items()
             if v
@@ -326,7 +327,7 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
         prev_url = None
     more = query.offset + PAGE_SIZE < total
     next_url = (
-        page.url("/", keep + [("offset", str(query.offset + PAGE_SIZE))]) if more and view == "projects" else None
+        page.url("/", [*keep, ("offset", str(query.offset + PAGE_SIZE))]) if more and view == "projects" else None
     )
     return render(
         request,

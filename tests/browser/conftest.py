@@ -177,7 +177,8 @@ PORTAL_PAGE = """<!doctype html>
 <div class="columns">
   <section class="card">
     <h1>Hitta andra som har gjort det</h1>
-    <erfa-search id="widget" api="{ERFA}" lang="sv" limit="3" country="NO,SE" q="chattbot som svarar på frågor om bygglov"></erfa-search>
+    <erfa-search id="widget" api="{ERFA}" lang="sv" limit="3" country="NO,SE"
+                 q="chattbot som svarar på frågor om bygglov"></erfa-search>
     <p class="results" id="portal-own">Portal text styled by the portal.</p>
   </section>
   <aside class="card">

@@ -100,7 +100,8 @@ def test_the_links_are_reachable_with_the_keyboard(page: Page, servers: Servers)
         for _ in range(80):
             page.keyboard.press("Tab")
             info = page.evaluate("""() => { const el = document.activeElement; const s = getComputedStyle(el);
-                return {text: el.innerText || '', outline: s.outlineStyle + ' ' + s.outlineWidth, shadow: s.boxShadow}; }""")
+                return {text: el.innerText || '', outline: s.outlineStyle + ' ' + s.outlineWidth,
+                        shadow: s.boxShadow}; }""")
             if info["text"] == name:
                 reached.append(info)
                 break

@@ -146,8 +146,10 @@ def _tab_to(page: Page, predicate: str, limit: int = 80, key: str = "Tab") -> di
         info = page.evaluate(f"""() => {{
             const el = document.activeElement;
             const style = getComputedStyle(el);
-            return {{match: (el => {predicate})(el), tag: el.tagName, text: (el.innerText || el.value || '').slice(0, 80),
-                     outline: style.outlineStyle + ' ' + style.outlineWidth, shadow: style.boxShadow, bg: style.backgroundColor}};
+            return {{match: (el => {predicate})(el), tag: el.tagName,
+                     text: (el.innerText || el.value || '').slice(0, 80),
+                     outline: style.outlineStyle + ' ' + style.outlineWidth, shadow: style.boxShadow,
+                     bg: style.backgroundColor}};
         }}""")
         if info["match"]:
             return {**info, "presses": presses}  # type: ignore[no-any-return]

@@ -243,12 +243,12 @@ def atom_feed(
     params = [("q", q), *filters_as_params(filters)]
     ranked = sorted(enumerate(hits), key=lambda pair: (-updated(pair[1]).timestamp(), pair[0]))
     root = ET.Element(f"{{{ATOM_NS}}}feed", {XML_LANG: lang})
-    _text(root, "id", _urn("search?" + urlencode(params + [("limit", str(limit))])))
+    _text(root, "id", _urn("search?" + urlencode([*params, ("limit", str(limit))])))
     _text(root, "title", i18n.t(lang, "feed_title", q=q))
     _text(root, "subtitle", i18n.t(lang, "feed_subtitle" if close_match is not False else "feed_subtitle_none"))
     _text(root, "updated", _rfc3339(max((updated(h) for h in hits), default=EPOCH)))
     _link(root, "self", self_url, "application/atom+xml")
-    _link(root, "alternate", base + "?" + urlencode(params + [("lang", lang)]), "text/html")
+    _link(root, "alternate", base + "?" + urlencode([*params, ("lang", lang)]), "text/html")
     author = ET.SubElement(root, f"{{{ATOM_NS}}}author")  # entries without an organisation fall back to it
     _text(author, "name", "erfa")
     _text(root, "generator", "erfa")
@@ -270,7 +270,8 @@ def atom_feed(
                 )
         if hit.snippet:
             _text(entry, "summary", hit.snippet, r.language)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)  # bytes for an encoding, per its docs
+    return document
 
 
 def project_url(base: str, record_id: str) -> str:

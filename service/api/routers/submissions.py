@@ -47,7 +47,7 @@ SubmissionId = Annotated[
     str, Path(min_length=1, max_length=100, description="As returned by POST /submissions"), PlainId
 ]
 StatusToken = Annotated[str, Path(min_length=1, max_length=100), PlainId]
-NOT_FOUND = {404: problem("No such submission")}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("No such submission")}
 
 
 def not_found(submission_id: str) -> HTTPException:

@@ -158,7 +158,11 @@ def features(snap: Snapshot, ranked: Ranking, rows: Sequence[int]) -> np.ndarray
     sims = [ranked.sims.get(r, 0.0) for r in rows]
     top_standout = snap.space.standout(ranked.query, sims[0], n)
     readings = np.stack(ranked.readings) if ranked.readings else ranked.query[None, :]
-    passages = [np.asarray(snap.passage_vectors(r)) for r in rows]
+    if ranked.vectors is not None:  # read once by the ranking, in one batch
+        ranked.vectors.load(rows)
+        passages = [ranked.vectors.block(r) for r in rows]
+    else:
+        passages = [np.asarray(snap.passage_vectors(r)) for r in rows]
     means = np.stack([_unit(p.mean(axis=0)) if len(p) else np.zeros(len(ranked.query), np.float32) for p in passages])
     about = _unit(means[:3].mean(axis=0))
     pos = snap.meta.position

@@ -5,7 +5,7 @@
 Quantizes the exported graph (onnx/model.onnx, the word-embedding table stays fp32 outside
 it) with onnxruntime's `quantize_dynamic` (int8 weights, activations quantized per run)
 into a temporary folder, then encodes real needs (tests/relevance/real) and real passages
-(the Norwegian overview in ../shared/data) with both graphs. Kept only if every vector
+(the engine bench's real records from ../shared/data) with both graphs. Kept only if every vector
 stays at cosine >= 0.99 to fp32 (issue 22), and then only after the real-data splits lose
 <= 0.005 (`erfa eval`, run separately with the quantized graph).
 """
@@ -13,7 +13,6 @@ stays at cosine >= 0.99 to fp32 (issue 22), and then only after the real-data sp
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import tempfile
@@ -39,16 +38,14 @@ def needs() -> list[str]:
 
 
 def passages(shared: Path, n: int) -> list[str]:
-    path = shared / "digdir_ai_projects_norwegian_state_Oversatt_v1.csv"
-    out: list[str] = []
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        for row in csv.reader(f):
-            text = " ".join(x for x in row[:4] if x).strip()
-            if len(text.split()) >= 20:
-                out.append(text[:1500])
-            if len(out) >= n:
-                break
-    return out
+    """Real passages as erfa embeds them: the engine bench's real records (Norway's
+    overview, PSTW and the US inventory), taken evenly across them."""
+    from bench.run import real_corpus
+    from erfa.index.search.snapshot import passages_of
+
+    records, _ = real_corpus(shared, False)
+    texts = [t for r in records for t in passages_of(r)]
+    return texts[:: max(1, len(texts) // n)][:n]
 
 
 def timed_run(runner: onnx_backend.OnnxRunner, texts: list[str], batch: int) -> tuple[np.ndarray, float]:
@@ -78,12 +75,13 @@ def main() -> int:
         int8_path = Path(tmp) / "model.int8.onnx"
         quantize_dynamic(str(onnx_backend.onnx_path(folder)), str(int8_path), weight_type=QuantType.QInt8)
         int8 = onnx_backend.OnnxRunner(folder, graph=int8_path, threads=1)
-        result: dict[str, object] = {"needs": len(q_texts), "passages": len(p_texts)}
+        result: dict[str, object] = {}
         for name, texts, batch in (("needs", q_texts, 1), ("passages", p_texts, 16)):
             a, ta = timed_run(fp32, texts, batch)
             b, tb = timed_run(int8, texts, batch)
             cos = (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
             result[name] = {
+                "n": len(texts),
                 "cosine_min": float(cos.min()),
                 "cosine_p01": float(np.percentile(cos, 1)),
                 "cosine_mean": float(cos.mean()),

@@ -16,15 +16,18 @@ probabilities.
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+import numpy as np
 from langdetect import DetectorFactory
+from langdetect.detector import Detector
 from langdetect.detector_factory import PROFILES_DIRECTORY
-from langdetect.lang_detect_exception import LangDetectException
+from langdetect.lang_detect_exception import ErrorCode, LangDetectException
 
 if TYPE_CHECKING:
     from erfa.ingest.record import Record
@@ -153,15 +156,24 @@ _MARKER_WEIGHT = 0.6
 
 
 class _Detector:
-    """A private, lazily loaded langdetect factory.
+    """A private, lazily loaded langdetect factory, and langdetect's detection run in numpy.
 
     Loading profiles takes ~0.3 s, so it happens once, on first use, under a lock
     (the HTTP service may call us from several threads). A private instance means
     nobody else can change our seed or profile set by touching langdetect's globals.
+
+    langdetect's own loop (`Detector._detect_block`) multiplies 30 probabilities one by
+    one in Python for every sampled n-gram, seven trials over: 7-9 ms for a short need,
+    the largest cost of a search besides the model (bench/ENGINE.md). `_trials` runs the
+    same algorithm step for step (the same seeded draws, the same products, sums and
+    convergence checks in the same order, so the same floating-point results) with one
+    numpy operation per n-gram instead.
     """
 
     def __init__(self) -> None:
         self._factory: DetectorFactory | None = None
+        self._rows: dict[str, int] = {}  # n-gram -> its row of ``_table``
+        self._table = np.empty((0, 0))  # every profile n-gram's probability per language
         self._lock = threading.Lock()
 
     def _get(self) -> DetectorFactory:
@@ -171,6 +183,9 @@ class _Detector:
                     factory = DetectorFactory()
                     factory.load_json_profile(_read_profiles(_PROFILES))
                     factory.set_seed(0)
+                    grams = factory.word_lang_prob_map
+                    self._rows = {g: i for i, g in enumerate(grams)}
+                    self._table = np.array(list(grams.values()), dtype=np.float64)
                     self._factory = factory
         return self._factory
 
@@ -180,13 +195,70 @@ class _Detector:
         detector = factory.create()
         detector.set_max_text_length(MAX_CHARS)
         detector.append(text)
-        detector.get_probabilities()  # runs the (seeded) detection
-        # `langprob` is internal but stable in the pinned langdetect 1.0.9; the public
-        # API drops everything below 0.1, which is exactly the Nordic tail we need.
-        probs: list[float] | None = detector.langprob
-        if not probs:
-            return {}
-        return {lang: p for lang, p in zip(factory.get_lang_list(), probs, strict=True) if p > 0.0}
+        detector.cleaning_text()
+        ngrams = detector._extract_ngrams()  # internal but stable in the pinned langdetect 1.0.9
+        if not ngrams:
+            raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
+        probs = _trials(self._table[[self._rows[g] for g in ngrams]], detector.seed, detector.n_trial)
+        return {lang: p for lang, p in zip(factory.get_lang_list(), probs.tolist(), strict=True) if p > 0.0}
+
+
+def _trials(grams: np.ndarray, seed: int | None, n_trial: int) -> np.ndarray:
+    """`Detector._detect_block` over ``grams`` (the text's n-grams' rows, in text order).
+
+    Each trial starts from a uniform prior with a jittered smoothing ``alpha``, multiplies
+    in the probabilities of randomly drawn n-grams, and stops once one language passes
+    CONV_THRESHOLD (checked after the first draw, then after every fifth); the trials are
+    averaged. The draws are langdetect's: the same seeded `random.Random`, read in bulk
+    (`_draws`) and then wound forward by exactly the words langdetect would have used, so
+    the next trial's jitter is langdetect's too. Products run in langdetect's order, one
+    draw at a time, and the normalising sum is Python's own over a list, as langdetect's
+    is: the answer is langdetect's to the last bit
+    (tests/test_ingest_language.py compares them)."""
+    rng = random.Random()
+    rng.seed(seed)
+    n_lang = grams.shape[1]
+    langprob = np.zeros(n_lang)
+    for _ in range(n_trial):
+        alpha = Detector.ALPHA_DEFAULT + rng.gauss(0.0, 1.0) * Detector.ALPHA_WIDTH
+        state = rng.getstate()
+        draws, words_used = _draws(rng, len(grams), Detector.ITERATION_LIMIT + 1)
+        factors = alpha / Detector.BASE_FREQ + grams[draws]  # weight + lang_prob_map[i], per draw
+        prob = np.full(n_lang, 1.0 / n_lang)
+        used = len(draws)
+        for i, row in enumerate(factors):
+            prob *= row
+            if i % 5 == 0:  # langdetect's convergence check: max p / sum, then p / sum, for every p
+                values = prob.tolist()
+                total = sum(values)
+                prob /= total
+                if max(values) / total > Detector.CONV_THRESHOLD or i >= Detector.ITERATION_LIMIT:
+                    used = i + 1
+                    break
+        rng.setstate(state)
+        rng.getrandbits(32 * int(words_used[used - 1]))  # langdetect's generator after this trial's draws
+        langprob += prob / n_trial
+    return langprob
+
+
+def _draws(rng: random.Random, n: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The next ``count`` values of ``rng.choice(range(n))`` without advancing ``rng`` by
+    them one call at a time, and how many 32-bit words of the generator each had used by
+    then. `choice` keeps the top ``n.bit_length()`` bits of one word and draws again when
+    they reach ``n``; `getrandbits(32 * m)` hands out the same m words, first word lowest."""
+    bits = n.bit_length()
+    values = np.empty(0, np.int64)
+    positions = np.empty(0, np.int64)
+    read = 0
+    while len(values) < count:
+        m = 2 * (count - len(values)) + 64
+        words = np.frombuffer(rng.getrandbits(32 * m).to_bytes(4 * m, "little"), dtype="<u4")
+        cand = (words >> np.uint32(32 - bits)).astype(np.int64)
+        ok = np.flatnonzero(cand < n)
+        values = np.concatenate([values, cand[ok]])
+        positions = np.concatenate([positions, ok + read + 1])
+        read += m
+    return values[:count], positions[:count]
 
 
 def _read_profiles(codes: Iterable[str]) -> list[str]:

@@ -225,6 +225,9 @@ class Settings(BaseSettings):
     search_slots: Annotated[int, _whole(1)] = 1
     search_queue: Annotated[int, _whole(0)] = 64
     search_wait: Annotated[float, BeforeValidator(_decimal), Field(gt=0)] = 5.0
+    # Finished /search, /partners and /similar answers kept per worker for the index generation
+    # they were made at (service/api/cache.py): a repeated request costs a look-up. 0 = off.
+    response_cache: Annotated[int, _whole(0)] = 1024
     # -- several machines (issue 11) ------------------------------------------------------------
     # postgresql://user:password@host:5432/erfa: PostgreSQL + pgvector holds records, the embedding
     # cache and submissions (docs/deploy.md). Unset: the embedded SQLite store in ERFA_HOME.

@@ -90,8 +90,14 @@ def test_query_cache_is_a_bounded_lru(encoder: Encoder, monkeypatch: pytest.Monk
     encoder.encode_queries(["b"])  # evicts "bygglov" (least recently used)
     encoder.encode_queries(["bygglov"])
     assert len(calls) == 4
-    encoder.encode_queries(["x", "y"])  # batches bypass the cache
-    assert calls[-1] == ["x", "y"]
+    monkeypatch.setattr(encoder, "_cache_size", 4)
+    pair = encoder.encode_queries(["bygglov", "byggesøknad"])  # a need and its reading: only the new one is run
+    assert calls[-1] == ["byggesøknad"] and len(calls) == 5
+    assert np.allclose(pair, encoder.encode_queries(["bygglov", "byggesøknad"])) and len(calls) == 5
+    assert np.allclose(pair[1], encoder.encode_queries(["byggesøknad"])[0]) and len(calls) == 5
+    encoder.encode_queries(["x", "y", "z"])  # larger batches (evaluation) bypass the cache
+    encoder.encode_queries(["x", "y", "z"])
+    assert calls[-2:] == [["x", "y", "z"]] * 2
     encoder.clear_query_cache()
 
 

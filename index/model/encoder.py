@@ -60,6 +60,9 @@ QUERY_MAX_TOKENS = 64
 _QUERY_CAP: ContextVar[int | None] = ContextVar("erfa_query_cap", default=None)  # set by Encoder._encode_capped
 
 
+CACHED_BATCH = 2  # a need and its Bokmål reading: the most texts a search encodes at once
+
+
 class Encoder:
     """Encode queries and passages with one model, prompts applied.
 
@@ -186,26 +189,34 @@ class Encoder:
         return cos
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Query vectors; single queries come from a small LRU cache when repeated.
+        """Query vectors, each text kept in a small LRU cache and served from it when repeated.
 
-        A portal shows the same few needs on many page loads; a hit costs
-        microseconds instead of a model run. Only single-text calls are cached
-        (that is what /search makes); batches go straight to the model.
+        A portal shows the same few needs on many page loads; a hit costs microseconds
+        instead of a model run. A search sends a need with its Bokmål reading (two texts):
+        each is cached on its own, and the texts not cached yet go to the model as one batch.
+        Larger batches (evaluation, benches) go straight to the model and leave the cache alone.
         """
-        if len(texts) != 1 or not self._cache_size:
+        if not self._cache_size or len(texts) > CACHED_BATCH:
             return self._encode_capped(texts)
-        key = texts[0]
+        out: list[np.ndarray | None] = []
         with self._cache_lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit[None, :].copy()
-        vec = self._encode_capped(texts)
-        with self._cache_lock:
-            self._cache[key] = vec[0].copy()
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return vec
+            for key in texts:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                out.append(hit)
+        missing = [i for i, v in enumerate(out) if v is None]
+        if missing:
+            vecs = self._encode_capped([texts[i] for i in missing])
+            with self._cache_lock:
+                for i, vec in zip(missing, vecs, strict=True):
+                    out[i] = vec
+                    self._cache[texts[i]] = vec.copy()
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        if not out:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return np.stack([v for v in out if v is not None]).astype(np.float32, copy=False)
 
     def _encode_capped(self, texts: Sequence[str]) -> np.ndarray:
         """Queries through ``_encode`` with the cap in force. The cap travels in a context

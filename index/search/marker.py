@@ -154,12 +154,23 @@ def features(snap: Snapshot, ranked: Ranking, rows: Sequence[int]) -> np.ndarray
     if not rows or ranked.query is None:
         return out
     n = len(snap.vectors)
-    spread = snap.space.spread(ranked.query) or 1.0
+    sd = snap.space.spread(ranked.query)  # a matrix-vector product: once per need, not once per result
+    spread = sd or 1.0
+    centre = float(ranked.query @ snap.space.score_mean)
+    chance = float(np.sqrt(2 * np.log(max(n, 2))))
+
+    def standout(top: float) -> float:  # LanguageSpace.standout, step for step, with the need's parts computed once
+        return (top - centre) / sd / chance
+
     scores = [ranked.scores.get(r, 0.0) for r in rows]
     sims = [ranked.sims.get(r, 0.0) for r in rows]
-    top_standout = snap.space.standout(ranked.query, sims[0], n)
+    top_standout = standout(sims[0])
     readings = np.stack(ranked.readings) if ranked.readings else ranked.query[None, :]
-    passages = [np.asarray(snap.passage_vectors(r)) for r in rows]
+    if ranked.vectors is not None:  # read once by the ranking, in one batch
+        ranked.vectors.load(rows)
+        passages = [ranked.vectors.block(r) for r in rows]
+    else:
+        passages = [np.asarray(snap.passage_vectors(r)) for r in rows]
     means = np.stack([_unit(p.mean(axis=0)) if len(p) else np.zeros(len(ranked.query), np.float32) for p in passages])
     about = _unit(means[:3].mean(axis=0))
     pos = snap.meta.position
@@ -168,7 +179,7 @@ def features(snap: Snapshot, ranked: Ranking, rows: Sequence[int]) -> np.ndarray
         nxt = scores[i + 1] if i + 1 < len(scores) else scores[i]
         cov = float(ranked.coverage[pos[r]]) if ranked.coverage is not None and r in pos else 0.0
         out[i] = (
-            snap.space.standout(ranked.query, sims[i], n),
+            standout(sims[i]),
             top_standout,
             sims[i],
             (scores[0] - scores[i]) / spread,

@@ -14,7 +14,7 @@ from erfa.index.bodies import twins
 from erfa.index.model.encoder import Encoder
 from erfa.index.search import marker, ranking
 from erfa.index.search.facets import Filters
-from erfa.index.search.snapshot import SLOTS, Snapshot
+from erfa.index.search.snapshot import SLOTS, Passages, Snapshot
 from erfa.index.search.snippet import snippet
 from erfa.index.search.text import informative
 from erfa.index.search.translate import Translator
@@ -75,6 +75,8 @@ class Ranking:
     languages: frozenset[str] = frozenset()  # record languages written like the need (`written_like`)
     copies: twins.Twins = field(default_factory=dict)  # rows found to be copies among the first results (`near_copies`)
     need_words: int = 0
+    # the passage vectors this ranking has read (the marker reads them again); None: read from the snapshot
+    vectors: Passages | None = field(default=None, compare=False, repr=False)
 
 
 class Searcher:
@@ -152,10 +154,11 @@ class Searcher:
         qvec = snap.space.query(combined / (np.linalg.norm(combined) or 1.0), language)
         readings = tuple(snap.space.query(v / (np.linalg.norm(v) or 1.0), language) for v in raw)
         allowed = None if mask is None else snap.meta.rowids[mask]
+        passages = Passages(snap)
         sims = dense(snap, qvec, depth, allowed, penalise=shipped)
         if shipped and ranking.FEEDBACK_DEPTH and weights.feedback and sims:
             qvec = toward(
-                snap, qvec, list(sims)[: ranking.FEEDBACK_DEPTH], weights.feedback
+                snap, qvec, list(sims)[: ranking.FEEDBACK_DEPTH], weights.feedback, passages
             )  # dense() ranks best first
             sims = dense(snap, qvec, depth, allowed, penalise=True)
         scores = dict(sims)
@@ -170,7 +173,7 @@ class Searcher:
                 " ".join(texts), language, depth, kw_mask, rare_share=ranking.RARE_SHARE
             )
             keyword = {int(r): float(v) for r, v in zip(kw_ids, kw_scores, strict=True)}
-            sims.update(_cosines(snap, qvec, [r for r in keyword if r not in sims]))
+            sims.update(_cosines(snap, qvec, [r for r in keyword if r not in sims], passages))
             scores = ranking.fuse(sims, keyword, weights.keyword)
         if shipped and ranking.COVERAGE_WEIGHT:
             cov = snap.keywords.coverage(need, language)
@@ -179,7 +182,9 @@ class Searcher:
                 r: v + ranking.COVERAGE_WEIGHT * float(cov[pos[r]]) ** ranking.COVERAGE_POWER for r, v in scores.items()
             }
         order = twins.collapse(sorted(scores, key=lambda r: (-scores[r], r)), snap.twins)  # one result per project
-        copies = twins.near_copies(order[: marker.DEPTH], snap.records, snap.passage_vectors) if shipped else {}
+        if shipped:
+            passages.load(order[: marker.DEPTH])  # near_copies and the marker read the first results' passages
+        copies = twins.near_copies(order[: marker.DEPTH], snap.records, passages) if shipped else {}
         if copies:  # copies no group joined (index/bodies/twins.py): one row, here too
             order = twins.collapse(order, copies)
         ranked = Ranking(
@@ -193,6 +198,7 @@ class Searcher:
             copies=copies,
             languages=same_language,
             need_words=len(query.split()),
+            vectors=passages,
         )
         if not shipped or len(snap.vectors) < ranking.CLOSE_MATCH_MIN_PASSAGES:
             return ranked
@@ -217,7 +223,8 @@ class Searcher:
 
     def similar(self, snap: Snapshot, rowid: int, *, limit: int = 10) -> list[Hit]:
         """Neighbours of a stored project from its stored vectors: no re-encoding."""
-        parts = snap.passage_vectors(rowid)
+        passages = Passages(snap)
+        parts = passages(rowid)
         if not parts:
             raise KeyError(rowid)
         vec = np.mean(parts, axis=0)
@@ -228,17 +235,22 @@ class Searcher:
         if ranking.SIMILAR_FEEDBACK_DEPTH:  # one round of feedback, as for a need (models.md, "Similar projects")
             best = [r for r in sims if r not in own][: ranking.SIMILAR_FEEDBACK_DEPTH]
             if best:
-                sims = dense(snap, toward(snap, vec, best, ranking.SIMILAR_FEEDBACK_WEIGHT), depth, None, penalise=True)
+                moved = toward(snap, vec, best, ranking.SIMILAR_FEEDBACK_WEIGHT, passages)
+                sims = dense(snap, moved, depth, None, penalise=True)
         for r in own:
             sims.pop(r, None)
         order = twins.collapse(list(sims), snap.twins)[:limit]
         return [h for _, h in hits(snap, snap.records[rowid].title, order, sims, sims)]
 
 
-def toward(snap: Snapshot, vec: np.ndarray, rowids: Sequence[int], weight: float) -> np.ndarray:
+def toward(
+    snap: Snapshot, vec: np.ndarray, rowids: Sequence[int], weight: float, passages: Passages | None = None
+) -> np.ndarray:
     """``vec`` moved by ``weight`` toward the mean passage of ``rowids`` and renormalised:
     one round of feedback, for a need and for a project's similar projects alike."""
-    moved = vec + weight * np.mean([v for r in rowids for v in snap.passage_vectors(r)], axis=0)
+    passages = passages or Passages(snap)
+    passages.load(rowids)
+    moved = vec + weight * np.mean([v for r in rowids for v in passages(r)], axis=0)
     unit: np.ndarray = (moved / (np.linalg.norm(moved) or 1.0)).astype(np.float32)
     return unit
 
@@ -269,13 +281,14 @@ def dense(
     return best
 
 
-def _cosines(snap: Snapshot, qvec: np.ndarray, rowids: Sequence[int]) -> dict[int, float]:
+def _cosines(snap: Snapshot, qvec: np.ndarray, rowids: Sequence[int], passages: Passages) -> dict[int, float]:
     """Best-passage cosine for projects the dense search did not reach (keyword-only hits)."""
+    passages.load(rowids)
     out = {}
     for r in rowids:
-        vecs = snap.passage_vectors(r)
-        if vecs:
-            out[r] = float(max(np.dot(v, qvec) for v in vecs)) - snap.brevity.get(r, 0.0)
+        block = passages.block(r)
+        if len(block):
+            out[r] = float((block @ qvec).max()) - snap.brevity.get(r, 0.0)
     return out
 
 

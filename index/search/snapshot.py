@@ -109,6 +109,45 @@ class Snapshot:
         found = (self.vectors.vector(int(i)) for i in slot_ids(rowid, self.passages.get(rowid, 1)))
         return [v for v in found if v is not None]
 
+    def passage_blocks(self, rowids: Sequence[int]) -> dict[int, np.ndarray]:
+        """`passage_vectors` of many projects in one read: rowid -> (passages x dim)."""
+        rowids = list(dict.fromkeys(int(r) for r in rowids))
+        if not rowids:
+            return {}
+        counts = [self.passages.get(r, 1) for r in rowids]
+        vecs, found = self.vectors.vectors(
+            np.concatenate([slot_ids(r, n) for r, n in zip(rowids, counts, strict=True)])
+        )
+        out, start = {}, 0
+        for r, n in zip(rowids, counts, strict=True):
+            out[r] = vecs[start : start + n][found[start : start + n]]
+            start += n
+        return out
+
+
+class Passages:
+    """The passage vectors one search reads, each project's read once: `load` fetches a set
+    of projects in one batch (the first results, the feedback rows, the keyword-only hits),
+    and calling it gives one project's as `Snapshot.passage_vectors` does, from memory."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self.blocks: dict[int, np.ndarray] = {}
+
+    def load(self, rowids: Sequence[int]) -> None:
+        todo = [r for r in rowids if r not in self.blocks]
+        if todo:
+            self.blocks.update(self.snap.passage_blocks(todo))
+
+    def block(self, rowid: int) -> np.ndarray:
+        """(passages x dim) of one project; no rows when it is not in the snapshot."""
+        if rowid not in self.blocks:
+            self.load([rowid])
+        return self.blocks[rowid]
+
+    def __call__(self, rowid: int) -> list[np.ndarray]:
+        return list(self.block(rowid))
+
 
 def _stack(texts: Sequence[str], raw: dict[str, np.ndarray], dim: int) -> np.ndarray:
     return np.stack([raw[text_hash(t)] for t in texts]) if texts else np.empty((0, dim), np.float32)

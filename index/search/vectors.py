@@ -279,6 +279,17 @@ class VectorIndex:
         except RuntimeError:  # faiss raises when the id is not present
             return None
 
+    def vectors(self, ids: np.ndarray) -> np.ndarray | None:
+        """The vectors of ``ids`` in one call (a search reads some hundred of them: one call
+        each cost more than the dense search itself); None when any of them is not here."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if not len(ids):
+            return np.empty((0, self.dim), np.float32)
+        try:
+            return self._index.reconstruct_batch(ids)
+        except RuntimeError:
+            return None
+
     def search(
         self,
         query: np.ndarray,
@@ -562,6 +573,22 @@ class LayeredVectors:
         if len(self.hidden) and self.hidden[min(int(np.searchsorted(self.hidden, id_)), len(self.hidden) - 1)] == id_:
             return None
         return self.base.vector(id_)
+
+    def vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors, found) for ``ids``: one batched read when every id is in the base and
+        none is hidden (the usual case), else one read per id; rows not found are zero."""
+        ids = np.asarray(ids, np.int64)
+        if not len(self.delta) and not len(self.hidden):
+            batch = self.base.vectors(ids)
+            if batch is not None:
+                return batch, np.ones(len(ids), bool)
+        out = np.zeros((len(ids), self.dim), np.float32)
+        found = np.zeros(len(ids), bool)
+        for i, id_ in enumerate(ids.tolist()):
+            v = self.vector(id_)
+            if v is not None:
+                out[i], found[i] = v, True
+        return out, found
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         scores, ids = self.base.search(query, k, allowed, self.hidden, self._hidden_selector())

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -30,9 +30,13 @@ from erfa.service.api.errors import invalid, unprocessable
 from erfa.service.api.ids import PlainId
 from erfa.service.settings import Settings
 
+if TYPE_CHECKING:
+    from erfa.service.api.cache import ResponseCache
+
 log = logging.getLogger("erfa.service")
 
 MAX_NEED = 1000  # characters of a need, for the API and the web page alike
+HIT_FLAG = "erfa_cache_hit"  # on request.state: service/api/cache.py answered, so no turn at the encoder
 
 
 @dataclass
@@ -45,6 +49,7 @@ class AppState:
     error: str | None = None
     following: bool = False  # a thread keeps the index up to date (service/database.py), not the requests
     admission: Admission | None = None  # the encoder's fair queue (service/admission.py), made on first use
+    responses: ResponseCache | None = None  # finished answers by generation (service/api/cache.py), made on first use
 
 
 def state(request: Request) -> AppState:
@@ -252,7 +257,11 @@ async def turn(request: Request, q: str) -> AsyncIterator[None]:
 
 async def admitted(request: Request, q: NeedDep) -> AsyncIterator[None]:
     """The route's turn, held while it runs: declared after the route's other parameters,
-    so a request that is refused anyway (422, 409) never queues."""
+    so a request that is refused anyway (422, 409) never queues, and one the response cache
+    answers (service/api/cache.py) never waits behind needs being encoded."""
+    if getattr(request.state, HIT_FLAG, False):
+        yield
+        return
     async with turn(request, q):
         yield
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi import APIRouter, Body, HTTPException, Query, Response
 
 from erfa.ingest import Record, read_items
+from erfa.service.api.cache import CachedDep
 from erfa.service.api.deps import AdminDep, IndexDep, ProjectId
 from erfa.service.api.errors import AUTH_RESPONSES, invalid, problem, unprocessable
 from erfa.service.api.presenter import similar_response
@@ -40,10 +41,14 @@ def project(idx: IndexDep, project_id: ProjectId) -> Record:
 
 
 @router.get("/projects/{project_id}/similar", response_model=SimilarResponse, tags=["projects"])
-def similar(idx: IndexDep, project_id: ProjectId, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> SimilarResponse:
+def similar(
+    idx: IndexDep, project_id: ProjectId, cached: CachedDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
+) -> Response:
     """Projects closest to this one (never the project itself)."""
     try:
-        return similar_response(project_id, idx.similar(project_id, limit=limit))
+        return cached.response() or cached.keep(
+            lambda: similar_response(project_id, idx.similar(project_id, limit=limit))
+        )
     except KeyError:
         raise not_found(project_id) from None
 

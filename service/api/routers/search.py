@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from erfa.index import MAX_WINDOW
+from erfa.service.api.cache import CachedDep
 from erfa.service.api.deps import AdmittedDep, CaughtUpIndexDep, FiltersDep, NeedDep
 from erfa.service.api.presenter import partners_response, search_response
 from erfa.service.api.schemas import PartnersResponse, SearchResponse
@@ -19,12 +20,15 @@ def search(
     idx: CaughtUpIndexDep,
     q: NeedDep,
     filters: FiltersDep,
+    cached: CachedDep,  # a repeated request at this generation is answered from service/api/cache.py
     _turn: AdmittedDep,  # last of the dependencies: a fair turn at the encoder (service/admission.py)
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, lt=MAX_WINDOW)] = 0,
-) -> SearchResponse:
+) -> Response:
     """Projects ranked by how close they are to the need, whatever language either is written in."""
-    return search_response(idx.search(q, limit=limit, offset=offset, filters=filters))
+    return cached.response() or cached.keep(
+        lambda: search_response(idx.search(q, limit=limit, offset=offset, filters=filters))
+    )
 
 
 @router.get("/partners", response_model=PartnersResponse)
@@ -32,8 +36,9 @@ def partners(
     idx: CaughtUpIndexDep,
     q: NeedDep,
     filters: FiltersDep,
+    cached: CachedDep,
     _turn: AdmittedDep,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> PartnersResponse:
+) -> Response:
     """Organisations with the most relevant experience of the need: whom to ask."""
-    return partners_response(idx.partners(q, limit=limit, filters=filters))
+    return cached.response() or cached.keep(lambda: partners_response(idx.partners(q, limit=limit, filters=filters)))

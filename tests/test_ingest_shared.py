@@ -52,6 +52,8 @@ def test_ai_watch_and_ipsx_case_lists_are_read_whole() -> None:
     assert t6.format == ips.format == "aiwatch-csv"
     assert len(t6.records) == 143 and not t6.rejected
     assert len(ips.records) == 686 and not ips.rejected  # the 686 AI cases of 853
+    assert len(ips.skipped) == 167 and len(ips.skip_counts()) == 1  # the blockchain cases, reported, not lost
+    assert "not an AI case" in ips.skipped[0].reason and "Blockchain" in ips.skipped[0].reason
     assert {r.source for r in t6.records} == {"aiwatch"} and {r.source for r in ips.records} == {"ipsx"}
     assert len({r.id for r in t6.records}) == 143  # derived ids are unique
     assert all(r.link is None or r.link.startswith(("http://", "https://")) for r in t6.records + ips.records)

@@ -117,21 +117,28 @@ def test_close_match_cut_off_chosen_on_dev_carries_over_to_test(
     assert rates.flagged_without > 1 - rates.unflagged_with, rates
 
 
-@pytest.mark.parametrize("corpus", ["nordic", "european"])
-def test_inferred_sectors_agree_with_the_sources_own(
-    judged: dict[str, tuple[ev.Task, ProjectIndex]], corpus: str
-) -> None:
-    """Each record a source gave a sector, hidden and voted on by its neighbours (leave one
-    out): the share right where a sector is given, and how often one is (models.md)."""
-    idx = next(i for t, i in judged.values() if t.corpus.lower().startswith(corpus))
+def test_inferred_sectors_hold_their_measured_precision(judged: dict[str, tuple[ev.Task, ProjectIndex]]) -> None:
+    """Each source's sectors hidden in turn and inferred from the other sources only (leave one
+    source out, index/evaluate/sectors.py, on the full corpus): at the shipped thresholds the
+    neighbours and the prototypes are right for 80 % of the records they give a sector, as
+    models.md records, and still give one to a useful share."""
+    from erfa.index.bodies import prototypes, sectors
+    from erfa.index.bodies.prototypes_build import of_index
+    from erfa.index.evaluate import sectors as es
+
+    idx = judged["Full (test)"][1]
+    corpus = of_index(idx)
+    for guesses, threshold in (
+        (es.neighbours(corpus), sectors.MIN_SHARE),
+        (es.prototype_guesses(corpus), prototypes.MIN_MARGIN),
+    ):
+        shown = [g for g in guesses if g.confidence >= threshold]
+        assert len(shown) >= 0.15 * len(guesses), (threshold, len(shown), len(guesses))
+        assert sum(g.right for g in shown) / len(shown) >= 0.8 - MARGIN, threshold
     snap = idx._snapshot()
-    votes = snap.sector_votes
-    assert votes is not None, "a real corpus has enough records with a sector to vote"
-    got = votes.infer(votes.vectors.astype("float32"), exclude_self=True)
-    given = [(g, truth) for g, truth in zip(got, votes.labels, strict=True) if g]
-    assert len(given) / len(got) >= 0.75 and sum(g == t for g, t in given) / len(given) >= 0.75
     unlabelled = [r for r in snap.records.values() if r.sector_inferred or not r.sector]
-    assert unlabelled and sum(r.sector_inferred for r in unlabelled) / len(unlabelled) >= 0.5
+    # 94 of 1,460 on the full corpus when measured (models.md): the threshold keeps to clear votes
+    assert unlabelled and sum(r.sector_inferred for r in unlabelled) >= 0.04 * len(unlabelled)
 
 
 def test_labelled_twins_are_joined_as_well_as_recorded(judged: dict[str, tuple[ev.Task, ProjectIndex]]) -> None:

@@ -10,6 +10,7 @@ BM25 formula and the combined statistics, and the base is saved with the checkpo
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,10 @@ import bm25s
 import numpy as np
 
 from erfa.index.search.text import query_stems, stems, word_variants
+
+# bm25s sets its own logger to DEBUG when imported, so every checkpoint printed "DEBUG bm25s:
+# Building index from tokens" under `erfa ingest` and `erfa serve`; its warnings still show.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,9 @@ SLOTS = 64  # FAISS id = rowid * SLOTS + passage number; a record has at most SL
 # statistics drift from the base's, so they are kept small.
 COMPACT_SHARE = 0.02
 COMPACT_MIN = 256
-_FORMAT = 7  # of the derived-structures file; a different one is rebuilt, not read
-# (7: the modules moved into sub-packages, issue 20, so older pickles name class paths that are gone)
+_FORMAT = 8  # of the derived-structures file; a different one is rebuilt, not read
+# (7: the modules moved into sub-packages, issue 20, so older pickles name class paths that are gone;
+# 8: inferred sectors need a measured confidence, issue 21: an older checkpoint holds sectors below it)
 
 
 def passages_of(record: Record) -> list[str]:
@@ -160,9 +161,12 @@ def build(
     stored: Sequence[StoredRecord],
     raw: dict[str, np.ndarray],
     params: SpaceParams = ranking.SPACE,
+    *,
+    prototypes: bool = True,
 ) -> Snapshot:
     """A fresh snapshot of every record: the space refitted, every structure built anew.
-    ``raw`` holds the model's vector of every passage, by text hash."""
+    ``raw`` holds the model's vector of every passage, by text hash. ``prototypes``: a corpus
+    without labelled sectors may use the shipped sector prototypes (not with stand-in vectors)."""
     passages = {s.rowid: passages_of(s.record) for s in stored}
     order = [(r, t) for r, ps in passages.items() for t in ps]
     langs = [s.record.language or UNKNOWN for s in stored for _ in passages[s.rowid]]  # as the space counts them
@@ -174,7 +178,7 @@ def build(
         base.upsert(np.concatenate([slot_ids(r, len(ps)) for r, ps in passages.items()]), docs)
     rowids = [s.rowid for s in stored]
     record_vecs = _record_vectors(docs, [len(passages[r]) for r in rowids])
-    votes = sectors.SectorVotes.of([s.record for s in stored], record_vecs)
+    votes = sectors.SectorVotes.of([s.record for s in stored], record_vecs, model_id if prototypes else None, dim)
     records = sectors.with_sectors([s.record for s in stored], record_vecs, votes)
     slots, slot_rows = _slots(passages)
     snap = Snapshot(
@@ -244,7 +248,10 @@ def admit(records: Sequence[Record], dim: int = 8) -> dict[str, str]:
     """
     stored = [StoredRecord(i + 1, r) for i, r in enumerate(records)]
     bad = failing(
-        stored, lambda part: build(0, "admission", dim, part, _stand_in_vectors([s.record for s in part], dim))
+        stored,
+        lambda part: build(
+            0, "admission", dim, part, _stand_in_vectors([s.record for s in part], dim), prototypes=False
+        ),
     )
     return dict(bad.values())
 

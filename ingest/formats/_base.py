@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TypeAlias
 
 from erfa.ingest.limits import MAX_CELL_CHARS, short
 from erfa.ingest.record import Record, RecordError, web_link
 
-Outcome: TypeAlias = tuple[int, Record | RecordError]
+
+@dataclass(frozen=True)
+class Skip:
+    """A row an adapter leaves out on purpose (not a project for erfa), with why: the ingest
+    report counts these per reason, so nothing a registry holds disappears without a word."""
+
+    reason: str
+
+
+Outcome: TypeAlias = tuple[int, Record | RecordError | Skip]
 Rows: TypeAlias = Iterable[tuple[int, Mapping[str, object] | RecordError]]
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -124,8 +134,9 @@ def oversized_cell(row: Mapping[str, object]) -> RecordError | None:
     return None
 
 
-def map_rows(rows: Rows, convert: Callable[[Mapping[str, object]], Record | None]) -> Iterator[Outcome]:
-    """Apply `convert` to each row; errors stay with their row, None skips the row."""
+def map_rows(rows: Rows, convert: Callable[[Mapping[str, object]], Record | Skip | None]) -> Iterator[Outcome]:
+    """Apply `convert` to each row; errors and skips (with their reason) stay with their row;
+    None drops a row that is no project row at all (erfa's own file-description line)."""
     for number, row in rows:
         if isinstance(row, RecordError):
             yield number, row

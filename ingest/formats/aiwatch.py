@@ -5,7 +5,8 @@ Both come from the same JRC data model, so one adapter reads both: name, descrip
 geocoverage (country), lead_organisation_name / _category, primary/secondary sector,
 technology, status, start/end date, url. IPS-X adds its own `id` and lists blockchain
 cases beside the AI ones; only rows whose technology says artificial intelligence (or
-machine learning / NLP / computer vision) are projects for erfa.
+machine learning / NLP / computer vision) are projects for erfa. The others (167 blockchain
+cases in the public file) are skipped with their reason, which `erfa ingest` reports.
 
 AI Watch T6 has no id column, so a case's id is derived from its name and lead
 organisation: stable across re-exports as long as the case keeps its name, which is
@@ -21,7 +22,7 @@ import re
 from collections.abc import Iterator, Mapping
 
 from erfa.ingest import vocab
-from erfa.ingest.formats._base import Outcome, Rows, by_norm_key, link_in, map_rows, tags, text
+from erfa.ingest.formats._base import Outcome, Rows, Skip, by_norm_key, link_in, map_rows, tags, text
 from erfa.ingest.record import Record
 
 SOURCE_T6 = "aiwatch"
@@ -38,12 +39,13 @@ def aiwatch_rows(rows: Rows) -> Iterator[Outcome]:
     return map_rows(rows, _convert)
 
 
-def _convert(row: Mapping[str, object]) -> Record | None:
+def _convert(row: Mapping[str, object]) -> Record | Skip:
     c = by_norm_key(row)
     technology = text(c.get("technology")) or ""
     is_ips = "cid" in c
     if is_ips and technology and not _AI.search(technology):
-        return None  # IPS-X's blockchain cases are not AI projects (AI Watch lists AI only)
+        # IPS-X's blockchain cases are not AI projects (AI Watch lists AI only); the report counts them
+        return Skip(f"not an AI case: IPS-X lists its technology as {technology!r}, and erfa holds AI projects only")
     organisation = text(c.get("leadorganisationname")) or text(c.get("leadorganisationname_"))
     source = SOURCE_IPS if is_ips else SOURCE_T6
     source_id = text(c.get("id")) if is_ips else _derived_id(c.get("name"), organisation)

@@ -247,6 +247,10 @@ class WriteSummary(BaseModel):
     unchanged: int = 0
     deleted: int = 0
     rejected: list[Rejection] = Field(default_factory=list)
+    skipped: list[Rejection] = Field(
+        default_factory=list,
+        description="Rows of an uploaded file left out on purpose, with why (e.g. IPS-X's blockchain cases: not AI)",
+    )
     ids: list[str] = Field(default_factory=list, description="Ids of the records added or updated")
     generation: int | None = Field(
         None,

@@ -60,16 +60,21 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{bad.file}:{bad.row}: rejected: {bad.reason}", file=sys.stderr)
         for note in result.notes:
             print(f"{note.file}:{note.row}: warning: {note.text}", file=sys.stderr)
+        for reason, count in result.skip_counts().items():  # one line per reason, not one per row
+            rows = [s.row for s in result.skipped if s.reason == reason]
+            shown = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+            print(f"{path}: skipped {count} {'row' if count == 1 else 'rows'} ({shown}): {reason}", file=sys.stderr)
         summary = upsert_and_prune(idx, result.records, prune=args.prune, progress=sys.stderr.isatty() or args.progress)
         for record_id, warning in summary.notes.items():
             print(f"{path}:{result.rows.get(record_id, 0)}: warning: {warning}", file=sys.stderr)
         seconds = time.perf_counter() - started
         rate = f", {summary.embedded / summary.seconds:.1f} docs/s embedded" if summary.embedded else ""
         pruned = f", {summary.deleted} deleted" if args.prune else ""
+        skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
         print(
             f"{path} ({result.format}): {len(result.records)} records: {summary.added} added, "
             f"{summary.updated} updated, {summary.unchanged} unchanged{pruned}, "
-            f"{len(result.rejected)} rejected ({seconds:.1f} s{rate})"
+            f"{len(result.rejected)} rejected{skipped} ({seconds:.1f} s{rate})"
         )
         rejected_total += len(result.rejected)
     if failed:

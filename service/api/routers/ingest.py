@@ -101,6 +101,7 @@ def _ingest_file(
             "added": s.added,
             "updated": s.updated,
             "rejected": len(result.rejected),
+            "skipped": len(result.skipped),
             "deleted": s.deleted,
         },
     )
@@ -108,5 +109,6 @@ def _ingest_file(
         s,
         generation=idx.generation,
         rejected=[Rejection(row=r.row, reason=r.reason) for r in result.rejected],
+        skipped=[Rejection(row=r.row, reason=r.reason) for r in result.skipped],
         format=result.format,
     )

@@ -56,14 +56,14 @@ def demo_index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Pr
 def app_for(make_index: Callable[..., ProjectIndex]) -> Iterator[Callable[..., TestClient]]:
     """Test clients of the full app with the admin token set and rate limits off.
 
-    ``index``: serve that index (default: a new one holding tests.test_index.CORPUS);
+    ``index``: serve that index (default: a new one holding tests.factories.CORPUS);
     other keywords override Settings. Server errors come back as responses, as a
     client would see them, rather than being raised into the test.
     """
     from erfa.service.api import create_app
     from erfa.service.settings import Settings
     from tests._ops import TOKEN
-    from tests.test_index import CORPUS
+    from tests.factories import CORPUS
 
     clients: list[TestClient] = []
 

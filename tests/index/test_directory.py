@@ -352,7 +352,7 @@ def test_matching_is_by_exact_name_and_country_only() -> None:
 
 
 def test_sources_file_takes_directory_kinds_and_refuses_their_mistakes(tmp_path: Path) -> None:
-    shipped = {s.name: s for s in load_sources(Path(__file__).parents[1] / "service" / "sources.toml")}
+    shipped = {s.name: s for s in load_sources(Path(__file__).resolve().parents[2] / "service" / "sources.toml")}
     assert shipped["wikidata"].kind == "wikidata" and shipped["wikidata"].countries == ("NO", "SE", "DK", "FI", "IS")
     assert shipped["enhetsregisteret"].url == "https://data.brreg.no/enhetsregisteret/api/enheter"
     bad = {

@@ -15,8 +15,7 @@ import pytest
 
 from erfa.index import Encoder, ModelError
 from erfa.index.model import onnx_backend
-from tests._shared import tiny_model
-from tests.test_model import SENTENCES as MODEL_SENTENCES
+from tests.factories import MODEL_SENTENCES, tiny_model
 
 SENTENCES = [
     *MODEL_SENTENCES,

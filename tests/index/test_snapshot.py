@@ -20,8 +20,8 @@ from erfa.index.search.space import LanguageSpace
 from erfa.index.search.vectors import LayeredVectors, VectorIndex
 from erfa.ingest import Record, read_file
 from erfa.service.demo import DEMO_FILE
+from tests.factories import Make
 
-Make = Callable[..., ProjectIndex]
 NEEDS = [
     "chatbot som svarar på frågor om bygglov",
     "prognose for snømåking",
@@ -224,7 +224,7 @@ def test_any_damaged_checkpoint_file_is_rebuilt_from_the_cache_and_logged(
 ) -> None:
     """Issue 18: a damaged space.npz (BadZipFile, EOFError) kept the server from ever becoming
     ready. Every checkpoint file is checked alike: checksum, rebuild from the cache, log."""
-    from tests.test_index import CORPUS
+    from tests.factories import CORPUS
 
     idx = make_index()
     idx.upsert(CORPUS)

@@ -5,17 +5,13 @@ Norway's overview and in PSTW (skipped without ../shared/data)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
 
-from erfa.index import ProjectIndex
 from erfa.index.bodies import twins
 from erfa.ingest import Record
 from tests._shared import shared_data_dir
-
-Make = Callable[..., ProjectIndex]
+from tests.factories import Make
 
 
 def _unit(*xs: float) -> np.ndarray:

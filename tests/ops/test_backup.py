@@ -13,10 +13,8 @@ from erfa.index import ProjectIndex
 from erfa.index.backup import BackupError, export, import_file
 from erfa.index.moderation.submissions import SubmissionStore
 from erfa.service.cli import main
-from tests._ops import bulk_records, check_consistent, prepare_home
-from tests.test_index import CORPUS
-
-Make = Callable[..., ProjectIndex]
+from tests._ops import check_consistent, prepare_home
+from tests.factories import CORPUS, Make, bulk_records
 
 
 def _populate(idx: ProjectIndex) -> SubmissionStore:

@@ -9,19 +9,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from erfa.index import ProjectIndex
 from erfa.index.engine import passages_of
 from erfa.service.api import create_app
 from erfa.service.settings import Settings
 from tests._ops import AUTH, TOKEN, check_consistent
-from tests.test_index import CORPUS
+from tests.factories import CORPUS, Make
 
-Make = Callable[..., ProjectIndex]
 QUERIES = {
     "chattbot som svarar på frågor om bygglov": "test-1",
     "speech recognition for doctors' notes": "test-2",

@@ -22,17 +22,8 @@ import pytest
 
 from erfa.index import Encoder, ProjectIndex
 from erfa.index.moderation.submissions import SubmissionStore
-from tests._ops import (
-    AUTH,
-    bulk_records,
-    check_consistent,
-    erfa_cmd,
-    erfa_env,
-    prepare_home,
-    start_server,
-    write_jsonl,
-)
-from tests.test_index import CORPUS
+from tests._ops import AUTH, check_consistent, erfa_cmd, erfa_env, prepare_home, start_server
+from tests.factories import CORPUS, bulk_records, write_jsonl
 
 KILLS = int(os.environ.get("ERFA_CRASH_KILLS", "5"))
 SEED = int(os.environ.get("ERFA_CRASH_SEED", str(int(time.time()) % 100_000)))
@@ -284,7 +275,7 @@ def test_vectors_zeroed_on_disk_are_rebuilt_from_the_cache(tmp_path: Path, encod
     The checksum in its meta no longer matches, so a restart rebuilds it from the
     cached vectors, without embedding anything again.
     """
-    from tests.test_index import CountingEncoder
+    from tests.factories import CountingEncoder
 
     home = tmp_path / "home"
     idx = ProjectIndex(home, encoder=encoder)

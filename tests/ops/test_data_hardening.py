@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from erfa.index import ProjectIndex
 from erfa.index.backup import BackupError, read_export
 from erfa.index.search.text import split_passages
 from erfa.ingest import FormatError, Record, read_file
@@ -25,8 +24,8 @@ from erfa.ingest.record import RecordError, web_link
 from erfa.service import cli
 from tests._bombs import HEADER, SHEET, plain_rows, row, run_bounded, understate_size, write_xlsx
 from tests._ops import AUTH
+from tests.factories import Make
 
-Make = Callable[..., ProjectIndex]
 PSTW_HEADER = [*HEADER[:2], "Website", HEADER[2]]  # Description in column D
 
 

@@ -27,7 +27,7 @@ from erfa.service.api.deps import (
     PageAdmittedDep,
 )  # at module level: the route below names it in a string annotation
 from erfa.service.settings import Settings
-from tests.test_index import CORPUS, rec
+from tests.factories import CORPUS, rec
 
 WORDS = ["kommunen", "bygger", "en", "chatbot", "som", "svarer", "innbyggerne", "om", "byggesøknader", "reguleringsplaner", "og", "tar", "i", "bruk", "maskinlæring", "for", "å", "sortere", "post", "journalføre", "saker", "og", "varsle", "når", "veiene", "må", "brøytes"]
 

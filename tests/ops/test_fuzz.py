@@ -31,7 +31,7 @@ from erfa.index import Encoder, ProjectIndex
 from erfa.service.api import create_app
 from erfa.service.settings import Settings
 from tests._ops import AUTH, TOKEN
-from tests.test_index import CORPUS
+from tests.factories import CORPUS
 
 EXAMPLES = int(os.environ.get("ERFA_FUZZ_EXAMPLES", "25"))  # per operation and mode
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, response_headers_conformance]

@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from erfa.index import Encoder, ProjectIndex
-from tests._ops import AUTH, bulk_records, check_consistent, prepare_home, running_server, write_jsonl
+from tests._ops import AUTH, check_consistent, prepare_home, running_server
+from tests.factories import bulk_records, write_jsonl
 
 SECONDS = float(os.environ.get("ERFA_LOAD_SECONDS", "60"))
 CLIENTS = int(os.environ.get("ERFA_LOAD_CLIENTS", "20"))

@@ -29,10 +29,9 @@ from erfa.index.search import snapshot
 from erfa.index.store.protocol import StoredRecord
 from erfa.ingest import Record, RecordError
 from tests._ops import TOKEN
-from tests._pg import make_pg_index, pg_cluster, pg_url  # noqa: F401  (fixtures)
-from tests.test_index import CORPUS, rec
+from tests.factories import CORPUS, Make, rec
+from tests.postgres.conftest import make_pg_index, pg_cluster, pg_url  # noqa: F401  (fixtures)
 
-Make = Callable[..., ProjectIndex]
 PUNCTUATION_ONLY = ["...", "?", "—", "'", "«»", "(  )", "§", "&", "/"]
 POISON = "Giftig organisasjon"  # the name the `poisoned` fixture makes the directory choke on
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -432,7 +431,9 @@ def test_sync_counts_a_row_the_index_refuses_as_rejected_and_removes_nothing(
     tmp_path: Path, make_index: Make, poisoned: None
 ) -> None:
     from erfa.service.sync import Source, sync
-    from tests.test_sync import PROJECTS, erfa_jsonl, serving
+    from tests._http import serving
+    from tests.factories import SYNC_PROJECTS as PROJECTS
+    from tests.factories import erfa_jsonl
 
     idx = make_index()
     with serving() as served:

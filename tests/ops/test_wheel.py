@@ -18,7 +18,7 @@ import pytest
 
 from erfa.service.testing import free_port, ready
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA = [
     "service/pages/templates",
     "service/pages/static",

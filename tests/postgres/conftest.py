@@ -5,6 +5,10 @@ its own database in it, so tests never see each other's rows. Tests that stop, c
 promote a server take a cluster of their own (``own_cluster``). Where PostgreSQL cannot
 start (the wheel missing, no way to run it as an unprivileged user) every test using
 these fixtures is skipped with the reason.
+
+The tests in this folder get these fixtures from pytest; the few PostgreSQL tests that live
+with the feature they check (tests/ops/test_poisoned_records.py, tests/service/test_hardening_small.py)
+import them from here.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 racing writers, replicas catching up, staleness, read-your-writes, migration both ways.
 
 Every test runs against a real PostgreSQL 18 with pgvector started on 127.0.0.1 by the
-fixtures in tests/_pg.py, and is skipped with the reason where it cannot start.
+fixtures in tests/postgres/conftest.py, and is skipped with the reason where it cannot start.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from erfa.index.store.postgres import PgStore
 from erfa.ingest import Record
 from erfa.service.pgtesting import Cluster
 from tests._ops import AUTH, check_consistent
-from tests._pg import make_pg_index, own_cluster, pg_cluster, pg_url  # noqa: F401  (fixtures)
-from tests.test_index import CORPUS, Make, ids, rec
+from tests.factories import CORPUS, Make, ids, rec
 
 pytestmark = pytest.mark.postgres
 MakePg = Callable[..., ProjectIndex]

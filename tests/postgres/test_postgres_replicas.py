@@ -3,7 +3,7 @@ processes: replicas see writes within a second, survive a database restart and a
 failover to a promoted hot standby, and writers killed with SIGKILL lose nothing.
 
 Servers bind 127.0.0.1 on free ports (service/testing.py); PostgreSQL is started by the
-fixtures in tests/_pg.py and every test here is skipped with the reason where it cannot.
+fixtures in tests/postgres/conftest.py and every test here is skipped with the reason where it cannot.
 ``ERFA_PG_KILLS`` sets how many writers the SIGKILL test kills (default 10).
 """
 
@@ -22,19 +22,8 @@ import pytest
 from erfa.index import Encoder, ProjectIndex
 from erfa.index.store.postgres import PgStore
 from erfa.service.pgtesting import Cluster
-from tests._ops import (
-    AUTH,
-    bulk_records,
-    check_consistent,
-    erfa_cmd,
-    erfa_env,
-    prepare_home,
-    start_server,
-    wait_for,
-    write_jsonl,
-)
-from tests._pg import own_cluster, pg_cluster, pg_url  # noqa: F401  (fixtures)
-from tests.test_index import CORPUS, rec
+from tests._ops import AUTH, check_consistent, erfa_cmd, erfa_env, prepare_home, start_server, wait_for
+from tests.factories import CORPUS, bulk_records, rec, write_jsonl
 
 pytestmark = [pytest.mark.postgres, pytest.mark.model]
 KILLS = int(os.environ.get("ERFA_PG_KILLS", "10"))

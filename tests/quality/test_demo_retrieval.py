@@ -15,7 +15,7 @@ import pytest
 
 from erfa.index import ProjectIndex
 
-REL = Path(__file__).parent / "relevance"
+REL = Path(__file__).resolve().parents[1] / "relevance"
 QUERIES = [
     json.loads(line) for line in (REL / "demo_queries.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()
 ]

@@ -15,7 +15,7 @@ import pytest
 
 from erfa.index.model.encoder import default_model_dir
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 DIGDIR = SHARED / "digdir_ai_projects_norwegian_state_Oversatt_v1.csv"
 
 pytestmark = pytest.mark.shared

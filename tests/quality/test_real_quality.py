@@ -21,7 +21,7 @@ from erfa.index import evaluate as ev
 from erfa.index.evaluate.corpora import available
 from erfa.index.search import ranking
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
 LABELS = ROOT / "tests" / "relevance" / "real"
 MARGIN = 0.02  # the tolerance: a test split may not fall further below its recorded figure

@@ -10,8 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from erfa.service.api import auth
-from tests._ops import AUTH, TOKEN, bulk_records
+from tests._ops import AUTH, TOKEN
 from tests._shared import FIXTURES
+from tests.factories import bulk_records
 
 PROJECT = {
     "source": "fjordby",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,9 +13,7 @@ from fastapi.testclient import TestClient
 from erfa.index import ProjectIndex
 from erfa.service.api import create_app
 from erfa.service.settings import Settings
-from tests.test_index import CORPUS
-
-Make = Callable[..., ProjectIndex]
+from tests.factories import CORPUS, Make
 
 
 @pytest.fixture

@@ -6,15 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from erfa.index import ProjectIndex
 from erfa.service import cli
-
-Make = Callable[..., ProjectIndex]
+from tests.factories import Make
 
 ROWS = [
     {

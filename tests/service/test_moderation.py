@@ -19,41 +19,10 @@ from erfa.index import ProjectIndex
 from erfa.index.moderation.submissions import StaleSubmission, SubmissionError, SubmissionStore, to_record
 from erfa.ingest import Record
 from erfa.service.pages import sessions as sessions_mod
-from tests._ops import AUTH, TOKEN, erfa_cmd, erfa_env
+from tests._ops import AUTH, TOKEN, csrf_of, erfa_cmd, erfa_env, signed_in
+from tests.factories import SUBMISSION_FORM as FORM
 
-FORM = {
-    "title": "Maskinlæring for å oppdage lekkasjer i vannledninger",
-    "description": "Sensordata fra vannverket analyseres for å finne lekkasjer før de blir brudd.",
-    "organisation": "Fjellbygd kommune",
-    "country": "NO",
-    "municipality": "Fjellbygd",
-    "sector": "environment",
-    "status": "pilot",
-    "start_year": 2023,
-    "link": "fjellbygd.kommune.no/vann",
-    "website": "fjellbygd.kommune.no",
-    "contact": "digitalisering@fjellbygd.kommune.no",
-    "contact_consent": True,
-}
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 REVISION = re.compile(r'name="revision" value="(\d+)"')
-
-
-def csrf_of(html: str) -> str:
-    found = CSRF.search(html)
-    assert found, "no CSRF token in the form"
-    return found.group(1)
-
-
-def signed_in(c: TestClient) -> str:
-    """Sign in through the form; returns the session's CSRF token (from the queue page)."""
-    page = c.get("/admin?lang=en")
-    assert page.status_code == 200 and 'name="token"' in page.text
-    r = c.post("/admin/sign-in?lang=en", data={"csrf": csrf_of(page.text), "token": TOKEN}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    queue = c.get("/admin?lang=en")
-    assert "Sign out" in queue.text
-    return csrf_of(queue.text)
 
 
 # -- submitting -------------------------------------------------------------------------------

@@ -16,12 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.responses import HTMLResponse
 
-from erfa.index import ProjectIndex
 from erfa.service.api.security import JsonFormatter, RateLimiter
 from tests._ops import AUTH, prepare_home, running_server
-from tests.test_index import CORPUS
+from tests.factories import CORPUS, Make
 
-Make = Callable[..., ProjectIndex]
 SECRET_NEED = "hemmelig barnevernssak om familien Nordmann"
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import errno
 import sqlite3
 import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from erfa.index import ProjectIndex
 from erfa.index.moderation.submissions import SubmissionStore, to_record
-from tests._ops import AUTH, erfa_cmd, erfa_env
+from tests._ops import AUTH, DISK_FULL, commit_fails, erfa_cmd, erfa_env
+from tests.factories import Make
 
-Make = Callable[..., ProjectIndex]
 FORM = {
     "title": "Maskinlæring for å oppdage lekkasjer i vannledninger",
     "description": "Sensordata fra vannverket analyseres for å finne lekkasjer før de blir brudd.",
@@ -169,27 +167,11 @@ def test_a_full_queue_refuses_politely(app_for: Callable[..., TestClient]) -> No
 
 
 # -- all or nothing across the submission store and the index (issue 14, item 3) ------------------
-DISK_FULL = OSError(errno.ENOSPC, "No space left on device")
-
-
 def _listed(c: TestClient, sid: str) -> bool:
     """Whether the submission's project is visible to the public, by id or by search."""
     by_id = c.get(f"/projects/submission-{sid}").status_code == 200
     hits = c.get("/search", params={"q": FORM["title"], "limit": 20}).json()["results"]
     return by_id or any(h["id"] == f"submission-{sid}" for h in hits)
-
-
-def _commit_fails(store: SubmissionStore) -> Callable[[], Any]:
-    """The store's transactions run their statements, then the disk is full at COMMIT."""
-    real = type(store)._tx
-
-    @contextmanager
-    def tx() -> Iterator[sqlite3.Connection]:
-        with real(store) as con:
-            yield con
-            raise DISK_FULL
-
-    return tx
 
 
 def test_an_approve_that_cannot_be_saved_lists_nothing(
@@ -199,7 +181,7 @@ def test_an_approve_that_cannot_be_saved_lists_nothing(
     store: SubmissionStore = c.app.state.erfa.submissions  # type: ignore[attr-defined]
     sid = c.post("/submissions", json=FORM).json()["id"]
     with monkeypatch.context() as m:
-        m.setattr(store, "_tx", _commit_fails(store))
+        m.setattr(store, "_tx", commit_fails(store))
         r = c.post(f"/submissions/{sid}/approve", headers=AUTH)
     assert r.status_code == 507 and "disk is full" in r.json()["detail"], r.text
     assert c.get(f"/submissions/{sid}", headers=AUTH).json()["status"] == "pending"
@@ -243,7 +225,7 @@ def test_a_reject_that_cannot_be_saved_changes_nothing(
     store: SubmissionStore = c.app.state.erfa.submissions  # type: ignore[attr-defined]
     sid = c.post("/submissions", json=FORM).json()["id"]
     with monkeypatch.context() as m:
-        m.setattr(store, "_tx", _commit_fails(store))
+        m.setattr(store, "_tx", commit_fails(store))
         r = c.post(f"/submissions/{sid}/reject", json={"reason": "spam"}, headers=AUTH)
     assert r.status_code == 507, r.text
     assert c.get(f"/submissions/{sid}", headers=AUTH).json()["status"] == "pending"

@@ -11,16 +11,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from erfa.index import ProjectIndex
 from erfa.index.search import ranking
 from erfa.ingest import vocab
 from erfa.service.api import create_app
 from erfa.service.pages import i18n
 from erfa.service.settings import Settings
 from tests._ops import TOKEN, set_close_match
-from tests.test_index import CORPUS, rec
+from tests.factories import CORPUS, Make, rec
 
-Make = Callable[..., ProjectIndex]
 PORTAL = "https://intranett.fjordby.kommune.no"
 HOSTILE = rec(
     "5",
@@ -222,7 +220,7 @@ def test_pages_say_so_while_the_index_is_loading(make_index: Make, tmp_path: Pat
 def test_submit_page_has_labelled_fields_and_its_messages(make_client: Callable[..., TestClient]) -> None:
     client = make_client(
         admin_token=TOKEN
-    )  # with no moderator the page says submissions are closed (tests/test_moderation.py)
+    )  # with no moderator the page says submissions are closed (tests/service/test_moderation.py)
     html = client.get("/submit", params={"lang": "sv"}).text
     assert "<h1>Anmäl projekt</h1>" in html and 'data-endpoint="/submissions"' in html
     for name in (

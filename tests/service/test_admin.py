@@ -26,11 +26,6 @@ PROJECT = {
 }
 
 
-@pytest.fixture
-def client(app_for: Callable[..., TestClient]) -> TestClient:
-    return app_for()
-
-
 def test_writes_are_refused_when_no_token_is_configured(app_for: Callable[..., TestClient]) -> None:
     c = app_for(admin_token=None)
     for method, path, kw in [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,7 @@ from fastapi.testclient import TestClient
 from erfa.index import ProjectIndex
 from erfa.service.api import create_app
 from erfa.service.settings import Settings
-from tests.factories import CORPUS, Make
-
-
-@pytest.fixture
-def client(make_index: Make, tmp_path: Path) -> Iterator[TestClient]:
-    idx = make_index()
-    idx.upsert(CORPUS)
-    app = create_app(Settings(home=tmp_path / "home", demo=False), index=idx, wait=True)
-    with TestClient(app) as c:
-        yield c
+from tests.factories import Make
 
 
 def test_search_returns_ranked_results_in_the_documented_shape(client: TestClient) -> None:

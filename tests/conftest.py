@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from erfa.index import Encoder, ProjectIndex
+from erfa.ingest import Record
 
 # The PostgreSQL fixtures (tests/_pg.py), for every test module that asks for them by name: imported into each
 # module instead, every test's parameter of the same name shadowed the import (ruff F811).
@@ -58,17 +59,29 @@ def demo_index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Pr
 
 
 @pytest.fixture
-def app_for(make_index: Callable[..., ProjectIndex]) -> Iterator[Callable[..., TestClient]]:
+def served_records() -> list[Record]:
+    """The records an app from `app_for` (and so `client`) serves by default: tests.factories.CORPUS.
+
+    A test module that needs another corpus overrides this fixture rather than defining its own
+    client (tests/service/test_feeds.py serves the feed corpus this way)."""
+    from tests.factories import CORPUS
+
+    return list(CORPUS)
+
+
+@pytest.fixture
+def app_for(
+    make_index: Callable[..., ProjectIndex], served_records: list[Record]
+) -> Iterator[Callable[..., TestClient]]:
     """Test clients of the full app with the admin token set and rate limits off.
 
-    ``index``: serve that index (default: a new one holding tests.test_index.CORPUS);
+    ``index``: serve that index (default: a new one holding ``served_records``);
     other keywords override Settings. Server errors come back as responses, as a
     client would see them, rather than being raised into the test.
     """
     from erfa.service.api import create_app
     from erfa.service.settings import Settings
     from tests._ops import TOKEN
-    from tests.test_index import CORPUS
 
     clients: list[TestClient] = []
 
@@ -76,7 +89,7 @@ def app_for(make_index: Callable[..., ProjectIndex]) -> Iterator[Callable[..., T
         idx = index
         if idx is None:
             idx = make_index()
-            idx.upsert(CORPUS)
+            idx.upsert(served_records)
         settings = Settings(home=idx.home, demo=False, **{"admin_token": TOKEN, "rate_limit": 0, **overrides})
         client = TestClient(create_app(settings, index=idx, wait=True), raise_server_exceptions=False)
         clients.append(client)
@@ -85,6 +98,16 @@ def app_for(make_index: Callable[..., ProjectIndex]) -> Iterator[Callable[..., T
     yield make
     for c in clients:
         c.close()
+
+
+@pytest.fixture
+def client(app_for: Callable[..., TestClient]) -> TestClient:
+    """The one test client of the app for tests that need no particular settings: `app_for()`.
+
+    Variants come from the fixtures it is built on, overridden where a module needs them:
+    ``served_records`` for another corpus, ``app_for`` itself for extra routes or settings
+    (tests/service/test_security.py)."""
+    return app_for()
 
 
 def _left_running(under: str) -> list[tuple[int, str]]:

@@ -2,7 +2,7 @@
 
 The server is started the way an operator starts it (`erfa serve`), so the tests see
 the real middleware, headers and static files. The model folder is shared with the rest
-of the suite through a symlink (see tests/test_real_data.py), so only loading and
+of the suite through a symlink (see tests/quality/test_real_data.py), so only loading and
 indexing the demo corpus costs time here.
 
 A second, tiny static server on another port plays the intranet portal: a page on a

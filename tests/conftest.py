@@ -19,9 +19,8 @@ from fastapi.testclient import TestClient
 from erfa.index import Encoder, ProjectIndex
 from erfa.ingest import Record
 
-# The PostgreSQL fixtures (tests/_pg.py), for every test module that asks for them by name: imported into each
-# module instead, every test's parameter of the same name shadowed the import (ruff F811).
-pytest_plugins = ["tests._pg"]
+# The PostgreSQL fixtures for every module that asks for them by name (tests/postgres/fixtures.py).
+pytest_plugins = ["tests.postgres.fixtures"]
 
 
 @pytest.fixture(scope="session")

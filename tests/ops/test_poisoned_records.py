@@ -30,7 +30,6 @@ from erfa.index.store.protocol import StoredRecord
 from erfa.ingest import Record, RecordError
 from tests._ops import TOKEN
 from tests.factories import CORPUS, Make, rec
-from tests.postgres.conftest import make_pg_index, pg_cluster, pg_url  # noqa: F401  (fixtures)
 
 PUNCTUATION_ONLY = ["...", "?", "—", "'", "«»", "(  )", "§", "&", "/"]
 POISON = "Giftig organisasjon"  # the name the `poisoned` fixture makes the directory choke on

@@ -28,7 +28,6 @@ from tests._ops import AUTH, TOKEN, csrf_of, signed_in
 from tests.factories import FEED_CORPUS, Make, rec, when
 from tests.factories import FEED_NEED as NEED
 from tests.factories import SUBMISSION_FORM as FORM
-from tests.postgres.conftest import make_pg_index, pg_cluster, pg_url  # noqa: F401  (fixtures)
 
 MakePg = Callable[..., ProjectIndex]
 JSON = {"content-type": "application/json"}

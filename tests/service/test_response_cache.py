@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from erfa.index import ProjectIndex
 from erfa.service.api.cache import ResponseCache
 from tests._ops import AUTH
-from tests.test_index import rec
+from tests.factories import rec
 
 Make = Callable[..., ProjectIndex]
 NEW = {
@@ -48,7 +48,7 @@ def _ids(r: Any) -> list[str]:
 def test_a_repeated_request_is_answered_from_the_cache_with_the_same_bytes(
     app_for: Callable[..., TestClient], make_index: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_index import CORPUS
+    from tests.factories import CORPUS
 
     idx = make_index()
     idx.upsert(CORPUS)
@@ -74,7 +74,7 @@ def test_a_repeated_request_is_answered_from_the_cache_with_the_same_bytes(
 def test_different_parameters_do_not_collide_and_their_order_does_not_matter(
     app_for: Callable[..., TestClient], make_index: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_index import CORPUS
+    from tests.factories import CORPUS
 
     idx = make_index()
     idx.upsert(CORPUS)
@@ -99,7 +99,7 @@ def test_different_parameters_do_not_collide_and_their_order_does_not_matter(
 def test_a_write_makes_the_next_identical_request_fresh(
     write: str, app_for: Callable[..., TestClient], make_index: Make
 ) -> None:
-    from tests.test_index import CORPUS
+    from tests.factories import CORPUS
 
     idx = make_index()
     idx.upsert(CORPUS)
@@ -139,7 +139,7 @@ def test_a_replica_answers_for_the_generation_it_serves(
 ) -> None:
     """Another process's write: the replica's cached answer is its generation's until it
     catches up, and a read that names the write's generation is answered fresh."""
-    from tests.test_index import CORPUS
+    from tests.factories import CORPUS
 
     idx = make_index()
     idx.upsert(CORPUS)
@@ -180,7 +180,7 @@ def test_the_cache_is_bounded_and_forgets_superseded_generations() -> None:
 def test_response_cache_zero_turns_it_off(
     app_for: Callable[..., TestClient], make_index: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_index import CORPUS
+    from tests.factories import CORPUS
 
     idx = make_index()
     idx.upsert(CORPUS)

@@ -4,7 +4,7 @@
      <erfa-search lang="sv" limit="5" country="NO,SE"></erfa-search>
 
    Attributes: api (erfa's address; default: where this script came from), lang (nb, nn,
-   sv, en; default: the page's lang), limit (1-20, default 5), q (a need to search at
+   sv, da, en; default: the page's lang), limit (1-20, default 5), q (a need to search at
    once), and the filters country, language, sector, status, owner_type, organisation,
    year_from, year_to (comma-separated, as in the API). The portal's origin must be in
    erfa's ERFA_CORS_ORIGINS.
@@ -30,6 +30,7 @@
     "opens_new_tab": "(åpnes i ny fane)",
     "close_mark": "Nært treff",
     "also_in": "Også registrert i",
+    "plural": "(n != 1)",
     "status": {
      "planned": "Planlagt",
      "in_development": "Under utvikling",
@@ -101,6 +102,7 @@
     "opens_new_tab": "(blir opna i ny fane)",
     "close_mark": "Nært treff",
     "also_in": "Også registrert i",
+    "plural": "(n != 1)",
     "status": {
      "planned": "Planlagd",
      "in_development": "Under utvikling",
@@ -172,6 +174,7 @@
     "opens_new_tab": "(öppnas i ny flik)",
     "close_mark": "Nära träff",
     "also_in": "Finns också i",
+    "plural": "(n != 1)",
     "status": {
      "planned": "Planerat",
      "in_development": "Under utveckling",
@@ -232,6 +235,78 @@
      "XK": "Kosovo"
     }
    },
+   "da": {
+    "question": "Hvad vil I bruge AI til?",
+    "search_button": "Søg",
+    "searching": "Søger …",
+    "n_results": "{n} resultater",
+    "no_close": "Ingen projekter passer rigtig godt til dette behov. Herunder ser du de nærmeste, men ingen af dem handler egentlig om det, I beskriver. Prøv at beskrive behovet på en anden måde – eller indberet jeres eget projekt.",
+    "widget_error": "Resultaterne kunne ikke hentes fra erfa. Prøv igen senere.",
+    "all_results": "Se alle resultater i erfa",
+    "opens_new_tab": "(åbner i en ny fane)",
+    "close_mark": "Tæt match",
+    "also_in": "Findes også i",
+    "plural": "(n != 1)",
+    "status": {
+     "planned": "Planlagt",
+     "in_development": "Under udvikling",
+     "pilot": "Pilot",
+     "implemented": "I drift",
+     "discontinued": "Afsluttet"
+    },
+    "source": {
+     "digdir": "Digdirs oversigt over AI-projekter i Norge",
+     "pstw": "Public Sector Tech Watch (EU)",
+     "ipsx": "Innovative Public Services Explorer (JRC)",
+     "aiwatch": "AI Watch (JRC)",
+     "submission": "Indberettet til erfa",
+     "demo": "erfas demodata"
+    },
+    "country": {
+     "NO": "Norge",
+     "SE": "Sverige",
+     "DK": "Danmark",
+     "FI": "Finland",
+     "IS": "Island",
+     "AL": "Albanien",
+     "AT": "Østrig",
+     "BA": "Bosnien-Hercegovina",
+     "BE": "Belgien",
+     "BG": "Bulgarien",
+     "CH": "Schweiz",
+     "CY": "Cypern",
+     "CZ": "Tjekkiet",
+     "DE": "Tyskland",
+     "EE": "Estland",
+     "ES": "Spanien",
+     "FR": "Frankrig",
+     "GB": "Storbritannien",
+     "GR": "Grækenland",
+     "HR": "Kroatien",
+     "HU": "Ungarn",
+     "IE": "Irland",
+     "IT": "Italien",
+     "LI": "Liechtenstein",
+     "LT": "Litauen",
+     "LU": "Luxembourg",
+     "LV": "Letland",
+     "MD": "Moldova",
+     "ME": "Montenegro",
+     "MK": "Nordmakedonien",
+     "MT": "Malta",
+     "NL": "Nederlandene",
+     "PL": "Polen",
+     "PT": "Portugal",
+     "RO": "Rumænien",
+     "RS": "Serbien",
+     "SI": "Slovenien",
+     "SK": "Slovakiet",
+     "TR": "Tyrkiet",
+     "UA": "Ukraine",
+     "US": "USA",
+     "XK": "Kosovo"
+    }
+   },
    "en": {
     "question": "What do you want to use AI for?",
     "search_button": "Search",
@@ -243,6 +318,7 @@
     "opens_new_tab": "(opens in a new tab)",
     "close_mark": "Close match",
     "also_in": "Also listed in",
+    "plural": "(n != 1)",
     "status": {
      "planned": "Planned",
      "in_development": "In development",
@@ -305,11 +381,30 @@
    }
   };
   /*END STRINGS*/
+  // Each language's plural rule: its catalog's Plural-Forms expression, written here as code.
+  /*PLURALS*/
+  var PLURAL = {
+    "nb": function (n) { return Number((n != 1)); },
+    "nn": function (n) { return Number((n != 1)); },
+    "sv": function (n) { return Number((n != 1)); },
+    "da": function (n) { return Number((n != 1)); },
+    "en": function (n) { return Number((n != 1)); }
+  };
+  /*END PLURALS*/
+
+  // The form of a plural string (a list of forms in gettext order) for n, with {n} filled in.
+  function plural(lang, forms, n) {
+    if (typeof forms === "string") forms = [forms];
+    var rule = PLURAL[lang] || PLURAL.en;
+    var i = rule(n);
+    var form = forms[i] !== undefined ? forms[i] : forms[forms.length - 1];
+    return form.replace("{n}", String(n));
+  }
 
   var script = document.currentScript;
   var DEFAULT_API = script && script.src ? new URL(script.src, document.baseURI).origin : "";
   var FILTERS = ["country", "language", "sector", "status", "owner_type", "organisation", "year_from", "year_to"];
-  var ALIASES = { no: "nb", nb: "nb", nn: "nn", sv: "sv", en: "en" };
+  var ALIASES = { no: "nb", nb: "nb", nn: "nn", sv: "sv", da: "da", en: "en" };
   var counter = 0;
 
   var CSS = [
@@ -479,11 +574,12 @@
     }
 
     _show(q, body) {
-      var S = STRINGS[this.lang2] || STRINGS.en;
+      var lang = STRINGS[this.lang2] ? this.lang2 : "en";
+      var S = STRINGS[lang];
       var results = this._results;
       while (results.firstChild) results.removeChild(results.firstChild);
       var items = body.results || [];
-      this._status.textContent = S.n_results.replace("{n}", String(items.length));
+      this._status.textContent = plural(lang, S.n_results, items.length);
       if (body.close_match === false) results.appendChild(el("p", { "class": "notice" }, S.no_close));
       var ol = el("ol");
       var self = this;

@@ -92,9 +92,8 @@ def test_lang_parameter_wins_and_travels_in_links(client: TestClient) -> None:
 
 
 def test_every_ui_string_exists_in_all_five_languages_with_the_same_placeholders() -> None:
-    for key in i18n.all_keys():
-        n = {"n": 2} if i18n.is_plural(key) else {}
-        texts = [i18n.t(lang, key, **n) for lang in i18n.LANGS]  # type: ignore[arg-type]
+    for key in (k for k in i18n.all_keys() if not i18n.is_plural(k)):  # plural forms: tests/test_i18n.py
+        texts = [i18n.t(lang, key) for lang in i18n.LANGS]
         assert all(t.strip() for t in texts), key
         assert len({frozenset(re.findall(r"{(\w+)}", t)) for t in texts}) == 1, key
     for kind, codes in (("status", vocab.STATUSES), ("sector", vocab.SECTORS), ("owner_type", vocab.OWNER_TYPES)):

@@ -23,7 +23,10 @@
     "question": "Hva vil dere bruke KI til?",
     "search_button": "Søk",
     "searching": "Søker …",
-    "n_results": "{n} treff",
+    "n_results": [
+     "{n} treff",
+     "{n} treff"
+    ],
     "no_close": "Ingen prosjekter passer godt til dette behovet. Under ser du de nærmeste, men ingen av dem handler egentlig om det dere beskriver. Prøv å beskrive behovet på en annen måte – eller meld inn deres eget prosjekt.",
     "widget_error": "Kunne ikke hente treff fra erfa. Prøv igjen senere.",
     "all_results": "Se alle treff i erfa",
@@ -95,7 +98,10 @@
     "question": "Kva vil de bruke KI til?",
     "search_button": "Søk",
     "searching": "Søkjer …",
-    "n_results": "{n} treff",
+    "n_results": [
+     "{n} treff",
+     "{n} treff"
+    ],
     "no_close": "Ingen prosjekt passar godt til dette behovet. Under ser du dei næraste, men ingen av dei handlar eigentleg om det de skildrar. Prøv å skildre behovet på ein annan måte – eller meld inn dykkar eige prosjekt.",
     "widget_error": "Kunne ikkje hente treff frå erfa. Prøv igjen seinare.",
     "all_results": "Sjå alle treff i erfa",
@@ -167,7 +173,10 @@
     "question": "Vad vill ni använda AI till?",
     "search_button": "Sök",
     "searching": "Söker …",
-    "n_results": "{n} träffar",
+    "n_results": [
+     "{n} träff",
+     "{n} träffar"
+    ],
     "no_close": "Inget projekt passar riktigt bra för det här behovet. Nedan ser du de närmaste, men inget av dem handlar egentligen om det ni beskriver. Prova att beskriva behovet på ett annat sätt – eller anmäl ert eget projekt.",
     "widget_error": "Det gick inte att hämta träffar från erfa. Försök igen senare.",
     "all_results": "Se alla träffar i erfa",
@@ -239,7 +248,10 @@
     "question": "Hvad vil I bruge AI til?",
     "search_button": "Søg",
     "searching": "Søger …",
-    "n_results": "{n} resultater",
+    "n_results": [
+     "{n} resultat",
+     "{n} resultater"
+    ],
     "no_close": "Ingen projekter passer rigtig godt til dette behov. Herunder ser du de nærmeste, men ingen af dem handler egentlig om det, I beskriver. Prøv at beskrive behovet på en anden måde – eller indberet jeres eget projekt.",
     "widget_error": "Resultaterne kunne ikke hentes fra erfa. Prøv igen senere.",
     "all_results": "Se alle resultater i erfa",
@@ -311,7 +323,10 @@
     "question": "What do you want to use AI for?",
     "search_button": "Search",
     "searching": "Searching …",
-    "n_results": "{n} results",
+    "n_results": [
+     "{n} result",
+     "{n} results"
+    ],
     "no_close": "No project is a close match for this need. Below are the nearest ones, but none of them is really about what you describe. Try describing the need differently – or submit your own project.",
     "widget_error": "Could not fetch results from erfa. Try again later.",
     "all_results": "See all results in erfa",

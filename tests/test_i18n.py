@@ -55,15 +55,32 @@ def test_every_catalog_has_every_msgid_with_text_in_every_form() -> None:
             }, (lang, key)
 
 
-def test_the_english_beside_each_translation_is_the_english_catalogs() -> None:
-    """Translators read the '#. en:' comment: it must not drift from en.po."""
-    english = _entries("en")
-    for lang in ("nb", "nn", "sv", "da"):
-        for m in i18n.read_catalog(lang):
-            if not m.id:
-                continue
-            key = str(m.id[0] if m.pluralizable else m.id)
-            assert " ".join(m.auto_comments) == "en: " + " | ".join(english[key]), (lang, key)
+def test_the_catalogs_are_in_sync_with_the_english_one() -> None:
+    """Every catalog lists en.po's msgids in its order, each with the current English as '#. en:'
+    (what translators read): editing en.po without the sync fails here."""
+    for lang in i18n.LANGS:
+        assert i18n.synced_catalog(lang) == i18n.catalog_path(lang).read_bytes(), (
+            f"{i18n.catalog_path(lang)} is out of step: run python -m erfa.service.pages.i18n"
+        )
+
+
+def test_a_new_english_string_reaches_every_catalog_for_translation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(i18n.LOCALE_DIR, tmp_path / "locale")
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path / "locale")
+    en = i18n.catalog_path("en")
+    en.write_text(
+        en.read_text(encoding="utf-8").replace('msgid "skip"', 'msgid "brand_new"\nmsgstr "Brand new"\n\nmsgid "skip"'),
+        encoding="utf-8",
+    )
+    before = i18n.catalog_path("da").read_text(encoding="utf-8")
+    changed = i18n.sync_catalogs()
+    assert {p.parent.parent.name for p in changed} == {"nb", "nn", "sv", "da"}  # en.po was already in order
+    da = i18n.catalog_path("da").read_text(encoding="utf-8")
+    assert '#. en: Brand new\nmsgid "brand_new"\nmsgstr ""\n' in da  # empty: the completeness test fails until filled
+    assert da.replace('#. en: Brand new\nmsgid "brand_new"\nmsgstr ""\n\n', "") == before  # nothing else moved
+    assert i18n.sync_catalogs() == []  # idempotent
 
 
 def test_a_broken_or_missing_catalog_is_named_in_the_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -425,7 +425,9 @@ def test_the_counts_say_how_many_close_matches_and_every_country_can_be_chosen(p
     assert not bad, "\n".join(bad)
     value = empty.first.get_attribute("value")
     name = page.locator(f".check--none label[for='{empty.first.get_attribute('id')}']").inner_text().split(" (")[0]
-    empty.first.check()  # selectable: with JavaScript the filter applies at once
+    # selectable: with JavaScript the filter applies at once. The box is found by its value, which survives the
+    # reload the check causes (the first greyed box of the new page is another country, and would be checked too)
+    page.locator(f"input[type=checkbox][name=country][value={value}]").check()
     page.wait_for_url(re.compile(rf"country={value}"))
     expect(page.locator(f"input[type=checkbox][name=country][value={value}]")).to_be_checked()
     metas = page.locator(".result-list > li > .meta").all_inner_texts()

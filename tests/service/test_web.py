@@ -47,6 +47,7 @@ def served_records() -> list[Record]:
         ("nb-NO,nb;q=0.9", "nb", "Hva vil dere bruke KI til?"),
         ("no", "nb", "Hva vil dere bruke KI til?"),
         ("nn-NO", "nn", "Kva vil de bruke KI til?"),
+        ("da-DK,da;q=0.9", "da", "Hvad vil I bruge AI til?"),
         ("de-DE,en;q=0.3,sv;q=0.8", "sv", "Vad vill ni använda AI till?"),
         ("fr-FR", "en", "What do you want to use AI for?"),
         ("", "en", "What do you want to use AI for?"),
@@ -70,15 +71,15 @@ def test_lang_parameter_wins_and_travels_in_links(client: TestClient) -> None:
     assert re.search(r'hreflang="nn" aria-current="true"', r.text)
 
 
-def test_every_ui_string_exists_in_all_four_languages_with_the_same_placeholders() -> None:
-    for key in i18n.all_keys():
+def test_every_ui_string_exists_in_all_five_languages_with_the_same_placeholders() -> None:
+    for key in (k for k in i18n.all_keys() if not i18n.is_plural(k)):  # plural forms: tests/test_i18n.py
         texts = [i18n.t(lang, key) for lang in i18n.LANGS]
         assert all(t.strip() for t in texts), key
         assert len({frozenset(re.findall(r"{(\w+)}", t)) for t in texts}) == 1, key
     for kind, codes in (("status", vocab.STATUSES), ("sector", vocab.SECTORS), ("owner_type", vocab.OWNER_TYPES)):
         for code in codes:
             labels = [i18n.label(lang, kind, code) for lang in i18n.LANGS]
-            assert all(labels) and code not in labels[:3], (kind, code)
+            assert all(labels) and code not in labels, (kind, code)
     assert i18n.label("sv", "status", "implemented") == "I drift"
     assert i18n.label("nb", "country", "XX") == "XX"  # unknown codes stay codes, not guesses
 
@@ -88,12 +89,15 @@ def test_the_widget_carries_the_same_strings_as_i18n() -> None:
     block = re.search(r"/\*STRINGS\*/\s*var STRINGS = (.*?);\s*/\*END STRINGS\*/", js, re.S)
     assert block, "STRINGS block missing in erfa-widget.js"
     assert json.loads(block.group(1)) == i18n.widget_strings(), "run: python -m erfa.service.pages.i18n"
+    plurals = re.search(r"/\*PLURALS\*/\s*(.*?)\s*/\*END PLURALS\*/", js, re.S)
+    assert plurals and plurals.group(1) == i18n.widget_plural_code(), "run: python -m erfa.service.pages.i18n"
 
 
 def test_accept_language_parsing() -> None:
     assert i18n.from_accept_language("en;q=0.1, sv;q=0.2") == "sv"
     assert i18n.from_accept_language("sv;q=0, nn") == "nn"
-    assert i18n.from_accept_language("da-DK") == "en"
+    assert i18n.from_accept_language("da-DK,da;q=0.9,en;q=0.5") == "da"
+    assert i18n.from_accept_language("fi-FI") == "en"
     assert i18n.from_accept_language("garbage;q=x, nb") == "nb"
     assert i18n.choose("SV", "nb") == ("sv", True)
     assert i18n.choose("xx", "nb") == ("nb", False)
@@ -204,7 +208,7 @@ def test_submit_page_has_labelled_fields_and_its_messages(app_for: Callable[...,
         admin_token=TOKEN
     )  # with no moderator the page says submissions are closed (tests/service/test_moderation.py)
     html = client.get("/submit", params={"lang": "sv"}).text
-    assert "<h1>Anmäl projekt</h1>" in html and 'data-endpoint="/submissions"' in html
+    assert "<h1>Föreslå ett projekt</h1>" in html and 'data-endpoint="/submissions"' in html
     for name in (
         "title",
         "organisation",
@@ -363,7 +367,7 @@ def test_an_offset_past_the_end_says_so_and_links_to_the_first_page(client: Test
     assert r.status_code == 200
     assert "This page is empty: the search has fewer results than that." in r.text
     assert '<a href="/?q=AI&amp;country=SE&amp;lang=en">Go to the first page</a>' in r.text
-    assert 'class="result-list"' not in r.text and "No project fits the filters" not in r.text
+    assert 'class="result-list"' not in r.text and i18n.t("en", "no_results") not in r.text
     assert "Previous page" not in r.text  # no link deeper into nothing
     inside = client.get("/", params={"q": "AI", "offset": "2", "lang": "en"}).text
     assert "Showing 3–" in inside and "This page is empty" not in inside
@@ -378,8 +382,14 @@ def test_the_api_keeps_its_offset_behaviour(client: TestClient) -> None:
 
 
 def test_country_names_come_from_babel_in_the_interface_language() -> None:
-    assert [i18n.label(lang, "country", "RS") for lang in i18n.LANGS] == ["Serbia", "Serbia", "Serbien", "Serbia"]
-    assert [i18n.label(lang, "country", "NO") for lang in i18n.LANGS] == ["Norge", "Noreg", "Norge", "Norway"]
+    assert [i18n.label(lang, "country", "RS") for lang in i18n.LANGS] == [
+        "Serbia",
+        "Serbia",
+        "Serbien",
+        "Serbien",
+        "Serbia",
+    ]
+    assert [i18n.label(lang, "country", "NO") for lang in i18n.LANGS] == ["Norge", "Noreg", "Norge", "Norge", "Norway"]
     assert i18n.label("sv", "country", "GB") == "Storbritannien"
     for code in ("XX", "ZZ", "001", "NOR"):  # unknown or not a country: the code itself, never a guess
         assert i18n.label("nb", "country", code) == code
@@ -489,6 +499,6 @@ def test_a_record_with_only_a_title_says_so_on_its_card(make_index: Make, tmp_pa
     idx.upsert([*CORPUS, rec("bare", "Chatbot for byggesaker i Fjordby")])
     app = create_app(Settings(home=tmp_path / "home", demo=False, rate_limit=0), index=idx, wait=True)
     with TestClient(app) as c:
-        for lang in ("nb", "nn", "sv", "en"):
+        for lang in i18n.LANGS:
             html = c.get("/", params={"q": "chatbot byggesak", "lang": lang}).text
             assert html.count(i18n.t(lang, "no_description")) == 1, lang  # the bare record only

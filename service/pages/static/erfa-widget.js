@@ -4,7 +4,7 @@
      <erfa-search lang="sv" limit="5" country="NO,SE"></erfa-search>
 
    Attributes: api (erfa's address; default: where this script came from), lang (nb, nn,
-   sv, en; default: the page's lang), limit (1-20, default 5), q (a need to search at
+   sv, da, en; default: the page's lang), limit (1-20, default 5), q (a need to search at
    once), and the filters country, language, sector, status, owner_type, organisation,
    year_from, year_to (comma-separated, as in the API). The portal's origin must be in
    erfa's ERFA_CORS_ORIGINS.
@@ -23,19 +23,23 @@
     "question": "Hva vil dere bruke KI til?",
     "search_button": "Søk",
     "searching": "Søker …",
-    "n_results": "{n} treff",
+    "n_results": [
+     "{n} treff",
+     "{n} treff"
+    ],
     "no_close": "Ingen prosjekter passer godt til dette behovet. Under ser du de nærmeste, men ingen av dem handler egentlig om det dere beskriver. Prøv å beskrive behovet på en annen måte – eller meld inn deres eget prosjekt.",
     "widget_error": "Kunne ikke hente treff fra erfa. Prøv igjen senere.",
     "all_results": "Se alle treff i erfa",
     "opens_new_tab": "(åpnes i ny fane)",
     "close_mark": "Nært treff",
     "also_in": "Også registrert i",
+    "plural": "(n != 1)",
     "status": {
      "planned": "Planlagt",
      "in_development": "Under utvikling",
      "pilot": "Pilot",
      "implemented": "I bruk",
-     "discontinued": "Avsluttet"
+     "discontinued": "Avviklet"
     },
     "source": {
      "digdir": "Digdirs oversikt over KI-prosjekter",
@@ -43,7 +47,9 @@
      "ipsx": "Innovative Public Services Explorer (JRC)",
      "aiwatch": "AI Watch (JRC)",
      "submission": "Meldt inn til erfa",
-     "demo": "erfas demodata"
+     "demo": "erfas demodata",
+     "uk_atrs": "Britisk register for algoritmisk åpenhet (ATRS)",
+     "us_inventory": "USAs føderale oversikt over KI-bruk"
     },
     "country": {
      "NO": "Norge",
@@ -94,19 +100,23 @@
     "question": "Kva vil de bruke KI til?",
     "search_button": "Søk",
     "searching": "Søkjer …",
-    "n_results": "{n} treff",
+    "n_results": [
+     "{n} treff",
+     "{n} treff"
+    ],
     "no_close": "Ingen prosjekt passar godt til dette behovet. Under ser du dei næraste, men ingen av dei handlar eigentleg om det de skildrar. Prøv å skildre behovet på ein annan måte – eller meld inn dykkar eige prosjekt.",
     "widget_error": "Kunne ikkje hente treff frå erfa. Prøv igjen seinare.",
     "all_results": "Sjå alle treff i erfa",
     "opens_new_tab": "(blir opna i ny fane)",
     "close_mark": "Nært treff",
     "also_in": "Også registrert i",
+    "plural": "(n != 1)",
     "status": {
-     "planned": "Planlagd",
+     "planned": "Planlagt",
      "in_development": "Under utvikling",
      "pilot": "Pilot",
      "implemented": "I bruk",
-     "discontinued": "Avslutta"
+     "discontinued": "Avvikla"
     },
     "source": {
      "digdir": "Digdir si oversikt over KI-prosjekt",
@@ -114,7 +124,9 @@
      "ipsx": "Innovative Public Services Explorer (JRC)",
      "aiwatch": "AI Watch (JRC)",
      "submission": "Meldt inn til erfa",
-     "demo": "demodata i erfa"
+     "demo": "demodata i erfa",
+     "uk_atrs": "Britisk register for algoritmisk openheit (ATRS)",
+     "us_inventory": "Den føderale oversikta over KI-bruk i USA"
     },
     "country": {
      "NO": "Noreg",
@@ -165,19 +177,23 @@
     "question": "Vad vill ni använda AI till?",
     "search_button": "Sök",
     "searching": "Söker …",
-    "n_results": "{n} träffar",
-    "no_close": "Inget projekt passar riktigt bra för det här behovet. Nedan ser du de närmaste, men inget av dem handlar egentligen om det ni beskriver. Prova att beskriva behovet på ett annat sätt – eller anmäl ert eget projekt.",
+    "n_results": [
+     "{n} träff",
+     "{n} träffar"
+    ],
+    "no_close": "Inget projekt passar riktigt bra för det här behovet. Nedan ser du de närmaste, men inget av dem handlar egentligen om det ni beskriver. Prova att beskriva behovet på ett annat sätt – eller skicka in ert eget projekt.",
     "widget_error": "Det gick inte att hämta träffar från erfa. Försök igen senare.",
     "all_results": "Se alla träffar i erfa",
     "opens_new_tab": "(öppnas i ny flik)",
     "close_mark": "Nära träff",
     "also_in": "Finns också i",
+    "plural": "(n != 1)",
     "status": {
      "planned": "Planerat",
      "in_development": "Under utveckling",
      "pilot": "Pilot",
      "implemented": "I drift",
-     "discontinued": "Avslutat"
+     "discontinued": "Avvecklat"
     },
     "source": {
      "digdir": "Digdirs översikt över AI-projekt i Norge",
@@ -185,7 +201,9 @@
      "ipsx": "Innovative Public Services Explorer (JRC)",
      "aiwatch": "AI Watch (JRC)",
      "submission": "Inskickat till erfa",
-     "demo": "erfas demodata"
+     "demo": "erfas demodata",
+     "uk_atrs": "Brittiska registret för algoritmisk transparens (ATRS)",
+     "us_inventory": "USA:s federala förteckning över AI-användning"
     },
     "country": {
      "NO": "Norge",
@@ -232,17 +250,98 @@
      "XK": "Kosovo"
     }
    },
+   "da": {
+    "question": "Hvad vil I bruge AI til?",
+    "search_button": "Søg",
+    "searching": "Søger …",
+    "n_results": [
+     "{n} resultat",
+     "{n} resultater"
+    ],
+    "no_close": "Ingen projekter passer rigtig godt til dette behov. Herunder ser du de nærmeste, men ingen af dem handler egentlig om det, I beskriver. Prøv at beskrive behovet på en anden måde – eller indberet jeres eget projekt.",
+    "widget_error": "Resultaterne kunne ikke hentes fra erfa. Prøv igen senere.",
+    "all_results": "Se alle resultater i erfa",
+    "opens_new_tab": "(åbner i en ny fane)",
+    "close_mark": "Godt match",
+    "also_in": "Findes også i",
+    "plural": "(n != 1)",
+    "status": {
+     "planned": "Planlagt",
+     "in_development": "Under udvikling",
+     "pilot": "Pilot",
+     "implemented": "I drift",
+     "discontinued": "Nedlagt"
+    },
+    "source": {
+     "digdir": "Digdirs oversigt over AI-projekter i Norge",
+     "pstw": "Public Sector Tech Watch (EU)",
+     "ipsx": "Innovative Public Services Explorer (JRC)",
+     "aiwatch": "AI Watch (JRC)",
+     "submission": "Indberettet til erfa",
+     "demo": "erfas demodata",
+     "uk_atrs": "Britisk register for algoritmisk gennemsigtighed (ATRS)",
+     "us_inventory": "USA's føderale oversigt over brug af AI"
+    },
+    "country": {
+     "NO": "Norge",
+     "SE": "Sverige",
+     "DK": "Danmark",
+     "FI": "Finland",
+     "IS": "Island",
+     "AL": "Albanien",
+     "AT": "Østrig",
+     "BA": "Bosnien-Hercegovina",
+     "BE": "Belgien",
+     "BG": "Bulgarien",
+     "CH": "Schweiz",
+     "CY": "Cypern",
+     "CZ": "Tjekkiet",
+     "DE": "Tyskland",
+     "EE": "Estland",
+     "ES": "Spanien",
+     "FR": "Frankrig",
+     "GB": "Storbritannien",
+     "GR": "Grækenland",
+     "HR": "Kroatien",
+     "HU": "Ungarn",
+     "IE": "Irland",
+     "IT": "Italien",
+     "LI": "Liechtenstein",
+     "LT": "Litauen",
+     "LU": "Luxembourg",
+     "LV": "Letland",
+     "MD": "Moldova",
+     "ME": "Montenegro",
+     "MK": "Nordmakedonien",
+     "MT": "Malta",
+     "NL": "Nederlandene",
+     "PL": "Polen",
+     "PT": "Portugal",
+     "RO": "Rumænien",
+     "RS": "Serbien",
+     "SI": "Slovenien",
+     "SK": "Slovakiet",
+     "TR": "Tyrkiet",
+     "UA": "Ukraine",
+     "US": "USA",
+     "XK": "Kosovo"
+    }
+   },
    "en": {
     "question": "What do you want to use AI for?",
     "search_button": "Search",
     "searching": "Searching …",
-    "n_results": "{n} results",
+    "n_results": [
+     "{n} result",
+     "{n} results"
+    ],
     "no_close": "No project is a close match for this need. Below are the nearest ones, but none of them is really about what you describe. Try describing the need differently – or submit your own project.",
-    "widget_error": "Could not fetch results from erfa. Try again later.",
+    "widget_error": "Results could not be loaded from erfa. Try again later.",
     "all_results": "See all results in erfa",
     "opens_new_tab": "(opens in a new tab)",
     "close_mark": "Close match",
     "also_in": "Also listed in",
+    "plural": "(n != 1)",
     "status": {
      "planned": "Planned",
      "in_development": "In development",
@@ -256,7 +355,9 @@
      "ipsx": "Innovative Public Services Explorer (JRC)",
      "aiwatch": "AI Watch (JRC)",
      "submission": "Submitted to erfa",
-     "demo": "erfa's demo data"
+     "demo": "erfa's demo data",
+     "uk_atrs": "UK Algorithmic Transparency Recording Standard (ATRS)",
+     "us_inventory": "US federal AI use case inventory"
     },
     "country": {
      "NO": "Norway",
@@ -305,11 +406,30 @@
    }
   };
   /*END STRINGS*/
+  // Each language's plural rule: its catalog's Plural-Forms expression, written here as code.
+  /*PLURALS*/
+  var PLURAL = {
+    "nb": function (n) { return Number((n != 1)); },
+    "nn": function (n) { return Number((n != 1)); },
+    "sv": function (n) { return Number((n != 1)); },
+    "da": function (n) { return Number((n != 1)); },
+    "en": function (n) { return Number((n != 1)); }
+  };
+  /*END PLURALS*/
+
+  // The form of a plural string (a list of forms in gettext order) for n, with {n} filled in.
+  function plural(lang, forms, n) {
+    if (typeof forms === "string") forms = [forms];
+    var rule = PLURAL[lang] || PLURAL.en;
+    var i = rule(n);
+    var form = forms[i] !== undefined ? forms[i] : forms[forms.length - 1];
+    return form.replace("{n}", String(n));
+  }
 
   var script = document.currentScript;
   var DEFAULT_API = script && script.src ? new URL(script.src, document.baseURI).origin : "";
   var FILTERS = ["country", "language", "sector", "status", "owner_type", "organisation", "year_from", "year_to"];
-  var ALIASES = { no: "nb", nb: "nb", nn: "nn", sv: "sv", en: "en" };
+  var ALIASES = { no: "nb", nb: "nb", nn: "nn", sv: "sv", da: "da", en: "en" };
   var counter = 0;
 
   var CSS = [
@@ -479,11 +599,12 @@
     }
 
     _show(q, body) {
-      var S = STRINGS[this.lang2] || STRINGS.en;
+      var lang = STRINGS[this.lang2] ? this.lang2 : "en";
+      var S = STRINGS[lang];
       var results = this._results;
       while (results.firstChild) results.removeChild(results.firstChild);
       var items = body.results || [];
-      this._status.textContent = S.n_results.replace("{n}", String(items.length));
+      this._status.textContent = plural(lang, S.n_results, items.length);
       if (body.close_match === false) results.appendChild(el("p", { "class": "notice" }, S.no_close));
       var ol = el("ol");
       var self = this;

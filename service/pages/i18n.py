@@ -130,6 +130,12 @@ _S: dict[str, tuple[str, str, str, str]] = {
         "Siffrorna gäller de {n} bästa träffarna.",
         "Counts are over the {n} best results.",
     ),
+    "facets_over_shown": (
+        "Tallene gjelder de {n} treffene som vises.",
+        "Tala gjeld dei {n} treffa som blir viste.",
+        "Siffrorna gäller de {n} träffar som visas.",
+        "Counts are over the {n} results shown.",
+    ),
     "no_results": (
         "Ingen prosjekter passer til filtrene. Fjern noen av dem og prøv igjen.",
         "Ingen prosjekt passar til filtera. Fjern nokre av dei og prøv igjen.",
@@ -883,6 +889,45 @@ _S: dict[str, tuple[str, str, str, str]] = {
         "The submission has already been decided, so that cannot be done now.",
     ),
     # -- end of moderation, status links and contacts ---------------------------------------------------------------
+    # -- a newcomer's walk (issue 21): filters at registry scale, embedding that explains itself ----------
+    "facet_more": (
+        "Vis {n} andre uten treff",
+        "Vis {n} andre utan treff",
+        "Visa {n} till utan träffar",
+        "Show {n} more with no results",
+    ),
+    "widget_origin": (
+        "erfa kan ikke vises her: nettstedet {origin} har ikke fått tilgang ennå. "
+        "Be den som drifter erfa, om å legge til {origin} i ERFA_CORS_ORIGINS.",
+        "erfa kan ikkje visast her: nettstaden {origin} har ikkje fått tilgang enno. "
+        "Be den som driftar erfa, om å leggje til {origin} i ERFA_CORS_ORIGINS.",
+        "erfa kan inte visas här: webbplatsen {origin} har inte fått åtkomst än. "
+        "Be den som driftar erfa att lägga till {origin} i ERFA_CORS_ORIGINS.",
+        "erfa cannot be shown here: the site {origin} has not been given access yet. "
+        "Ask whoever runs erfa to add {origin} to ERFA_CORS_ORIGINS.",
+    ),
+    "embed_refused_title": (
+        "erfa kan ikke vises på denne siden",
+        "erfa kan ikkje visast på denne sida",
+        "erfa kan inte visas på den här sidan",
+        "erfa cannot be shown on this page",
+    ),
+    "embed_refused": (
+        "Nettstedet {origin} har ikke lov til å vise erfa i en iframe. "
+        "Be den som drifter erfa, om å legge til {origin} i ERFA_FRAME_ANCESTORS.",
+        "Nettstaden {origin} har ikkje lov til å vise erfa i ein iframe. "
+        "Be den som driftar erfa, om å leggje til {origin} i ERFA_FRAME_ANCESTORS.",
+        "Webbplatsen {origin} får inte visa erfa i en iframe. "
+        "Be den som driftar erfa att lägga till {origin} i ERFA_FRAME_ANCESTORS.",
+        "The site {origin} may not show erfa in an iframe. "
+        "Ask whoever runs erfa to add {origin} to ERFA_FRAME_ANCESTORS.",
+    ),
+    "embed_open": (
+        "Søk i erfa i stedet",
+        "Søk i erfa i staden",
+        "Sök i erfa i stället",
+        "Search erfa instead",
+    ),
     # -- embed and widget --------------------------------------------------------------
     "embed_title": ("Søk i erfa", "Søk i erfa", "Sök i erfa", "Search erfa"),
     "all_results": (
@@ -1106,6 +1151,7 @@ WIDGET_KEYS: Final = (
     "opens_new_tab",
     "close_mark",
     "also_in",
+    "widget_origin",
 )
 
 

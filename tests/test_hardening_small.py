@@ -172,8 +172,8 @@ def test_language_links_stay_on_erfa(app_for: Callable[..., TestClient], path: s
     c = app_for()
     r = c.get("http://testserver" + path, headers={"accept": "text/html"})
     assert r.status_code == 404 and "text/html" in r.headers["content-type"]
-    links = re.findall(r'href="([^"]*)" lang="(nb|nn|sv|en)"', r.text)
-    assert len(links) == 4, r.text
+    links = re.findall(r'href="([^"]*)" lang="(nb|nn|sv|da|en)"', r.text)
+    assert len(links) == 5, r.text
     for href, _ in links:
         assert href.startswith("/") and not href.startswith(("//", "/\\")), href
 

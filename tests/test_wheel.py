@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = [
     "service/pages/templates",
     "service/pages/static",
+    "service/pages/locale",
     "service/demo",
     "service/sources.toml",
     "index/bodies/aliases.toml",

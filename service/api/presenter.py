@@ -243,7 +243,7 @@ def _reason(reason: Reason | None) -> ReasonOut | None:
 def reason_text(lang: str, reason: Reason) -> str:
     """One line on why an organisation ranks where it does: "2 projects (1 in use, 1 pilot) –
     closest: KartAi", in the reader's language."""
-    count = i18n.t(lang, "reason_one") if reason.projects == 1 else i18n.t(lang, "reason_many", n=reason.projects)
+    count = i18n.t(lang, "reason_projects", n=reason.projects)
     statuses = ", ".join(
         f"{n} {i18n.label(lang, 'status', code).lower() if code else i18n.t(lang, 'reason_no_status')}"
         for code, n in reason.statuses.items()

@@ -250,7 +250,7 @@ def busy(request: Request, page: Page, refused: Busy) -> HTMLResponse:
         "message.html",
         503,
         title=page.t("busy_title"),
-        message=page.t("busy", seconds=refused.retry_after),
+        message=page.t("busy", n=refused.retry_after),
     )
     response.headers["Retry-After"] = str(refused.retry_after)
     return response

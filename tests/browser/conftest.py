@@ -118,7 +118,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory, model_home: Path) -> Itera
     try:
         with running_server(home, env=env, timeout=START_TIMEOUT, log=home / "serve.log") as server:
             (site / "portal.html").write_text(PORTAL_PAGE.replace("{ERFA}", server.url), encoding="utf-8")
-            for lang in ("nb", "nn", "sv", "en"):  # a plain portal page per language (issue 21's embedding tests)
+            for lang in ("nb", "nn", "sv", "da", "en"):  # a plain portal page per language (issue 21's embedding tests)
                 page = INTRANET_PAGE.replace("{ERFA}", server.url).replace("{LANG}", lang)
                 (site / f"intranet-{lang}.html").write_text(page, encoding="utf-8")
             yield Servers(server.url, portal, stranger)

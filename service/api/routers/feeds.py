@@ -111,7 +111,7 @@ Offset = Annotated[int, Query(ge=0, lt=MAX_WINDOW)]
 Lang = Annotated[
     str | None,
     Query(
-        description="Language of the feed's own title: nb, nn, sv or en (default: "
+        description="Language of the feed's own title: nb, nn, sv, da or en (default: "
         "the erfa_lang cookie, else Accept-Language, else en)."
     ),
 ]

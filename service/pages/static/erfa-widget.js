@@ -4,7 +4,7 @@
      <erfa-search lang="sv" limit="5" country="NO,SE"></erfa-search>
 
    Attributes: api (erfa's address; default: where this script came from), lang (nb, nn,
-   sv, en; default: the page's lang), limit (1-20, default 5), q (a need to search at
+   sv, da, en; default: the page's lang), limit (1-20, default 5), q (a need to search at
    once), and the filters country, language, sector, status, owner_type, organisation,
    year_from, year_to (comma-separated, as in the API). The portal's origin must be in
    erfa's ERFA_CORS_ORIGINS.
@@ -23,7 +23,10 @@
     "question": "Hva vil dere bruke KI til?",
     "search_button": "Søk",
     "searching": "Søker …",
-    "n_results": "{n} treff",
+    "n_results": [
+     "{n} treff",
+     "{n} treff"
+    ],
     "no_close": "Ingen prosjekter passer godt til dette behovet. Under ser du de nærmeste, men ingen av dem handler egentlig om det dere beskriver. Prøv å beskrive behovet på en annen måte – eller meld inn deres eget prosjekt.",
     "widget_error": "Kunne ikke hente treff fra erfa. Prøv igjen senere.",
     "all_results": "Se alle treff i erfa",
@@ -31,6 +34,7 @@
     "close_mark": "Nært treff",
     "also_in": "Også registrert i",
     "widget_origin": "erfa kan ikke vises her: nettstedet {origin} har ikke fått tilgang ennå. Be den som drifter erfa, om å legge til {origin} i ERFA_CORS_ORIGINS.",
+    "plural": "(n != 1)",
     "status": {
      "planned": "Planlagt",
      "in_development": "Under utvikling",
@@ -95,7 +99,10 @@
     "question": "Kva vil de bruke KI til?",
     "search_button": "Søk",
     "searching": "Søkjer …",
-    "n_results": "{n} treff",
+    "n_results": [
+     "{n} treff",
+     "{n} treff"
+    ],
     "no_close": "Ingen prosjekt passar godt til dette behovet. Under ser du dei næraste, men ingen av dei handlar eigentleg om det de skildrar. Prøv å skildre behovet på ein annan måte – eller meld inn dykkar eige prosjekt.",
     "widget_error": "Kunne ikkje hente treff frå erfa. Prøv igjen seinare.",
     "all_results": "Sjå alle treff i erfa",
@@ -103,6 +110,7 @@
     "close_mark": "Nært treff",
     "also_in": "Også registrert i",
     "widget_origin": "erfa kan ikkje visast her: nettstaden {origin} har ikkje fått tilgang enno. Be den som driftar erfa, om å leggje til {origin} i ERFA_CORS_ORIGINS.",
+    "plural": "(n != 1)",
     "status": {
      "planned": "Planlagd",
      "in_development": "Under utvikling",
@@ -167,7 +175,10 @@
     "question": "Vad vill ni använda AI till?",
     "search_button": "Sök",
     "searching": "Söker …",
-    "n_results": "{n} träffar",
+    "n_results": [
+     "{n} träff",
+     "{n} träffar"
+    ],
     "no_close": "Inget projekt passar riktigt bra för det här behovet. Nedan ser du de närmaste, men inget av dem handlar egentligen om det ni beskriver. Prova att beskriva behovet på ett annat sätt – eller anmäl ert eget projekt.",
     "widget_error": "Det gick inte att hämta träffar från erfa. Försök igen senare.",
     "all_results": "Se alla träffar i erfa",
@@ -175,6 +186,7 @@
     "close_mark": "Nära träff",
     "also_in": "Finns också i",
     "widget_origin": "erfa kan inte visas här: webbplatsen {origin} har inte fått åtkomst än. Be den som driftar erfa att lägga till {origin} i ERFA_CORS_ORIGINS.",
+    "plural": "(n != 1)",
     "status": {
      "planned": "Planerat",
      "in_development": "Under utveckling",
@@ -235,11 +247,90 @@
      "XK": "Kosovo"
     }
    },
+   "da": {
+    "question": "Hvad vil I bruge AI til?",
+    "search_button": "Søg",
+    "searching": "Søger …",
+    "n_results": [
+     "{n} resultat",
+     "{n} resultater"
+    ],
+    "no_close": "Ingen projekter passer rigtig godt til dette behov. Herunder ser du de nærmeste, men ingen af dem handler egentlig om det, I beskriver. Prøv at beskrive behovet på en anden måde – eller indberet jeres eget projekt.",
+    "widget_error": "Resultaterne kunne ikke hentes fra erfa. Prøv igen senere.",
+    "all_results": "Se alle resultater i erfa",
+    "opens_new_tab": "(åbner i en ny fane)",
+    "close_mark": "Tæt match",
+    "also_in": "Findes også i",
+    "widget_origin": "erfa kan ikke vises her: webstedet {origin} har ikke fået adgang endnu. Bed den, der driver erfa, om at tilføje {origin} til ERFA_CORS_ORIGINS.",
+    "plural": "(n != 1)",
+    "status": {
+     "planned": "Planlagt",
+     "in_development": "Under udvikling",
+     "pilot": "Pilot",
+     "implemented": "I drift",
+     "discontinued": "Afsluttet"
+    },
+    "source": {
+     "digdir": "Digdirs oversigt over AI-projekter i Norge",
+     "pstw": "Public Sector Tech Watch (EU)",
+     "ipsx": "Innovative Public Services Explorer (JRC)",
+     "aiwatch": "AI Watch (JRC)",
+     "submission": "Indberettet til erfa",
+     "demo": "erfas demodata"
+    },
+    "country": {
+     "NO": "Norge",
+     "SE": "Sverige",
+     "DK": "Danmark",
+     "FI": "Finland",
+     "IS": "Island",
+     "AL": "Albanien",
+     "AT": "Østrig",
+     "BA": "Bosnien-Hercegovina",
+     "BE": "Belgien",
+     "BG": "Bulgarien",
+     "CH": "Schweiz",
+     "CY": "Cypern",
+     "CZ": "Tjekkiet",
+     "DE": "Tyskland",
+     "EE": "Estland",
+     "ES": "Spanien",
+     "FR": "Frankrig",
+     "GB": "Storbritannien",
+     "GR": "Grækenland",
+     "HR": "Kroatien",
+     "HU": "Ungarn",
+     "IE": "Irland",
+     "IT": "Italien",
+     "LI": "Liechtenstein",
+     "LT": "Litauen",
+     "LU": "Luxembourg",
+     "LV": "Letland",
+     "MD": "Moldova",
+     "ME": "Montenegro",
+     "MK": "Nordmakedonien",
+     "MT": "Malta",
+     "NL": "Nederlandene",
+     "PL": "Polen",
+     "PT": "Portugal",
+     "RO": "Rumænien",
+     "RS": "Serbien",
+     "SI": "Slovenien",
+     "SK": "Slovakiet",
+     "TR": "Tyrkiet",
+     "UA": "Ukraine",
+     "US": "USA",
+     "XK": "Kosovo"
+    }
+   },
    "en": {
     "question": "What do you want to use AI for?",
     "search_button": "Search",
     "searching": "Searching …",
-    "n_results": "{n} results",
+    "n_results": [
+     "{n} result",
+     "{n} results"
+    ],
     "no_close": "No project is a close match for this need. Below are the nearest ones, but none of them is really about what you describe. Try describing the need differently – or submit your own project.",
     "widget_error": "Could not fetch results from erfa. Try again later.",
     "all_results": "See all results in erfa",
@@ -247,6 +338,7 @@
     "close_mark": "Close match",
     "also_in": "Also listed in",
     "widget_origin": "erfa cannot be shown here: the site {origin} has not been given access yet. Ask whoever runs erfa to add {origin} to ERFA_CORS_ORIGINS.",
+    "plural": "(n != 1)",
     "status": {
      "planned": "Planned",
      "in_development": "In development",
@@ -309,11 +401,30 @@
    }
   };
   /*END STRINGS*/
+  // Each language's plural rule: its catalog's Plural-Forms expression, written here as code.
+  /*PLURALS*/
+  var PLURAL = {
+    "nb": function (n) { return Number((n != 1)); },
+    "nn": function (n) { return Number((n != 1)); },
+    "sv": function (n) { return Number((n != 1)); },
+    "da": function (n) { return Number((n != 1)); },
+    "en": function (n) { return Number((n != 1)); }
+  };
+  /*END PLURALS*/
+
+  // The form of a plural string (a list of forms in gettext order) for n, with {n} filled in.
+  function plural(lang, forms, n) {
+    if (typeof forms === "string") forms = [forms];
+    var rule = PLURAL[lang] || PLURAL.en;
+    var i = rule(n);
+    var form = forms[i] !== undefined ? forms[i] : forms[forms.length - 1];
+    return form.replace("{n}", String(n));
+  }
 
   var script = document.currentScript;
   var DEFAULT_API = script && script.src ? new URL(script.src, document.baseURI).origin : "";
   var FILTERS = ["country", "language", "sector", "status", "owner_type", "organisation", "year_from", "year_to"];
-  var ALIASES = { no: "nb", nb: "nb", nn: "nn", sv: "sv", en: "en" };
+  var ALIASES = { no: "nb", nb: "nb", nn: "nn", sv: "sv", da: "da", en: "en" };
   var counter = 0;
 
   var CSS = [
@@ -506,11 +617,12 @@
     }
 
     _show(q, body) {
-      var S = STRINGS[this.lang2] || STRINGS.en;
+      var lang = STRINGS[this.lang2] ? this.lang2 : "en";
+      var S = STRINGS[lang];
       var results = this._results;
       while (results.firstChild) results.removeChild(results.firstChild);
       var items = body.results || [];
-      this._status.textContent = S.n_results.replace("{n}", String(items.length));
+      this._status.textContent = plural(lang, S.n_results, items.length);
       if (body.close_match === false) results.appendChild(el("p", { "class": "notice" }, S.no_close));
       var ol = el("ol");
       var self = this;

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -695,3 +696,39 @@ def test_the_widget_explains_a_refused_origin() -> None:
     assert 'mode: "no-cors"' in js and "ERFA_CORS_ORIGINS" in js and "console.error" in js
     for lang in i18n.LANGS:
         assert "{origin}" in i18n.t(lang, "widget_origin") and "ERFA_CORS_ORIGINS" in i18n.t(lang, "widget_origin")
+
+
+def test_a_nordic_need_with_no_close_match_among_english_projects_is_offered_in_english(
+    make_index: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    idx = make_index()
+    english = [
+        rec(
+            str(i),
+            f"Chatbot for building permits {i}",
+            "Citizens ask a chatbot about building permits.",
+            country="DK",
+            language="en",
+        )
+        for i in range(1, 6)
+    ]
+    idx.upsert([*english, rec("9", "Chatbot for byggesaker", "Svar om byggesøknader.", country="NO", language="nb")])
+    monkeypatch.setattr(ranking, "CLOSE_MATCH_MIN_PASSAGES", 0)
+    set_close_match(monkeypatch, 99.0)  # nothing stands out
+    with TestClient(create_app(Settings(home=tmp_path / "h", demo=False, rate_limit=0), index=idx, wait=True)) as c:
+        for lang in i18n.LANGS:
+            html = c.get("/", params={"q": "chattbot som svarar på frågor om bygglov", "lang": lang}).text
+            text = unescape(html)
+            assert i18n.t(lang, "english_hint_title") in text and i18n.t(lang, "english_suggestion") in text
+            assert '<a href="/?q=chatbot+answers+questions+building+permit&amp;lang=' + lang + '" lang="en">' in html
+            assert 'id="q-en" name="q" type="search" value="chattbot som svarar på frågor om bygglov"' in html
+        # a need the glossary barely knows: the field to rewrite it, no suggestion
+        html = unescape(c.get("/", params={"q": "vurdere om innsatte begår nye lovbrudd", "lang": "en"}).text)
+        assert i18n.t("en", "english_hint_title") in html and i18n.t("en", "english_suggestion") not in html
+        # a need in English, or a close match: no hint
+        assert (
+            i18n.t("en", "english_hint_title") not in c.get("/", params={"q": "chatbot for permits", "lang": "en"}).text
+        )
+        set_close_match(monkeypatch, -99.0)
+        html = c.get("/", params={"q": "chattbot som svarar på frågor om bygglov", "lang": "sv"}).text
+        assert i18n.t("sv", "english_hint_title") not in html

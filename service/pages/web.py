@@ -28,8 +28,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from erfa.index import LIST_FILTERS, MAX_WINDOW, FilterError, Filters, Hit
 from erfa.index.engine import FACET_DEPTH
+from erfa.index.english import english_wording, proposable
 from erfa.index.search.facets import recount
 from erfa.ingest import vocab
+from erfa.ingest.language import detect_language
 from erfa.service.admission import Busy
 from erfa.service.api.deps import MAX_NEED, PageAdmittedDep, get_settings, get_submissions, loaded_index
 from erfa.service.api.errors import http_error
@@ -303,6 +305,33 @@ def shown_facets(
     return facets, over
 
 
+@dataclass(frozen=True)
+class EnglishHint:
+    """What the page offers when a Nordic need finds no close match among mostly English projects."""
+
+    english_share: float  # of the counted results' languages
+    wording: str | None  # the glossary's proposed English wording (index/english.py), when it knew enough
+
+
+ENGLISH_MOSTLY = 0.5  # share of English among the counted results above which the hint is shown
+
+
+def english_hint(need: str, facets: dict[str, dict[str, int]], close_match: bool | None) -> EnglishHint | None:
+    """The hint of issue 21, or None: only when nothing is close, the need is not in English, and most of
+    the projects the search counted (the engine's facets: its best results) are described in English.
+    erfa has no machine translation into English, so it offers the need to rewrite, and a wording from
+    its glossary when that knew most of the need's words, labelled as a suggestion (models.md)."""
+    if close_match is not False or detect_language(need) == "en":
+        return None
+    languages = facets.get("language", {})
+    counted = sum(languages.values())
+    share = languages.get("en", 0) / counted if counted else 0.0
+    if share <= ENGLISH_MOSTLY:
+        return None
+    wording = english_wording(need)
+    return EnglishHint(share, wording.text if proposable(wording) else None)
+
+
 def facets_note(page: Page, over: str, matches: int | None, shown: int, total: int) -> str:
     """The sentence under "Filters" that says what the counts are over."""
     if over == "matches":
@@ -345,6 +374,7 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
     hits: list[Hit] = []
     partners = None
     total, close_match, facets, matches, facets_over = 0, None, {}, None, "top"
+    english: EnglishHint | None = None
     try:
         if view == "partners":
             found = idx.partners(query.q, limit=PAGE_SIZE, filters=query.filters)
@@ -358,6 +388,7 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
             # the engine ranks a little deeper than the window it pages (``total``): a result past it
             # is past the end, as the pager and the README say, not a page "1001–1010" (issue 21)
             hits = result.hits[: max(0, total - query.offset)]
+            english = english_hint(query.q, result.facets, close_match)
             facets, facets_over = shown_facets(hits, facets, facets_over, matches, close_match)
     except FilterError as exc:
         errors.append(f"{page.t('bad_filter')} {exc}")
@@ -397,6 +428,10 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
         first_url=page.url("/", keep),
         matches=matches,
         facets_note=facets_note(page, facets_over, matches, len(hits), total),
+        english=english,
+        english_url=page.url("/", [("q", english.wording), *filter_params(query.filters)])
+        if english and english.wording
+        else None,
     )
 
 

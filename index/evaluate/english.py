@@ -30,7 +30,7 @@ class Row:
     qid: str
     language: str
     split: str
-    hinted: bool  # no close match: the page shows the hint
+    hinted: bool  # the page shows the hint: no close match, mostly English among the counted projects
     proposed: bool  # the glossary knew enough to propose a wording
     ndcg_need: float
     ndcg_english: float
@@ -39,10 +39,17 @@ class Row:
     new: int  # grade-2 projects the wording finds that the need as written did not
 
 
-def _top(index: ProjectIndex, text: str) -> tuple[list[str], bool | None]:
+MOSTLY = 0.5  # the page's ENGLISH_MOSTLY (service/pages/web.py): the hint needs more English than this
+
+
+def _top(index: ProjectIndex, text: str) -> tuple[list[str], bool]:
+    """The ids a top 10 shows (twins with their result) and whether the page would show the hint:
+    no close match, and mostly English among the projects the search counted."""
     page = index.search(text, limit=K)
     ids = [i for h in page.hits for i in (h.record.id, *(t.id for t in h.twins))][:K]
-    return ids, page.close_match
+    languages = page.facets.get("language", {})
+    english = languages.get("en", 0) / (sum(languages.values()) or 1)
+    return ids, page.close_match is False and english > MOSTLY
 
 
 def measure(index: ProjectIndex, labels: Path) -> list[Row]:
@@ -53,7 +60,7 @@ def measure(index: ProjectIndex, labels: Path) -> list[Row]:
             relevant: dict[str, int] = q["relevant"]
             if not relevant:
                 continue
-            need_ids, close = _top(index, q["query"])
+            need_ids, hinted = _top(index, q["query"])
             wording = english_wording(q["query"])
             eng_ids = _top(index, wording.text)[0] if proposable(wording) else need_ids
             scores = Scores()
@@ -65,7 +72,7 @@ def measure(index: ProjectIndex, labels: Path) -> list[Row]:
                     q["qid"],
                     lang,
                     q["split"],
-                    close is False,
+                    hinted,
                     proposable(wording),
                     scores.ndcg[0],
                     scores.ndcg[1],

@@ -9,13 +9,18 @@ import json
 import re
 import shutil
 import subprocess
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from erfa.index.moderation.submissions import SOURCE as SUBMISSION_SOURCE
+from erfa.ingest import vocab
+from erfa.ingest.formats import aiwatch, digdir, pstw
 from erfa.service.pages import i18n
+from tests.test_moderation import FORM, csrf_of, signed_in
 
 PLACEHOLDER = re.compile(r"{(\w*)}")
 WIDGET = Path(i18n.__file__).parent / "static" / "erfa-widget.js"
@@ -50,15 +55,32 @@ def test_every_catalog_has_every_msgid_with_text_in_every_form() -> None:
             }, (lang, key)
 
 
-def test_the_english_beside_each_translation_is_the_english_catalogs() -> None:
-    """Translators read the '#. en:' comment: it must not drift from en.po."""
-    english = _entries("en")
-    for lang in ("nb", "nn", "sv", "da"):
-        for m in i18n.read_catalog(lang):
-            if not m.id:
-                continue
-            key = str(m.id[0] if m.pluralizable else m.id)
-            assert " ".join(m.auto_comments) == "en: " + " | ".join(english[key]), (lang, key)
+def test_the_catalogs_are_in_sync_with_the_english_one() -> None:
+    """Every catalog lists en.po's msgids in its order, each with the current English as '#. en:'
+    (what translators read): editing en.po without the sync fails here."""
+    for lang in i18n.LANGS:
+        assert i18n.synced_catalog(lang) == i18n.catalog_path(lang).read_bytes(), (
+            f"{i18n.catalog_path(lang)} is out of step: run python -m erfa.service.pages.i18n"
+        )
+
+
+def test_a_new_english_string_reaches_every_catalog_for_translation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(i18n.LOCALE_DIR, tmp_path / "locale")
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path / "locale")
+    en = i18n.catalog_path("en")
+    en.write_text(
+        en.read_text(encoding="utf-8").replace('msgid "skip"', 'msgid "brand_new"\nmsgstr "Brand new"\n\nmsgid "skip"'),
+        encoding="utf-8",
+    )
+    before = i18n.catalog_path("da").read_text(encoding="utf-8")
+    changed = i18n.sync_catalogs()
+    assert {p.parent.parent.name for p in changed} == {"nb", "nn", "sv", "da"}  # en.po was already in order
+    da = i18n.catalog_path("da").read_text(encoding="utf-8")
+    assert '#. en: Brand new\nmsgid "brand_new"\nmsgstr ""\n' in da  # empty: the completeness test fails until filled
+    assert da.replace('#. en: Brand new\nmsgid "brand_new"\nmsgstr ""\n\n', "") == before  # nothing else moved
+    assert i18n.sync_catalogs() == []  # idempotent
 
 
 def test_a_broken_or_missing_catalog_is_named_in_the_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,9 +180,57 @@ def test_the_widgets_javascript_picks_the_same_plural_form(lang: str) -> None:
 
 def test_the_widgets_plural_rule_is_the_catalogs() -> None:
     for lang in i18n.LANGS:
-        rule = gettext.c2py(i18n.widget_strings()[lang]["plural"])  # type: ignore[attr-defined]
+        rule = gettext.c2py(i18n.widget_strings()[lang]["plural"])
         assert [rule(n) for n in (0, 1, 2, 5)] == [1, 0, 1, 1]
         assert f'"{lang}": function (n) {{ return Number((n != 1)); }}' in i18n.widget_plural_code()
+
+
+# -- labels -----------------------------------------------------------------------------------
+def _source_codes() -> set[str]:
+    toml = tomllib.loads((Path(i18n.__file__).parents[1] / "sources.toml").read_text(encoding="utf-8"))
+    named = {s["source"] for s in toml.get("source", []) if "source" in s}
+    return named | {digdir.SOURCE, pstw.SOURCE, aiwatch.SOURCE_IPS, "aiwatch", SUBMISSION_SOURCE, "demo"}
+
+
+def test_every_code_a_person_can_see_has_a_label_in_every_language() -> None:
+    kinds = {
+        "status": vocab.STATUSES,
+        "sector": vocab.SECTORS,
+        "owner_type": vocab.OWNER_TYPES,
+        "source": tuple(sorted(_source_codes() | {"uk_atrs", "us_inventory"})),
+        "language": i18n.LANGS,
+    }
+    for kind, codes in kinds.items():
+        assert set(codes) <= set(i18n.codes(kind)), (kind, set(codes) - set(i18n.codes(kind)))
+        for code in codes:
+            for lang in i18n.LANGS:
+                text = i18n.label(lang, kind, code)
+                assert text and text != code and "_" not in text, (kind, code, lang, text)
+
+
+def test_an_unknown_code_is_humanised_never_raw() -> None:
+    assert i18n.label("nb", "source", "new_registry") == "New registry"
+    assert i18n.label("en", "sector", "space_travel") == "Space travel"
+    assert i18n.label("da", "language", "hu") == "Ungarsk"  # Babel's name, in the interface language
+    assert i18n.label("sv", "language", "hu") == "Ungerska"
+    assert i18n.label("en", "status", None) == ""
+    with pytest.raises(ValueError, match="no labels for 'colour'"):
+        i18n.label("en", "colour", "red")
+
+
+def test_the_reviewed_words() -> None:
+    """Issue 21's native-speaker review, item by item."""
+    assert i18n.t("nn", "adm_action_submitted") == "Sendt inn"  # what happened, not an imperative
+    assert i18n.label("sv", "owner_type", "health_trust") == "Hälso- och sjukvård"
+    assert i18n.label("sv", "owner_type", "county") == "Region" and i18n.label("da", "owner_type", "county") == "Region"
+    assert i18n.t("sv", "nav_submit") == "Föreslå ett projekt" and "nmäl" not in i18n.t("sv", "submit_intro")
+    assert i18n.label("nn", "status", "planned") == "Planlagt"  # agrees with "prosjekt" (neuter)
+    assert len({i18n.label("nb", "status", s) for s in vocab.STATUSES}) == len(vocab.STATUSES)
+    assert i18n.label("sv", "status", "discontinued") == "Avvecklat"  # stopped, not merely "ended"
+    examples = {lang: i18n.t(lang, "s_contact_hint") + i18n.t(lang, "s_website_hint") for lang in i18n.LANGS}
+    assert not re.search(r"\.kommune?\.se", examples["sv"]) and "exempelkommun.se" in examples["sv"]
+    assert "eksempelkommune.dk" in examples["da"] and "kommune.no" in examples["nb"] + examples["nn"]
+    assert "insändare" not in " ".join(i18n.t("sv", k) for k in i18n.all_keys() if not i18n.is_plural(k))
 
 
 # -- Danish in the pages -----------------------------------------------------------------------
@@ -172,8 +242,37 @@ def test_a_danish_browser_gets_danish_everywhere(app_for: Callable[..., TestClie
     embed = c.get("/embed", params={"q": "chatbot"}, headers={"Accept-Language": DANISH})
     assert '<html lang="da">' in embed.text and "Søg i erfa" in embed.text
     assert re.search(r"\d+ resultat(er)?<", embed.text)
+    project = c.get("/project/test-1", headers={"Accept-Language": DANISH})
+    assert project.status_code == 200 and "Senest opdateret" in project.text
+    # the date as Danish writes it (Babel's CLDR), the ISO date kept for machines
+    assert re.search(r'<time datetime="\d{4}-\d{2}-\d{2}">\d{1,2}\. [a-zæøå]+\.? \d{4}</time>', project.text)
     admin = c.get("/admin", headers={"Accept-Language": DANISH})
     assert '<html lang="da">' in admin.text and "Log ind for at moderere" in admin.text
     assert i18n.widget_strings()["da"]["question"] == "Hvad vil I bruge AI til?"
     assert i18n.widget_strings()["da"]["country"]["DK"] == "Danmark"
     assert "da: " in WIDGET.read_text(encoding="utf-8").split("var ALIASES")[1][:120]
+
+
+def test_the_moderation_history_shows_labels_not_codes(app_for: Callable[..., TestClient]) -> None:
+    c = app_for()
+    sid = c.post("/submissions", json=FORM).json()["id"]
+    csrf = signed_in(c)
+    page = c.get(f"/admin/submissions/{sid}?lang=nn")
+    form = {
+        "csrf": csrf,
+        "revision": "0",
+        "title": FORM["title"],
+        "organisation": FORM["organisation"],
+        "country": "SE",
+        "sector": "social_services",
+        "status": "implemented",
+        "start_year": "2023",
+    }
+    assert csrf_of(page.text)
+    saved = c.post(f"/admin/submissions/{sid}/edit?lang=nn", data=form)
+    assert saved.status_code == 200, saved.text
+    history = saved.text.split('id="history-h"')[1]
+    for shown in ("Miljø og klima", "Sosiale tenester", "Pilot", "I bruk", "Noreg", "Sverige", "Sendt inn"):
+        assert shown in history, shown
+    for raw in ("social_services", "environment", "implemented", ">NO<", "Send inn"):
+        assert raw not in history, raw

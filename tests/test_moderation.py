@@ -133,7 +133,7 @@ def test_a_contact_is_published_only_with_consent_and_only_after_approval(app_fo
     assert c.get(f"/submissions/{private}", headers=AUTH).json()["data"]["contact"] == FORM["contact"]
     page = c.get(f"/project/submission-{agreed}?lang=en").text
     assert 'href="mailto:digitalisering@fjellbygd.kommune.no"' in page
-    assert 'href="https://fjellbygd.kommune.no"' in page and "Fjellbygd kommune&#39;s web site" in page
+    assert 'href="https://fjellbygd.kommune.no"' in page and "Fjellbygd kommune&#39;s website" in page
     assert "digitalisering@" not in c.get(f"/project/submission-{private}?lang=en").text
 
 
@@ -173,7 +173,7 @@ def test_a_project_page_links_the_organisations_site_from_any_of_its_records(
     )
     c = app_for(index=idx)
     page = c.get("/project/reg-1?lang=nb").text
-    assert 'href="https://fjordvik.kommune.no"' in page and "Nettsiden til Fjordvik kommune" in page
+    assert 'href="https://fjordvik.kommune.no"' in page and "Nettstedet til Fjordvik kommune" in page
     assert "https://virksomhet.brreg.no/oppslag/enheter/944000000" in page and "944000000" in page
     other = c.get("/project/reg-3?lang=nb").text
     assert "fjordvik.kommune.no" not in other and "brreg" not in other

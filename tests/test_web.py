@@ -229,7 +229,7 @@ def test_submit_page_has_labelled_fields_and_its_messages(make_client: Callable[
         admin_token=TOKEN
     )  # with no moderator the page says submissions are closed (tests/test_moderation.py)
     html = client.get("/submit", params={"lang": "sv"}).text
-    assert "<h1>Anmäl projekt</h1>" in html and 'data-endpoint="/submissions"' in html
+    assert "<h1>Föreslå ett projekt</h1>" in html and 'data-endpoint="/submissions"' in html
     for name in (
         "title",
         "organisation",
@@ -388,7 +388,7 @@ def test_an_offset_past_the_end_says_so_and_links_to_the_first_page(client: Test
     assert r.status_code == 200
     assert "This page is empty: the search has fewer results than that." in r.text
     assert '<a href="/?q=AI&amp;country=SE&amp;lang=en">Go to the first page</a>' in r.text
-    assert 'class="result-list"' not in r.text and "No project fits the filters" not in r.text
+    assert 'class="result-list"' not in r.text and i18n.t("en", "no_results") not in r.text
     assert "Previous page" not in r.text  # no link deeper into nothing
     inside = client.get("/", params={"q": "AI", "offset": "2", "lang": "en"}).text
     assert "Showing 3–" in inside and "This page is empty" not in inside

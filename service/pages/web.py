@@ -14,6 +14,7 @@ answer a friendly 503 page instead of the API's JSON error.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -200,6 +201,10 @@ class Page:
 
     def years(self, start: int | None, end: int | None) -> str:
         return years(self.lang, start, end)
+
+    def date(self, value: datetime | None) -> str:
+        """A date as the interface language writes it ('6. des. 2026', '6 Dec 2026'): Babel's CLDR medium form."""
+        return format_date(value, format="medium", locale=self.lang) if value else ""
 
     def context(self, **values: Any) -> dict[str, Any]:
         return {

@@ -27,6 +27,7 @@ LINKS = {  # link texts per language: feed, CSV, JSON
     "nb": ("Nyhetsstrøm (Atom)", "Last ned som CSV (regneark)", "Last ned som JSON"),
     "nn": ("Nyheitsstraum (Atom)", "Last ned som CSV (rekneark)", "Last ned som JSON"),
     "sv": ("Nyhetsflöde (Atom)", "Ladda ned som CSV (kalkylark)", "Ladda ned som JSON"),
+    "da": ("Nyhedsfeed (Atom)", "Download som CSV (regneark)", "Download som JSON"),
     "en": ("News feed (Atom)", "Download as CSV (spreadsheet)", "Download as JSON"),
 }
 

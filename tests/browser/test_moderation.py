@@ -49,7 +49,7 @@ def submit(page: Page, servers: Servers, title: str, description: str, *, contac
     expect(link).to_have_value("https://fjordvik.kommune.no/ki/sjofugl")
     expect(page.locator("#s-link-note")).to_contain_text("Vi la til https://")
     if contact:
-        page.get_by_label("Virksomhetens nettside").fill("fjordvik.kommune.no")
+        page.get_by_label("Virksomhetens nettsted").fill("fjordvik.kommune.no")
         page.get_by_label("Funksjonell kontakt").fill("digitalisering@fjordvik.kommune.no")
         page.get_by_label("Kontakten kan publiseres sammen med prosjektet").check()
     page.get_by_role("button", name="Send inn").click()
@@ -116,7 +116,7 @@ def test_moderation_from_sign_in_to_sign_out(browser: Any, servers: Servers) -> 
         expect(mp.get_by_role("heading", name="Slik blir prosjektsiden")).to_be_visible()
         preview = mp.locator(".preview__page")
         expect(preview.get_by_role("link", name="digitalisering@fjordvik.kommune.no")).to_be_visible()
-        expect(preview.get_by_role("link", name="Nettsiden til Fjordvik kommune")).to_have_attribute(
+        expect(preview.get_by_role("link", name="Nettstedet til Fjordvik kommune")).to_have_attribute(
             "href", "https://fjordvik.kommune.no"
         )
         no_axe_violations(mp, "admin-submission/nb")
@@ -160,7 +160,7 @@ def test_moderation_from_sign_in_to_sign_out(browser: Any, servers: Servers) -> 
         expect(mp.get_by_role("link", name="digitalisering@fjordvik.kommune.no")).to_have_attribute(
             "href", "mailto:digitalisering@fjordvik.kommune.no"
         )
-        expect(mp.get_by_role("link", name="Nettsiden til Fjordvik kommune")).to_be_visible()
+        expect(mp.get_by_role("link", name="Nettstedet til Fjordvik kommune")).to_be_visible()
         no_axe_violations(mp, "project-contact/nb")
         mp.goto(f"{servers.erfa}/?q={quote('drone som teller sjøfugl')}&lang=nb")
         expect(mp.locator(".result-list > li").first.locator(".result__title")).to_have_text(TITLE)
@@ -201,11 +201,16 @@ def test_moderation_from_sign_in_to_sign_out(browser: Any, servers: Servers) -> 
         moderator.close()
 
 
-@pytest.mark.parametrize("lang", ["nn", "sv", "en"])
+@pytest.mark.parametrize("lang", ["nn", "sv", "da", "en"])
 def test_the_sign_in_page_speaks_each_language_without_violations(page: Page, servers: Servers, lang: str) -> None:
     page.goto(f"{servers.erfa}/admin?lang={lang}")
     expect(page.locator("html")).to_have_attribute("lang", lang)
     expect(page.get_by_role("heading", level=1)).to_have_text(
-        {"nn": "Logg inn for å moderere", "sv": "Logga in för att moderera", "en": "Sign in to moderate"}[lang]
+        {
+            "nn": "Logg inn for å moderere",
+            "sv": "Logga in för att moderera",
+            "da": "Log ind for at moderere",
+            "en": "Sign in to moderate",
+        }[lang]
     )
     no_axe_violations(page, f"admin-sign-in/{lang}")

@@ -358,6 +358,8 @@ def submission_page(
     )
 
 
+# Submission fields that hold a code, shown in the history by its label.
+CODED_FIELDS = frozenset({"sector", "status", "country", "owner_type", "language"})
 NOTICES = frozenset({"saved", "approved", "rejected", "stale", "decided"})
 
 
@@ -371,8 +373,8 @@ def describe(page: Page, d: Decision) -> dict[str, Any]:
     changes = [
         {
             "field": page.t(f"s_{f}") if f != CONSENT else page.t("s_contact_consent"),
-            "old": _shown(page, old),
-            "new": _shown(page, new),
+            "old": _shown(page, f, old),
+            "new": _shown(page, f, new),
         }
         for f, (old, new) in (d.detail.get("changes") or {}).items()
     ]
@@ -388,11 +390,14 @@ def describe(page: Page, d: Decision) -> dict[str, Any]:
     }
 
 
-def _shown(page: Page, value: Any) -> str:
+def _shown(page: Page, field: str, value: Any) -> str:
+    """A history value as a person reads it: a code (sector, status, country) by its label, never raw."""
     if value is None or value == "":
         return page.t("not_given")
     if value is True:
         return page.t("adm_yes")
+    if field in CODED_FIELDS:
+        return page.label(field, str(value))
     return str(value)
 
 

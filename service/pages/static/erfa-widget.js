@@ -40,7 +40,7 @@
      "in_development": "Under utvikling",
      "pilot": "Pilot",
      "implemented": "I bruk",
-     "discontinued": "Avsluttet"
+     "discontinued": "Avviklet"
     },
     "source": {
      "digdir": "Digdirs oversikt over KI-prosjekter",
@@ -48,7 +48,9 @@
      "ipsx": "Innovative Public Services Explorer (JRC)",
      "aiwatch": "AI Watch (JRC)",
      "submission": "Meldt inn til erfa",
-     "demo": "erfas demodata"
+     "demo": "erfas demodata",
+     "uk_atrs": "Britisk register for algoritmisk åpenhet (ATRS)",
+     "us_inventory": "USAs føderale oversikt over KI-bruk"
     },
     "country": {
      "NO": "Norge",
@@ -112,11 +114,11 @@
     "widget_origin": "erfa kan ikkje visast her: nettstaden {origin} har ikkje fått tilgang enno. Be den som driftar erfa, om å leggje til {origin} i ERFA_CORS_ORIGINS.",
     "plural": "(n != 1)",
     "status": {
-     "planned": "Planlagd",
+     "planned": "Planlagt",
      "in_development": "Under utvikling",
      "pilot": "Pilot",
      "implemented": "I bruk",
-     "discontinued": "Avslutta"
+     "discontinued": "Avvikla"
     },
     "source": {
      "digdir": "Digdir si oversikt over KI-prosjekt",
@@ -124,7 +126,9 @@
      "ipsx": "Innovative Public Services Explorer (JRC)",
      "aiwatch": "AI Watch (JRC)",
      "submission": "Meldt inn til erfa",
-     "demo": "demodata i erfa"
+     "demo": "demodata i erfa",
+     "uk_atrs": "Britisk register for algoritmisk openheit (ATRS)",
+     "us_inventory": "Den føderale oversikta over KI-bruk i USA"
     },
     "country": {
      "NO": "Noreg",
@@ -179,7 +183,7 @@
      "{n} träff",
      "{n} träffar"
     ],
-    "no_close": "Inget projekt passar riktigt bra för det här behovet. Nedan ser du de närmaste, men inget av dem handlar egentligen om det ni beskriver. Prova att beskriva behovet på ett annat sätt – eller anmäl ert eget projekt.",
+    "no_close": "Inget projekt passar riktigt bra för det här behovet. Nedan ser du de närmaste, men inget av dem handlar egentligen om det ni beskriver. Prova att beskriva behovet på ett annat sätt – eller skicka in ert eget projekt.",
     "widget_error": "Det gick inte att hämta träffar från erfa. Försök igen senare.",
     "all_results": "Se alla träffar i erfa",
     "opens_new_tab": "(öppnas i ny flik)",
@@ -192,7 +196,7 @@
      "in_development": "Under utveckling",
      "pilot": "Pilot",
      "implemented": "I drift",
-     "discontinued": "Avslutat"
+     "discontinued": "Avvecklat"
     },
     "source": {
      "digdir": "Digdirs översikt över AI-projekt i Norge",
@@ -200,7 +204,9 @@
      "ipsx": "Innovative Public Services Explorer (JRC)",
      "aiwatch": "AI Watch (JRC)",
      "submission": "Inskickat till erfa",
-     "demo": "erfas demodata"
+     "demo": "erfas demodata",
+     "uk_atrs": "Brittiska registret för algoritmisk transparens (ATRS)",
+     "us_inventory": "USA:s federala förteckning över AI-användning"
     },
     "country": {
      "NO": "Norge",
@@ -259,7 +265,7 @@
     "widget_error": "Resultaterne kunne ikke hentes fra erfa. Prøv igen senere.",
     "all_results": "Se alle resultater i erfa",
     "opens_new_tab": "(åbner i en ny fane)",
-    "close_mark": "Tæt match",
+    "close_mark": "Godt match",
     "also_in": "Findes også i",
     "widget_origin": "erfa kan ikke vises her: webstedet {origin} har ikke fået adgang endnu. Bed den, der driver erfa, om at tilføje {origin} til ERFA_CORS_ORIGINS.",
     "plural": "(n != 1)",
@@ -268,7 +274,7 @@
      "in_development": "Under udvikling",
      "pilot": "Pilot",
      "implemented": "I drift",
-     "discontinued": "Afsluttet"
+     "discontinued": "Nedlagt"
     },
     "source": {
      "digdir": "Digdirs oversigt over AI-projekter i Norge",
@@ -276,7 +282,9 @@
      "ipsx": "Innovative Public Services Explorer (JRC)",
      "aiwatch": "AI Watch (JRC)",
      "submission": "Indberettet til erfa",
-     "demo": "erfas demodata"
+     "demo": "erfas demodata",
+     "uk_atrs": "Britisk register for algoritmisk gennemsigtighed (ATRS)",
+     "us_inventory": "USA's føderale oversigt over brug af AI"
     },
     "country": {
      "NO": "Norge",
@@ -332,7 +340,7 @@
      "{n} results"
     ],
     "no_close": "No project is a close match for this need. Below are the nearest ones, but none of them is really about what you describe. Try describing the need differently – or submit your own project.",
-    "widget_error": "Could not fetch results from erfa. Try again later.",
+    "widget_error": "Results could not be loaded from erfa. Try again later.",
     "all_results": "See all results in erfa",
     "opens_new_tab": "(opens in a new tab)",
     "close_mark": "Close match",
@@ -352,7 +360,9 @@
      "ipsx": "Innovative Public Services Explorer (JRC)",
      "aiwatch": "AI Watch (JRC)",
      "submission": "Submitted to erfa",
-     "demo": "erfa's demo data"
+     "demo": "erfa's demo data",
+     "uk_atrs": "UK Algorithmic Transparency Recording Standard (ATRS)",
+     "us_inventory": "US federal AI use case inventory"
     },
     "country": {
      "NO": "Norway",

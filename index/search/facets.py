@@ -212,3 +212,19 @@ class Metadata:
     def org_name(self, key: str, country: str | None) -> str | None:
         """The name a body (``key`` from `org_key_of`) uses itself (organisations.Directory.display)."""
         return self.orgs.display(key, country or "")
+
+
+def recount(records: Sequence[Record], template: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    """Facet counts over ``records`` as a page shows them, in the shape of ``counts``: every value
+    of ``template`` (the search's own counts) stays listed, at 0 when none of them has it.
+
+    A result stands for its project's whole twin group and shows the record of the registry that
+    keeps it best (twins.shown), while ``counts`` reads the columns of the ranked row, often another
+    registry's record of it: the facets said "Sverige (0)" over a top result that is Swedish
+    (issue 21). When everything counted is on the page, the page counts what it shows."""
+    out: dict[str, dict[str, int]] = {}
+    for f in FACET_FIELDS:
+        c = Counter(v for v in (getattr(r, f) for r in records) if v)
+        c.update({v: 0 for v in template.get(f, {}) if v not in c})
+        out[f] = dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+    return out

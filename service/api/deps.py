@@ -209,6 +209,8 @@ def filters_as_params(filters: Filters) -> list[tuple[str, str]]:
 
 # The cookie that remembers the reader's interface language (set by the pages, read by the feeds too).
 LANG_COOKIE = "erfa_lang"
+# Results per page on the pages, and in the export of "the page the person was on" (feeds).
+PAGE_SIZE = 10
 
 
 def need(

@@ -121,6 +121,7 @@ WIDGET_KEYS: Final = (
     "opens_new_tab",
     "close_mark",
     "also_in",
+    "widget_origin",
 )
 
 

@@ -29,10 +29,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from erfa.index import LIST_FILTERS, MAX_WINDOW, FilterError, Filters, Hit
 from erfa.index.engine import FACET_DEPTH
+from erfa.index.english import english_wording, proposable
+from erfa.index.search.facets import recount
 from erfa.ingest import vocab
+from erfa.ingest.language import detect_language
 from erfa.service.admission import Busy
 from erfa.service.api.deps import (
     LANG_COOKIE,
+    PAGE_SIZE,
     MAX_NEED,
     PageAdmittedDep,
     filters_as_params,
@@ -41,12 +45,13 @@ from erfa.service.api.deps import (
     loaded_index,
 )
 from erfa.service.api.errors import http_error
+from erfa.service.api.csp import frame_ancestors
 from erfa.service.api.ids import has_control
 from erfa.service.pages import i18n
+from erfa.service.pages.embedding import REFUSED_CSP, refused_origin
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
-PAGE_SIZE = 10
 EMBED_DEFAULT, EMBED_MAX = 5, 20
 SIMILAR = 5
 MAX_QUERY = MAX_NEED  # characters of a need; the same limit as the JSON API's q
@@ -260,23 +265,87 @@ def busy(request: Request, page: Page, refused: Busy) -> HTMLResponse:
     return response
 
 
+@dataclass(frozen=True)
+class FacetOption:
+    """One checkbox of the filter panel."""
+
+    value: str
+    label: str
+    count: int
+    checked: bool
+
+
 def facet_groups(page: Page, facets: dict[str, dict[str, int]], filters: Filters) -> list[dict[str, Any]]:
-    """Checkbox groups from the facet counts; a chosen value stays visible even at count 0."""
-    groups: list[dict[str, Any]] = []
+    """Checkbox groups from the facet counts. Over the full registries a group lists dozens of values
+    (45 countries), most at 0 for a given need, which pushed the useful groups two screens down
+    (issue 21). So each group lists first the values that have results, most first, and every chosen
+    value even at 0 (a choice never hides); the rest (``more``) fold behind a disclosure, in label order."""
+    groups = []
     for field in FACET_ORDER:
         counts = dict(facets.get(field, {}))
         chosen = set(getattr(filters, field))
         for value in chosen:
             counts.setdefault(value, 0)
-        options: list[dict[str, Any]] = [
-            {"value": v, "label": page.label(field, v) or v, "count": n, "checked": v in chosen}
-            for v, n in counts.items()
-            if v
-        ]
-        options.sort(key=lambda o: (-o["count"], o["label"]))
+        options = [FacetOption(v, page.label(field, v) or v, n, v in chosen) for v, n in counts.items() if v]
+        options.sort(key=lambda o: (-o.count, o.label))
+        shown = [o for o in options if o.count or o.checked]
+        more = sorted((o for o in options if not (o.count or o.checked)), key=lambda o: o.label.casefold())
         if options:
-            groups.append({"field": field, "legend": page.t("f_" + field), "options": options})
+            groups.append({"field": field, "legend": page.t("f_" + field), "options": shown, "more": more})
     return groups
+
+
+def shown_facets(
+    hits: list[Hit], facets: dict[str, dict[str, int]], over: str, matches: int | None, close_match: bool | None
+) -> tuple[dict[str, dict[str, int]], str]:
+    """The facet counts the page shows, and what they are over ("matches", "top" or "shown").
+
+    The engine counts the ranked rows; a result shows its twin group's best record, which may
+    name another country or status (facets.recount). So when every close match is on this page,
+    they are counted as shown; when none is close, the results shown are counted, as the person
+    sees them, rather than fifty they do not see (issue 21)."""
+    if matches:
+        close = [h.record for h in hits if h.close_match]
+        return (recount(close, facets), over) if len(close) == matches else (facets, over)
+    if close_match is False and hits:
+        return recount([h.record for h in hits], facets), "shown"
+    return facets, over
+
+
+@dataclass(frozen=True)
+class EnglishHint:
+    """What the page offers when a Nordic need finds no close match among mostly English projects."""
+
+    english_share: float  # of the counted results' languages
+    wording: str | None  # the glossary's proposed English wording (index/english.py), when it knew enough
+
+
+ENGLISH_MOSTLY = 0.5  # share of English among the counted results above which the hint is shown
+
+
+def english_hint(need: str, facets: dict[str, dict[str, int]], close_match: bool | None) -> EnglishHint | None:
+    """The hint of issue 21, or None: only when nothing is close, the need is not in English, and most of
+    the projects the search counted (the engine's facets: its best results) are described in English.
+    erfa has no machine translation into English, so it offers the need to rewrite, and a wording from
+    its glossary when that knew most of the need's words, labelled as a suggestion (models.md)."""
+    if close_match is not False or detect_language(need) == "en":
+        return None
+    languages = facets.get("language", {})
+    counted = sum(languages.values())
+    share = languages.get("en", 0) / counted if counted else 0.0
+    if share <= ENGLISH_MOSTLY:
+        return None
+    wording = english_wording(need)
+    return EnglishHint(share, wording.text if proposable(wording) else None)
+
+
+def facets_note(page: Page, over: str, matches: int | None, shown: int, total: int) -> str:
+    """The sentence under "Filters" that says what the counts are over."""
+    if over == "matches":
+        return page.t("facets_over_matches", n=matches)
+    if over == "shown":
+        return page.t("facets_over_shown", n=shown)
+    return page.t("facets_over_top", n=min(FACET_DEPTH, total))
 
 
 # -- pages ------------------------------------------------------------------------------
@@ -312,6 +381,7 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
     hits: list[Hit] = []
     partners = None
     total, close_match, facets, matches, facets_over = 0, None, {}, None, "top"
+    english: EnglishHint | None = None
     try:
         if view == "partners":
             found = idx.partners(query.q, limit=PAGE_SIZE, filters=query.filters)
@@ -320,8 +390,13 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
             facets, matches, facets_over = counted.facets, counted.matches, counted.facets_over
         else:
             result = idx.search(query.q, limit=PAGE_SIZE, offset=query.offset, filters=query.filters)
-            hits, total, close_match, facets = result.hits, result.total, result.close_match, result.facets
+            total, close_match, facets = result.total, result.close_match, result.facets
             matches, facets_over = result.matches, result.facets_over
+            # the engine ranks a little deeper than the window it pages (``total``): a result past it
+            # is past the end, as the pager and the README say, not a page "1001–1010" (issue 21)
+            hits = result.hits[: max(0, total - query.offset)]
+            english = english_hint(query.q, result.facets, close_match)
+            facets, facets_over = shown_facets(hits, facets, facets_over, matches, close_match)
     except FilterError as exc:
         errors.append(f"{page.t('bad_filter')} {exc}")
     base = [("q", query.q), ("view", view)] if view == "partners" else [("q", query.q)]
@@ -359,9 +434,11 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
         past_end=past_end,
         first_url=page.url("/", keep),
         matches=matches,
-        facets_note=page.t("facets_over_matches", n=matches)
-        if facets_over == "matches"
-        else page.t("facets_over_top", n=min(FACET_DEPTH, total)),
+        facets_note=facets_note(page, facets_over, matches, len(hits), total),
+        english=english,
+        english_url=page.url("/", [("q", english.wording), *filter_params(query.filters)])
+        if english and english.wording
+        else None,
     )
 
 
@@ -467,6 +544,9 @@ def embed_page(request: Request, refused: PageAdmittedDep) -> Response:
     """The compact page portals show in an iframe; who may frame it is ERFA_FRAME_ANCESTORS."""
     query = parse(request)
     page = Page(request, query)
+    stranger = refused_origin(request, frame_ancestors(get_settings(request)).split())
+    if stranger is not None:  # the browser would show a broken frame: say why, and what to set
+        return embed_refused(request, page, stranger)
     if refused is not None:
         return busy(request, page, refused)
     limit = _int(request.query_params.get("limit"), 1, EMBED_MAX) or EMBED_DEFAULT
@@ -496,6 +576,24 @@ def embed_page(request: Request, refused: PageAdmittedDep) -> Response:
         hidden=hidden,
         all_url=page.url("/", [("q", query.q)] + filters_as_params(query.filters)),
     )
+
+
+def embed_refused(request: Request, page: Page, origin: str) -> HTMLResponse:
+    """/embed framed by a site ERFA_FRAME_ANCESTORS does not list (service/pages/embedding.py): a page that
+    may be framed anywhere, naming the origin to add, with a link that opens erfa itself in a new tab.
+    403: the framing is refused; the page is what the web editor sees instead of a broken icon."""
+    response = render(
+        request,
+        page,
+        "embed_refused.html",
+        403,
+        remember=False,
+        origin=origin,
+        all_url=page.url("/", [("q", page.query.q)] if page.query.q else None),
+    )
+    response.headers["Content-Security-Policy"] = REFUSED_CSP
+    response.headers["Vary"] += ", Referer, Sec-Fetch-Dest"
+    return response
 
 
 # -- errors -----------------------------------------------------------------------------

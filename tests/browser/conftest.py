@@ -118,6 +118,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory, model_home: Path) -> Itera
     try:
         with running_server(home, env=env, timeout=START_TIMEOUT, log=home / "serve.log") as server:
             (site / "portal.html").write_text(PORTAL_PAGE.replace("{ERFA}", server.url), encoding="utf-8")
+            for lang in ("nb", "nn", "sv", "da", "en"):  # a plain portal page per language (issue 21's embedding tests)
+                page = INTRANET_PAGE.replace("{ERFA}", server.url).replace("{LANG}", lang)
+                (site / f"intranet-{lang}.html").write_text(page, encoding="utf-8")
             yield Servers(server.url, portal, stranger)
     finally:
         static.shutdown()
@@ -186,6 +189,26 @@ PORTAL_PAGE = """<!doctype html>
     <iframe id="frame" title="erfa" src="{ERFA}/embed?q=transkribera+möten&amp;lang=sv&amp;limit=3"></iframe>
   </aside>
 </div>
+</body>
+</html>
+"""
+
+
+# A plain portal page in one language: the widget and the iframe with nothing else around them.
+INTRANET_PAGE = """<!doctype html>
+<html lang="{LANG}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Intranet</title>
+<script src="{ERFA}/static/erfa-widget.js" defer></script>
+</head>
+<body>
+<main>
+<h1>Intranet</h1>
+<erfa-search api="{ERFA}" lang="{LANG}" q="chatbot"></erfa-search>
+<iframe id="frame" title="erfa" style="width:100%;height:400px;border:0" src="{ERFA}/embed?q=chatbot&amp;lang={LANG}"></iframe>
+</main>
 </body>
 </html>
 """

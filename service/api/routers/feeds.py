@@ -21,10 +21,15 @@ bad value is refused with the API's own 422.
   need is in the URL (see service/api/security.py).
 * ``/export.json``: the API's search response (service/api/schemas.py), up to MAX_WINDOW
   results in one request instead of pages of 100.
-* ``/export.csv``: one row per project, UTF-8 with a byte-order mark so that Excel reads
-  the letters æøå right, and formula-safe: a cell that begins with ``= + - @``, a tab or
-  a carriage return gets a leading ``'``, so a record titled ``=HYPERLINK(...)`` stays
-  text in a spreadsheet instead of running (CSV injection).
+* ``/export.csv``: what the results page shows as relevant, one row per project: the close
+  matches when there are any (however they are paged), else the page of results the person
+  was on (``offset``, ten results); ``limit`` asks for a plain window of the ranking instead,
+  for scripts. Each row has its rank, score and close-match mark, the labels of its codes
+  in the reader's language (``lang``, as for the feed), the organisation's web site where
+  any record of that body gives one, the project's own link and its erfa page (issue 21).
+  UTF-8 with a byte-order mark so that Excel reads the letters æøå right, and formula-safe:
+  a cell that begins with ``= + - @``, a tab or a carriage return gets a leading ``'``, so a
+  record titled ``=HYPERLINK(...)`` stays text in a spreadsheet instead of running (CSV injection).
 """
 
 from __future__ import annotations
@@ -46,8 +51,17 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from erfa.index import MAX_WINDOW, Filters, Hit
-from erfa.service.api.deps import LANG_COOKIE, AdmittedDep, FiltersDep, IndexDep, NeedDep, filters_as_params
+from erfa.index import MAX_WINDOW, Filters, Hit, ProjectIndex
+from erfa.index.search.marker import DEPTH as JUDGED
+from erfa.service.api.deps import (
+    LANG_COOKIE,
+    PAGE_SIZE,
+    AdmittedDep,
+    FiltersDep,
+    IndexDep,
+    NeedDep,
+    filters_as_params,
+)
 from erfa.service.api.errors import problem
 from erfa.service.api.presenter import search_response
 from erfa.service.api.schemas import SearchResponse
@@ -65,11 +79,18 @@ FEED_MAX_AGE = 300  # s a feed reader may reuse an answer before asking again (t
 # whatever host name or proxy the feed is read through, so a reader never shows one project twice.
 ERFA_NS = uuid.uuid5(uuid.NAMESPACE_URL, "https://erfa/ns/feeds")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "updated" of a record that never said (and of an empty feed)
+# Header names stay English snake_case whatever the language: scripts and spreadsheet formulas
+# refer to them; the values under them (country, status, ...) are labels in the reader's language.
 CSV_COLUMNS = (
+    "rank",
+    "close_match",
+    "score",
     "id",
     "title",
     "organisation",
+    "organisation_website",
     "country",
+    "owner_type",
     "status",
     "sector",
     "start_year",
@@ -333,7 +354,15 @@ def export_csv(
     q: NeedDep,
     filters: FiltersDep,
     _turn: AdmittedDep,
-    limit: Limit = MAX_WINDOW,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_WINDOW,
+            description="A plain window of the ranking (from offset) instead of what the page shows as "
+            f"relevant; at most {MAX_WINDOW}.",
+        ),
+    ] = None,
     offset: Offset = 0,
     sep: Annotated[
         Literal[",", ";"],
@@ -342,31 +371,69 @@ def export_csv(
             "where the decimal mark is a comma, as in Norway and Sweden)."
         ),
     ] = ",",
+    lang: Annotated[
+        str | None,
+        Query(
+            description="Language of the labels (country, status, sector, type of organisation, close match): "
+            "nb, nn, sv or en (default: the erfa_lang cookie, else Accept-Language, else en)."
+        ),
+    ] = None,
 ) -> Response:
-    """The result list for a spreadsheet: one row per project, formula-safe."""
-    page = idx.search(q, limit=limit, offset=offset, filters=filters)
+    """What the results page shows as relevant, for a spreadsheet: the close matches, or when none is
+    close the page of results from `offset` (`limit` asks for a plain window instead). One row per
+    project with its rank, score, close-match mark, readable labels, the organisation's web site and
+    the project's link; formula-safe."""
+    ui, _ = i18n.choose(lang, request.headers.get("accept-language"), request.cookies.get(LANG_COOKIE))
+    ranked = export_selection(idx, q, filters, limit, offset)
     base = str(request.base_url)
-    rows = (
-        [
-            r.id,
-            r.title,
-            r.organisation,
-            r.country,
-            r.status,
-            r.sector,
-            r.start_year,
-            r.end_year,
-            r.link,
-            project_url(base, r.id),
-            r.description,
-        ]
-        for r in (h.record for h in page.hits)
-    )
+    close = i18n.t(ui, "close_mark")
+    rows = []
+    for rank, hit in ranked:
+        r = hit.record
+        website, _number = idx.organisation_contact(r.id)
+        rows.append(
+            [
+                rank,
+                close if hit.close_match else "",
+                f"{hit.score:.4f}",
+                r.id,
+                r.title,
+                r.organisation,
+                website,
+                i18n.label(ui, "country", r.country),
+                i18n.label(ui, "owner_type", r.owner_type),
+                i18n.label(ui, "status", r.status),
+                i18n.label(ui, "sector", r.sector),
+                r.start_year,
+                r.end_year,
+                r.link,
+                project_url(base, r.id),
+                r.description,
+            ]
+        )
     return Response(
         csv_text(CSV_COLUMNS, rows, sep).encode("utf-8"),
         media_type="text/csv; charset=utf-8; header=present",
-        headers=attachment(q, "csv"),
+        headers={**attachment(q, "csv"), "Content-Language": ui},
     )
+
+
+def export_selection(
+    idx: ProjectIndex, q: str, filters: Filters, limit: int | None, offset: int
+) -> list[tuple[int, Hit]]:
+    """(rank, hit) pairs the export holds. With ``limit``: that window of the ranking. Else what the
+    page shows as relevant: the close matches (all of them, wherever the person had paged to: they
+    are judged among the first ``JUDGED`` results), or when none is close, or closeness cannot be
+    judged, the page of ``PAGE_SIZE`` results that starts at ``offset``. One search serves both."""
+    if limit is not None:
+        page = idx.search(q, limit=limit, offset=offset, filters=filters)
+        return [(offset + i + 1, h) for i, h in enumerate(page.hits)]
+    depth = min(max(JUDGED, offset + PAGE_SIZE), MAX_WINDOW)
+    page = idx.search(q, limit=depth, offset=0, filters=filters)
+    ranked = list(enumerate(page.hits[: page.total], start=1))
+    if page.matches:
+        return [(rank, h) for rank, h in ranked if h.close_match]
+    return ranked[offset : offset + PAGE_SIZE]
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]], sep: str = ",") -> str:

@@ -9,10 +9,15 @@
      focus leaves the two year fields. The page says so (#filters-auto) and the Apply
      button goes.
    - After a search (the page was loaded with a need) focus moves to the results heading,
-     whose description is the result count, so a screen reader says what came back. */
+     whose description is the result count, so a screen reader says what came back.
+   - After a filter applied itself, focus stays where the person was: the box they ticked
+     (or the year field) has focus again on the new page, and the new count is announced
+     in a live region (#filters-live), so the next filter is one Tab away, not 35 (issue 21).
+     The control is found again by its name and value: the new page may list it elsewhere. */
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
+  var FOCUS_KEY = "erfa-filter-focus";
 
   var details = document.getElementById("filters");
   if (details) {
@@ -26,6 +31,7 @@
   var form = details && details.querySelector("form");
   if (form) {
     var submit = function () {
+      remember(document.activeElement);
       if (form.requestSubmit) form.requestSubmit(); else form.submit();
     };
     var inYears = function (el) { return !!(el && el.closest && el.closest(".years")); };
@@ -55,7 +61,43 @@
   }
 
   var heading = document.getElementById("results-h");
+  if (restore()) return;
   if (heading && !window.location.hash && new URLSearchParams(window.location.search).get("q")) {
     heading.focus();
+  }
+
+  /* The filter control that had focus when the filters applied, for the next page. */
+  function remember(el) {
+    if (!el || !el.name || !form || el.form !== form) return;
+    try {
+      window.sessionStorage.setItem(FOCUS_KEY, JSON.stringify({ name: el.name, value: el.type === "checkbox" ? el.value : null }));
+    } catch (e) { /* storage off: focus goes to the results heading as before */ }
+  }
+
+  /* Focus that control again and announce the new count; false when there is none to restore. */
+  function restore() {
+    var saved = null;
+    try {
+      saved = JSON.parse(window.sessionStorage.getItem(FOCUS_KEY) || "null");
+      window.sessionStorage.removeItem(FOCUS_KEY);
+    } catch (e) { return false; }
+    if (!saved || !form) return false;
+    var target = null;
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!target && el.name === saved.name && (saved.value === null || el.value === saved.value)) target = el;
+    });
+    if (!target) return false;
+    for (var d = target.closest("details"); d; d = d.parentElement && d.parentElement.closest("details")) d.open = true;
+    target.focus();
+    var live = document.getElementById("filters-live");
+    var summary = document.getElementById("results-summary");
+    var notice = document.querySelector(".results .notice h3");
+    if (live && summary) {
+      // filled after load: a live region announces changes, not what it held when the page came
+      window.setTimeout(function () {
+        live.textContent = (notice ? notice.textContent + ". " : "") + summary.textContent;
+      }, 250);
+    }
+    return true;
   }
 })();

@@ -33,6 +33,7 @@
     "opens_new_tab": "(åpnes i ny fane)",
     "close_mark": "Nært treff",
     "also_in": "Også registrert i",
+    "widget_origin": "erfa kan ikke vises her: nettstedet {origin} har ikke fått tilgang ennå. Be den som drifter erfa, om å legge til {origin} i ERFA_CORS_ORIGINS.",
     "plural": "(n != 1)",
     "status": {
      "planned": "Planlagt",
@@ -110,6 +111,7 @@
     "opens_new_tab": "(blir opna i ny fane)",
     "close_mark": "Nært treff",
     "also_in": "Også registrert i",
+    "widget_origin": "erfa kan ikkje visast her: nettstaden {origin} har ikkje fått tilgang enno. Be den som driftar erfa, om å leggje til {origin} i ERFA_CORS_ORIGINS.",
     "plural": "(n != 1)",
     "status": {
      "planned": "Planlagt",
@@ -187,6 +189,7 @@
     "opens_new_tab": "(öppnas i ny flik)",
     "close_mark": "Nära träff",
     "also_in": "Finns också i",
+    "widget_origin": "erfa kan inte visas här: webbplatsen {origin} har inte fått åtkomst än. Be den som driftar erfa att lägga till {origin} i ERFA_CORS_ORIGINS.",
     "plural": "(n != 1)",
     "status": {
      "planned": "Planerat",
@@ -264,6 +267,7 @@
     "opens_new_tab": "(åbner i en ny fane)",
     "close_mark": "Godt match",
     "also_in": "Findes også i",
+    "widget_origin": "erfa kan ikke vises her: webstedet {origin} har ikke fået adgang endnu. Bed den, der driver erfa, om at tilføje {origin} til ERFA_CORS_ORIGINS.",
     "plural": "(n != 1)",
     "status": {
      "planned": "Planlagt",
@@ -341,6 +345,7 @@
     "opens_new_tab": "(opens in a new tab)",
     "close_mark": "Close match",
     "also_in": "Also listed in",
+    "widget_origin": "erfa cannot be shown here: the site {origin} has not been given access yet. Ask whoever runs erfa to add {origin} to ERFA_CORS_ORIGINS.",
     "plural": "(n != 1)",
     "status": {
      "planned": "Planned",
@@ -589,13 +594,36 @@
       return fetch(this._url(q), { mode: "cors", credentials: "omit", headers: { Accept: "application/json" } })
         .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
         .then(function (body) { if (ticket === self._request) self._show(q, body); })
-        .catch(function () {
-          if (ticket !== self._request) return;
-          while (self._results.firstChild) self._results.removeChild(self._results.firstChild);
-          self._status.className = "status error";
-          self._status.textContent = self._t("widget_error");
+        .catch(function (err) {
+          return self._refusedOrigin(err).then(function (origin) {
+            if (ticket !== self._request) return;
+            while (self._results.firstChild) self._results.removeChild(self._results.firstChild);
+            self._status.className = "status error";
+            self._status.textContent = origin ? self._t("widget_origin").split("{origin}").join(origin) : self._t("widget_error");
+          });
         })
         .then(function () { if (ticket === self._request) self.removeAttribute("aria-busy"); });
+    }
+
+    /* Why a request failed, as far as a page can tell: a browser hides a CORS refusal behind the same
+       TypeError as a network failure. If erfa still answers a "no-cors" request (whose answer the page
+       may not read, so CORS does not apply), erfa is up and this page's origin is not among
+       ERFA_CORS_ORIGINS: resolve with that origin (and say it in the console for whoever debugs the
+       portal), else with null (erfa unreachable, or an HTTP error: "try again later" is then true). */
+    _refusedOrigin(err) {
+      var origin = window.location.origin;
+      if (!(err instanceof TypeError) || !origin || origin === "null" || origin === new URL(this.api, document.baseURI).origin) {
+        return Promise.resolve(null);
+      }
+      var api = this.api;
+      return fetch(api + "/healthz", { mode: "no-cors", credentials: "omit", cache: "no-store" })
+        .then(function () {
+          if (window.console) {
+            console.error("erfa: " + api + " does not let " + origin + " read its answers (CORS). Ask erfa's operator to add " +
+                          origin + " to ERFA_CORS_ORIGINS (a comma-separated list of origins).");
+          }
+          return origin;
+        }, function () { return null; });
     }
 
     _show(q, body) {

@@ -20,7 +20,8 @@ from erfa.index.moderation.submissions import SOURCE as SUBMISSION_SOURCE
 from erfa.ingest import vocab
 from erfa.ingest.formats import aiwatch, digdir, pstw
 from erfa.service.pages import i18n
-from tests.test_moderation import FORM, csrf_of, signed_in
+from tests._ops import csrf_of, signed_in
+from tests.factories import SUBMISSION_FORM as FORM
 
 PLACEHOLDER = re.compile(r"{(\w*)}")
 WIDGET = Path(i18n.__file__).parent / "static" / "erfa-widget.js"

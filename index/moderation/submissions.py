@@ -30,7 +30,6 @@ submitter ticked the consent box (``contact_consent``).
 
 from __future__ import annotations
 
-import builtins  # SubmissionStore.list shadows the builtin inside the class
 import json
 import secrets
 from collections.abc import Mapping, Sequence

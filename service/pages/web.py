@@ -34,10 +34,11 @@ from erfa.index.search.facets import recount
 from erfa.ingest import vocab
 from erfa.ingest.language import detect_language
 from erfa.service.admission import Busy
+from erfa.service.api.csp import frame_ancestors
 from erfa.service.api.deps import (
     LANG_COOKIE,
-    PAGE_SIZE,
     MAX_NEED,
+    PAGE_SIZE,
     PageAdmittedDep,
     filters_as_params,
     get_settings,
@@ -45,7 +46,6 @@ from erfa.service.api.deps import (
     loaded_index,
 )
 from erfa.service.api.errors import http_error
-from erfa.service.api.csp import frame_ancestors
 from erfa.service.api.ids import has_control
 from erfa.service.pages import i18n
 from erfa.service.pages.embedding import REFUSED_CSP, refused_origin
@@ -401,7 +401,7 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
         errors.append(f"{page.t('bad_filter')} {exc}")
     base = [("q", query.q), ("view", view)] if view == "partners" else [("q", query.q)]
     keep = base + filters_as_params(query.filters)
-    prev_url = page.url("/", keep + [("offset", str(max(0, query.offset - PAGE_SIZE)))]) if query.offset > 0 else None
+    prev_url = page.url("/", [*keep, ("offset", str(max(0, query.offset - PAGE_SIZE)))]) if query.offset > 0 else None
     past_end = view == "projects" and not hits and query.offset > 0 and query.offset >= total and not errors
     if past_end:
         prev_url = None
@@ -426,8 +426,8 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
         offset=query.offset,
         prev_url=prev_url,
         next_url=next_url,
-        projects_url=page.url("/", [("q", query.q)] + filters_as_params(query.filters)),
-        partners_url=page.url("/", [("q", query.q), ("view", "partners")] + filters_as_params(query.filters)),
+        projects_url=page.url("/", [("q", query.q), *filters_as_params(query.filters)]),
+        partners_url=page.url("/", [("q", query.q), ("view", "partners"), *filters_as_params(query.filters)]),
         clear_url=page.url("/", base),
         filtered=query.filters.active(),
         searched=True,
@@ -436,7 +436,7 @@ def search_page(request: Request, refused: PageAdmittedDep) -> Response:
         matches=matches,
         facets_note=facets_note(page, facets_over, matches, len(hits), total),
         english=english,
-        english_url=page.url("/", [("q", english.wording), *filter_params(query.filters)])
+        english_url=page.url("/", [("q", english.wording), *filters_as_params(query.filters)])
         if english and english.wording
         else None,
     )
@@ -574,7 +574,7 @@ def embed_page(request: Request, refused: PageAdmittedDep) -> Response:
         close_match=close_match,
         errors=errors,
         hidden=hidden,
-        all_url=page.url("/", [("q", query.q)] + filters_as_params(query.filters)),
+        all_url=page.url("/", [("q", query.q), *filters_as_params(query.filters)]),
     )
 
 

@@ -27,7 +27,7 @@ from erfa.service.settings import Settings
 from tests._ops import set_close_match
 from tests.factories import FEED_CORPUS as CORPUS
 from tests.factories import FEED_NEED as NEED
-from tests.factories import when
+from tests.factories import rec, when
 
 A = "{http://www.w3.org/2005/Atom}"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"

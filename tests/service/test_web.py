@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from html import unescape
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from erfa.index import Filters, ProjectIndex
+from erfa.index import Filters
 from erfa.index.search import ranking
 from erfa.ingest import Record, vocab
 from erfa.service.api import create_app

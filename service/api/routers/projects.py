@@ -8,7 +8,7 @@ codes, status words to the fixed vocabulary, language detected).
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response
 

@@ -122,7 +122,8 @@ def bench_million(base: np.ndarray, queries: np.ndarray, n: int, work: Path) -> 
         for line in open("/proc/self/smaps_rollup"):
             if line.startswith("Pss_File:"):
                 pss = int(line.split()[1]) / 1024
-        print(json.dumps({{"load_s": load, "rss_after_load_mib": after_load, "rss_after_queries_mib": status("VmRSS:") - base,
+        print(json.dumps({{"load_s": load, "rss_after_load_mib": after_load,
+                           "rss_after_queries_mib": status("VmRSS:") - base,
                            "file_backed_pss_mib": pss, "lat": lat}}))
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)

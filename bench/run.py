@@ -106,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         texts60 = sixty_words(real, 32 if quick else 160)
         r["encoding"] = bench_encoding(onnx, torch_enc, texts60, quick)
         say(
-            f"encoding: onnx query p50 {r['encoding']['onnx']['query_ms']['p50']:.1f} ms, torch {r['encoding']['torch']['query_ms']['p50']:.1f} ms"
+            f"encoding: onnx query p50 {r['encoding']['onnx']['query_ms']['p50']:.1f} ms, torch "
+            f"{r['encoding']['torch']['query_ms']['p50']:.1f} ms"
         )
 
         # ingest: the ~60-word set with both backends, then the real mix with ONNX (and torch on a slice)
@@ -119,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, enc in (("onnx", onnx), ("torch", torch_enc))
         }
         say(
-            f"ingest ~60 words: onnx {r['ingest60']['onnx']['docs_per_s']:.1f} docs/s, torch {r['ingest60']['torch']['docs_per_s']:.1f}"
+            f"ingest ~60 words: onnx {r['ingest60']['onnx']['docs_per_s']:.1f} docs/s, torch "
+            f"{r['ingest60']['torch']['docs_per_s']:.1f}"
         )
         r["ingest"] = {"onnx": bench_ingest(real, onnx, work / "real")}
         say(f"ingest real mix: {r['ingest']['onnx']['docs_per_s']:.1f} docs/s")
@@ -140,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             res = bench_service(homes[name], model_dir, all_ids[name], quick, starts=starts)
             svc[name] = {**info, **res}
             say(
-                f"{name}: ready {res['cold_start_s']['p50']:.2f} s, search p50 {res['search_cold']['p50']:.1f} ms, similar {res['similar']['p50']:.2f} ms"
+                f"{name}: ready {res['cold_start_s']['p50']:.2f} s, search p50 {res['search_cold']['p50']:.1f} ms, "
+                f"similar {res['similar']['p50']:.2f} ms"
             )
         r["service"] = svc
         big_name = "10k" if "10k" in svc else list(svc)[-1]
@@ -178,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "rss": http_res["memory"]["peak_rss_mib"],
             }
             say(
-                f"txtai: search p50 {r['txtai']['search_cold']['p50']:.1f} ms, RSS {r['txtai']['peak_rss_mib']:.0f} MiB; "
+                f"txtai: search p50 {r['txtai']['search_cold']['p50']:.1f} ms, RSS {r['txtai']['peak_rss_mib']:.0f} "
+                "MiB; "
                 f"erfa /search {r['txtai_erfa']['http']['p50']:.1f} ms, RSS {r['txtai_erfa']['rss']:.0f} MiB"
             )
 
@@ -189,7 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         r["million"] = bench_million(base, qvecs, 50_000 if quick else 1_000_000, work)
         m = r["million"]
         say(
-            f"million: build {m['build_s']:.1f} s, nprobe {m['default_nprobe']}: recall {m['nprobe'][m['default_nprobe']]['recall@10']:.3f}, "
+            f"million: build {m['build_s']:.1f} s, nprobe {m['default_nprobe']}: recall "
+            f"{m['nprobe'][m['default_nprobe']]['recall@10']:.3f}, "
             f"p50 {m['nprobe'][m['default_nprobe']]['ms']['p50']:.2f} ms"
         )
     finally:

@@ -151,8 +151,10 @@ def import_file(
         records, subs = read_export(iter(f), str(path))
     if refused := index.refusals(records):  # all or nothing, like the file's own checks (issue 18)
         raise BackupError("\n".join(f"{path}: record {i!r}: {why}" for i, why in sorted(refused.items())[:50]))
-    written = index.upsert(records, progress=progress).counts() if records else {}
-    summary = ImportSummary(records=len(records), submissions=len(subs), **written)
+    summary = ImportSummary(records=len(records), submissions=len(subs))
+    if records:
+        written = index.upsert(records, progress=progress)
+        summary.added, summary.updated, summary.unchanged = written.added, written.updated, written.unchanged
     if subs:
         summary.submissions_added = submissions.restore(subs).added
     return summary

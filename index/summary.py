@@ -10,6 +10,15 @@ API's response model (service/api/schemas.py) mirrors them field for field.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
+
+
+class Counts(TypedDict):
+    """The three counts by name, typed, so ``**summary.counts()`` is checked where it is spread."""
+
+    added: int
+    updated: int
+    unchanged: int
 
 
 @dataclass(kw_only=True)
@@ -22,6 +31,6 @@ class WriteSummary:
     updated: int = 0
     unchanged: int = 0
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> Counts:
         """The three counts by name: to carry one write's counts into another summary."""
         return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged}

@@ -71,8 +71,8 @@ def need_cost(need: str, cap: int = QUERY_MAX_TOKENS) -> int:
 
 
 def client_of(scope: Scope) -> str:
-    """The client as the rate limiter keys it (service/api/ratelimit.py, applied in security.py): the socket's peer, which
-    uvicorn has already replaced by the forwarded address when a trusted proxy sent it."""
+    """The client as the rate limiter keys it (service/api/ratelimit.py, applied in security.py): the socket's
+    peer, which uvicorn has already replaced by the forwarded address when a trusted proxy sent it."""
     client = scope.get("client") or ("unknown", 0)
     return str(client[0])
 

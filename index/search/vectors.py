@@ -286,7 +286,8 @@ class VectorIndex:
         if not len(ids):
             return np.empty((0, self.dim), np.float32)
         try:
-            return self._index.reconstruct_batch(ids)
+            found: np.ndarray = self._index.reconstruct_batch(ids)
+            return found
         except RuntimeError:
             return None
 

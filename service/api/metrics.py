@@ -47,7 +47,7 @@ class Metrics:
     """One registry per app, so several apps in one process (tests) never collide."""
 
     def __init__(self, app: FastAPI) -> None:
-        disable_created_metrics()  # the *_created series double the output and say nothing an operator needs
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated; the *_created series double the output and say nothing an operator needs
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "erfa_http_requests",

@@ -12,7 +12,7 @@ Sections: search answers, projects and writes, health, submissions.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -287,7 +287,7 @@ class Status(BaseModel):
     generation: int | None = None
     detail: str | None = None
     quarantined: dict[str, str] | None = Field(
-        None,
+        default=None,
         description=(
             "Stored records search is serving without because erfa cannot index them, id -> why: correct or delete them"
         ),
@@ -314,9 +314,12 @@ _Link = Annotated[str, Field(max_length=2000), AfterValidator(web_link)]
 STATUS_PAGE = "/submit/status/"  # + the token: the submitter's private status page (service/pages/web.py)
 
 
-def _Text(n: int) -> Any:
-    """A string of at most n characters (constraints sit inside the Optional so None passes)."""
-    return Annotated[str, Field(max_length=n)]
+# Strings of at most n characters (the constraint sits inside the Optional, so None passes); spelled out,
+# since a type a function returns is one a type checker cannot read.
+_Text60 = Annotated[str, Field(max_length=60)]
+_Text100 = Annotated[str, Field(max_length=100)]
+_Text200 = Annotated[str, Field(max_length=200)]
+_Text5000 = Annotated[str, Field(max_length=5000)]
 
 
 # Fields whose words are normalised to erfa's fixed vocabulary, and the values it has.
@@ -332,15 +335,13 @@ class SubmissionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     title: Annotated[str, Field(min_length=1, max_length=300)]
-    description: Annotated[_Text(5000) | None, Opt] = None
-    purpose: Annotated[_Text(5000) | None, Opt] = None
+    description: Annotated[_Text5000 | None, Opt] = None
+    purpose: Annotated[_Text5000 | None, Opt] = None
     organisation: Annotated[str, Field(min_length=1, max_length=300)]
-    country: Annotated[_Text(60) | None, Opt, Field(description="ISO code (NO, SE, DK, FI, IS) or a country name")] = (
-        None
-    )
-    municipality: Annotated[_Text(200) | None, Opt] = None
-    sector: Annotated[_Text(100) | None, Opt, Field(description=", ".join(vocab.SECTORS))] = None
-    status: Annotated[_Text(100) | None, Opt, Field(description=", ".join(vocab.STATUSES))] = None
+    country: Annotated[_Text60 | None, Opt, Field(description="ISO code (NO, SE, DK, FI, IS) or a country name")] = None
+    municipality: Annotated[_Text200 | None, Opt] = None
+    sector: Annotated[_Text100 | None, Opt, Field(description=", ".join(vocab.SECTORS))] = None
+    status: Annotated[_Text100 | None, Opt, Field(description=", ".join(vocab.STATUSES))] = None
     start_year: Annotated[_Year | None, Opt] = None
     end_year: Annotated[_Year | None, Opt] = None
     link: Annotated[
@@ -350,7 +351,7 @@ class SubmissionIn(BaseModel):
         _Link | None, Opt, Field(description="The organisation's own web site; https:// is added when missing")
     ] = None
     contact: Annotated[
-        _Text(200) | None,
+        _Text200 | None,
         Opt,
         Field(
             description="A functional contact (a team mailbox or a role, not a person), "
@@ -434,10 +435,13 @@ class SubmissionOut(BaseModel):
         )
 
 
+SubmissionState = Literal["pending", "approved", "rejected"]  # index/moderation/submissions.STATUSES
+
+
 class SubmissionStatus(BaseModel):
     """What the submitter may see through their status link: never the moderators' notes or edits."""
 
-    status: Literal["pending", "approved", "rejected"]
+    status: SubmissionState
     title: str
     created_at: str
     decided_at: str | None = None
@@ -487,8 +491,8 @@ class SubmissionEdit(SubmissionIn):
 
 def status_of(sub: Submission) -> SubmissionStatus:
     return SubmissionStatus(
-        status=sub.status,
-        title=str(sub.data.get("title", "")),  # type: ignore[arg-type]
+        status=cast(SubmissionState, sub.status),  # the queue admits no other (submissions.STATUSES)
+        title=str(sub.data.get("title", "")),
         created_at=sub.created_at.isoformat(),
         decided_at=sub.decided_at.isoformat() if sub.decided_at else None,
         reason=sub.reason if sub.status == "rejected" else None,

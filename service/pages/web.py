@@ -177,8 +177,8 @@ class Page:
         self.query = query
         self.lang = query.lang
 
-    def t(self, key: str, **values: object) -> str:
-        return i18n.t(self.lang, key, **values)
+    def t(self, key: str, n: int | None = None, **values: object) -> str:
+        return i18n.t(self.lang, key, n, **values)
 
     def label(self, kind: str, code: str | None) -> str:
         return i18n.label(self.lang, kind, code)

@@ -207,7 +207,8 @@ INTRANET_PAGE = """<!doctype html>
 <main>
 <h1>Intranet</h1>
 <erfa-search api="{ERFA}" lang="{LANG}" q="chatbot"></erfa-search>
-<iframe id="frame" title="erfa" style="width:100%;height:400px;border:0" src="{ERFA}/embed?q=chatbot&amp;lang={LANG}"></iframe>
+<iframe id="frame" title="erfa" style="width:100%;height:400px;border:0"
+        src="{ERFA}/embed?q=chatbot&amp;lang={LANG}"></iframe>
 </main>
 </body>
 </html>

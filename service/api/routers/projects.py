@@ -8,7 +8,7 @@ codes, status words to the fixed vocabulary, language detected).
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response
 
@@ -24,7 +24,7 @@ log = logging.getLogger("erfa.service")
 
 router = APIRouter()
 
-NOT_FOUND = {404: problem("No such project")}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("No such project")}
 
 
 def not_found(project_id: str) -> HTTPException:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-STATUSES: Final = ("planned", "in_development", "pilot", "implemented", "discontinued")
+STATUSES: Final = ("planned", "in_development", "pilot", "implemented", "completed", "discontinued")
 OWNER_TYPES: Final = (
     "municipality",
     "county",
@@ -101,12 +101,18 @@ _STATUS = _table(
             "| i bruk | in use | tatt i bruk | tekne i bruk | tagen i bruk | taget i brug"
             "| i brug | deployed | live | driftsatt | används | in service"
         ),
+        # A project that ran its course is not one that was stopped: people ask the first how it went and
+        # the second why it ended, so the two are told apart (issue 21: "Avsluttet" read as both).
+        "completed": (
+            "avsluttet | avslutta | avslutat | afsluttet | fullført | fullførd | gjennomført | gjennomført prosjekt"
+            "| genomfört | slutfört | färdigt | gennemført | fuldført | completed | complete | finished | ended"
+            "| closed | concluded | done"
+        ),
         "discontinued": (
-            "avsluttet | avslutta | avslutat | afsluttet | avbrutt | avbroten | avbrutet"
-            "| nedlagt | nedlagd | lagt ned | stoppet | stansa | stanset | discontinued"
-            "| terminated | cancelled | canceled | stopped | abandoned | not in use"
-            "| no longer in use | ikke i bruk | ikkje i bruk | inte i bruk | ej i bruk"
-            "| ikke i brug | ended | closed | retired | decommissioned"
+            "avbrutt | avbroten | avbrutet | afbrudt | nedlagt | nedlagd | lagt ned | stoppet | stansa | stanset"
+            "| discontinued | terminated | cancelled | canceled | stopped | abandoned | not in use"
+            "| no longer in use | ikke i bruk | ikkje i bruk | inte i bruk | ej i bruk | ikke i brug | retired"
+            "| decommissioned | avvecklat | avviklet | avvikla"
         ),
     }
 )

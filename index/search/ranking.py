@@ -92,7 +92,14 @@ SIMILAR_SLACK = 10
 SIMILAR_FEEDBACK_DEPTH = 3
 SIMILAR_FEEDBACK_WEIGHT = 1.0
 
-STATUS_WEIGHT = {"implemented": 1.0, "pilot": 0.8, "in_development": 0.6, "planned": 0.4, "discontinued": 0.5}
+STATUS_WEIGHT = {
+    "implemented": 1.0,
+    "pilot": 0.8,
+    "in_development": 0.6,
+    "planned": 0.4,
+    "completed": 0.5,  # split from "discontinued" (issue 21) with its weight, so the ranking did not move
+    "discontinued": 0.5,
+}
 UNKNOWN_STATUS_WEIGHT = 0.6
 
 

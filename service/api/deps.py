@@ -177,7 +177,7 @@ def filter_params(
     ] = None,
     sector: Annotated[list[str] | None, Query(description="health, education, transport, ...")] = None,
     status: Annotated[
-        list[str] | None, Query(description="planned, in_development, pilot, implemented, discontinued")
+        list[str] | None, Query(description="planned, in_development, pilot, implemented, completed, discontinued")
     ] = None,
     organisation: Annotated[
         list[str] | None, Query(max_length=200, description="Organisation name (spelling variants match)")

@@ -49,7 +49,7 @@ from erfa.service.api.ids import has_control
 from erfa.service.api.schemas import SubmissionEdit
 from erfa.service.pages import i18n
 from erfa.service.pages.sessions import PRE_SESSION_AGE, Session, Sessions
-from erfa.service.pages.web import Page, parse, render
+from erfa.service.pages.web import SUBMIT_FIELDS, Page, parse, render
 
 log = logging.getLogger("erfa.service")
 
@@ -90,21 +90,7 @@ HISTORY_PAGE = 100
 MAX_OFFSET = 1_000_000  # deeper than any queue; a 20-digit offset is refused (422), never handed to the store
 Offset = Annotated[int, Query(le=MAX_OFFSET)]  # a negative one is read as 0
 # The edit form, in the order the public form shows the fields.
-EDIT_FIELDS = (
-    "title",
-    "organisation",
-    "description",
-    "purpose",
-    "country",
-    "municipality",
-    "sector",
-    "status",
-    "start_year",
-    "end_year",
-    "link",
-    "website",
-    "contact",
-)
+EDIT_FIELDS = SUBMIT_FIELDS
 TEXTAREAS = frozenset({"description", "purpose"})
 
 _sessions_lock = threading.Lock()

@@ -40,6 +40,7 @@
      "in_development": "Under utvikling",
      "pilot": "Pilot",
      "implemented": "I bruk",
+     "completed": "Fullført",
      "discontinued": "Avviklet"
     },
     "source": {
@@ -118,6 +119,7 @@
      "in_development": "Under utvikling",
      "pilot": "Pilot",
      "implemented": "I bruk",
+     "completed": "Fullført",
      "discontinued": "Avvikla"
     },
     "source": {
@@ -196,6 +198,7 @@
      "in_development": "Under utveckling",
      "pilot": "Pilot",
      "implemented": "I drift",
+     "completed": "Avslutat",
      "discontinued": "Avvecklat"
     },
     "source": {
@@ -274,6 +277,7 @@
      "in_development": "Under udvikling",
      "pilot": "Pilot",
      "implemented": "I drift",
+     "completed": "Afsluttet",
      "discontinued": "Nedlagt"
     },
     "source": {
@@ -352,6 +356,7 @@
      "in_development": "In development",
      "pilot": "Pilot",
      "implemented": "In use",
+     "completed": "Completed",
      "discontinued": "Discontinued"
     },
     "source": {

@@ -125,7 +125,9 @@ def parse(request: Request) -> Query:
         years[name] = _int(raw, 1900, 2100) if raw else None
         if raw and years[name] is None and i18n.t(lang, "bad_year") not in errors:
             errors.append(i18n.t(lang, "bad_year"))
-    filters = Filters.parse({f: params.getlist(f) for f in LIST_FILTERS}, **years)
+    filters = Filters.parse(
+        {f: [v for raw in params.getlist(f) for v in _codes(f, raw)] for f in LIST_FILTERS}, **years
+    )
     # Past the deepest page the engine ranks is past the end: the page says so (see search_page).
     offset = min(_int(params.get("offset"), 0, 10**9) or 0, MAX_WINDOW)
     q = params.get("q", "").strip()
@@ -275,6 +277,30 @@ class FacetOption:
     checked: bool
 
 
+# One checkbox may stand for several codes that a language names alike (Swedish and Danish call both a
+# Norwegian fylkeskommune and a region "Region"): its value joins them with this, and parse splits them.
+JOINED = "|"
+
+
+def _codes(field: str, raw: str) -> list[str]:
+    """The codes one submitted filter value stands for (organisation names are never joined)."""
+    return raw.split(JOINED) if field in FACET_ORDER else [raw]
+
+
+def _alike_joined(options: list[FacetOption]) -> list[FacetOption]:
+    """Options that read the same in this language as one: two checkboxes both labelled "Region" would
+    ask the reader to choose between words that are the same (issue 21)."""
+    by_label: dict[str, list[FacetOption]] = {}
+    for o in options:
+        by_label.setdefault(o.label.casefold(), []).append(o)
+    return [
+        FacetOption(
+            JOINED.join(o.value for o in same), same[0].label, sum(o.count for o in same), any(o.checked for o in same)
+        )
+        for same in by_label.values()
+    ]
+
+
 def facet_groups(page: Page, facets: dict[str, dict[str, int]], filters: Filters) -> list[dict[str, Any]]:
     """Checkbox groups from the facet counts. Over the full registries a group lists dozens of values
     (45 countries), most at 0 for a given need, which pushed the useful groups two screens down
@@ -286,7 +312,9 @@ def facet_groups(page: Page, facets: dict[str, dict[str, int]], filters: Filters
         chosen = set(getattr(filters, field))
         for value in chosen:
             counts.setdefault(value, 0)
-        options = [FacetOption(v, page.label(field, v) or v, n, v in chosen) for v, n in counts.items() if v]
+        options = _alike_joined(
+            [FacetOption(v, page.label(field, v) or v, n, v in chosen) for v, n in counts.items() if v]
+        )
         options.sort(key=lambda o: (-o.count, o.label))
         shown = [o for o in options if o.count or o.checked]
         more = sorted((o for o in options if not (o.count or o.checked)), key=lambda o: o.label.casefold())

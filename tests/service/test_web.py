@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from erfa.index import Filters
+from erfa.index import Filters, ProjectIndex
 from erfa.index.search import ranking
 from erfa.ingest import Record, vocab
 from erfa.service.api import create_app
@@ -559,6 +559,33 @@ def test_filters_list_the_values_with_results_first_and_fold_the_rest(client: Te
     assert [o.value for o in country["options"]] == ["NO", "SE", "DK"]  # with results, most first; then chosen
     assert [o.value for o in country["more"]] == ["AT", "FI"]  # the rest in label order: Austria, Finland
     assert all(isinstance(o, FacetOption) and not o.checked for o in country["more"])
+
+
+@pytest.mark.parametrize(("lang", "boxes"), [("sv", 1), ("da", 1), ("nb", 2), ("en", 2)])
+def test_owner_types_a_language_names_alike_are_one_checkbox(
+    app_for: Callable[..., TestClient], make_index: Callable[..., ProjectIndex], lang: str, boxes: int
+) -> None:
+    """Swedish and Danish call a Norwegian fylkeskommune and a region both "Region": one box for both,
+    which filters on both; Norwegian and English name them apart and keep two."""
+    idx = make_index()
+    idx.upsert(
+        [
+            rec("f", "Chatbot for fylkeskommunen", organisation="Vestfjord fylkeskommune", owner_type="county"),
+            rec("r", "Chattbot för regionen", organisation="Region Norrfjäll", owner_type="region", country="SE"),
+            rec("m", "Chatbot for kommunen", organisation="Fjordvik kommune", owner_type="municipality"),
+        ]
+    )
+    c = app_for(index=idx)
+    html = c.get("/", params={"q": "chatbot", "lang": lang}).text
+    values = re.findall(r'name="owner_type" value="([^"]+)"', html)
+    assert len([v for v in values if "county" in v or "region" in v]) == boxes, values
+    if boxes == 1:
+        assert "county|region" in values or "region|county" in values
+        joined = next(v for v in values if "|" in v)
+        picked = c.get("/", params={"q": "chatbot", "lang": lang, "owner_type": joined}).text
+        results = picked.split('class="result-list"')[1]
+        assert "fylkeskommunen" in results and "regionen" in results and "Chatbot for kommunen" not in results
+        assert re.search(rf'name="owner_type" value="{re.escape(joined)}" checked', picked)
 
 
 def test_facets_count_the_records_the_page_shows() -> None:

@@ -119,7 +119,7 @@ class Searcher:
             total,
             [h for _, h in hits(snap, query, page, ranked.scores, ranked.sims, marked, ranked.copies)],
             ranked.close,
-            snap.meta.counts(over, every_value=True),
+            snap.meta.counts([shown_row(snap, r, ranked.copies) for r in over], every_value=True),
             None if matched is None else len(matched),
             "matches" if matched else "top",
         )
@@ -308,16 +308,29 @@ def hits(
         rec = snap.records.get(int(rid))
         if rec is None:
             continue
-        group = [*snap.twins.get(int(rid), ())]
-        for c in (copies or {}).get(int(rid), ()):
-            group += [c, *snap.twins.get(c, ())]
-        rec, others = twins.shown(
-            rec, [snap.records[t] for t in dict.fromkeys(group) if t in snap.records and t != rid]
-        )
+        rec, others = twins.shown(rec, [snap.records[t] for t in _group(snap, int(rid), copies)])
         text, marks = snippet(query, _snippet_source(rec))
         close = None if marked is None else int(rid) in marked
         out.append((int(rid), Hit(rec, float(scores[rid]), text, float(sims.get(rid, 0.0)), marks, others, close)))
     return out
+
+
+def _group(snap: Snapshot, rid: int, copies: twins.Twins | None) -> list[int]:
+    """The other rows of ``rid``'s project: its twins, and the copies this search found with theirs."""
+    group = [*snap.twins.get(rid, ())]
+    for c in (copies or {}).get(rid, ()):
+        group += [c, *snap.twins.get(c, ())]
+    return [t for t in dict.fromkeys(group) if t in snap.records and t != rid]
+
+
+def shown_row(snap: Snapshot, rid: int, copies: twins.Twins | None) -> int:
+    """The row whose record a result shows for ``rid`` (twins.shown's choice), so the facets count
+    the country and status a person sees, not those of another registry's copy (issue 21: "Sverige
+    (0)" over a Swedish top result)."""
+    rid = int(rid)
+    if rid not in snap.records:
+        return rid
+    return min([rid, *_group(snap, rid, copies)], key=lambda r: twins.REGISTRY_ORDER.get(snap.records[r].source, 0))
 
 
 _NORWEGIAN = frozenset({"nb", "nn", "no"})

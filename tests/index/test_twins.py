@@ -367,3 +367,15 @@ def test_one_registrys_identical_texts_under_two_owners_are_two_projects(make_in
     )  # type: ignore[arg-type]
     snap = idx._snapshot()
     assert snap.twins == {snap.ids["t-2"]: (snap.ids["t-3"],), snap.ids["t-3"]: (snap.ids["t-2"],)}
+
+
+def test_facets_count_the_record_a_result_shows_not_its_copy(make_index: Make) -> None:
+    """IPS-X files the FishEye case under Spain; the row shows PSTW's record (the Netherlands), so the
+    facets must say NL for it, even when IPS-X's wording is the one the need matches best (issue 21)."""
+    idx = make_index()
+    idx.upsert(_registries())
+    page = idx.search(SCALES_REWRITTEN, limit=10)
+    shown = [h.record.country for h in page.hits]
+    assert "ES" not in shown
+    assert page.facets["country"].get("ES", 0) == 0, page.facets["country"]
+    assert page.facets["country"]["NL"] == shown.count("NL")

@@ -1,4 +1,4 @@
-"""Does the glossary's English wording of a Nordic need (index/english.py) find what the need missed?
+"""Does the glossary's English wording of a Nordic need (index/search/english.py) find what the need missed?
 
 Measured on the full corpus (every registry whole, mostly English) with the real-data needs in Bokmål,
 Nynorsk, Swedish and Danish (tests/relevance/real/full_*.jsonl), both splits: the glossary was written
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from erfa.index.engine import ProjectIndex
-from erfa.index.english import english_wording, proposable
 from erfa.index.evaluate import K, Scores
 from erfa.index.model.encoder import Encoder
+from erfa.index.search.english import english_wording, proposable
 
 NORDIC = ("nb", "nn", "sv", "da")
 

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from erfa.index import LIST_FILTERS, MAX_WINDOW, FilterError, Filters, Hit
 from erfa.index.engine import FACET_DEPTH
-from erfa.index.english import english_wording, proposable
+from erfa.index.search.english import english_wording, proposable
 from erfa.index.search.facets import recount
 from erfa.ingest import vocab
 from erfa.ingest.language import detect_language
@@ -345,7 +345,7 @@ class EnglishHint:
     """What the page offers when a Nordic need finds no close match among mostly English projects."""
 
     english_share: float  # of the counted results' languages
-    wording: str | None  # the glossary's proposed English wording (index/english.py), when it knew enough
+    wording: str | None  # the glossary's proposed English wording (index/search/english.py), when it knew enough
 
 
 ENGLISH_MOSTLY = 0.5  # share of English among the counted results above which the hint is shown

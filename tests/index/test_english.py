@@ -1,10 +1,10 @@
-"""The English wording a Nordic need is offered when nothing is close (index/english.py, issue 21)."""
+"""The English wording a Nordic need is offered when nothing is close (index/search/english.py, issue 21)."""
 
 from __future__ import annotations
 
 import pytest
 
-from erfa.index.english import GLOSSARY, STOPWORDS, english_term, english_wording, proposable
+from erfa.index.search.english import GLOSSARY, STOPWORDS, english_term, english_wording, proposable
 
 
 @pytest.mark.parametrize(

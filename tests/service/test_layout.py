@@ -18,7 +18,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-SERVICE = Path(__file__).resolve().parent.parent / "service"
+SERVICE = Path(__file__).resolve().parents[2] / "service"  # tests/service/this file -> the checkout
 DRIVERS = ("sqlite3", "psycopg", "faiss")
 DRIVER_ALLOWED = {"database.py": {"psycopg"}}
 

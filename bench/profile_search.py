@@ -19,9 +19,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from bench.corpus import build_home, real_corpus  # noqa: E402
 from bench.engine import TimedEncoder  # noqa: E402
+from bench.measure import stats  # noqa: E402
 from bench.queries import cold_queries  # noqa: E402
-from bench.run import build_home, real_corpus, stats  # noqa: E402
 from erfa.index.engine import ProjectIndex  # noqa: E402
 from erfa.index.model.encoder import Encoder  # noqa: E402
 

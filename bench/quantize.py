@@ -40,7 +40,7 @@ def needs() -> list[str]:
 def passages(shared: Path, n: int) -> list[str]:
     """Real passages as erfa embeds them: the engine bench's real records (Norway's
     overview, PSTW and the US inventory), taken evenly across them."""
-    from bench.run import real_corpus
+    from bench.corpus import real_corpus
     from erfa.index.search.snapshot import passages_of
 
     records, _ = real_corpus(shared, False)

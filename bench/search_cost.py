@@ -33,9 +33,10 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from bench.engine import reads  # noqa: E402
+from bench.measure import machine, stats  # noqa: E402
 from bench.profile_search import homes  # noqa: E402
 from bench.queries import cold_queries  # noqa: E402
-from bench.run import get, machine, memory, search_path, start_server, stats, timed_get  # noqa: E402
+from bench.serving import get, memory, search_path, start_server, timed_get  # noqa: E402
 from erfa.index.engine import ProjectIndex  # noqa: E402
 from erfa.index.model.encoder import Encoder  # noqa: E402
 

@@ -147,3 +147,18 @@ def test_quick_bench_writes_results(tmp_path: Path, model_home: Path) -> None:
     for x in mil["filtered"].values():  # filters are correct whatever the speed
         assert x["pages_full"] == 1.0 and x["ids_allowed"] == 1.0
     assert mil["mapped"].get("load_s", 0) >= 0 and "error" not in mil["mapped"]
+
+
+def test_every_bench_script_imports() -> None:
+    """Each bench script runs by hand (`python bench/x.py`), months apart: one that still imports a name
+    another module no longer has would only fail then (search_cost.py did, after run.py was split)."""
+    import importlib
+
+    bench = Path(__file__).resolve().parents[2] / "bench"
+    sys.path.insert(0, str(bench))  # the scripts import their siblings both as bench.x and as x
+    try:
+        for path in sorted(bench.glob("*.py")):
+            if path.stem != "__init__":
+                importlib.import_module(f"bench.{path.stem}")
+    finally:
+        sys.path.remove(str(bench))

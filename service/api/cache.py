@@ -101,7 +101,7 @@ def _json(body: bytes) -> Response:
 
 def cache_of(request: Request) -> ResponseCache:
     st = state(request)
-    cache: ResponseCache | None = getattr(st, "responses", None)
+    cache = st.responses
     if cache is None:  # made on first use, from the event loop only: no race
         cache = ResponseCache(st.settings.response_cache)
         st.responses = cache

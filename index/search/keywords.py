@@ -163,6 +163,8 @@ class KeywordIndex:
                 if v in vocab and postings is not None
             ]
             docs += [delta[v][0] + self._n_base for v in forms if v in delta]
-            if docs:
-                hits[np.unique(np.concatenate(docs))] += 1
+            if docs:  # a project counts once per word, however many of its forms it holds
+                seen = np.zeros(len(hits), bool)  # a mask, not np.unique: a common word's postings
+                seen[np.concatenate(docs)] = True  # need no sort (6 ms at 100k, issue 22)
+                hits += seen
         return hits / len(variants)

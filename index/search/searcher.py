@@ -5,6 +5,7 @@ the store, so a request costs the encoder plus in-memory work."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -18,7 +19,7 @@ from erfa.index.search.snapshot import SLOTS, Passages, Snapshot
 from erfa.index.search.snippet import snippet
 from erfa.index.search.text import informative
 from erfa.index.search.translate import Translator
-from erfa.ingest.language import detect_language
+from erfa.ingest.language import detect_language, likely_nordic
 from erfa.ingest.record import Record
 
 MAX_WINDOW = 1000  # deepest result a client may page to; beyond it rankings are noise
@@ -136,16 +137,17 @@ class Searcher:
         small bonus for rare words it shares with a project."""
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
-        language = detect_language(query)
+        shipped = mode == "hybrid"
+        need = informative(query) if shipped else query
+        with self._reading(need if shipped else None) as reading:  # Apertium reads while the detector runs
+            language = detect_language(query)
+            translation = reading(language)
         live = mask if mask is not None else snap.meta.live_rows()  # BM25 sees replaced rows; FAISS does not
         if mode == "keyword":  # plain BM25 over all terms: the baseline the rest is measured against
             kw_scores, kw_ids = snap.keywords.search(query, language, depth, live)
             scores = {int(r): float(v) for r, v in zip(kw_ids, kw_scores, strict=True)}
             return Ranking(list(scores), scores, {}, None, None)
-        shipped = mode == "hybrid"
-        need = informative(query) if shipped else query
         texts = [need]
-        translation = self._translator.translate(need, language) if shipped and self._translator else None
         if translation and translation.casefold() != need.casefold():
             texts.append(translation)
         weights = ranking.weights(snap.space.share(written_like(language, translated=False)))
@@ -204,6 +206,13 @@ class Searcher:
             return ranked
         marked = self.mark(snap, ranked)
         return ranked if marked is None else replace(ranked, close=bool(marked), marked=marked)
+
+    def _reading(self, need: str | None) -> AbstractContextManager[Callable[[str | None], str | None]]:
+        """The need's Bokmål reading once its language is known (`Translator.ahead`: sent on a
+        guess at once); a reading of None where the mode or the install has no translation."""
+        if need is None or self._translator is None:
+            return nullcontext(lambda language: None)
+        return self._translator.ahead(need, likely_nordic(need))
 
     def mark(self, snap: Snapshot, ranked: Ranking) -> frozenset[int] | None:
         """The close matches among the first `marker.DEPTH` results; None when this model's
@@ -284,12 +293,13 @@ def dense(
 def _cosines(snap: Snapshot, qvec: np.ndarray, rowids: Sequence[int], passages: Passages) -> dict[int, float]:
     """Best-passage cosine for projects the dense search did not reach (keyword-only hits)."""
     passages.load(rowids)
-    out = {}
-    for r in rowids:
-        block = passages.block(r)
-        if len(block):
-            out[r] = float((block @ qvec).max()) - snap.brevity.get(r, 0.0)
-    return out
+    rows = [r for r in rowids if len(passages.block(r))]
+    if not rows:
+        return {}
+    blocks = [passages.block(r) for r in rows]  # one product over every row's passages, maxima by segment
+    starts = np.cumsum([0, *(len(b) for b in blocks[:-1])])
+    best = np.maximum.reduceat(np.vstack(blocks) @ qvec, starts).tolist()
+    return {r: float(b) - snap.brevity.get(r, 0.0) for r, b in zip(rows, best, strict=True)}
 
 
 def hits(

@@ -27,8 +27,10 @@ import shutil
 import subprocess
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 log = logging.getLogger("erfa.index")
 
@@ -61,10 +63,19 @@ class _Pipeline:
         self.lock = threading.Lock()
 
     def ask(self, text: str, timeout: float) -> str:
-        first, last = self.procs[0], self.procs[-1]
-        assert first.stdin is not None and last.stdout is not None
+        self.send(text)
+        return self.receive(timeout)
+
+    def send(self, text: str) -> None:
+        first = self.procs[0]
+        assert first.stdin is not None
         first.stdin.write((text.translate(_ESCAPE) + "[][\n]").encode("utf-8") + b"\0")
         first.stdin.flush()
+
+    def receive(self, timeout: float) -> str:
+        """The answer to the need `send` wrote last (the caller holds ``lock`` from send to here)."""
+        last = self.procs[-1]
+        assert last.stdout is not None
         out = b""
         fd = last.stdout.fileno()
         while not out.endswith(b"\0"):
@@ -106,19 +117,75 @@ class Translator:
         self._pipes: dict[str, _Pipeline | None] = {}
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()  # successes only: a failure is retried
+        # (need, direction) -> Bokmål; successes only: a failure is retried
+        self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     def translate(self, text: str, language: str | None) -> str | None:
         """The need in Bokmål, or None (no pair for the language, not installed, or it failed)."""
-        key = (text, language or "")
+        direction = self.pairs.get(language or "")
+        if direction is None:
+            return None
+        cached = self._cached(text, direction)
+        if cached is not None:
+            return cached
+        return self._keep(text, direction, self._translate(text, direction))
+
+    @contextmanager
+    def ahead(self, text: str, guess: str | None) -> Iterator[Callable[[str | None], str | None]]:
+        """Send ``text`` to the direction ``guess`` (a cheap guess at its language) now, and
+        give a ``reading(language)`` that answers as `translate` does once the language is
+        known. The pipeline translates while the caller detects the language (1-2 ms of
+        CPU in this process, 2-3 ms in Apertium's): when the guess was right the answer is
+        waiting, when it was wrong the early answer is read, kept, and the right direction
+        asked; the result is `translate`'s either way (issue 22)."""
+        direction = self.pairs.get(guess or "")
+        sent: _Pipeline | None = None
+        if direction is not None and self._cached(text, direction) is None and _askable(text):
+            pipe = self._pipe(direction)
+            if pipe is not None:
+                pipe.lock.acquire()  # held until the answer is read: nobody else may read it
+                try:
+                    pipe.send(" ".join(text.split()))
+                    sent = pipe
+                except (OSError, ValueError) as exc:
+                    pipe.lock.release()
+                    self._failed(direction, pipe, exc)
+
+        def settle() -> None:
+            nonlocal sent
+            if sent is None:
+                return
+            pipe, sent = sent, None
+            try:
+                out = pipe.receive(self.timeout)
+            except (OSError, TimeoutError, ValueError) as exc:
+                pipe.lock.release()
+                self._failed(cast(str, direction), pipe, exc)
+                return
+            pipe.lock.release()
+            self._keep(text, cast(str, direction), out or None)
+
+        def reading(language: str | None) -> str | None:
+            settle()  # before asking another direction: a thread holds at most one pipeline
+            return self.translate(text, language)
+
+        try:
+            yield reading
+        finally:
+            settle()
+
+    def _cached(self, text: str, direction: str) -> str | None:
         with self._lock:
+            key = (text, direction)
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        out = self._translate(text, language)
+        return None
+
+    def _keep(self, text: str, direction: str, out: str | None) -> str | None:
         if out is not None:
             with self._lock:
-                self._cache[key] = out
+                self._cache[(text, direction)] = out
                 if len(self._cache) > CACHE_SIZE:
                     self._cache.popitem(last=False)
         return out
@@ -142,9 +209,8 @@ class Translator:
                     self._pipes[direction] = _Pipeline(commands)
             return self._pipes[direction]
 
-    def _translate(self, text: str, language: str | None) -> str | None:
-        direction = self.pairs.get(language or "")
-        if direction is None or not text.strip() or len(text) > MAX_CHARS:
+    def _translate(self, text: str, direction: str) -> str | None:
+        if not _askable(text):
             return None
         pipe = self._pipe(direction)
         if pipe is None:
@@ -153,12 +219,16 @@ class Translator:
             with pipe.lock:
                 out = pipe.ask(" ".join(text.split()), self.timeout)
         except (OSError, TimeoutError, ValueError) as exc:
-            log.warning("apertium %s failed (%s): restarting it; this need is searched untranslated", direction, exc)
-            with self._lock:
-                pipe.close()
-                self._pipes.pop(direction, None)
+            self._failed(direction, pipe, exc)
             return None
         return out or None
+
+    def _failed(self, direction: str, pipe: _Pipeline, exc: Exception) -> None:
+        log.warning("apertium %s failed (%s): restarting it; this need is searched untranslated", direction, exc)
+        with self._lock:
+            pipe.close()
+            if self._pipes.get(direction) is pipe:
+                self._pipes.pop(direction, None)
 
     def close(self) -> None:
         with self._lock:
@@ -166,6 +236,10 @@ class Translator:
                 if pipe is not None:
                     pipe.close()
             self._pipes.clear()
+
+
+def _askable(text: str) -> bool:
+    return bool(text.strip()) and len(text) <= MAX_CHARS
 
 
 _shared: Translator | None = None

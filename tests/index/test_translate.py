@@ -69,3 +69,53 @@ def test_generic_ai_words_leave_the_need() -> None:
     assert informative("machine learning for traffic lights") == "for traffic lights"
     assert informative("AI") == "AI"  # nothing else left: the need as typed
     assert informative("Kiosk og kirurgi") == "Kiosk og kirurgi"  # words that merely start with ki/ai stay
+
+
+@needs_apertium
+def test_asked_ahead_on_a_guess_the_answer_is_translates_right_or_wrong(translator: translate.Translator) -> None:
+    need = "finde knoglebrud på røntgenbilleder"
+    expected = translator.translate(need, "da")
+    translator._cache.clear()
+    with translator.ahead(need, "da") as reading:  # the right guess: the answer was on its way
+        assert reading("da") == expected
+    other = "tal till text för dokumentation i hemtjänsten"
+    with translator.ahead(other, "no") as reading:  # a wrong guess: read, kept, and the right pair asked
+        got = reading("sv")
+    assert got == translator.translate(other, "sv") and got and "tekst" in got
+    with translator.ahead("speech to text", None) as reading:  # no guess: nothing sent
+        assert reading("en") is None
+    # nothing left unread: each pipeline answers the next need with that need's own reading
+    assert translator.translate("korleis kan vi bruke KI i heimetenesta", "nn") == translator.translate(
+        "korleis kan vi bruke KI i heimetenesta", "nb"
+    )
+
+
+@needs_apertium
+def test_crossed_guesses_on_many_threads_neither_deadlock_nor_mix_answers(translator: translate.Translator) -> None:
+    """Each thread holds at most one pipeline at a time (a wrong guess is settled before the
+    right pair is asked), so two threads guessing each other's language cannot wait on each other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    needs = [(f"chattbot som svarar på frågor om bygglov {i}", "sv", "da") for i in range(12)]
+    needs += [(f"chatbot der svarer på spørgsmål om byggetilladelser {i}", "da", "sv") for i in range(12)]
+
+    def one(item: tuple[str, str, str]) -> str | None:
+        need, lang, wrong = item
+        with translator.ahead(need, wrong) as reading:
+            return reading(lang)
+
+    with ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(one, needs, timeout=60))
+    # each answer is its own need's Bokmål reading (Apertium may word one need two ways, "som"/"der"
+    # svarer, depending on what a pipeline read before, so the words are checked, not one exact string)
+    for (need, _, _), answer in zip(needs, got, strict=True):
+        assert answer and "spørsmål" in answer and answer.split()[-1] == need.split()[-1], (need, answer)
+
+
+def test_a_guess_sent_to_a_broken_pipeline_still_answers_and_frees_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(translate, "_commands", lambda direction: [["false"]])
+    t = translate.Translator(pairs={"sv": "swe-nob"}, timeout=0.5)
+    for _ in range(2):  # the second time finds no lock left held
+        with t.ahead("tal till text", "sv") as reading:
+            assert reading("sv") is None
+    t.close()

@@ -92,3 +92,16 @@ def test_the_numpy_trials_give_langdetects_own_probabilities_to_the_last_bit() -
         own.get_probabilities()
         expected = {lang: p for lang, p in zip(factory.get_lang_list(), own.langprob, strict=True) if p > 0.0}
         assert _DETECTOR.probabilities(text) == expected, text
+
+
+def test_the_cheap_guess_names_the_nordic_language_or_none() -> None:
+    """`likely_nordic` only decides which Apertium pair is asked early (index/search/translate.py),
+    so it may miss, but on plain needs it names the language and leaves English alone."""
+    from erfa.ingest.language import likely_nordic
+
+    assert likely_nordic("chattbot som svarar på frågor om bygglov") == "sv"
+    assert likely_nordic("talegenkendelse i ældreplejen") == "da"
+    assert likely_nordic("ruteplanlægning for medarbejderne i hjemmeplejen") == "da"
+    assert likely_nordic("korleis kan vi bruke KI i heimetenesta") == "no"
+    assert likely_nordic("maskinlæring for å forutsi sykefravær") == "no"
+    assert likely_nordic("speech to text for home care") is None

@@ -41,14 +41,12 @@ def project(idx: IndexDep, project_id: ProjectId) -> Record:
 
 
 @router.get("/projects/{project_id}/similar", response_model=SimilarResponse, tags=["projects"])
-def similar(
+async def similar(
     idx: IndexDep, project_id: ProjectId, cached: CachedDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> Response:
     """Projects closest to this one (never the project itself)."""
     try:
-        return cached.response() or cached.keep(
-            lambda: similar_response(project_id, idx.similar(project_id, limit=limit))
-        )
+        return await cached.answer(lambda: similar_response(project_id, idx.similar(project_id, limit=limit)))
     except KeyError:
         raise not_found(project_id) from None
 

@@ -16,7 +16,7 @@ router = APIRouter(tags=["search"])
 
 
 @router.get("/search", response_model=SearchResponse)
-def search(
+async def search(
     idx: CaughtUpIndexDep,
     q: NeedDep,
     filters: FiltersDep,
@@ -26,13 +26,11 @@ def search(
     offset: Annotated[int, Query(ge=0, lt=MAX_WINDOW)] = 0,
 ) -> Response:
     """Projects ranked by how close they are to the need, whatever language either is written in."""
-    return cached.response() or cached.keep(
-        lambda: search_response(idx.search(q, limit=limit, offset=offset, filters=filters))
-    )
+    return await cached.answer(lambda: search_response(idx.search(q, limit=limit, offset=offset, filters=filters)))
 
 
 @router.get("/partners", response_model=PartnersResponse)
-def partners(
+async def partners(
     idx: CaughtUpIndexDep,
     q: NeedDep,
     filters: FiltersDep,
@@ -41,4 +39,4 @@ def partners(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> Response:
     """Organisations with the most relevant experience of the need: whom to ask."""
-    return cached.response() or cached.keep(lambda: partners_response(idx.partners(q, limit=limit, filters=filters)))
+    return await cached.answer(lambda: partners_response(idx.partners(q, limit=limit, filters=filters)))

@@ -34,6 +34,7 @@ import json
 import logging
 import math
 import os
+import threading
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -58,7 +59,18 @@ log = logging.getLogger("erfa.index")
 # One query at a time needs no OpenMP team: at 10k vectors the scan takes ~1 ms, and
 # waking a second thread that another worker (or the encoder) is using cost 10+ ms per
 # search on the 2-core bench machine. Builds (k-means, bulk adds) use every core.
+# OpenMP keeps the thread count per thread, so setting it here covers only the importing
+# thread: the service searches from its thread pool, where every search still woke a team
+# of two (issue 22: a flat pass 0.9 -> 1.9 ms, several ms more beside the encoder's threads).
+# `_one_thread` sets it in each thread that searches.
 faiss.omp_set_num_threads(1)
+_single = threading.local()
+
+
+def _one_thread() -> None:
+    if not getattr(_single, "done", False):
+        faiss.omp_set_num_threads(1)
+        _single.done = True
 
 
 @contextmanager
@@ -68,6 +80,7 @@ def _all_cores() -> Iterator[None]:
         yield
     finally:
         faiss.omp_set_num_threads(1)
+        _single.done = True
 
 
 @dataclass(frozen=True)
@@ -305,6 +318,7 @@ class VectorIndex:
         leaves a page short the way filtering after the search would; ``excluded`` hides
         ids the same way (vectors a later write replaced, see `LayeredVectors`).
         """
+        _one_thread()
         if allowed is not None and excluded is not None and len(excluded):
             allowed, excluded = allowed[~np.isin(allowed, excluded)], None
         n_allowed = len(self) if allowed is None else len(allowed)
@@ -341,6 +355,7 @@ class VectorIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Every (score, id) scoring above ``radius``: how many projects match a need, not
         just the best k. Exact on flat indexes; on IVF, within the probed lists."""
+        _one_thread()
         if not len(self) or (allowed is not None and not len(allowed)):
             return np.empty(0, np.float32), np.empty(0, np.int64)
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
@@ -360,6 +375,7 @@ class VectorIndex:
 
     def search_exact(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-k whatever the index type: the bench's and tests' ground truth."""
+        _one_thread()
         if not self._is_ivf:
             return self.search(query, k)
         nlist = self._index.nlist

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -117,6 +119,8 @@ def test_save_load_is_mapped_and_copy_is_writable(tmp_path: Path, n: int) -> Non
     for q in vecs[:5]:
         assert again.search(q, 10)[1].tolist() == vi.search(q, 10)[1].tolist()
     assert again._mapped
+    if n > 1000:  # the mapped IVF lists are read in place, without FAISS's per-search prefetch threads (issue 22)
+        assert faiss.downcast_InvertedLists(again._index.invlists).prefetch_nthread == 0
     again.exact_max = 1000  # a loaded index uses the production threshold; keep the test's
     copy = again.copy()
     copy.remove(ids[:10])
@@ -201,3 +205,26 @@ def test_processes_share_the_mapped_vectors(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert int(out.stdout.split()[-1]) > 0, "the IVF lists are read through a file mapping"
+
+
+def test_a_search_from_any_thread_runs_without_an_openmp_team() -> None:
+    """OpenMP's thread count is per thread: set once at import it held only for the importing
+    thread, and the service's pool threads searched with a team of every core (issue 22)."""
+    import threading
+
+    ids, vecs = corpus(400)
+    vi = VectorIndex(DIM)
+    vi.upsert(ids, vecs)
+    seen: list[int] = []
+
+    def search() -> None:
+        before = faiss.omp_get_max_threads()
+        vi.search(vecs[0], 5)
+        seen.extend([before, faiss.omp_get_max_threads()])
+
+    th = threading.Thread(target=search)
+    th.start()
+    th.join()
+    assert seen[1] == 1, seen
+    if (os.cpu_count() or 1) > 1:
+        assert seen[0] > 1, "a new thread starts with every core: the test would not show the difference"

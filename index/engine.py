@@ -149,7 +149,10 @@ class ProjectIndex:
 
     # -- the snapshot's life ---------------------------------------------------------
     def load(self) -> ProjectIndex:
-        """Load model and index now (the service calls this before reporting ready)."""
+        """Load model and index now (the service calls this before reporting ready), and start
+        the translator's pipelines beside it, in a thread: they are not needed to be ready."""
+        if self.searcher.translator is not None:
+            threading.Thread(target=self.searcher.translator.start, name="erfa-apertium", daemon=True).start()
         self._snapshot()
         return self
 

@@ -93,7 +93,7 @@ class Searcher:
         fitted_marker: Callable[[], marker.Marker | None] = lambda: None,
     ) -> None:
         self._encoder = encoder
-        self._translator = translator
+        self.translator = translator
         self.threshold = threshold  # standout cut-off: marks where no fitted marker applies
         self._marker = fitted_marker
 
@@ -210,9 +210,9 @@ class Searcher:
     def _reading(self, need: str | None) -> AbstractContextManager[Callable[[str | None], str | None]]:
         """The need's Bokmål reading once its language is known (`Translator.ahead`: sent on a
         guess at once); a reading of None where the mode or the install has no translation."""
-        if need is None or self._translator is None:
+        if need is None or self.translator is None:
             return nullcontext(lambda language: None)
-        return self._translator.ahead(need, likely_nordic(need))
+        return self.translator.ahead(need, likely_nordic(need))
 
     def mark(self, snap: Snapshot, ranked: Ranking) -> frozenset[int] | None:
         """The close matches among the first `marker.DEPTH` results; None when this model's

@@ -190,6 +190,13 @@ class Translator:
                     self._cache.popitem(last=False)
         return out
 
+    def start(self) -> None:
+        """Start every installed direction's pipeline now, not on its first need: starting one
+        takes ~180 ms (its programs load their transducers), which the first Swedish, Danish
+        and Norwegian visitor after a restart would otherwise wait for (issue 22)."""
+        for direction in dict.fromkeys(self.pairs.values()):
+            self._pipe(direction)
+
     def available(self, language: str | None) -> bool:
         direction = self.pairs.get(language or "")
         return direction is not None and _commands(direction) is not None

@@ -119,3 +119,14 @@ def test_a_guess_sent_to_a_broken_pipeline_still_answers_and_frees_it(monkeypatc
         with t.ahead("tal till text", "sv") as reading:
             assert reading("sv") is None
     t.close()
+
+
+@needs_apertium
+def test_started_pipelines_serve_the_first_need_of_each_language(translator: translate.Translator) -> None:
+    """`start` (run by ProjectIndex.load in a thread) spawns every pair's programs up front, so the
+    first Swedish, Danish or Norwegian need after a restart does not wait for them to load."""
+    translator.start()
+    started = dict(translator._pipes)
+    assert set(started) == {"swe-nob", "dan-nob", "nno-nob"} and all(started.values())
+    assert translator.translate("tal till text för dokumentation i hemtjänsten", "sv")
+    assert translator._pipes == started  # the need used the pipeline already running, not a new one

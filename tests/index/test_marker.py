@@ -54,3 +54,30 @@ def test_the_api_and_the_page_show_which_results_are_close_matches(demo_index: P
         html = client.get("/", params={"q": NEED, "lang": "sv"}).text
         first_page = client.get("/search", params={"q": NEED}).json()["results"]
         assert html.count('class="close-mark">Nära träff<') == sum(r["close_match"] for r in first_page)
+
+
+def test_features_from_one_product_equal_each_results_own(demo_index: ProjectIndex) -> None:
+    """`features` computes every result's reading spread and topic cosine from one matrix product
+    (issue 22); each row must equal what that result's own passages give, one at a time."""
+    snap = demo_index._snapshot()
+    ranked = demo_index.searcher.rank(snap, NEED, 100, None)
+    rows = ranked.order[: marker.DEPTH]
+    got = marker.features(snap, ranked, rows)
+    readings = np.stack(ranked.readings)
+    blocks = [np.asarray(snap.passage_vectors(r)) for r in rows]
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        return v / (np.linalg.norm(v) or 1.0)
+
+    means = [unit(b.mean(axis=0)) for b in blocks]
+    about = unit(np.mean(means[:3], axis=0))
+    for i, (r, b) in enumerate(zip(rows, blocks, strict=True)):
+        per_reading = (b @ readings.T).max(axis=0)
+        expect = {
+            "similarity": ranked.sims.get(r, 0.0),
+            "rank": np.log1p(i),
+            "disagreement": per_reading.max() - per_reading.min(),
+            "to_top": float(means[i] @ about),
+        }
+        for name, value in expect.items():
+            assert got[i, marker.FEATURES.index(name)] == pytest.approx(value, abs=1e-5), (name, i)

@@ -23,6 +23,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from bench.engine import forget_need  # noqa: E402
 from bench.measure import stats  # noqa: E402
 from bench.profile_search import homes  # noqa: E402
 from bench.queries import cold_queries  # noqa: E402
@@ -112,24 +113,14 @@ def _timed_context(fn: Callable[..., Any], label: str, spent: dict[str, float]) 
     return timed
 
 
-def forget(idx: ProjectIndex, enc: Encoder) -> None:
-    """Every per-need cache emptied: the next search is a first visitor's."""
-    from erfa.index.search import translate
-    from erfa.ingest import language
-
-    language._detect.cache_clear()
-    enc.clear_query_cache()
-    translate.shared()._cache.clear()
-
-
 def run(home: Path, enc: Encoder, queries: Sequence[str]) -> dict[str, Any]:
     idx = ProjectIndex(home, encoder=enc).load()
     for q in queries[:5]:
         idx.search(q)  # the model, Apertium's pipes and lazy structures started
     per_step: dict[str, list[float]] = defaultdict(list)
     totals = []
-    for q in queries:
-        forget(idx, enc)
+    for q in queries[5:]:  # the first five only warmed the model, the pipelines and lazy structures
+        forget_need(enc)
         spent: dict[str, float] = defaultdict(float)
         with timed_steps(spent):
             t = time.perf_counter()
@@ -145,8 +136,15 @@ def run(home: Path, enc: Encoder, queries: Sequence[str]) -> dict[str, Any]:
             or spent["language of the need"] + spent["Bokmål reading (Apertium)"]
         )
         per_step["beyond encoding, language and reading"].append((beyond - reading) * 1000)
+    ids = list(idx._snapshot().ids)[:: max(1, idx.count() // 100)][:100]
+    similar = []
+    for pid in ids:
+        t = time.perf_counter()
+        idx.similar(pid, limit=10)
+        similar.append((time.perf_counter() - t) * 1000)
     idx.close()
     return {
+        "similar_ms": stats(similar),
         "search_ms": stats(totals),
         "steps_ms": {k: {**stats(v), "mean": sum(v) / len(v)} for k, v in per_step.items()},
     }
@@ -166,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = {}
     for name, home in homes(enc, Path(args.shared), Path(args.work), args.sizes.split(",")).items():
         res = results[name] = run(home, enc, queries)
-        print(f"== {name}: search p50 {res['search_ms']['p50']:.2f} ms")
+        print(f"== {name}: search p50 {res['search_ms']['p50']:.2f} ms, /similar p50 {res['similar_ms']['p50']:.2f} ms")
         for label, s in res["steps_ms"].items():
             print(f"  {label:32s} mean {s['mean']:6.2f}  p50 {s['p50']:6.2f}  p99 {s['p99']:6.2f}")
     if args.out:

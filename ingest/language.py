@@ -316,11 +316,13 @@ def norwegian_variant(text: str) -> str:
 
 
 def likely_nordic(text: str) -> str | None:
-    """A guess at 'no', 'da' or 'sv' from the letters and marker words alone, or None
-    (no sign of any: most likely English). Microseconds, where `detect_language` takes
-    one or two milliseconds: the search sends a need to Apertium on this guess while
-    the detector runs (index/search/translate.py, `Translator.ahead`), and the guess
-    only ever decides what is asked early, never the need's language."""
+    """A guess at 'no', 'da' or 'sv' from letters and marker words alone; None when the need
+    reads as English (a common English word and no Nordic sign). Microseconds, where
+    `detect_language` takes one or two milliseconds: the search sends a need to Apertium on
+    this guess while the detector runs (index/search/translate.py, `Translator.ahead`), and
+    the guess only ever decides what is asked early, never the need's language. On the 537
+    needs of erfa's evaluation sets and the bench it picks the detector's Apertium pair for
+    466, another pair for 39, and sends 20 that need none (issue 22)."""
     words = _words(text)
     letters = set("".join(words))
     hits = {

@@ -14,6 +14,12 @@ by NUL, so a query costs no process start-up. Text is escaped the way Apertium's
 deformatter escapes it and ends in a superblank, which is what lets every stage flush.
 Without Apertium (a machine that did not install it) `translate` returns None and
 search works as before, only less well across languages.
+
+A pipeline is not quite a pure function: its tagger carries some state from one need to the
+next, so a need can be read two ways ("chatbot der svarer ..." came out with "der" after an
+unrelated need, "som" after a similar one). Each reading is cached, so a server answers a
+need the same way until it restarts or the need leaves the cache; `erfa eval` did not move
+when early sends (`Translator.ahead`) changed which needs a pipeline saw before which.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -179,7 +180,7 @@ def build(
     rowids = [s.rowid for s in stored]
     record_vecs = _record_vectors(docs, [len(passages[r]) for r in rowids])
     votes = sectors.SectorVotes.of([s.record for s in stored], record_vecs, model_id if prototypes else None, dim)
-    records = sectors.with_sectors([s.record for s in stored], record_vecs, votes)
+    records = lean(sectors.with_sectors([s.record for s in stored], record_vecs, votes))
     slots, slot_rows = _slots(passages)
     snap = Snapshot(
         generation=generation,
@@ -199,6 +200,31 @@ def build(
         sector_votes=votes,
     )
     return replace(snap, twins=_twins(snap))
+
+
+_EVERY_FIELD = set(Record.model_fields)  # the one fields-set the snapshot's records share (see `lean`)
+_SHORT = ("country", "language", "source", "status", "owner_type", "sector", "region", "municipality", "organisation")
+
+
+def lean(records: Sequence[Record]) -> list[Record]:
+    """The records with the memory pydantic spends on each made shared where it can be.
+
+    Every stored record has all its fields set, and pydantic keeps that as a set per record:
+    2.2 KB each, 216 of the 447 MiB that 100,000 records held (bench/ENGINE.md, issue 22).
+    A record whose set holds every field gets the one shared set instead: pydantic only ever
+    adds names to it, which changes nothing in a set that holds them all, and `model_copy`
+    copies it. Short repeated values (country, status, source, ...) are interned the same way.
+    Pickling keeps the sharing: a checkpoint stores the set once."""
+    out = []
+    for r in records:
+        if r.__pydantic_fields_set__ == _EVERY_FIELD and r.__pydantic_fields_set__ is not _EVERY_FIELD:
+            object.__setattr__(r, "__pydantic_fields_set__", _EVERY_FIELD)
+        values = r.__dict__
+        for name in _SHORT:
+            if type(v := values.get(name)) is str:
+                values[name] = sys.intern(v)
+        out.append(r)
+    return out
 
 
 def _stand_in_vectors(records: Sequence[Record], dim: int) -> dict[str, np.ndarray]:
@@ -327,8 +353,12 @@ def advance(
         docs,
     )
     rowids = [s.rowid for s in changed]
-    recs = sectors.with_sectors(
-        [s.record for s in changed], _record_vectors(docs, [len(new_passages[r]) for r in rowids]), snap.sector_votes
+    recs = lean(
+        sectors.with_sectors(
+            [s.record for s in changed],
+            _record_vectors(docs, [len(new_passages[r]) for r in rowids]),
+            snap.sector_votes,
+        )
     )
     records, id_map = dict(snap.records), dict(snap.ids)
     passages, brevity = dict(snap.passages), dict(snap.brevity)
@@ -480,7 +510,7 @@ def load(home: Path, model_id: str, params: SpaceParams = ranking.SPACE) -> Snap
         vectors=LayeredVectors(base),
         keywords=d["keywords"],
         meta=d["meta"],
-        records=d["records"],
+        records=dict(zip(d["records"], lean(list(d["records"].values())), strict=True)),  # a checkpoint of before
         ids=d["ids"],
         passages=d["passages"],
         brevity=d["brevity"],

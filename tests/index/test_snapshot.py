@@ -244,3 +244,28 @@ def test_any_damaged_checkpoint_file_is_rebuilt_from_the_cache_and_logged(
         name in r.getMessage() and "rebuild" in r.getMessage() for r in caplog.records if r.levelname == "WARNING"
     )
     assert snapshot.load(idx.home, idx.encoder.model_id) is not None, "the rebuild saved a sound checkpoint again"
+
+
+def test_records_share_one_fields_set_and_stay_independent(make_index: Make, demo_records: list[Record]) -> None:
+    """`snapshot.lean` gives every record the one shared fields-set (216 of 447 MiB at 100k,
+    issue 22): built, advanced and read back from a checkpoint alike; a copy with changes gets
+    its own, and what a record says about itself does not change."""
+    dumps = {r.id: r.model_dump(exclude_unset=True) for r in demo_records}
+    idx = make_index().load()
+    idx.upsert(demo_records)
+    built = idx._snapshot()
+    assert built.delta_rows == 0 and not len(built.vectors.delta)  # a fresh build: what a checkpoint holds
+    snapshot.save(built, idx.home)
+    again = snapshot.load(idx.home, idx.encoder.model_id)
+    assert again is not None and len({id(r.__pydantic_fields_set__) for r in again.records.values()}) == 1
+    idx.upsert([demo_records[1].model_copy(update={"title": "Chatbot for bygglov i Fjordvik"})])  # an advance
+    snap = idx._snapshot()
+    sets = {id(r.__pydantic_fields_set__) for r in snap.records.values()}
+    assert len(sets) == 1 and len(snap.records) == len(demo_records)
+    changed = snap.records[snap.ids[demo_records[2].id]].model_copy(update={"title": "x"})
+    assert changed.__pydantic_fields_set__ is not next(iter(snap.records.values())).__pydantic_fields_set__
+    assert snap.records[snap.ids[demo_records[2].id]].title == demo_records[2].title
+    for r in snap.records.values():
+        if r.id != demo_records[1].id:
+            assert r.model_dump(exclude_unset=True) == {**dumps[r.id], **r.model_dump(exclude_unset=True)}
+    idx.close()

@@ -330,8 +330,18 @@ def body_facts(snap: Snapshot) -> dict[tuple[str, str], tuple[str | None, str | 
 
 def _body_page(snap: Snapshot, country: str, key: str) -> tuple[str, str] | None:
     """(page, project id) of another project of the body that has a page: looked for only when
-    none of the partner's matching projects has one (one vectorised pass over the body keys)."""
+    none of the partner's matching projects has one (one vectorised pass over the body keys),
+    and kept for the snapshot: the pass is O(corpus), 2.7 ms at 100k projects, and the same
+    bodies come back request after request (issue 22)."""
     meta = snap.meta
-    rows = np.flatnonzero((meta.org_keys == key) & (meta.columns["country"] == country) & meta.live)
-    pages = sorted((r.link, r.id) for i in rows if (r := snap.records.get(int(meta.rowids[i]))) is not None and r.link)
-    return pages[0] if pages else None
+    cached = meta.__dict__.get("_body_pages")
+    if cached is None or cached[0] is not snap.records:
+        cached = meta.__dict__["_body_pages"] = (snap.records, {})
+    known: dict[tuple[str, str], tuple[str, str] | None] = cached[1]
+    if (country, key) not in known:
+        rows = np.flatnonzero((meta.org_keys == key) & (meta.columns["country"] == country) & meta.live)
+        pages = sorted(
+            (r.link, r.id) for i in rows if (r := snap.records.get(int(meta.rowids[i]))) is not None and r.link
+        )
+        known[(country, key)] = pages[0] if pages else None
+    return known[(country, key)]

@@ -461,6 +461,12 @@ def test_partners_never_show_unknown_lists_or_emails_and_every_row_says_how_to_r
         "body_project",
         "t-8",
     )
+    # a write gives the body a page that sorts first: found at once, not kept from the snapshot before (the
+    # body's page is remembered per snapshot, issue 22)
+    idx.upsert([rec("t", "9", "Bergby kommune", "Vi henter avfall smartere", link="https://bergby.kommune.no/avfall")])
+    again = idx.partners("lekkasjer i vannledninger", limit=20).partners
+    bergby = next(p for p in again if p.organisation == "Bergby kommune")
+    assert bergby.reach is not None and (bergby.reach.source, bergby.reach.project_id) == ("body_project", "t-9")
 
 
 def test_one_key_in_two_countries_without_a_shared_project_stays_two_bodies(

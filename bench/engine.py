@@ -74,6 +74,16 @@ def forget_need(enc: Encoder) -> None:
     translate.shared()._cache.clear()
 
 
+def similar_times(idx: ProjectIndex, n: int = 100) -> list[float]:
+    """/similar in process, in ms, for ``n`` projects spread over the index."""
+    out = []
+    for pid in list(idx._snapshot().ids)[:: max(1, idx.count() // n)][:n]:
+        t = time.perf_counter()
+        idx.similar(pid, limit=10)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
 def reads(home: Path, enc: Encoder, queries: list[str]) -> dict[str, object]:
     timed = TimedEncoder(enc)
     idx = ProjectIndex(home, encoder=timed).load()  # type: ignore[arg-type]
@@ -88,12 +98,7 @@ def reads(home: Path, enc: Encoder, queries: list[str]) -> dict[str, object]:
         total.append(dt * 1000)
         encoding.append(timed.seconds * 1000)
         rest.append((dt - timed.seconds) * 1000)
-    ids = list(idx._snapshot().ids)[:: max(1, idx.count() // 100)][:100]
-    similar = []
-    for pid in ids:
-        t = time.perf_counter()
-        idx.similar(pid, limit=10)
-        similar.append((time.perf_counter() - t) * 1000)
+    similar = similar_times(idx)
     idx.close()
     return {
         "search_ms": stats(total),

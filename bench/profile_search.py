@@ -49,12 +49,18 @@ def homes(enc: Encoder, shared: Path, work: Path, sizes: Sequence[str]) -> dict[
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def data_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every script over these data directories takes (model, datasets, folder, sizes)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-home", required=True)
     p.add_argument("--shared", default=str(HERE.parent.parent / "shared" / "data"))
     p.add_argument("--work", default="/tmp/erfa-bench-engine")
     p.add_argument("--sizes", default="10k,100k")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = data_parser(__doc__)
     p.add_argument("--queries", type=int, default=100)
     p.add_argument("--out", default="", help="write each profile as text to OUT-<size>.txt")
     args = p.parse_args(argv)

@@ -18,7 +18,6 @@ each that is a ratio is taken against a baseline run in the same script a moment
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -34,7 +33,7 @@ sys.path.insert(0, str(HERE))
 
 from bench.engine import reads  # noqa: E402
 from bench.measure import machine, stats  # noqa: E402
-from bench.profile_search import homes  # noqa: E402
+from bench.profile_search import data_parser, homes  # noqa: E402
 from bench.queries import cold_queries  # noqa: E402
 from bench.serving import get, memory, search_path, start_server, timed_get  # noqa: E402
 from erfa.index.engine import ProjectIndex  # noqa: E402
@@ -119,11 +118,7 @@ def throughput(home: Path, model_dir: Path, workers: int, clients: int, seconds:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model-home", required=True)
-    p.add_argument("--shared", default=str(HERE.parent.parent / "shared" / "data"))
-    p.add_argument("--work", default="/tmp/erfa-bench-engine")
-    p.add_argument("--sizes", default="10k,100k")
+    p = data_parser(__doc__)
     p.add_argument("--queries", type=int, default=60)
     p.add_argument("--seconds", type=float, default=20.0, help="length of each throughput run")
     p.add_argument("--out", default=str(HERE / "SEARCH_COST.json"))

@@ -10,7 +10,6 @@ encoder's time is reported beside the rest so each step reads as a share of the 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -23,9 +22,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench.engine import forget_need  # noqa: E402
+from bench.engine import forget_need, similar_times  # noqa: E402
 from bench.measure import stats  # noqa: E402
-from bench.profile_search import homes  # noqa: E402
+from bench.profile_search import data_parser, homes  # noqa: E402
 from bench.queries import cold_queries  # noqa: E402
 from erfa.index.engine import ProjectIndex  # noqa: E402
 from erfa.index.model.encoder import Encoder  # noqa: E402
@@ -136,12 +135,7 @@ def run(home: Path, enc: Encoder, queries: Sequence[str]) -> dict[str, Any]:
             or spent["language of the need"] + spent["Bokmål reading (Apertium)"]
         )
         per_step["beyond encoding, language and reading"].append((beyond - reading) * 1000)
-    ids = list(idx._snapshot().ids)[:: max(1, idx.count() // 100)][:100]
-    similar = []
-    for pid in ids:
-        t = time.perf_counter()
-        idx.similar(pid, limit=10)
-        similar.append((time.perf_counter() - t) * 1000)
+    similar = similar_times(idx)
     idx.close()
     return {
         "similar_ms": stats(similar),
@@ -151,11 +145,7 @@ def run(home: Path, enc: Encoder, queries: Sequence[str]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model-home", required=True)
-    p.add_argument("--shared", default=str(HERE.parent.parent / "shared" / "data"))
-    p.add_argument("--work", default="/tmp/erfa-bench-engine")
-    p.add_argument("--sizes", default="10k,100k")
+    p = data_parser(__doc__)
     p.add_argument("--queries", type=int, default=60)
     p.add_argument("--out", default="")
     args = p.parse_args(argv)

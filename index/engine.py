@@ -45,6 +45,7 @@ from erfa.index.search.translate import shared as shared_translator
 from erfa.index.store.protocol import RecordStore, StoredRecord, text_hash
 from erfa.index.store.sqlite import Store
 from erfa.index.summary import WriteSummary
+from erfa.ingest.language import prepare as prepare_language_detection
 from erfa.ingest.record import Record, utcnow
 
 __all__ = [
@@ -115,6 +116,7 @@ class ProjectIndex:
         # True: the process's shared Apertium pipelines; False/None: needs are searched as written
         translator_ = shared_translator() if translator is True else (translator or None)
         self.searcher = Searcher(lambda: self.encoder, translator_, self.close_match_standout, self.close_match_marker)
+        self.warming: threading.Thread | None = None  # started by `load`: see `_warm`
         self._snap: Snapshot | None = None
         self._model_lock = threading.Lock()
         self._index_lock = threading.RLock()  # who may replace the snapshot
@@ -149,12 +151,19 @@ class ProjectIndex:
 
     # -- the snapshot's life ---------------------------------------------------------
     def load(self) -> ProjectIndex:
-        """Load model and index now (the service calls this before reporting ready), and start
-        the translator's pipelines beside it, in a thread: they are not needed to be ready."""
-        if self.searcher.translator is not None:
-            threading.Thread(target=self.searcher.translator.start, name="erfa-apertium", daemon=True).start()
+        """Load model and index now (the service calls this before reporting ready), and beside
+        it, in a thread, what the first need would otherwise wait for (`_warm`)."""
+        self.warming = threading.Thread(target=self._warm, name="erfa-warm", daemon=True)
+        self.warming.start()
         self._snapshot()
         return self
+
+    def _warm(self) -> None:
+        """langdetect's profiles (160 ms) and Apertium's pipelines (~180 ms a pair): loaded on first
+        use, they made the first need after a restart cost ~150 ms more over HTTP (issue 22)."""
+        prepare_language_detection()
+        if self.searcher.translator is not None:
+            self.searcher.translator.start()
 
     def _snapshot(self) -> Snapshot:
         """The snapshot searches read; opened on first use, then changed only by this

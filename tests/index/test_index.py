@@ -150,3 +150,20 @@ def test_vectors_are_normalised(make_index: Make) -> None:
     vecs = idx._snapshot().vectors
     for rowid in vecs.ids():
         assert np.linalg.norm(vecs.vector(int(rowid))) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_load_warms_what_the_first_need_would_wait_for(make_index: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`load` reads langdetect's profiles and starts Apertium's pipelines in a thread: on first use
+    they made the first need after a restart ~150 ms slower over HTTP (issue 22)."""
+    from erfa.ingest import language
+
+    monkeypatch.setattr(language, "_DETECTOR", language._Detector())  # as in a fresh process
+    idx = make_index()
+    assert idx.warming is None
+    idx.load()
+    assert idx.warming is not None
+    idx.warming.join(timeout=120)
+    assert not idx.warming.is_alive() and language._DETECTOR._factory is not None
+    translator = idx.searcher.translator
+    if translator is not None and translator.available("sv"):
+        assert translator._pipes.get("swe-nob") is not None

@@ -12,9 +12,8 @@ from fastapi.testclient import TestClient
 from erfa.index import ProjectIndex
 from erfa.service.api.cache import ResponseCache
 from tests._ops import AUTH
-from tests.factories import rec
+from tests.factories import CORPUS, Make, rec
 
-Make = Callable[..., ProjectIndex]
 NEW = {
     "source": "fjordby",
     "source_id": "p-1",
@@ -24,6 +23,14 @@ NEW = {
     "country": "Norge",
 }
 NEED = "maskinoversettelse av vedtaksbrev til klarspråk"
+
+
+@pytest.fixture()
+def idx(make_index: Make) -> ProjectIndex:
+    """An index of the shared test corpus."""
+    index = make_index()
+    index.upsert(CORPUS)
+    return index
 
 
 def _counting(idx: ProjectIndex, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
@@ -46,12 +53,8 @@ def _ids(r: Any) -> list[str]:
 
 
 def test_a_repeated_request_is_answered_from_the_cache_with_the_same_bytes(
-    app_for: Callable[..., TestClient], make_index: Make, monkeypatch: pytest.MonkeyPatch
+    app_for: Callable[..., TestClient], idx: ProjectIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.factories import CORPUS
-
-    idx = make_index()
-    idx.upsert(CORPUS)
     client = app_for(idx)
     calls = _counting(idx, monkeypatch)
     pid = CORPUS[0].id
@@ -72,12 +75,8 @@ def test_a_repeated_request_is_answered_from_the_cache_with_the_same_bytes(
 
 
 def test_different_parameters_do_not_collide_and_their_order_does_not_matter(
-    app_for: Callable[..., TestClient], make_index: Make, monkeypatch: pytest.MonkeyPatch
+    app_for: Callable[..., TestClient], idx: ProjectIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.factories import CORPUS
-
-    idx = make_index()
-    idx.upsert(CORPUS)
     client = app_for(idx)
     calls = _counting(idx, monkeypatch)
     q = "chatbot"
@@ -97,12 +96,8 @@ def test_different_parameters_do_not_collide_and_their_order_does_not_matter(
 
 @pytest.mark.parametrize("write", ["post", "ingest", "delete", "approve"])
 def test_a_write_makes_the_next_identical_request_fresh(
-    write: str, app_for: Callable[..., TestClient], make_index: Make
+    write: str, app_for: Callable[..., TestClient], idx: ProjectIndex
 ) -> None:
-    from tests.factories import CORPUS
-
-    idx = make_index()
-    idx.upsert(CORPUS)
     client = app_for(idx)
     before = _ids(client.get("/search", params={"q": NEED}))
     kept = next(r.id for r in CORPUS if r.id != before[0])
@@ -135,14 +130,10 @@ def test_a_write_makes_the_next_identical_request_fresh(
 
 
 def test_a_replica_answers_for_the_generation_it_serves(
-    app_for: Callable[..., TestClient], make_index: Make, monkeypatch: pytest.MonkeyPatch
+    app_for: Callable[..., TestClient], idx: ProjectIndex, make_index: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another process's write: the replica's cached answer is its generation's until it
     catches up, and a read that names the write's generation is answered fresh."""
-    from tests.factories import CORPUS
-
-    idx = make_index()
-    idx.upsert(CORPUS)
     client = app_for(idx)
     monkeypatch.setattr(idx, "refresh", lambda min_interval=1.0: None)  # this replica has not caught up yet
     old = _ids(client.get("/search", params={"q": NEED}))
@@ -178,12 +169,8 @@ def test_the_cache_is_bounded_and_forgets_superseded_generations() -> None:
 
 
 def test_response_cache_zero_turns_it_off(
-    app_for: Callable[..., TestClient], make_index: Make, monkeypatch: pytest.MonkeyPatch
+    app_for: Callable[..., TestClient], idx: ProjectIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.factories import CORPUS
-
-    idx = make_index()
-    idx.upsert(CORPUS)
     client = app_for(idx, response_cache=0)
     calls = _counting(idx, monkeypatch)
     for _ in range(2):

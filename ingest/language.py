@@ -281,6 +281,19 @@ def _words(text: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(text)]
 
 
+def _candidates(words: list[str]) -> list[str]:
+    """The Scandinavian languages the letters allow: Swedish writes ä/ö, never æ/ø."""
+    letters = set("".join(words))
+    if letters & {"æ", "ø"} and not letters & {"ä", "ö"}:
+        return [lang for lang in _SCANDINAVIAN if lang != "sv"]
+    return list(_SCANDINAVIAN)
+
+
+def _marker_hits(words: list[str], languages: Iterable[str]) -> dict[str, int]:
+    """Per language, the words that only it writes (marker words and endings)."""
+    return {lang: sum(1 for w in words if w in _MARKERS[lang] or _SUFFIX_MARKERS[lang].search(w)) for lang in languages}
+
+
 def _scandinavian(probs: dict[str, float], words: list[str], likely: str | None) -> str:
     """Pick no/da/sv from langdetect's probabilities, marker words and the letters used.
 
@@ -288,13 +301,8 @@ def _scandinavian(probs: dict[str, float], words: list[str], likely: str | None)
     at all: a title like "Maskinlæring - ECMO data" is equally good Danish and
     Norwegian, and in a Norwegian registry it is Norwegian.
     """
-    letters = set("".join(words))
-    candidates = list(_SCANDINAVIAN)
-    if letters & {"æ", "ø"} and not letters & {"ä", "ö"}:
-        candidates.remove("sv")  # Swedish writes ä/ö, never æ/ø
-    hits = {
-        lang: sum(1 for w in words if w in _MARKERS[lang] or _SUFFIX_MARKERS[lang].search(w)) for lang in candidates
-    }
+    candidates = _candidates(words)
+    hits = _marker_hits(words, candidates)
     total_hits = sum(hits.values())
     if total_hits == 0 and likely in candidates:
         return likely
@@ -331,10 +339,8 @@ def likely_nordic(text: str) -> str | None:
     466, another pair for 39, and sends 20 that need none (issue 22)."""
     words = _words(text)
     letters = set("".join(words))
-    hits = {
-        lang: sum(1 for w in words if w in _MARKERS[lang] or _SUFFIX_MARKERS[lang].search(w)) for lang in _SCANDINAVIAN
-    }
-    if letters & {"æ", "ø"} and not letters & {"ä", "ö"}:
+    hits = _marker_hits(words, _SCANDINAVIAN)
+    if "sv" not in _candidates(words):
         # Danish writes "at" before a verb and "ej" where Norwegian writes "å" and "ei" (vej/vei), and
         # "æ" far more often (ældre, læse, tælle): a guess, so these tip the balance and nothing else
         hits["da"] += sum(1 for w in words if w == "at" or "ej" in w or "æ" in w)

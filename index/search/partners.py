@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -39,6 +40,8 @@ from erfa.index.search.facets import Filters
 from erfa.index.search.searcher import CANDIDATES, Hit, Ranking, Searcher, hits
 from erfa.index.search.snapshot import Snapshot
 from erfa.ingest.record import Record
+
+T = TypeVar("T")
 
 PARTNER_DEPTH = 60  # results looked at when ranking organisations
 # Projects that count besides the close matches: the best EXPERIENCE_DEPTH results, each weighed by
@@ -306,10 +309,10 @@ def body_facts(snap: Snapshot) -> dict[tuple[str, str], tuple[str | None, str | 
     """(country, body key) -> (web site, registry number) that any record of the body gives,
     computed once per snapshot: a body's site given on one project reaches all its rows. Few
     records carry either, so this is one cheap pass (attribute checks) over the records."""
-    cached = snap.meta.__dict__.get("_body_facts")
-    if cached is not None and cached[0] is snap.records:
-        known: dict[tuple[str, str], tuple[str | None, str | None]] = cached[1]
-        return known
+    return _per_snapshot(snap, "_body_facts", lambda: _facts(snap))
+
+
+def _facts(snap: Snapshot) -> dict[tuple[str, str], tuple[str | None, str | None]]:
     sites: dict[tuple[str, str], list[str]] = {}
     numbers: dict[tuple[str, str], list[str]] = {}
     for rowid, r in snap.records.items():
@@ -323,9 +326,17 @@ def body_facts(snap: Snapshot) -> dict[tuple[str, str], tuple[str | None, str | 
             sites.setdefault(body, []).append(r.website)
         if r.organisation_number:
             numbers.setdefault(body, []).append(r.organisation_number)
-    facts = {b: (_commonest(sites.get(b, [])), _commonest(numbers.get(b, []))) for b in {*sites, *numbers}}
-    snap.meta.__dict__["_body_facts"] = (snap.records, facts)
-    return facts
+    return {b: (_commonest(sites.get(b, [])), _commonest(numbers.get(b, []))) for b in {*sites, *numbers}}
+
+
+def _per_snapshot(snap: Snapshot, name: str, make: Callable[[], T]) -> T:
+    """A value worked out once per snapshot, kept on its metadata beside the records it was made
+    from: a write gives the snapshot new records, and the value is made again."""
+    cached = snap.meta.__dict__.get(name)
+    if cached is None or cached[0] is not snap.records:
+        cached = snap.meta.__dict__[name] = (snap.records, make())
+    value: T = cached[1]
+    return value
 
 
 def _body_page(snap: Snapshot, country: str, key: str) -> tuple[str, str] | None:
@@ -334,10 +345,7 @@ def _body_page(snap: Snapshot, country: str, key: str) -> tuple[str, str] | None
     and kept for the snapshot: the pass is O(corpus), 2.7 ms at 100k projects, and the same
     bodies come back request after request (issue 22)."""
     meta = snap.meta
-    cached = meta.__dict__.get("_body_pages")
-    if cached is None or cached[0] is not snap.records:
-        cached = meta.__dict__["_body_pages"] = (snap.records, {})
-    known: dict[tuple[str, str], tuple[str, str] | None] = cached[1]
+    known: dict[tuple[str, str], tuple[str, str] | None] = _per_snapshot(snap, "_body_pages", dict)
     if (country, key) not in known:
         rows = np.flatnonzero((meta.org_keys == key) & (meta.columns["country"] == country) & meta.live)
         pages = sorted(

@@ -19,7 +19,7 @@ import logging
 import pickle
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -206,7 +206,7 @@ _EVERY_FIELD = set(Record.model_fields)  # the one fields-set the snapshot's rec
 _SHORT = ("country", "language", "source", "status", "owner_type", "sector", "region", "municipality", "organisation")
 
 
-def lean(records: Sequence[Record]) -> list[Record]:
+def lean(records: Iterable[Record]) -> list[Record]:
     """The records with the memory pydantic spends on each made shared where it can be.
 
     Every stored record has all its fields set, and pydantic keeps that as a set per record:
@@ -503,6 +503,7 @@ def load(home: Path, model_id: str, params: SpaceParams = ranking.SPACE) -> Snap
         and meta.count == sum(d["passages"].values())
     ):
         return None
+    lean(d["records"].values())  # a checkpoint written before `lean` existed: its records share from now on
     return Snapshot(
         generation=meta.generation,
         model_id=model_id,
@@ -510,7 +511,7 @@ def load(home: Path, model_id: str, params: SpaceParams = ranking.SPACE) -> Snap
         vectors=LayeredVectors(base),
         keywords=d["keywords"],
         meta=d["meta"],
-        records=dict(zip(d["records"], lean(list(d["records"].values())), strict=True)),  # a checkpoint of before
+        records=d["records"],
         ids=d["ids"],
         passages=d["passages"],
         brevity=d["brevity"],

@@ -36,7 +36,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, cast
+from typing import IO
 
 log = logging.getLogger("erfa.index")
 
@@ -145,14 +145,14 @@ class Translator:
         waiting, when it was wrong the early answer is read, kept, and the right direction
         asked; the result is `translate`'s either way (issue 22)."""
         direction = self.pairs.get(guess or "")
-        sent: _Pipeline | None = None
+        sent: tuple[_Pipeline, str] | None = None  # the pipeline asked early, and its direction
         if direction is not None and self._cached(text, direction) is None and _askable(text):
             pipe = self._pipe(direction)
             if pipe is not None:
                 pipe.lock.acquire()  # held until the answer is read: nobody else may read it
                 try:
-                    pipe.send(" ".join(text.split()))
-                    sent = pipe
+                    pipe.send(_one_line(text))
+                    sent = (pipe, direction)
                 except (OSError, ValueError) as exc:
                     pipe.lock.release()
                     self._failed(direction, pipe, exc)
@@ -161,15 +161,15 @@ class Translator:
             nonlocal sent
             if sent is None:
                 return
-            pipe, sent = sent, None
+            (pipe, asked), sent = sent, None
             try:
                 out = pipe.receive(self.timeout)
             except (OSError, TimeoutError, ValueError) as exc:
                 pipe.lock.release()
-                self._failed(cast(str, direction), pipe, exc)
+                self._failed(asked, pipe, exc)
                 return
             pipe.lock.release()
-            self._keep(text, cast(str, direction), out or None)
+            self._keep(text, asked, out or None)
 
         def reading(language: str | None) -> str | None:
             settle()  # before asking another direction: a thread holds at most one pipeline
@@ -230,7 +230,7 @@ class Translator:
             return None
         try:
             with pipe.lock:
-                out = pipe.ask(" ".join(text.split()), self.timeout)
+                out = pipe.ask(_one_line(text), self.timeout)
         except (OSError, TimeoutError, ValueError) as exc:
             self._failed(direction, pipe, exc)
             return None
@@ -253,6 +253,11 @@ class Translator:
 
 def _askable(text: str) -> bool:
     return bool(text.strip()) and len(text) <= MAX_CHARS
+
+
+def _one_line(text: str) -> str:
+    """The need as Apertium is sent it: one line, single spaces."""
+    return " ".join(text.split())
 
 
 _shared: Translator | None = None

@@ -216,6 +216,7 @@ class Settings(BaseSettings):
     threads: Annotated[int | None, _whole(1)] = None
     backend: Literal["auto", "onnx", "torch"] = "auto"  # the encoder's engine (index/model/encoder.py)
     ort_spin: Flag = False  # ONNX Runtime's busy-waiting pool; off measured the same p50 and a lower p99
+    query_precision: Literal["fp32", "int8"] = "fp32"  # int8: needs through a quantized graph (ONNX; models.md)
     # Unpacked size of an XLSX workbook that ingest still opens (ingest/limits.py).
     max_xlsx_bytes: Annotated[int, _whole(1)] = MAX_XLSX_BYTES
     # -- fair use of the encoder (issue 18): service/admission.py, per worker ----------------------
@@ -260,7 +261,12 @@ class Settings(BaseSettings):
         2-thread pool on 2 cores make four threads fight for two cores and both get slower.
         """
         threads = self.threads or max(1, (os.cpu_count() or 1) // max(1, self.workers))
-        return {"backend": self.backend, "threads": threads, "spin": self.ort_spin}
+        return {
+            "backend": self.backend,
+            "threads": threads,
+            "spin": self.ort_spin,
+            "query_precision": self.query_precision,
+        }
 
     def to_environ(self, environ: MutableMapping[str, str]) -> None:
         """Write these settings as the ERFA_* variables this class reads back.

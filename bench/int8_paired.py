@@ -36,11 +36,8 @@ def ndcg_per_need(task: ev.Task, index: ProjectIndex) -> dict[str, float]:
     for q in task.queries:
         if not q.relevant:
             continue
-        ranked = [i for h in index.search(q.text, limit=ev.K).hits for i in (h.record.id, *(t.id for t in h.twins))][
-            : ev.K
-        ]
         scores = ev.Scores()
-        scores.add(ranked, q.relevant)
+        scores.add(ev.shown_ids(index, q.text), q.relevant)
         out[q.qid] = scores.ndcg[0]
     return out
 

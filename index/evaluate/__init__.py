@@ -271,6 +271,14 @@ class _PlainDense:
         return list(seen)
 
 
+def shown_ids(index: ProjectIndex, need: str, mode: str = "hybrid") -> list[str]:
+    """The first page's record ids as graded: a result shows its twins (the same project in other
+    sources) with it, and the labels grade each source's record on its own, so the ids it shows
+    count, in the order shown."""
+    hits = index.search(need, limit=K, mode=mode).hits
+    return [i for h in hits for i in (h.record.id, *(t.id for t in h.twins))][:K]
+
+
 def evaluate(task: Task, index: ProjectIndex, modes: Iterable[str] = MODES) -> dict[str, dict[str, dict[str, float]]]:
     """mode -> group ("all" and each query language) -> metric means, over needs with a relevant project."""
     out: dict[str, dict[str, dict[str, float]]] = {}
@@ -285,13 +293,7 @@ def evaluate(task: Task, index: ProjectIndex, modes: Iterable[str] = MODES) -> d
                 assert plain is not None  # built above whenever "dense" is asked for
                 ranked = plain.rank(q.text)
             else:
-                # a result shows its twins (the same project in other sources) with it: the labels grade
-                # each source's record on its own, so the ids it shows count, in the order shown
-                ranked = [
-                    i
-                    for h in index.search(q.text, limit=K, mode=mode).hits
-                    for i in (h.record.id, *(t.id for t in h.twins))
-                ][:K]
+                ranked = shown_ids(index, q.text, mode)
             groups["all"].add(ranked, q.relevant)
             groups[q.language].add(ranked, q.relevant)
         out[mode] = {g: s.means() for g, s in sorted(groups.items())}

@@ -223,8 +223,8 @@ def ensure_quantized(folder: Path) -> Path:
     """The folder's int8 query graph, made once from the fp32 export (no torch needed).
 
     Why: a need is encoded one at a time while someone waits, and there int8 weights
-    (onnxruntime's dynamic quantization, per output channel) run 1.8x faster than fp32
-    on this CPU, every real need at cosine >= 0.997 to fp32 (bench/quantize.py, models.md).
+    (onnxruntime's dynamic quantization, per output channel) cost half the CPU of fp32
+    on this CPU, every real need at cosine >= 0.998 to fp32 (bench/quantize.py, models.md).
     Asked for with ERFA_QUERY_PRECISION=int8: it moves the real-data splits by up to 0.03.
     Passages stay fp32: they are encoded once, in batches, and are what every later
     search is measured against.
